@@ -1,0 +1,317 @@
+"""The typed vocabulary every package speaks: Detection → Event → Incident.
+
+Plain frozen dataclasses: no I/O, no geometry engine, no database. Geometry is kept as
+GeoJSON-shaped lists in WGS84 lon/lat so that the records cross package boundaries unchanged.
+"""
+
+from __future__ import annotations
+
+import enum
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+LonLat = tuple[float, float]
+Pixel = tuple[float, float]
+XYXY = tuple[float, float, float, float]
+
+
+class UnitLevel(enum.IntEnum):
+    """Levels of the administrative hierarchy, valued by the length of their code."""
+
+    COUNTY = 6
+    TOWNSHIP = 9
+    COMMUNITY = 12
+    GRID = 15
+
+
+class GridKind(enum.StrEnum):
+    BASIC = "basic"
+    EXCLUSIVE = "exclusive"
+
+
+class Role(enum.StrEnum):
+    GRID_WORKER = "grid_worker"
+    GRID_LEADER = "grid_leader"
+    COMMUNITY_DUTY = "community_duty"
+    TOWNSHIP_DUTY = "township_duty"
+    COUNTY_COMMAND = "county_command"
+
+
+#: The unit level each role is rostered on (FORMATS.md).
+ROLE_LEVEL: dict[Role, UnitLevel] = {
+    Role.GRID_WORKER: UnitLevel.GRID,
+    Role.GRID_LEADER: UnitLevel.GRID,
+    Role.COMMUNITY_DUTY: UnitLevel.COMMUNITY,
+    Role.TOWNSHIP_DUTY: UnitLevel.TOWNSHIP,
+    Role.COUNTY_COMMAND: UnitLevel.COUNTY,
+}
+
+
+class ZoneKind(enum.StrEnum):
+    CROWD = "crowd"
+    OCCUPATION = "occupation"
+    FIRE = "fire"
+
+
+class EventKind(enum.StrEnum):
+    CROWD = "crowd"
+    FIRE = "fire"
+    SMOKE = "smoke"
+    OCCUPATION = "occupation"
+    FALL = "fall"
+    CAMERA_OFFLINE = "camera_offline"
+
+
+class IncidentState(enum.StrEnum):
+    REPORTED = "reported"
+    DISPATCHED = "dispatched"
+    ACCEPTED = "accepted"
+    IN_PROGRESS = "in_progress"
+    RESOLVED = "resolved"
+    VERIFIED = "verified"
+    CLOSED = "closed"
+    RETURNED = "returned"
+    REJECTED = "rejected"
+    REOPENED = "reopened"
+
+
+#: States in which an incident still absorbs new events (the dedup index covers these).
+OPEN_STATES: frozenset[IncidentState] = frozenset(
+    {
+        IncidentState.REPORTED,
+        IncidentState.DISPATCHED,
+        IncidentState.ACCEPTED,
+        IncidentState.IN_PROGRESS,
+        IncidentState.REOPENED,
+        IncidentState.RETURNED,
+    }
+)
+
+
+class Severity(enum.IntEnum):
+    LOW = 1
+    MEDIUM = 2
+    HIGH = 3
+    CRITICAL = 4
+
+
+class Tier(enum.StrEnum):
+    GRID = "grid"
+    COMMUNITY = "community"
+    TOWNSHIP = "township"
+    COUNTY = "county"
+
+
+class LocatedBy(enum.StrEnum):
+    """How an incident's place was found; anything but HOMOGRAPHY is flagged to operators."""
+
+    HOMOGRAPHY = "homography"
+    CAMERA_MOUNT = "camera_mount"
+
+
+class GridMatch(enum.StrEnum):
+    INSIDE = "inside"
+    NEAREST = "nearest"  # in no grid, but within the snapping distance of one
+    HIGHER_UNIT = "higher_unit"  # in no grid and far from all: routed to the containing township/county
+
+
+@dataclass(frozen=True, slots=True)
+class Unit:
+    """A node of the hierarchy: county, township, community or grid."""
+
+    code: str
+    name: str
+    level: UnitLevel
+    parent_code: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Grid:
+    code: str
+    name: str
+    kind: GridKind
+    county_code: str
+    county_name: str
+    township_code: str
+    township_name: str
+    community_code: str
+    community_name: str
+    #: GeoJSON geometry (Polygon or MultiPolygon) in WGS84 lon/lat.
+    geometry: dict[str, Any]
+    exclusive_type: str | None = None
+    households: int | None = None
+
+    def chain(self) -> list[Unit]:
+        """The grid and its ancestors, county first."""
+        return [
+            Unit(self.county_code, self.county_name, UnitLevel.COUNTY, None),
+            Unit(self.township_code, self.township_name, UnitLevel.TOWNSHIP, self.county_code),
+            Unit(self.community_code, self.community_name, UnitLevel.COMMUNITY, self.township_code),
+            Unit(self.code, self.name, UnitLevel.GRID, self.community_code),
+        ]
+
+
+@dataclass(frozen=True, slots=True)
+class Shift:
+    """One roster row: a worker on duty for a unit on some weekdays between two wall-clock times."""
+
+    worker_id: str
+    name: str
+    phone: str
+    role: Role
+    unit_code: str
+    #: ISO weekdays (Monday = 1) on which the shift *starts*.
+    weekdays: frozenset[int]
+    #: Minutes after local midnight; end may be 1440 (24:00) or below start (runs past midnight).
+    start_minute: int
+    end_minute: int
+
+
+@dataclass(frozen=True, slots=True)
+class CalibrationPoint:
+    px: Pixel
+    lonlat: LonLat
+
+
+@dataclass(frozen=True, slots=True)
+class Mount:
+    lonlat: LonLat
+    height_m: float | None = None
+    heading_deg: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Zone:
+    name: str
+    kind: ZoneKind
+    polygon_px: tuple[Pixel, ...]
+    #: crowd: persons needed in the zone.
+    min_persons: int = 5
+    #: seconds a condition must hold before an event starts.
+    min_seconds: float = 5.0
+    #: seconds a condition must be absent before an event ends (hysteresis).
+    cooldown_seconds: float = 10.0
+
+
+@dataclass(frozen=True, slots=True)
+class Camera:
+    id: str
+    name: str
+    #: rtsp(s):// URL, or a local video file path for demos and tests (never accepted from the API).
+    source: str
+    frame_size: tuple[int, int]
+    mount: Mount
+    calibration: tuple[CalibrationPoint, ...] = ()
+    zones: tuple[Zone, ...] = ()
+    analysis_fps: float = 2.0
+    enabled: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class Detection:
+    xyxy: XYXY
+    confidence: float
+    label: str
+    class_id: int
+    track_id: int | None = None
+
+    @property
+    def foot(self) -> Pixel:
+        """Bottom-centre of the box: where the object touches the ground plane."""
+        x1, _, x2, y2 = self.xyxy
+        return ((x1 + x2) / 2.0, y2)
+
+
+@dataclass(frozen=True, slots=True)
+class Evidence:
+    """A stored artefact (snapshot, clip) referenced by an opaque id and its sha256."""
+
+    id: str
+    media_type: str
+    sha256: str
+    size: int
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """Something a camera saw that may deserve an incident; produced by detect/, consumed by router/."""
+
+    kind: EventKind
+    camera_id: str
+    zone_name: str | None
+    started_at: datetime
+    confidence: float
+    #: Boxes of the objects that make up the event, in image pixels.
+    detections: tuple[Detection, ...] = ()
+    ended_at: datetime | None = None
+    evidence: tuple[Evidence, ...] = ()
+    person_count: int | None = None
+    id: uuid.UUID = field(default_factory=uuid.uuid4)
+
+
+@dataclass(frozen=True, slots=True)
+class Assignee:
+    worker_id: str
+    name: str
+    phone: str
+    role: Role
+    unit_code: str
+
+
+@dataclass(frozen=True, slots=True)
+class DutyResult:
+    """Who is on duty for a grid at an instant, and the chain that was walked to find them."""
+
+    assignee: Assignee | None
+    #: Everyone of the assignee's role on duty for that unit (assignee first).
+    on_duty: tuple[Assignee, ...]
+    #: (role, unit_code, found) for each step of the fallback chain that was tried.
+    tried: tuple[tuple[Role, str, bool], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Placement:
+    """Where an event happened and which unit owns it."""
+
+    lonlat: LonLat
+    located_by: LocatedBy
+    grid_match: GridMatch
+    grid_code: str | None
+    #: The owning unit: the grid, or the higher unit it fell back to.
+    unit_code: str
+    chain: tuple[Unit, ...]
+    distance_m: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class Triage:
+    severity: Severity
+    tier: Tier
+    department: str
+    category_code: str
+
+
+@dataclass(frozen=True, slots=True)
+class Incident:
+    id: uuid.UUID
+    kind: EventKind
+    state: IncidentState
+    severity: Severity
+    tier: Tier
+    department: str
+    category_code: str
+    unit_code: str
+    grid_code: str | None
+    lonlat: LonLat
+    located_by: LocatedBy
+    camera_id: str
+    dedup_key: str
+    opened_at: datetime
+    last_seen_at: datetime
+    event_count: int
+    assignee_id: str | None
+    title: str
+    accept_by: datetime | None = None
+    late: bool = False

@@ -1,0 +1,77 @@
+"""Shared fixtures: a real embedded PostgreSQL, a fresh database per test, the demo county files."""
+
+from __future__ import annotations
+
+import itertools
+import os
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import asyncpg
+import pytest
+
+from models.db import Database, open_database
+from models.store import Store
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED = REPO.parent / "shared"
+DEMO_DIR = REPO / "api" / "demo"
+SHARED_MODELS = SHARED / "models"
+VTEST = Path("/usr/share/doc/opencv-doc/examples/data/vtest.avi")
+
+os.environ.setdefault("YOLO_OFFLINE", "1")
+os.environ.setdefault("YOLO_AUTOINSTALL", "False")
+
+_db_numbers = itertools.count(1)
+
+
+@pytest.fixture(scope="session")
+def postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Database]:
+    """One embedded server for the whole run (or the one named by GRIDWATCH_TEST_DATABASE_URL)."""
+    url = os.environ.get("GRIDWATCH_TEST_DATABASE_URL")
+    db = open_database(url, tmp_path_factory.mktemp("pg"))
+    yield db
+    db.close()
+
+
+def _with_database(url: str, name: str) -> str:
+    # pgserver gives socket URLs like postgresql://postgres:@/postgres?host=/tmp/x
+    base, _, query = url.partition("?")
+    head, _, _ = base.rpartition("/")
+    return f"{head}/{name}" + (f"?{query}" if query else "")
+
+
+@pytest.fixture
+async def db_url(postgres: Database) -> AsyncIterator[str]:
+    """A fresh, empty database for one test, dropped afterwards."""
+    name = f"gw_test_{os.getpid()}_{next(_db_numbers)}"
+    admin = await asyncpg.connect(postgres.url)
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    yield _with_database(postgres.url, name)
+    admin = await asyncpg.connect(postgres.url)
+    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await admin.close()
+
+
+@pytest.fixture
+async def store(db_url: str) -> AsyncIterator[Store]:
+    s = await Store.connect(db_url)
+    yield s
+    await s.close()
+
+
+@pytest.fixture(scope="session")
+def demo_dir() -> Path:
+    return DEMO_DIR
+
+
+@pytest.fixture(scope="session")
+def vtest() -> Path:
+    if not VTEST.exists():
+        pytest.fail(f"{VTEST} is missing: run ./run setup (installs Debian's opencv-doc)")
+    return VTEST
