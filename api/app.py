@@ -1,0 +1,264 @@
+"""The FastAPI application: REST, live feed (SSE), live pictures (MJPEG) and the web pages."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import AsyncIterator
+from importlib import resources
+from pathlib import Path
+from typing import Annotated, Any
+
+import cv2
+from fastapi import Depends, FastAPI, HTTPException, Query, Request
+from fastapi.responses import FileResponse, JSONResponse, Response, StreamingResponse
+from fastapi.staticfiles import StaticFiles
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Gauge, generate_latest
+
+from api.schemas import TransitionIn, event_json, incident_json, log_json, parse_uuid
+from api.service import LiveView, Service
+from detect.evidence import annotate_live
+from models.records import OPEN_STATES, EventKind, IncidentState
+from models.store import IncidentFilter, NotFound, StaleVersion
+from router.lifecycle import Action, IllegalTransition, next_state
+
+logger = logging.getLogger(__name__)
+
+MAX_PAGE = 200
+STATIC_DIR = Path(str(resources.files("api") / "static"))
+
+
+def get_service(request: Request) -> Service:
+    service: Service = request.app.state.service
+    return service
+
+
+ServiceDep = Annotated[Service, Depends(get_service)]
+
+
+def _incident_id(value: str) -> Any:
+    parsed = parse_uuid(value)
+    if parsed is None:
+        raise HTTPException(404, f"no incident {value!r}")
+    return parsed
+
+
+def _jpeg(image: Any, quality: int = 80) -> bytes:
+    ok, buf = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, quality])
+    if not ok:
+        raise RuntimeError("JPEG encoding failed")
+    return bytes(buf)
+
+
+def _annotated_jpeg(service: Service, camera_id: str, view: LiveView) -> bytes | None:
+    if view.frame is None:
+        return None
+    camera = service.cameras[camera_id]
+    return _jpeg(annotate_live(view.frame.image, view.detections, camera.zones), quality=70)
+
+
+def create_app(service: Service) -> FastAPI:
+    app = FastAPI(
+        title="gridwatch",
+        version="0.1.0",
+        description="Cameras in, complete, deduplicated, owned incidents out.",
+    )
+    app.state.service = service
+    registry = CollectorRegistry()
+    camera_up = Gauge("gridwatch_camera_online", "1 when the camera delivers frames", ["camera"], registry=registry)
+    analysed = Gauge("gridwatch_camera_analysed_frames", "Frames analysed", ["camera"], registry=registry)
+    feed_clients = Gauge("gridwatch_feed_clients", "Connected live-feed clients", registry=registry)
+    delivered = Gauge("gridwatch_outbox_delivered", "Outbox rows delivered to the live feed", registry=registry)
+
+    @app.get("/api/health")
+    async def health(service: ServiceDep) -> dict[str, Any]:
+        counts = await service.store.counts()
+        return {
+            "status": "ok",
+            "database": "ok",
+            "counts": counts,
+            "cameras": {cid: service.camera_status(cid) for cid in service.cameras},
+            "detector": {"batches": service.batcher.batches, "frames": service.batcher.frames},
+        }
+
+    @app.get("/api/incidents")
+    async def list_incidents(
+        service: ServiceDep,
+        unit: Annotated[str | None, Query(pattern=r"^\d{6}(\d{3}){0,3}$", description="Unit code subtree")] = None,
+        kind: EventKind | None = None,
+        state: Annotated[list[IncidentState] | None, Query()] = None,
+        open_only: bool = False,
+        limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
+        offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+    ) -> dict[str, Any]:
+        states = state or (sorted(OPEN_STATES) if open_only else None)
+        rows, total = await service.store.list_incident_rows(
+            IncidentFilter(unit_prefix=unit, kind=kind, states=states), limit=limit, offset=offset
+        )
+        return {"items": [incident_json(r) for r in rows], "total": total, "limit": limit, "offset": offset}
+
+    @app.get("/api/incidents/{incident_id}")
+    async def get_incident(incident_id: str, service: ServiceDep) -> dict[str, Any]:
+        iid = _incident_id(incident_id)
+        try:
+            row = await service.store.get_incident_row(iid)
+        except NotFound as exc:
+            raise HTTPException(404, str(exc)) from exc
+        return {
+            **incident_json(row),
+            "log": [log_json(e) for e in await service.store.incident_log(iid)],
+            "events": [event_json(e) for e in await service.store.incident_events(iid)],
+        }
+
+    @app.post("/api/incidents/{incident_id}/transitions")
+    async def transition(incident_id: str, body: TransitionIn, service: ServiceDep) -> dict[str, Any]:
+        iid = _incident_id(incident_id)
+        try:
+            action = Action(body.action)
+        except ValueError:
+            raise HTTPException(422, f"unknown action {body.action!r}; one of {[a.value for a in Action]}") from None
+        try:
+            row = await service.store.get_incident_row(iid)
+        except NotFound as exc:
+            raise HTTPException(404, str(exc)) from exc
+        current = IncidentState(row["state"])
+        if body.expected_state is not None and body.expected_state != current:
+            raise HTTPException(409, f"incident is {current.value}, not {body.expected_state.value}")
+        try:
+            target = next_state(current, action)
+        except IllegalTransition as exc:
+            raise HTTPException(409, str(exc)) from exc
+        try:
+            await service.store.transition(
+                iid,
+                to_state=target,
+                action=action.value,
+                actor=body.actor,
+                at=service.clock.now(),
+                note=body.note,
+                expected_from=current,
+            )
+        except StaleVersion as exc:
+            raise HTTPException(409, str(exc)) from exc
+        service.relay.wake()
+        return incident_json(await service.store.get_incident_row(iid))
+
+    @app.get("/api/evidence/{evidence_id}")
+    async def evidence(evidence_id: str, service: ServiceDep) -> Response:
+        if not evidence_id.isalnum() or len(evidence_id) > 64:
+            raise HTTPException(404, "no such evidence")
+        try:
+            meta, data = await service.store.get_evidence(evidence_id)
+        except NotFound as exc:
+            raise HTTPException(404, "no such evidence") from exc
+        return Response(data, media_type=meta["media_type"], headers={"X-Content-SHA256": meta["sha256"]})
+
+    @app.get("/api/cameras")
+    async def cameras(service: ServiceDep) -> list[dict[str, Any]]:
+        return [
+            {
+                "id": c.id,
+                "name": c.name,
+                "frame_size": list(c.frame_size),
+                "mount": {"lon": c.mount.lonlat[0], "lat": c.mount.lonlat[1]},
+                "calibrated": bool(c.calibration),
+                "zones": [{"name": z.name, "kind": z.kind.value, "polygon_px": z.polygon_px} for z in c.zones],
+                "status": service.camera_status(c.id),
+            }
+            for c in service.cameras.values()
+        ]
+
+    def _view(service: Service, camera_id: str) -> LiveView:
+        if camera_id not in service.cameras:
+            raise HTTPException(404, f"no camera {camera_id!r}")
+        return service.live.setdefault(camera_id, LiveView())
+
+    @app.get("/api/cameras/{camera_id}/snapshot.jpg")
+    async def camera_snapshot(camera_id: str, service: ServiceDep) -> Response:
+        view = _view(service, camera_id)
+        data = await asyncio.to_thread(_annotated_jpeg, service, camera_id, view)
+        if data is None:
+            raise HTTPException(503, f"camera {camera_id!r} has no picture yet")
+        return Response(data, media_type="image/jpeg", headers={"Cache-Control": "no-store"})
+
+    @app.get("/api/cameras/{camera_id}/mjpeg")
+    async def camera_mjpeg(camera_id: str, request: Request, service: ServiceDep) -> StreamingResponse:
+        view = _view(service, camera_id)
+
+        async def parts() -> AsyncIterator[bytes]:
+            last_index = -1
+            while not await request.is_disconnected():
+                frame = view.frame
+                if frame is not None and frame.index != last_index:
+                    last_index = frame.index
+                    data = await asyncio.to_thread(_annotated_jpeg, service, camera_id, view)
+                    if data:
+                        yield b"--frame\r\nContent-Type: image/jpeg\r\nContent-Length: %d\r\n\r\n" % len(data)
+                        yield data + b"\r\n"
+                await asyncio.sleep(0.1)
+
+        return StreamingResponse(parts(), media_type="multipart/x-mixed-replace; boundary=frame")
+
+    @app.get("/api/grids")
+    async def grids(service: ServiceDep) -> dict[str, Any]:
+        open_rows, _ = await service.store.list_incident_rows(
+            IncidentFilter(states=sorted(OPEN_STATES)), limit=10_000
+        )
+        open_by_grid: dict[str, int] = {}
+        for row in open_rows:
+            if row["grid_code"]:
+                open_by_grid[row["grid_code"]] = open_by_grid.get(row["grid_code"], 0) + 1
+        features = [
+            {
+                "type": "Feature",
+                "geometry": g.geometry,
+                "properties": {
+                    "code": g.code,
+                    "name": g.name,
+                    "kind": g.kind.value,
+                    "community_name": g.community_name,
+                    "township_name": g.township_name,
+                    "open_incidents": open_by_grid.get(g.code, 0),
+                },
+            }
+            for g in await service.store.load_grids()
+        ]
+        return {"type": "FeatureCollection", "features": features}
+
+    @app.get("/api/stream")
+    async def stream(request: Request, service: ServiceDep) -> StreamingResponse:
+        async def events() -> AsyncIterator[str]:
+            async with service.broadcaster.subscribe() as queue:
+                yield ": connected\n\n"
+                while not await request.is_disconnected():
+                    try:
+                        message = await asyncio.wait_for(queue.get(), timeout=15)
+                    except TimeoutError:
+                        yield ": keep-alive\n\n"
+                        continue
+                    yield f"event: {message['type']}\ndata: {json.dumps(message, ensure_ascii=False)}\n\n"
+
+        return StreamingResponse(events(), media_type="text/event-stream", headers={"Cache-Control": "no-store"})
+
+    @app.get("/metrics")
+    async def metrics(service: ServiceDep) -> Response:
+        for cid in service.cameras:
+            status = service.camera_status(cid)
+            camera_up.labels(cid).set(1 if status["state"] == "online" else 0)
+            analysed.labels(cid).set(status["analysed_frames"])
+        feed_clients.set(service.broadcaster.subscriber_count)
+        delivered.set(service.relay.delivered)
+        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+
+    @app.get("/", include_in_schema=False)
+    async def index() -> FileResponse:
+        return FileResponse(STATIC_DIR / "index.html")
+
+    @app.exception_handler(NotFound)
+    async def not_found(_: Request, exc: NotFound) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=404)
+
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    return app
+

@@ -1,0 +1,77 @@
+"""Run the detector off the event loop, batching frames from many cameras into one call."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Protocol
+
+import numpy as np
+
+from models.records import Detection
+
+logger = logging.getLogger(__name__)
+
+
+class BatchDetector(Protocol):
+    def detect(self, images: Sequence[np.ndarray]) -> list[list[Detection]]: ...
+
+
+class DetectionBatcher:
+    """Queue detection requests; one worker thread serves them in batches of up to ``max_batch``.
+
+    One thread, because inference back-ends already use every core and are not all thread-safe; the
+    event loop only ever awaits futures, so the API stays responsive while a batch runs.
+    """
+
+    def __init__(self, detector: BatchDetector, *, max_batch: int = 8) -> None:
+        self._detector = detector
+        self._max_batch = max_batch
+        self._queue: asyncio.Queue[tuple[np.ndarray, asyncio.Future[list[Detection]]]] = asyncio.Queue()
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="detector")
+        self._task: asyncio.Task[None] | None = None
+        self.batches = 0
+        self.frames = 0
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self._run(), name="detection-batcher")
+
+    async def detect(self, image: np.ndarray) -> list[Detection]:
+        self.start()
+        future: asyncio.Future[list[Detection]] = asyncio.get_running_loop().create_future()
+        await self._queue.put((image, future))
+        return await future
+
+    async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            batch = [await self._queue.get()]
+            while len(batch) < self._max_batch and not self._queue.empty():
+                batch.append(self._queue.get_nowait())
+            images = [image for image, _ in batch]
+            try:
+                results = await loop.run_in_executor(self._executor, self._detector.detect, images)
+            except Exception as exc:  # a failed batch must fail its callers, not the batcher
+                logger.exception("detector failed on a batch of %d frames", len(images))
+                for _, future in batch:
+                    if not future.done():
+                        future.set_exception(exc)
+                continue
+            self.batches += 1
+            self.frames += len(images)
+            for (_, future), result in zip(batch, results, strict=True):
+                if not future.done():
+                    future.set_result(result)
+
+    async def aclose(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
+            self._task = None
+        self._executor.shutdown(wait=False, cancel_futures=True)

@@ -1,0 +1,171 @@
+"""Wire a site (or the demo county) into a running service: database, imports, detector, HTTP server."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from dataclasses import dataclass, replace
+from datetime import datetime
+from importlib import resources
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import uvicorn
+
+from api.app import create_app
+from api.cli import UsageProblem, camera_calibration_problems
+from api.service import Service
+from detect.backends.ultralytics import UltralyticsDetector
+from detect.errors import ModelNotFound
+from detect.registry import resolve_person_model
+from models.clock import SystemClock
+from models.config import ConfigError, PersonDetectorConfig, load_site_config
+from models.db import open_database
+from models.records import Camera, Grid, Shift
+from models.settings import Settings
+from models.store import Store
+from router.duty import Roster
+from router.imports.cameras import parse_cameras
+from router.imports.grids import parse_grids
+from router.imports.roster import parse_roster
+
+logger = logging.getLogger(__name__)
+
+#: Debian's opencv-doc ships the demo's pedestrian video; ``./run setup`` installs it.
+DEFAULT_DEMO_VIDEO = Path("/usr/share/doc/opencv-doc/examples/data/vtest.avi")
+
+
+@dataclass(frozen=True)
+class SiteData:
+    timezone: str
+    grids: list[Grid] | None
+    roster: list[Shift] | None
+    cameras: list[Camera]
+
+
+def model_dirs() -> list[Path]:
+    """Directories named by GRIDWATCH_MODEL_DIRS (``os.pathsep``-separated) that exist."""
+    raw = os.environ.get("GRIDWATCH_MODEL_DIRS", "")
+    return [Path(p) for p in raw.split(os.pathsep) if p and Path(p).is_dir()]
+
+
+def build_detector(person: PersonDetectorConfig | None = None) -> UltralyticsDetector:
+    configured = Path(person.weights) if person is not None and person.weights else None
+    try:
+        resolved = resolve_person_model(configured, model_dirs())
+    except ModelNotFound as exc:
+        raise UsageProblem(str(exc)) from None
+    logger.info("person detector: %s (%s, sha256 verified: %s)", resolved.name, resolved.source, resolved.sha256_verified)
+    imgsz = person.imgsz if person is not None else resolved.imgsz
+    confidence = person.confidence if person is not None else 0.35
+    return UltralyticsDetector.from_resolved(resolved, imgsz=imgsz, confidence=confidence)
+
+
+def demo_video() -> Path:
+    video = Path(os.environ.get("GRIDWATCH_DEMO_VIDEO", DEFAULT_DEMO_VIDEO))
+    if not video.is_file():
+        raise UsageProblem(
+            f"demo video {video} is missing: run `./run setup` (installs Debian's opencv-doc) "
+            "or set GRIDWATCH_DEMO_VIDEO to a video file"
+        )
+    return video
+
+
+def demo_site() -> SiteData:
+    """The fictional 青河县 county shipped in api/demo, its camera fed by the local demo video."""
+    demo = resources.files("api") / "demo"
+    grids = parse_grids((demo / "grids.geojson").read_text(encoding="utf-8"))
+    known = {unit.code for grid in grids for unit in grid.chain()}
+    roster = parse_roster((demo / "roster.csv").read_text(encoding="utf-8"), known_units=known)
+    timezone, cameras = parse_cameras((demo / "cameras.json").read_text(encoding="utf-8"))
+    video = str(demo_video())
+    return SiteData(timezone, grids, roster, [replace(c, source=video) for c in cameras])
+
+
+def configured_site(path: Path) -> tuple[SiteData, PersonDetectorConfig]:
+    try:
+        config = load_site_config(path, checks=[camera_calibration_problems])
+    except ConfigError as exc:
+        raise UsageProblem(*exc.problems) from None
+    grids = parse_grids(config.grids_file.read_text(encoding="utf-8")) if config.grids_file else None
+    roster = None
+    if config.roster_file:
+        known = {unit.code for grid in grids or [] for unit in grid.chain()} or None
+        roster_text = config.roster_file.read_text(encoding="utf-8")
+        roster = parse_roster(roster_text, known_units=known) if known else None
+        if roster is None:
+            logger.warning("roster_file given without grids_file: import grids first, roster not loaded")
+    cameras = [camera.to_camera() for camera in config.cameras]
+    return SiteData(config.site.timezone, grids, roster, cameras), config.models.person
+
+
+async def load_site(store: Store, site: SiteData) -> None:
+    if site.grids is not None:
+        await store.replace_grids(site.grids)
+    if site.roster is not None:
+        await store.replace_roster(site.roster)
+    await store.upsert_cameras(site.cameras)
+
+
+async def serve_site(
+    database_url: str,
+    site: SiteData,
+    detector: UltralyticsDetector,
+    *,
+    host: str,
+    port: int,
+    banner: bool = False,
+) -> None:
+    store = await Store.connect(database_url)
+    await load_site(store, site)
+    service = Service(store, detector, SystemClock(), timezone=site.timezone)
+    await service.start()
+    if banner:
+        print_banner(service, site, host, port)
+    server = uvicorn.Server(uvicorn.Config(create_app(service), host=host, port=port, lifespan="off", log_level="warning"))
+    try:
+        await server.serve()
+    finally:
+        await service.stop()
+        await store.close()
+
+
+def print_banner(service: Service, site: SiteData, host: str, port: int) -> None:
+    roster = Roster(site.roster or [], tz=site.timezone)
+    now = datetime.now(ZoneInfo(site.timezone))
+    lines = [
+        "",
+        f"gridwatch demo: http://{host}:{port}/   (API: /api/incidents, /docs)",
+        f"  cameras: {', '.join(f'{c.id} ← {c.source}' for c in site.cameras)}",
+        f"  local time {now:%Y-%m-%d %H:%M} {site.timezone}; on duty now:",
+    ]
+    for grid in (site.grids or [])[:2]:
+        duty = roster.resolve(grid.code, now)
+        who = f"{duty.assignee.name} ({duty.assignee.worker_id})" if duty.assignee else "nobody"
+        lines.append(f"    {grid.code} {grid.name}: {who}")
+    print("\n".join(lines), flush=True)
+
+
+def run_site(settings: Settings, config_path: Path, *, host: str, port: int) -> None:
+    site, person = configured_site(config_path)
+    detector = build_detector(person)
+    database = open_database(settings.database_url, settings.data_dir)
+    try:
+        asyncio.run(serve_site(database.url, site, detector, host=host, port=port))
+    except KeyboardInterrupt:
+        pass
+    finally:
+        database.close()
+
+
+def run_demo(settings: Settings, *, host: str, port: int) -> None:
+    site = demo_site()
+    detector = build_detector()
+    database = open_database(settings.database_url, settings.data_dir / "demo")
+    try:
+        asyncio.run(serve_site(database.url, site, detector, host=host, port=port, banner=True))
+    except KeyboardInterrupt:
+        pass
+    finally:
+        database.close()

@@ -1,0 +1,211 @@
+"""The running service: cameras → detector → rules → router → store → live feed, in one asyncio process."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from api.batcher import BatchDetector, DetectionBatcher
+from api.feed import Broadcaster, Message, OutboxRelay
+from detect.analyzer import AnalyzerOutput, CameraAnalyzer
+from ingest.frames import Frame
+from ingest.sources import open_source
+from models.clock import Clock
+from models.records import Camera, Detection
+from models.store import EvidenceBlob, IncidentOpening, Store
+from router.duty import Roster
+from router.geo import Homography, camera_homography
+from router.grids import GridIndex
+from router.pipeline import IncidentDraft, Router
+from router.triage import TriageTable
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class LiveView:
+    """The newest analysed picture of a camera, for the wall and the MJPEG stream."""
+
+    frame: Frame | None = None
+    detections: list[Detection] = field(default_factory=list)
+    analysed_at: float = 0.0
+    analysed_frames: int = 0
+    events: int = 0
+    source: Any = None
+
+
+def opening_from_draft(draft: IncidentDraft) -> IncidentOpening:
+    assignee = draft.duty.assignee
+    return IncidentOpening(
+        kind=draft.kind,
+        severity=draft.triage.severity,
+        tier=draft.triage.tier,
+        department=draft.triage.department,
+        category_code=draft.triage.category_code,
+        unit_code=draft.placement.unit_code,
+        grid_code=draft.placement.grid_code,
+        grid_match=draft.placement.grid_match.value,
+        chain=draft.placement.chain,
+        lonlat=draft.placement.lonlat,
+        located_by=draft.placement.located_by,
+        camera_id=draft.camera_id,
+        dedup_key=draft.dedup_key,
+        title=draft.title,
+        at=draft.opened_at,
+        accept_by=draft.accept_by,
+        assignee_id=assignee.worker_id if assignee else None,
+        assignee_name=assignee.name if assignee else None,
+        assignee_phone=assignee.phone if assignee else None,
+        duty={
+            "on_duty": [a.worker_id for a in draft.duty.on_duty],
+            "role": assignee.role.value if assignee else None,
+            "tried": [[role.value, unit, found] for role, unit, found in draft.duty.tried],
+        },
+    )
+
+
+class Service:
+    def __init__(
+        self,
+        store: Store,
+        detector: BatchDetector,
+        clock: Clock,
+        *,
+        timezone: str = "Asia/Shanghai",
+        triage: TriageTable | None = None,
+    ) -> None:
+        self.store = store
+        self.clock = clock
+        self.timezone = timezone
+        self.batcher = DetectionBatcher(detector)
+        self.broadcaster = Broadcaster()
+        self.relay = OutboxRelay(store, self.broadcaster, self._render_outbox)
+        self._triage = triage or TriageTable()
+        self.router: Router | None = None
+        self.cameras: dict[str, Camera] = {}
+        self.live: dict[str, LiveView] = {}
+        self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._relay_task: asyncio.Task[None] | None = None
+        self.started_at = time.monotonic()
+
+    async def load(self) -> None:
+        """(Re)build the router from what the database holds: grids, roster and cameras."""
+        grids = GridIndex(await self.store.load_grids())
+        roster = Roster(await self.store.load_roster(), tz=self.timezone)
+        cameras = {c.id: c for c in await self.store.load_cameras()}
+        homographies: dict[str, Homography | None] = {cid: camera_homography(c) for cid, c in cameras.items()}
+        self.router = Router(grids, roster, homographies, cameras, self._triage)
+        self.cameras = cameras
+
+    async def reload_roster(self) -> None:
+        """Roster changes apply without a restart."""
+        if self.router is not None:
+            self.router.roster = Roster(await self.store.load_roster(), tz=self.timezone)
+
+    async def start(self) -> None:
+        await self.load()
+        self.batcher.start()
+        self._relay_task = asyncio.create_task(self.relay.run(), name="outbox-relay")
+        for camera in self.cameras.values():
+            if camera.enabled:
+                self._tasks[camera.id] = asyncio.create_task(self._camera_loop(camera), name=f"camera:{camera.id}")
+
+    async def stop(self) -> None:
+        tasks = [*self._tasks.values(), *([self._relay_task] if self._relay_task else [])]
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks.clear()
+        await self.batcher.aclose()
+
+    async def _camera_loop(self, camera: Camera) -> None:
+        analyzer = CameraAnalyzer(camera)
+        view = self.live.setdefault(camera.id, LiveView())
+        period = 1.0 / camera.analysis_fps if camera.analysis_fps > 0 else 1.0
+        while True:
+            try:
+                source = open_source(camera, self.clock)
+            except ValueError as exc:
+                logger.error("camera %s cannot be opened: %s", camera.id, exc)
+                return
+            view.source = source
+            try:
+                next_due = 0.0
+                async for frame in source.frames():
+                    view.frame = frame
+                    now = time.monotonic()
+                    if now < next_due:
+                        continue
+                    next_due = now + period
+                    await self.analyse(camera, analyzer, frame, view)
+            except asyncio.CancelledError:
+                await source.aclose()
+                raise
+            except Exception:  # one camera's failure must not stop the others
+                logger.exception("camera %s loop failed; restarting in 2 s", camera.id)
+                await source.aclose()
+                await asyncio.sleep(2.0)
+
+    async def analyse(self, camera: Camera, analyzer: CameraAnalyzer, frame: Frame, view: LiveView) -> list[uuid.UUID]:
+        detections = await self.batcher.detect(frame.image)
+        outputs = analyzer.analyze(detections, frame.image, frame.captured_at)
+        view.detections = list(detections)
+        view.analysed_at = time.monotonic()
+        view.analysed_frames += 1
+        opened: list[uuid.UUID] = []
+        for output in outputs:
+            view.events += 1
+            incident_id, created = await self.handle(output)
+            if created:
+                opened.append(incident_id)
+        return opened
+
+    async def handle(self, output: AnalyzerOutput) -> tuple[uuid.UUID, bool]:
+        """Route one event and record it: open an incident or attach to the open one."""
+        if self.router is None:
+            raise RuntimeError("service not loaded")
+        draft = self.router.route(output.event, at=self.clock.now())
+        blobs = [
+            EvidenceBlob("snapshot", "image/jpeg", output.snapshot_sha256, output.snapshot_jpeg),
+            EvidenceBlob("clean", "image/jpeg", output.clean_sha256, output.clean_jpeg),
+        ]
+        incident_id, created = await self.store.record_event(output.event, opening_from_draft(draft), blobs)
+        logger.info(
+            "%s incident %s: %s at %s → %s",
+            "opened" if created else "updated",
+            incident_id,
+            output.event.kind.value,
+            draft.placement.unit_code,
+            draft.duty.assignee.worker_id if draft.duty.assignee else "nobody",
+        )
+        self.relay.wake()
+        return incident_id, created
+
+    async def _render_outbox(self, row: dict[str, Any]) -> Message | None:
+        from api.schemas import incident_json  # late: schemas import FastAPI-side helpers
+
+        if row["incident_id"] is None:
+            return None
+        incident = await self.store.get_incident_row(row["incident_id"])
+        return {"type": row["topic"], "outbox_id": row["id"], "incident": incident_json(incident)}
+
+    def camera_status(self, camera_id: str) -> dict[str, Any]:
+        view = self.live.get(camera_id)
+        health = getattr(view.source, "health", None) if view else None
+        return {
+            "state": str(getattr(health, "state", "connecting")),
+            "reason": getattr(health, "reason", None),
+            "fps": getattr(health, "fps", None),
+            "last_frame_at": getattr(health, "last_frame_at", None),
+            "analysed_frames": view.analysed_frames if view else 0,
+            "events": view.events if view else 0,
+            "detections": len(view.detections) if view else 0,
+        }
+

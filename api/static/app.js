@@ -1,0 +1,157 @@
+"use strict";
+// The video wall: camera tiles, a grid map and the incident list, kept current by the live feed.
+const incidents = new Map();
+const state = { cameras: [], grids: null, alertCamera: null, alertUntil: 0 };
+
+const $ = (sel) => document.querySelector(sel);
+const fmtTime = (iso) => iso ? new Date(iso).toLocaleTimeString("zh-CN", { hour12: false }) : "—";
+
+async function getJSON(url) {
+  const res = await fetch(url);
+  if (!res.ok) throw new Error(`${url}: ${res.status}`);
+  return res.json();
+}
+
+function renderWall() {
+  const wall = $("#wall");
+  for (const cam of state.cameras) {
+    let tile = document.getElementById(`tile-${cam.id}`);
+    if (!tile) {
+      tile = document.createElement("div");
+      tile.className = "tile";
+      tile.id = `tile-${cam.id}`;
+      tile.innerHTML = `<img alt="${cam.name}" src="/api/cameras/${encodeURIComponent(cam.id)}/mjpeg">
+        <div class="cap"><b>${cam.name}</b><span class="cam-state"></span></div>`;
+      wall.appendChild(tile);
+    }
+    tile.classList.toggle("alert", state.alertCamera === cam.id && Date.now() < state.alertUntil);
+    tile.querySelector(".cam-state").textContent = `${cam.id} · ${cam.status.state}`;
+  }
+}
+
+function project(bounds, lon, lat) {
+  const [minX, minY, maxX, maxY] = bounds;
+  const s = Math.min(380 / (maxX - minX), 240 / (maxY - minY));
+  return [10 + (lon - minX) * s, 250 - (lat - minY) * s];
+}
+
+function renderMap() {
+  if (!state.grids) return;
+  const rings = state.grids.features.flatMap((f) =>
+    f.geometry.type === "Polygon" ? [f.geometry.coordinates[0]] : f.geometry.coordinates.map((p) => p[0]));
+  const xs = rings.flat().map((p) => p[0]), ys = rings.flat().map((p) => p[1]);
+  const bounds = [Math.min(...xs), Math.min(...ys), Math.max(...xs), Math.max(...ys)];
+  const hot = new Map();
+  for (const inc of incidents.values()) {
+    if (isOpen(inc) && inc.place.grid_code) hot.set(inc.place.grid_code, (hot.get(inc.place.grid_code) || 0) + 1);
+  }
+  const svg = $("#map");
+  svg.innerHTML = "";
+  for (const f of state.grids.features) {
+    const polys = f.geometry.type === "Polygon" ? [f.geometry.coordinates] : f.geometry.coordinates;
+    for (const poly of polys) {
+      const d = poly[0].map((p, i) => (i ? "L" : "M") + project(bounds, p[0], p[1]).map((v) => v.toFixed(1)).join(",")).join("") + "Z";
+      const path = document.createElementNS("http://www.w3.org/2000/svg", "path");
+      path.setAttribute("d", d);
+      path.dataset.code = f.properties.code;
+      if (hot.get(f.properties.code)) path.classList.add("hot");
+      const title = document.createElementNS("http://www.w3.org/2000/svg", "title");
+      title.textContent = `${f.properties.name} ${f.properties.code}`;
+      path.appendChild(title);
+      svg.appendChild(path);
+    }
+    const ring = polys[0][0];
+    const cx = ring.reduce((a, p) => a + p[0], 0) / ring.length, cy = ring.reduce((a, p) => a + p[1], 0) / ring.length;
+    const [tx, ty] = project(bounds, cx, cy);
+    const label = document.createElementNS("http://www.w3.org/2000/svg", "text");
+    label.setAttribute("x", tx); label.setAttribute("y", ty);
+    label.textContent = f.properties.name;
+    svg.appendChild(label);
+  }
+  for (const cam of state.cameras) {
+    const [x, y] = project(bounds, cam.mount.lon, cam.mount.lat);
+    const dot = document.createElementNS("http://www.w3.org/2000/svg", "circle");
+    dot.setAttribute("cx", x); dot.setAttribute("cy", y); dot.setAttribute("r", 4);
+    svg.appendChild(dot);
+  }
+}
+
+const OPEN = new Set(["reported", "dispatched", "accepted", "in_progress", "returned", "reopened"]);
+const isOpen = (inc) => OPEN.has(inc.state);
+
+function renderIncidents(freshId) {
+  const list = $("#incidents");
+  const sorted = [...incidents.values()].sort((a, b) => (b.opened_at || "").localeCompare(a.opened_at || ""));
+  list.innerHTML = "";
+  for (const inc of sorted) {
+    const li = document.createElement("li");
+    li.className = `sev-${inc.severity}` + (inc.id === freshId ? " new" : "");
+    li.dataset.id = inc.id;
+    const grid = inc.place.chain.map((u) => u.name).slice(1).join(" › ");
+    const who = inc.assignee ? `${inc.assignee.name} ${inc.assignee.phone}` : "无人值班";
+    const late = inc.accept_by && inc.state === "dispatched" && new Date(inc.accept_by) < new Date();
+    li.innerHTML = `
+      <div class="row"><span class="title"></span><span class="state">${inc.state}</span></div>
+      <div class="meta grid"></div>
+      <div class="row meta"><span class="who"></span><span>×${inc.event_count}</span></div>
+      <div class="row meta"><span>${fmtTime(inc.opened_at)} · ${inc.department}</span>
+        <span class="due ${late ? "late" : ""}">受理时限 ${fmtTime(inc.accept_by)}</span></div>
+      <div class="row"><span class="meta">${inc.category_code} · ${inc.place.grid_code || inc.place.unit_code}</span>
+        <button ${inc.state === "dispatched" ? "" : "disabled"}>确认 Ack</button></div>`;
+    li.querySelector(".title").textContent = inc.title;
+    li.querySelector(".grid").textContent = grid;
+    li.querySelector(".who").textContent = `→ ${who}`;
+    li.querySelector("button").addEventListener("click", () => acknowledge(inc));
+    list.appendChild(li);
+  }
+  $("#open-count").textContent = sorted.filter(isOpen).length;
+}
+
+async function acknowledge(inc) {
+  const res = await fetch(`/api/incidents/${inc.id}/transitions`, {
+    method: "POST", headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ action: "accept", actor: "command-centre", expected_state: "dispatched" }),
+  });
+  if (res.ok) upsert(await res.json());
+}
+
+function upsert(inc, fresh = false) {
+  incidents.set(inc.id, inc);
+  if (fresh) { state.alertCamera = inc.camera_id; state.alertUntil = Date.now() + 15000; }
+  renderIncidents(fresh ? inc.id : null);
+  renderMap();
+  renderWall();
+}
+
+function connectFeed() {
+  const es = new EventSource("/api/stream");
+  es.onopen = () => { $("#feed-state").className = "on"; };
+  es.onerror = () => { $("#feed-state").className = "off"; };
+  for (const type of ["incident.opened", "incident.updated"]) {
+    es.addEventListener(type, (e) => {
+      const msg = JSON.parse(e.data);
+      upsert(msg.incident, type === "incident.opened");
+    });
+  }
+}
+
+async function refreshCameras() {
+  state.cameras = await getJSON("/api/cameras");
+  renderWall();
+}
+
+async function main() {
+  const [cams, grids, page] = await Promise.all([
+    getJSON("/api/cameras"), getJSON("/api/grids"), getJSON("/api/incidents?limit=100"),
+  ]);
+  state.cameras = cams; state.grids = grids;
+  const county = grids.features[0]?.properties;
+  $("#site").textContent = county ? `${county.township_name} · ${grids.features.length} 网格 · ${cams.length} 路视频` : "";
+  for (const inc of page.items) incidents.set(inc.id, inc);
+  renderWall(); renderMap(); renderIncidents(null);
+  connectFeed();
+  setInterval(refreshCameras, 5000);
+  setInterval(() => { $("#clock").textContent = new Date().toLocaleString("zh-CN", { hour12: false }); renderWall(); }, 1000);
+}
+
+main().catch((err) => { document.body.insertAdjacentHTML("afterbegin", `<p class="error">${err}</p>`); });
