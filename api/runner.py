@@ -57,9 +57,10 @@ def build_detector(person: PersonDetectorConfig | None = None) -> UltralyticsDet
     except ModelNotFound as exc:
         raise UsageProblem(str(exc)) from None
     logger.info("person detector: %s (%s, sha256 verified: %s)", resolved.name, resolved.source, resolved.sha256_verified)
-    imgsz = person.imgsz if person is not None else resolved.imgsz
-    confidence = person.confidence if person is not None else 0.35
-    return UltralyticsDetector.from_resolved(resolved, imgsz=imgsz, confidence=confidence)
+    if person is not None:
+        resolved = replace(resolved, imgsz=person.imgsz)
+        return UltralyticsDetector.from_resolved(resolved, confidence=person.confidence)
+    return UltralyticsDetector.from_resolved(resolved)
 
 
 def demo_video() -> Path:

@@ -13,6 +13,7 @@ from typing import Any
 from api.batcher import BatchDetector, DetectionBatcher
 from api.feed import Broadcaster, Message, OutboxRelay
 from detect.analyzer import AnalyzerOutput, CameraAnalyzer
+from detect.rules import Phase
 from ingest.frames import Frame
 from ingest.sources import open_source
 from models.clock import Clock
@@ -22,7 +23,7 @@ from router.duty import Roster
 from router.geo import Homography, camera_homography
 from router.grids import GridIndex
 from router.pipeline import IncidentDraft, Router
-from router.triage import TriageTable
+from router.triage import DEFAULT_TABLE, TriageTable
 
 logger = logging.getLogger(__name__)
 
@@ -85,7 +86,7 @@ class Service:
         self.batcher = DetectionBatcher(detector)
         self.broadcaster = Broadcaster()
         self.relay = OutboxRelay(store, self.broadcaster, self._render_outbox)
-        self._triage = triage or TriageTable()
+        self._triage = triage or DEFAULT_TABLE
         self.router: Router | None = None
         self.cameras: dict[str, Camera] = {}
         self.live: dict[str, LiveView] = {}
@@ -162,26 +163,36 @@ class Service:
         opened: list[uuid.UUID] = []
         for output in outputs:
             view.events += 1
-            incident_id, created = await self.handle(output)
-            if created:
-                opened.append(incident_id)
+            result = await self.handle(output)
+            if result is not None and result[1]:
+                opened.append(result[0])
         return opened
 
-    async def handle(self, output: AnalyzerOutput) -> tuple[uuid.UUID, bool]:
-        """Route one event and record it: open an incident or attach to the open one."""
+    async def handle(self, output: AnalyzerOutput) -> tuple[uuid.UUID, bool] | None:
+        """Route a new event and record it (open an incident or attach to the open one).
+
+        Later phases of the same episode (UPDATE, END) only refresh the stored event.
+        """
+        event = output.event
+        if output.phase is not Phase.START:
+            await self.store.update_event(event.id, event.person_count, event.confidence, event.ended_at)
+            return None
         if self.router is None:
             raise RuntimeError("service not loaded")
-        draft = self.router.route(output.event, at=self.clock.now())
+        draft = self.router.route(event, at=event.started_at)
         blobs = [
-            EvidenceBlob("snapshot", "image/jpeg", output.snapshot_sha256, output.snapshot_jpeg),
-            EvidenceBlob("clean", "image/jpeg", output.clean_sha256, output.clean_jpeg),
+            EvidenceBlob(role, meta.media_type, meta.sha256, data)
+            for role, meta, data in zip(
+                ("snapshot", "clean"), event.evidence, (output.snapshot_jpeg, output.clean_jpeg), strict=False
+            )
+            if data is not None
         ]
-        incident_id, created = await self.store.record_event(output.event, opening_from_draft(draft), blobs)
+        incident_id, created = await self.store.record_event(event, opening_from_draft(draft), blobs)
         logger.info(
             "%s incident %s: %s at %s → %s",
             "opened" if created else "updated",
             incident_id,
-            output.event.kind.value,
+            event.kind.value,
             draft.placement.unit_code,
             draft.duty.assignee.worker_id if draft.duty.assignee else "nobody",
         )

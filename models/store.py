@@ -344,6 +344,19 @@ class Store:
             )
         return incident_id, inserted
 
+    async def update_event(
+        self, event_id: uuid.UUID, person_count: int | None, confidence: float, ended_at: datetime | None
+    ) -> None:
+        """Refresh an event while its episode lasts: peak count, best confidence, end time."""
+        await self.pool.execute(
+            "UPDATE events SET person_count = GREATEST(person_count, $2), confidence = GREATEST(confidence, $3),"
+            " ended_at = COALESCE($4, ended_at) WHERE id = $1",
+            event_id,
+            person_count,
+            confidence,
+            ended_at,
+        )
+
     async def transition(
         self,
         incident_id: uuid.UUID,

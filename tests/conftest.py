@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import itertools
 import os
+import shutil
+import tempfile
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -26,12 +28,17 @@ _db_numbers = itertools.count(1)
 
 
 @pytest.fixture(scope="session")
-def postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Database]:
-    """One embedded server for the whole run (or the one named by GRIDWATCH_TEST_DATABASE_URL)."""
+def postgres() -> Iterator[Database]:
+    """One embedded server for the whole run (or the one named by GRIDWATCH_TEST_DATABASE_URL).
+
+    Its data lives outside pytest's numbered tmp dirs: a concurrent pytest run prunes old ones.
+    """
     url = os.environ.get("GRIDWATCH_TEST_DATABASE_URL")
-    db = open_database(url, tmp_path_factory.mktemp("pg"))
+    data_dir = Path(tempfile.mkdtemp(prefix="gridwatch-test-pg-"))
+    db = open_database(url, data_dir)
     yield db
     db.close()
+    shutil.rmtree(data_dir, ignore_errors=True)
 
 
 def _with_database(url: str, name: str) -> str:
