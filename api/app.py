@@ -66,10 +66,14 @@ def create_app(service: Service) -> FastAPI:
     )
     app.state.service = service
     registry = CollectorRegistry()
-    camera_up = Gauge("gridwatch_camera_online", "1 when the camera delivers frames", ["camera"], registry=registry)
+    camera_up = Gauge(
+        "gridwatch_camera_online", "1 when the camera delivers frames", ["camera"], registry=registry
+    )
     analysed = Gauge("gridwatch_camera_analysed_frames", "Frames analysed", ["camera"], registry=registry)
     feed_clients = Gauge("gridwatch_feed_clients", "Connected live-feed clients", registry=registry)
-    delivered = Gauge("gridwatch_outbox_delivered", "Outbox rows delivered to the live feed", registry=registry)
+    delivered = Gauge(
+        "gridwatch_outbox_delivered", "Outbox rows delivered to the live feed", registry=registry
+    )
 
     @app.get("/api/health")
     async def health(service: ServiceDep) -> dict[str, Any]:
@@ -85,7 +89,9 @@ def create_app(service: Service) -> FastAPI:
     @app.get("/api/incidents")
     async def list_incidents(
         service: ServiceDep,
-        unit: Annotated[str | None, Query(pattern=r"^\d{6}(\d{3}){0,3}$", description="Unit code subtree")] = None,
+        unit: Annotated[
+            str | None, Query(pattern=r"^\d{6}(\d{3}){0,3}$", description="Unit code subtree")
+        ] = None,
         kind: EventKind | None = None,
         state: Annotated[list[IncidentState] | None, Query()] = None,
         open_only: bool = False,
@@ -117,7 +123,9 @@ def create_app(service: Service) -> FastAPI:
         try:
             action = Action(body.action)
         except ValueError:
-            raise HTTPException(422, f"unknown action {body.action!r}; one of {[a.value for a in Action]}") from None
+            raise HTTPException(
+                422, f"unknown action {body.action!r}; one of {[a.value for a in Action]}"
+            ) from None
         try:
             row = await service.store.get_incident_row(iid)
         except NotFound as exc:
@@ -163,7 +171,9 @@ def create_app(service: Service) -> FastAPI:
                 "frame_size": list(c.frame_size),
                 "mount": {"lon": c.mount.lonlat[0], "lat": c.mount.lonlat[1]},
                 "calibrated": bool(c.calibration),
-                "zones": [{"name": z.name, "kind": z.kind.value, "polygon_px": z.polygon_px} for z in c.zones],
+                "zones": [
+                    {"name": z.name, "kind": z.kind.value, "polygon_px": z.polygon_px} for z in c.zones
+                ],
                 "status": service.camera_status(c.id),
             }
             for c in service.cameras.values()
@@ -239,7 +249,9 @@ def create_app(service: Service) -> FastAPI:
                         continue
                     yield f"event: {message['type']}\ndata: {json.dumps(message, ensure_ascii=False)}\n\n"
 
-        return StreamingResponse(events(), media_type="text/event-stream", headers={"Cache-Control": "no-store"})
+        return StreamingResponse(
+            events(), media_type="text/event-stream", headers={"Cache-Control": "no-store"}
+        )
 
     @app.get("/metrics")
     async def metrics(service: ServiceDep) -> Response:
@@ -261,4 +273,3 @@ def create_app(service: Service) -> FastAPI:
 
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app
-

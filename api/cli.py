@@ -90,7 +90,12 @@ def _guard(action: Callable[[], None]) -> None:
 
 def _progress(label: str) -> Progress:
     return Progress(
-        TextColumn(label), BarColumn(), MofNCompleteColumn(), console=err, transient=True, disable=not err.is_terminal
+        TextColumn(label),
+        BarColumn(),
+        MofNCompleteColumn(),
+        console=err,
+        transient=True,
+        disable=not err.is_terminal,
     )
 
 
@@ -142,7 +147,9 @@ def camera_calibration_problems(config: object) -> list[object]:
 @app.command("import-grids")
 def import_grids(
     file: Annotated[Path, typer.Argument(help="GeoJSON FeatureCollection of grids")],
-    crs: Annotated[str, typer.Option(help="CRS of the coordinates: EPSG:4326, EPSG:4490, GCJ-02, BD-09")] = "EPSG:4326",
+    crs: Annotated[
+        str, typer.Option(help="CRS of the coordinates: EPSG:4326, EPSG:4490, GCJ-02, BD-09")
+    ] = "EPSG:4326",
 ) -> None:
     """Replace the grid layer with FILE (all or nothing)."""
     from router.imports.grids import parse_grids
@@ -186,7 +193,9 @@ def import_roster(file: Annotated[Path, typer.Argument(help="Duty roster CSV")])
 
 
 @app.command("import-cameras")
-def import_cameras(file: Annotated[Path, typer.Argument(help="Cameras JSON with calibration and zones")]) -> None:
+def import_cameras(
+    file: Annotated[Path, typer.Argument(help="Cameras JSON with calibration and zones")],
+) -> None:
     """Add or update the cameras of FILE with their calibration and zones (all or nothing)."""
     from router.imports.cameras import parse_cameras
 
@@ -252,7 +261,8 @@ def incidents(
     for item in items:
         assignee = item["assignee"] or {}
         out.print(
-            f"{item['opened_at']}  {item['state']:<10} {item['title']}  → {assignee.get('name', '—')}", markup=False
+            f"{item['opened_at']}  {item['state']:<10} {item['title']}  → {assignee.get('name', '—')}",
+            markup=False,
         )
 
 

@@ -56,7 +56,12 @@ def build_detector(person: PersonDetectorConfig | None = None) -> UltralyticsDet
         resolved = resolve_person_model(configured, model_dirs())
     except ModelNotFound as exc:
         raise UsageProblem(str(exc)) from None
-    logger.info("person detector: %s (%s, sha256 verified: %s)", resolved.name, resolved.source, resolved.sha256_verified)
+    logger.info(
+        "person detector: %s (%s, sha256 verified: %s)",
+        resolved.name,
+        resolved.source,
+        resolved.sha256_verified,
+    )
     if person is not None:
         resolved = replace(resolved, imgsz=person.imgsz)
         return UltralyticsDetector.from_resolved(resolved, confidence=person.confidence)
@@ -124,7 +129,9 @@ async def serve_site(
     await service.start()
     if banner:
         print_banner(service, site, host, port)
-    server = uvicorn.Server(uvicorn.Config(create_app(service), host=host, port=port, lifespan="off", log_level="warning"))
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(service), host=host, port=port, lifespan="off", log_level="warning")
+    )
     try:
         await server.serve()
     finally:

@@ -79,9 +79,7 @@ def event_json(row: dict[str, Any]) -> dict[str, Any]:
         "detections": row["detections"],
         "lon": row["lon"],
         "lat": row["lat"],
-        "evidence": [
-            {**e, "url": f"/api/evidence/{e['id']}"} for e in row["evidence"]
-        ],
+        "evidence": [{**e, "url": f"/api/evidence/{e['id']}"} for e in row["evidence"]],
     }
 
 

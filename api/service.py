@@ -114,7 +114,9 @@ class Service:
         self._relay_task = asyncio.create_task(self.relay.run(), name="outbox-relay")
         for camera in self.cameras.values():
             if camera.enabled:
-                self._tasks[camera.id] = asyncio.create_task(self._camera_loop(camera), name=f"camera:{camera.id}")
+                self._tasks[camera.id] = asyncio.create_task(
+                    self._camera_loop(camera), name=f"camera:{camera.id}"
+                )
 
     async def stop(self) -> None:
         tasks = [*self._tasks.values(), *([self._relay_task] if self._relay_task else [])]
@@ -154,7 +156,9 @@ class Service:
                 await source.aclose()
                 await asyncio.sleep(2.0)
 
-    async def analyse(self, camera: Camera, analyzer: CameraAnalyzer, frame: Frame, view: LiveView) -> list[uuid.UUID]:
+    async def analyse(
+        self, camera: Camera, analyzer: CameraAnalyzer, frame: Frame, view: LiveView
+    ) -> list[uuid.UUID]:
         detections = await self.batcher.detect(frame.image)
         outputs = analyzer.analyze(detections, frame.image, frame.captured_at)
         view.detections = list(detections)
@@ -219,4 +223,3 @@ class Service:
             "events": view.events if view else 0,
             "detections": len(view.detections) if view else 0,
         }
-

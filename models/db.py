@@ -46,10 +46,11 @@ def open_database(url: str | None, data_dir: Path) -> Database:
         runtime.mkdir(mode=0o700, exist_ok=True)
         runtime.chmod(0o700)
         os.environ["XDG_RUNTIME_DIR"] = str(runtime)
-    import pgserver  # imported late: it is only needed without a configured server
+    # imported late: only needed without a configured server
+    from pgserver.postgres_server import get_server
 
     pgdata = (data_dir / "pg").resolve()
     pgdata.mkdir(parents=True, exist_ok=True)
-    server = pgserver.get_server(pgdata, cleanup_mode="stop")
+    server = get_server(pgdata, cleanup_mode="stop")
     logger.info("embedded PostgreSQL in %s", pgdata)
     return Database(url=server.get_uri(), embedded=True, _server=server)

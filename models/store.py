@@ -292,7 +292,15 @@ class Store:
                     "INSERT INTO incident_log (incident_id, from_state, to_state, action, actor, at, note)"
                     " VALUES ($1,$2,$3,$4,$5,$6,$7)",
                     [
-                        (incident_id, None, "reported", "report", f"camera:{opening.camera_id}", opening.at, ""),
+                        (
+                            incident_id,
+                            None,
+                            "reported",
+                            "report",
+                            f"camera:{opening.camera_id}",
+                            opening.at,
+                            "",
+                        ),
                         (
                             incident_id,
                             "reported",
@@ -317,7 +325,12 @@ class Store:
                 event.confidence,
                 event.person_count,
                 [
-                    {"xyxy": list(d.xyxy), "confidence": d.confidence, "label": d.label, "track_id": d.track_id}
+                    {
+                        "xyxy": list(d.xyxy),
+                        "confidence": d.confidence,
+                        "label": d.label,
+                        "track_id": d.track_id,
+                    }
                     for d in event.detections
                 ],
                 opening.lonlat[0],
@@ -349,8 +362,8 @@ class Store:
     ) -> None:
         """Refresh an event while its episode lasts: peak count, best confidence, end time."""
         await self.pool.execute(
-            "UPDATE events SET person_count = GREATEST(person_count, $2), confidence = GREATEST(confidence, $3),"
-            " ended_at = COALESCE($4, ended_at) WHERE id = $1",
+            "UPDATE events SET person_count = GREATEST(person_count, $2),"
+            " confidence = GREATEST(confidence, $3), ended_at = COALESCE($4, ended_at) WHERE id = $1",
             event_id,
             person_count,
             confidence,
@@ -424,7 +437,9 @@ class Store:
         )
         return [dict(r) for r in rows], int(total)
 
-    async def list_incidents(self, filt: IncidentFilter = IncidentFilter(), *, limit: int = 50) -> list[Incident]:
+    async def list_incidents(
+        self, filt: IncidentFilter = IncidentFilter(), *, limit: int = 50
+    ) -> list[Incident]:
         rows, _ = await self.list_incident_rows(filt, limit=limit)
         return [_incident_from_row(r) for r in rows]
 
@@ -564,11 +579,8 @@ def _camera_from_row(r: Any) -> Camera:
         name=r["name"],
         source=r["source"],
         frame_size=(r["frame_w"], r["frame_h"]),
-        mount=Mount(tuple(mount["lonlat"]), mount.get("height_m"), mount.get("heading_deg")),  # type: ignore[arg-type]
-        calibration=tuple(
-            CalibrationPoint(tuple(p["px"]), tuple(p["lonlat"]))  # type: ignore[arg-type]
-            for p in r["calibration"]
-        ),
+        mount=Mount(tuple(mount["lonlat"]), mount.get("height_m"), mount.get("heading_deg")),
+        calibration=tuple(CalibrationPoint(tuple(p["px"]), tuple(p["lonlat"])) for p in r["calibration"]),
         zones=tuple(
             Zone(
                 name=z["name"],

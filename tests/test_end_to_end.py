@@ -42,7 +42,11 @@ def detector():  # type: ignore[no-untyped-def]
     ],
 )
 async def test_demo_video_opens_incident_for_the_worker_on_duty(
-    store: Store, vtest: Path, detector, start: datetime, expected: dict[str, str]  # type: ignore[no-untyped-def]
+    store: Store,
+    vtest: Path,
+    detector,
+    start: datetime,
+    expected: dict[str, str],  # type: ignore[no-untyped-def]
 ) -> None:
     site = demo_site()
     site = replace(site, cameras=[replace(c, source=str(vtest)) for c in site.cameras])

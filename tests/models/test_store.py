@@ -96,7 +96,9 @@ async def test_concurrent_migrations_queue_on_the_advisory_lock(db_url: str) -> 
 async def test_second_event_with_same_key_attaches_to_open_incident(store: Store) -> None:
     await store.replace_grids([_grid()])
     first, opened = await store.record_event(_event(), _opening())
-    second, opened_again = await store.record_event(_event(T0 + timedelta(seconds=30)), _opening(at=T0 + timedelta(seconds=30)))
+    second, opened_again = await store.record_event(
+        _event(T0 + timedelta(seconds=30)), _opening(at=T0 + timedelta(seconds=30))
+    )
     assert opened and not opened_again
     assert first == second
     row = await store.get_incident_row(first)
