@@ -1,0 +1,173 @@
+"""Event → IncidentDraft: place it on the ground, find its grid, triage it, find who is on duty.
+
+The Router holds only references to immutable lookups (grid index, roster, homographies, cameras,
+triage table). Replacing one is a single attribute assignment, so a new roster or grid layer takes
+effect on the next event without a restart, and an event is always routed against one consistent set.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from types import MappingProxyType
+
+from models.records import (
+    Camera,
+    DutyResult,
+    Event,
+    EventKind,
+    LocatedBy,
+    LonLat,
+    Placement,
+    Severity,
+    Triage,
+)
+from router.crs import haversine_m
+from router.dedup import dedup_key
+from router.duty import Roster
+from router.geo import Homography, OffGroundError
+from router.grids import GridIndex
+from router.triage import TriageTable
+
+#: How long the assignee has to accept before the incident escalates.
+DEFAULT_ACCEPT_WINDOWS: Mapping[Severity, timedelta] = MappingProxyType(
+    {
+        Severity.CRITICAL: timedelta(minutes=5),
+        Severity.HIGH: timedelta(minutes=10),
+        Severity.MEDIUM: timedelta(minutes=30),
+        Severity.LOW: timedelta(minutes=120),
+    }
+)
+
+KIND_TITLES: Mapping[EventKind, str] = MappingProxyType(
+    {
+        EventKind.CROWD: "人员聚集",
+        EventKind.FIRE: "火情",
+        EventKind.SMOKE: "烟雾",
+        EventKind.OCCUPATION: "占道",
+        EventKind.FALL: "人员倒地",
+        EventKind.CAMERA_OFFLINE: "摄像头离线",
+    }
+)
+
+# Feet this far from the mount come from pixels just below the horizon, where a pixel spans tens of
+# metres; a pole camera sees nothing useful that far, so such points are dropped, not trusted.
+DEFAULT_MAX_GROUND_RANGE_M = 1000.0
+
+
+class UnknownCameraError(LookupError):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class IncidentDraft:
+    """Everything the store needs to insert (or fold into) an incident."""
+
+    kind: EventKind
+    placement: Placement
+    triage: Triage
+    duty: DutyResult
+    dedup_key: str
+    title: str
+    opened_at: datetime
+    accept_by: datetime
+    camera_id: str
+    event: Event
+
+
+@dataclass(frozen=True, slots=True)
+class GroundFix:
+    lonlat: LonLat
+    located_by: LocatedBy
+
+
+def ground_point(
+    camera: Camera,
+    homography: Homography | None,
+    event: Event,
+    max_range_m: float = DEFAULT_MAX_GROUND_RANGE_M,
+) -> GroundFix:
+    """The coordinate-wise median of the detections' feet on the ground, else the camera mount.
+
+    The median, unlike the mean, ignores the odd box whose foot is hidden or mis-detected.
+    """
+    if homography is not None:
+        feet = []
+        for detection in event.detections:
+            try:
+                foot = homography.to_ground(detection.foot)
+            except OffGroundError:
+                continue
+            if haversine_m(foot, camera.mount.lonlat) <= max_range_m:
+                feet.append(foot)
+        if feet:
+            lonlat = (statistics.median(f[0] for f in feet), statistics.median(f[1] for f in feet))
+            return GroundFix(lonlat, LocatedBy.HOMOGRAPHY)
+    return GroundFix(camera.mount.lonlat, LocatedBy.CAMERA_MOUNT)
+
+
+class Router:
+    def __init__(
+        self,
+        grids: GridIndex,
+        roster: Roster,
+        homographies: Mapping[str, Homography | None],
+        cameras: Mapping[str, Camera],
+        triage: TriageTable,
+        accept_windows: Mapping[Severity, timedelta] = DEFAULT_ACCEPT_WINDOWS,
+        snap_m: float = 50.0,
+        dedup_cell_m: float = 100.0,
+        max_ground_range_m: float = DEFAULT_MAX_GROUND_RANGE_M,
+    ) -> None:
+        missing = [severity.name for severity in Severity if severity not in accept_windows]
+        if missing:
+            raise ValueError(f"accept windows missing for: {', '.join(missing)}")
+        self.grids = grids
+        self.roster = roster
+        self.homographies = homographies
+        self.cameras = cameras
+        self.triage = triage
+        self.accept_windows = accept_windows
+        self.snap_m = snap_m
+        self.dedup_cell_m = dedup_cell_m
+        self.max_ground_range_m = max_ground_range_m
+
+    def route(self, event: Event, at: datetime, absent: frozenset[str] = frozenset()) -> IncidentDraft:
+        """Route an event seen at `at` (aware); `absent` names workers known to be unreachable."""
+        if at.tzinfo is None:
+            raise ValueError("route needs a timezone-aware instant")
+        # One read of each attribute: a concurrent replacement cannot mix old and new lookups.
+        grids, roster, cameras, homographies = self.grids, self.roster, self.cameras, self.homographies
+        camera = cameras.get(event.camera_id)
+        if camera is None:
+            raise UnknownCameraError(f"event {event.id} names unknown camera {event.camera_id!r}")
+        fix = ground_point(camera, homographies.get(camera.id), event, self.max_ground_range_m)
+        location = grids.locate(fix.lonlat, self.snap_m)
+        placement = Placement(
+            lonlat=fix.lonlat,
+            located_by=fix.located_by,
+            grid_match=location.grid_match,
+            grid_code=location.grid_code,
+            unit_code=location.unit_code,
+            chain=location.chain,
+            distance_m=location.distance_m,
+        )
+        triage = self.triage.triage(event.kind, grids.grid_kind(location.grid_code))
+        return IncidentDraft(
+            kind=event.kind,
+            placement=placement,
+            triage=triage,
+            duty=roster.resolve(location.unit_code, at, absent),
+            dedup_key=dedup_key(location.unit_code, event.kind, fix.lonlat, self.dedup_cell_m),
+            title=incident_title(event.kind, location.chain[-1].name),
+            opened_at=at,
+            accept_by=at + self.accept_windows[triage.severity],
+            camera_id=camera.id,
+            event=event,
+        )
+
+
+def incident_title(kind: EventKind, unit_name: str) -> str:
+    return f"{KIND_TITLES[kind]} {kind.value} · {unit_name}"

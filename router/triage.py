@@ -1,0 +1,57 @@
+"""How bad an event is, which tier coordinates it and which department owns it.
+
+The table is data, not code: a county with its own classification passes a TriageTable built from
+its mapping, and the rest of the router does not change.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping
+from dataclasses import replace
+from types import MappingProxyType
+
+from models.records import EventKind, GridKind, Severity, Tier, Triage
+
+DEFAULT_TRIAGE: Mapping[EventKind, Triage] = MappingProxyType(
+    {
+        EventKind.FIRE: Triage(Severity.CRITICAL, Tier.TOWNSHIP, "消防/应急", "GW-FIRE-01"),
+        EventKind.SMOKE: Triage(Severity.HIGH, Tier.COMMUNITY, "消防/应急", "GW-SMOKE-01"),
+        EventKind.OCCUPATION: Triage(Severity.MEDIUM, Tier.GRID, "城管", "GW-OCCUPY-01"),
+        EventKind.CROWD: Triage(Severity.HIGH, Tier.COMMUNITY, "综治/公安", "GW-CROWD-01"),
+        EventKind.FALL: Triage(Severity.HIGH, Tier.GRID, "综治/卫健", "GW-FALL-01"),
+        EventKind.CAMERA_OFFLINE: Triage(Severity.LOW, Tier.COUNTY, "运维", "GW-CAMERA-01"),
+    }
+)
+
+#: Kinds that are worse inside an exclusive grid: a crowd in a market or outside a school can crush.
+DEFAULT_EXCLUSIVE_RAISE: frozenset[EventKind] = frozenset({EventKind.CROWD})
+
+
+class TriageTable:
+    def __init__(
+        self,
+        table: Mapping[EventKind, Triage],
+        exclusive_raise: Collection[EventKind] = DEFAULT_EXCLUSIVE_RAISE,
+    ) -> None:
+        missing = [kind.value for kind in EventKind if kind not in table]
+        if missing:
+            raise ValueError(f"triage table has no entry for: {', '.join(missing)}")
+        self._table: Mapping[EventKind, Triage] = MappingProxyType(dict(table))
+        self.exclusive_raise = frozenset(exclusive_raise)
+
+    def with_overrides(self, overrides: Mapping[EventKind, Triage]) -> TriageTable:
+        return TriageTable({**self._table, **overrides}, self.exclusive_raise)
+
+    def triage(self, kind: EventKind, grid_kind: GridKind | None) -> Triage:
+        base = self._table[kind]
+        if grid_kind is GridKind.EXCLUSIVE and kind in self.exclusive_raise:
+            return replace(base, severity=Severity(min(base.severity + 1, Severity.CRITICAL)))
+        return base
+
+
+DEFAULT_TABLE = TriageTable(DEFAULT_TRIAGE)
+
+
+def triage(kind: EventKind, grid_kind: GridKind | None) -> Triage:
+    """Triage with the default table."""
+    return DEFAULT_TABLE.triage(kind, grid_kind)
