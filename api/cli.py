@@ -115,33 +115,16 @@ def migrate() -> None:
 def check_config(file: Annotated[Path, typer.Argument(help="Site YAML file")]) -> None:
     """Validate a site YAML: every problem with its place in the file; exit 2 if any."""
     from models.config import config_problems
+    from router.imports.cameras import site_camera_problems
 
     def action() -> None:
         read_text(file)  # existence and encoding first, with the same messages as the importers
-        problems = config_problems(file, checks=[camera_calibration_problems])
+        problems = config_problems(file, checks=[site_camera_problems])
         if problems:
             raise UsageProblem(*problems)
         out.print(f"{file}: OK")
 
     _guard(action)
-
-
-def camera_calibration_problems(config: object) -> list[object]:
-    """Calibration checks that need the router's geometry (the schema itself cannot import router/)."""
-    from models.config import SiteConfig
-    from router.geo import CalibrationError, fit_homography
-    from router.imports.problems import Problem
-
-    assert isinstance(config, SiteConfig)
-    problems: list[object] = []
-    for index, camera in enumerate(config.cameras):
-        record = camera.to_camera()
-        if record.calibration:
-            try:
-                fit_homography(record.calibration)
-            except CalibrationError as exc:
-                problems.append(Problem(f"cameras[{index}].calibration", str(exc)))
-    return problems
 
 
 @app.command("import-grids")
@@ -220,6 +203,7 @@ def serve(
     """Run ingest → detect → router → api for the configured site and serve the web UI."""
     from api.runner import run_site
 
+    log_progress()
     settings = _settings()
     path = config or settings.config
     if path is None:
@@ -236,6 +220,7 @@ def demo(
     """Run the 青河县 demo county: its grids, roster and a camera playing vtest.avi at real time."""
     from api.runner import run_demo
 
+    log_progress()
     settings = _settings()
     if data_dir is not None:
         settings = settings.model_copy(update={"data_dir": data_dir})
@@ -266,6 +251,11 @@ def incidents(
         )
 
 
+def log_progress() -> None:
+    """Long-running commands narrate at INFO; one-shot commands keep stderr for problems alone."""
+    logging.getLogger().setLevel(logging.INFO)
+
+
 def main() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     app()

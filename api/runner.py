@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 import uvicorn
 
 from api.app import create_app
-from api.cli import UsageProblem, camera_calibration_problems
+from api.cli import UsageProblem
 from api.service import Service
 from detect.backends.ultralytics import UltralyticsDetector
 from detect.errors import ModelNotFound
@@ -26,7 +26,7 @@ from models.records import Camera, Grid, Shift
 from models.settings import Settings
 from models.store import Store
 from router.duty import Roster
-from router.imports.cameras import parse_cameras
+from router.imports.cameras import parse_cameras, site_camera_problems
 from router.imports.grids import parse_grids
 from router.imports.roster import parse_roster
 
@@ -91,7 +91,7 @@ def demo_site() -> SiteData:
 
 def configured_site(path: Path) -> tuple[SiteData, PersonDetectorConfig]:
     try:
-        config = load_site_config(path, checks=[camera_calibration_problems])
+        config = load_site_config(path, checks=[site_camera_problems])
     except ConfigError as exc:
         raise UsageProblem(*exc.problems) from None
     grids = parse_grids(config.grids_file.read_text(encoding="utf-8")) if config.grids_file else None

@@ -523,7 +523,10 @@ def _validate(path: Path, checks: Sequence[ConfigCheck]) -> tuple[SiteConfig | N
     except yaml.MarkedYAMLError as error:
         mark = error.problem_mark
         where = f"{name}:{mark.line + 1}:{mark.column + 1}" if mark is not None else name
-        return None, [f"{where}: malformed YAML: {error.problem}"]
+        # The context mark is where the unclosed bracket or block began: usually the line to fix.
+        began = error.context_mark
+        context = f" ({error.context} at line {began.line + 1}, column {began.column + 1})" if began else ""
+        return None, [f"{where}: malformed YAML: {error.problem}{context}"]
     except yaml.YAMLError as error:
         return None, [f"{name}: malformed YAML: {error}"]
     finally:

@@ -16,6 +16,8 @@ from pathlib import Path
 import asyncpg
 import pytest
 
+from models.migrate import migrate
+
 DEMO = Path(__file__).resolve().parents[2] / "api" / "demo"
 GRID_A = "379901001001001"
 
@@ -34,6 +36,7 @@ def gridwatch(db_url: str, *args: str) -> subprocess.CompletedProcess[str]:
 async def table_counts(db_url: str) -> dict[str, int]:
     conn = await asyncpg.connect(db_url)
     try:
+        await migrate(conn)  # a rejected import never opens the database, so the schema may not exist yet
         return {t: await conn.fetchval(f"SELECT count(*) FROM {t}") for t in ("grids", "shifts", "cameras")}
     finally:
         await conn.close()
