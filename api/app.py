@@ -86,6 +86,11 @@ def create_app(service: Service) -> FastAPI:
             "detector": {"batches": service.batcher.batches, "frames": service.batcher.frames},
         }
 
+    @app.get("/api/site")
+    async def site(service: ServiceDep) -> dict[str, Any]:
+        """What the pages need to show local time: the county's time zone."""
+        return {"timezone": service.timezone}
+
     @app.get("/api/incidents")
     async def list_incidents(
         service: ServiceDep,

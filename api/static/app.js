@@ -1,10 +1,11 @@
 "use strict";
 // The video wall: camera tiles, a grid map and the incident list, kept current by the live feed.
 const incidents = new Map();
-const state = { cameras: [], grids: null, alertCamera: null, alertUntil: 0 };
+const state = { cameras: [], grids: null, alertCamera: null, alertUntil: 0, timeZone: undefined };
 
 const $ = (sel) => document.querySelector(sel);
-const fmtTime = (iso) => iso ? new Date(iso).toLocaleTimeString("zh-CN", { hour12: false }) : "—";
+// Times are shown in the county's zone (Asia/Shanghai), whatever the browser's own zone is.
+const fmtTime = (iso) => iso ? new Date(iso).toLocaleTimeString("zh-CN", { hour12: false, timeZone: state.timeZone }) : "—";
 
 async function getJSON(url) {
   const res = await fetch(url);
@@ -141,17 +142,17 @@ async function refreshCameras() {
 }
 
 async function main() {
-  const [cams, grids, page] = await Promise.all([
-    getJSON("/api/cameras"), getJSON("/api/grids"), getJSON("/api/incidents?limit=100"),
+  const [site, cams, grids, page] = await Promise.all([
+    getJSON("/api/site"), getJSON("/api/cameras"), getJSON("/api/grids"), getJSON("/api/incidents?limit=100"),
   ]);
-  state.cameras = cams; state.grids = grids;
+  state.timeZone = site.timezone; state.cameras = cams; state.grids = grids;
   const county = grids.features[0]?.properties;
   $("#site").textContent = county ? `${county.township_name} · ${grids.features.length} 网格 · ${cams.length} 路视频` : "";
   for (const inc of page.items) incidents.set(inc.id, inc);
   renderWall(); renderMap(); renderIncidents(null);
   connectFeed();
   setInterval(refreshCameras, 5000);
-  setInterval(() => { $("#clock").textContent = new Date().toLocaleString("zh-CN", { hour12: false }); renderWall(); }, 1000);
+  setInterval(() => { $("#clock").textContent = new Date().toLocaleString("zh-CN", { hour12: false, timeZone: state.timeZone }); renderWall(); }, 1000);
 }
 
 main().catch((err) => { document.body.insertAdjacentHTML("afterbegin", `<p class="error">${err}</p>`); });
