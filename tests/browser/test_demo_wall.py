@@ -30,6 +30,30 @@ DAY = {"379901001001001": "w001", "379901001001002": "w003"}
 NIGHT = {"379901001001001": "w002", "379901001001002": "w004"}
 
 
+# Runs the CLI under an audit hook that writes down every attempt to reach a host off this machine:
+# the demo must resolve and run its models with no hub, DNS or download traffic at all.
+OFFLINE_GUARD = """
+import sys
+LOG = sys.argv.pop(1)
+def _note(line):
+    with open(LOG, "a") as f:
+        f.write(line + "\\n")
+def _hook(event, args):
+    if event == "socket.connect" and isinstance(args[1], tuple):
+        host = str(args[1][0])
+        if not (host.startswith("127.") or host in ("::1", "localhost")):
+            _note(f"connect {args[1]!r}")
+    elif event == "socket.getaddrinfo":
+        host = str(args[0])
+        if not (host.startswith("127.") or host in ("::1", "localhost", "None")):
+            _note(f"getaddrinfo {host}")
+sys.addaudithook(_hook)
+from api.cli import main
+sys.argv[0] = "gridwatch"
+main()
+"""
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -37,14 +61,29 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def demo_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("demo")
+
+
+@pytest.fixture(scope="module")
+def demo(demo_dir: Path) -> Iterator[str]:
     port = _free_port()
-    data_dir = tmp_path_factory.mktemp("demo")
+    data_dir = demo_dir
     env = {k: v for k, v in os.environ.items() if k != "GRIDWATCH_MODEL_DIRS"}
     env.pop("GRIDWATCH_DATABASE_URL", None)
     log = (data_dir / "demo.log").open("w")
     proc = subprocess.Popen(
-        [sys.executable, "-c", "from api.cli import main; main()", "demo", "--port", str(port), "--data-dir", str(data_dir)],
+        [
+            sys.executable,
+            "-c",
+            OFFLINE_GUARD,
+            str(data_dir / "network.log"),
+            "demo",
+            "--port",
+            str(port),
+            "--data-dir",
+            str(data_dir),
+        ],
         env=env,
         stdout=log,
         stderr=subprocess.STDOUT,
@@ -101,7 +140,10 @@ def test_wall_shows_live_picture_and_the_incident(demo: str, tmp_path: Path) -> 
     shot = tmp_path / "wall.png"
     result = subprocess.run(
         ["node", str(CHECK), demo + "/", str(shot), incident["title"]],
-        capture_output=True, text=True, timeout=120, cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=REPO,
     )
     assert result.returncode == 0, result.stderr
     seen = json.loads(result.stdout.strip().splitlines()[-1])
@@ -115,3 +157,10 @@ def test_wall_shows_live_picture_and_the_incident(demo: str, tmp_path: Path) -> 
     assert shot.stat().st_size > 50_000
     if os.environ.get("GRIDWATCH_SAVE_SCREENSHOT"):
         shutil.copy(shot, REPO / "docs" / "wall.png")
+
+
+def test_demo_never_reaches_off_the_machine(demo: str, demo_dir: Path) -> None:
+    _first_incident(demo)  # models loaded and ran
+    attempts = demo_dir / "network.log"
+    assert not attempts.exists() or attempts.read_text() == "", attempts.read_text()
+    assert os.environ.get("YOLO_OFFLINE") == "1"
