@@ -5,9 +5,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from api.batcher import BatchDetector, DetectionBatcher
@@ -17,6 +18,7 @@ from detect.rules import Phase
 from ingest.frames import Frame
 from ingest.sources import open_source
 from models.clock import Clock
+from models.config import expand_source
 from models.records import Camera, Detection
 from models.store import EvidenceBlob, IncidentOpening, Store
 from router.duty import Roster
@@ -134,8 +136,10 @@ class Service:
         period = 1.0 / camera.analysis_fps if camera.analysis_fps > 0 else 1.0
         while True:
             try:
-                source = open_source(camera, self.clock)
-            except ValueError as exc:
+                # Secrets stay placeholders everywhere but here, at the moment of connecting.
+                live = replace(camera, source=expand_source(camera.source, os.environ))
+                source = open_source(live, self.clock)
+            except (KeyError, ValueError) as exc:
                 logger.error("camera %s cannot be opened: %s", camera.id, exc)
                 return
             view.source = source

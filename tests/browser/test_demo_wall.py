@@ -9,10 +9,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
@@ -20,6 +17,8 @@ from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
+
+from tests.servers import free_port, running_cli, wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -54,12 +53,6 @@ main()
 """
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def demo_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("demo")
@@ -67,55 +60,18 @@ def demo_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def demo(demo_dir: Path) -> Iterator[str]:
-    port = _free_port()
-    data_dir = demo_dir
-    env = {k: v for k, v in os.environ.items() if k != "GRIDWATCH_MODEL_DIRS"}
-    env.pop("GRIDWATCH_DATABASE_URL", None)
-    log = (data_dir / "demo.log").open("w")
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            OFFLINE_GUARD,
-            str(data_dir / "network.log"),
-            "demo",
-            "--port",
-            str(port),
-            "--data-dir",
-            str(data_dir),
-        ],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            assert proc.poll() is None, (data_dir / "demo.log").read_text()
-            try:
-                if httpx.get(f"{base}/api/health", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.5)
+    env = {k: v for k, v in os.environ.items() if k not in ("GRIDWATCH_MODEL_DIRS", "GRIDWATCH_DATABASE_URL")}
+    port = free_port()
+    args = [str(demo_dir / "network.log"), "demo", "--port", str(port), "--data-dir", str(demo_dir)]
+    with running_cli(args, env=env, log_path=demo_dir / "demo.log", port=port, code=OFFLINE_GUARD) as base:
         yield base
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
 
 
 def _first_incident(base: str, timeout_s: float = 180) -> dict:  # type: ignore[type-arg]
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        page = httpx.get(f"{base}/api/incidents", timeout=5).json()
-        if page["total"]:
-            return page["items"][-1]  # the oldest: newest first
-        time.sleep(1)
-    pytest.fail(f"the demo opened no incident in {timeout_s:.0f} s")
+    page = wait_for(lambda: httpx.get(f"{base}/api/incidents", timeout=5).json()["items"], timeout_s)
+    if not page:
+        pytest.fail(f"the demo opened no incident in {timeout_s:.0f} s")
+    return page[-1]  # the oldest: the list is newest first
 
 
 def test_demo_opens_incident_for_worker_on_duty(demo: str) -> None:

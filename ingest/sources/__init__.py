@@ -1,0 +1,37 @@
+"""Frame sources: the camera edge. ``open_source`` picks one from a camera's ``source`` string."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from ingest.frames import FrameSource
+from ingest.sources.file import FileSource
+from ingest.sources.rtsp import RtspSource
+from ingest.urls import mask_url
+from models.clock import Clock
+from models.records import Camera
+
+__all__ = ["FileSource", "RtspSource", "open_source"]
+
+RTSP_SCHEMES = frozenset({"rtsp", "rtsps"})
+
+
+def open_source(camera: Camera, clock: Clock) -> FrameSource:
+    """An RtspSource for rtsp:// and rtsps:// URLs, a FileSource for an existing local file."""
+    source = camera.source.strip()
+    try:
+        scheme = urlsplit(source).scheme.lower()
+    except ValueError:
+        scheme = ""
+    if scheme in RTSP_SCHEMES:
+        return RtspSource(camera.id, source, clock)
+    if not scheme or len(scheme) == 1:  # a bare path, or a Windows drive letter
+        path = Path(source)
+        if path.is_file():
+            return FileSource(camera.id, path, clock)
+        raise ValueError(f"camera {camera.id}: source {mask_url(source)!r} is not an existing video file")
+    raise ValueError(
+        f"camera {camera.id}: source {mask_url(source)!r} is neither an rtsp:// or rtsps:// URL "
+        "nor a local video file"
+    )

@@ -1,0 +1,159 @@
+"""An RTSP camera decoded with PyAV, reconnecting forever with capped backoff until closed."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from typing import cast
+
+import av
+import av.container
+import av.error
+
+from ingest.frames import Image
+from ingest.health import CameraState
+from ingest.sources.threaded import ThreadedSource
+from ingest.urls import mask_url, redact
+from models.clock import Clock
+
+logger = logging.getLogger(__name__)
+
+TRANSPORTS = frozenset({"tcp", "udp", "udp_multicast", "http", "https"})
+DEFAULT_BACKOFF_S: tuple[float, ...] = (0.5, 1, 2, 4, 8)
+
+
+class RtspSource(ThreadedSource):
+    """Pull H.264/H.265 from an rtsp:// or rtsps:// URL.
+
+    Opening and every read are bounded (open_timeout_s, read_timeout_s), so a dead camera is noticed
+    and retried. A stream that stays connected but yields no frame for stall_after_s is marked
+    stalled at once and reconnected when its read gives up, or at once if packets keep coming.
+    """
+
+    def __init__(
+        self,
+        camera_id: str,
+        url: str,
+        clock: Clock,
+        *,
+        transport: str = "tcp",
+        open_timeout_s: float = 5,
+        read_timeout_s: float = 5,
+        keyframes_only: bool = False,
+        stall_after_s: float = 5,
+        backoff: Sequence[float] = DEFAULT_BACKOFF_S,
+        queue_size: int = 2,
+    ) -> None:
+        if transport not in TRANSPORTS:
+            raise ValueError(
+                f"camera {camera_id}: transport must be one of {sorted(TRANSPORTS)}, got {transport!r}"
+            )
+        if not backoff or any(delay < 0 for delay in backoff):
+            raise ValueError(
+                f"camera {camera_id}: backoff must be non-empty and non-negative, got {backoff!r}"
+            )
+        if open_timeout_s <= 0 or read_timeout_s <= 0:
+            raise ValueError(f"camera {camera_id}: timeouts must be positive")
+        super().__init__(camera_id, clock, queue_size=queue_size, stall_after_s=stall_after_s)
+        self._url = url
+        self.masked_url = mask_url(url)
+        self.transport = transport
+        self.open_timeout_s = open_timeout_s
+        self.read_timeout_s = read_timeout_s
+        self.keyframes_only = keyframes_only
+        self.stall_after_s = stall_after_s
+        self.backoff = tuple(backoff)
+
+    def __repr__(self) -> str:
+        return f"RtspSource({self.camera_id!r}, {self.masked_url!r})"
+
+    def _describe_crash(self, text: str) -> str:
+        return redact(text, self._url)
+
+    def _describe(self, exc: BaseException) -> str:
+        if isinstance(exc, av.error.FFmpegError):
+            # strerror leaves out the filename, which for us is the URL with its password.
+            return f"{type(exc).__name__}: {exc.strerror}"
+        return redact(f"{type(exc).__name__}: {exc}", self._url)
+
+    def _delay(self, failures: int) -> float:
+        return self.backoff[min(failures, len(self.backoff) - 1)]
+
+    def _run(self) -> None:
+        failures = 0
+        first = True
+        while not self._stop.is_set():
+            if not first:
+                self._post_reconnect()
+            first = False
+            try:
+                container = self._open()
+            except av.error.HTTPUnauthorizedError:
+                reason = "RTSP 401 Unauthorized: the camera refused the user name or password"
+                logger.warning("camera %s: %s (%s)", self.camera_id, reason, self.masked_url)
+                self._post_state(CameraState.AUTH_FAILED, reason)
+                # Retrying wrong credentials quickly locks the account on many cameras; go slow.
+                delay = self.backoff[-1]
+            except (av.error.FFmpegError, OSError) as exc:
+                reason = f"cannot open stream: {self._describe(exc)}"
+                logger.warning("camera %s: %s (%s)", self.camera_id, reason, self.masked_url)
+                self._post_state(CameraState.OFFLINE, reason)
+                delay = self._delay(failures)
+                failures += 1
+            else:
+                got_frames, reason = self._pump(container)
+                if self._stop.is_set():
+                    return
+                if got_frames:
+                    failures = 0
+                logger.warning("camera %s: stream lost: %s (%s)", self.camera_id, reason, self.masked_url)
+                self._post_state(CameraState.CONNECTING, f"reconnecting: {reason}")
+                delay = self._delay(failures)
+                failures += 1
+            if self._stop.wait(delay):
+                return
+
+    def _open(self) -> av.container.InputContainer:
+        logger.info("camera %s: opening %s over %s", self.camera_id, self.masked_url, self.transport)
+        options = {
+            "rtsp_transport": self.transport,
+            # Socket I/O timeout in microseconds (FFmpeg 5 renamed the RTSP option stimeout to timeout).
+            "timeout": str(int(self.read_timeout_s * 1_000_000)),
+        }
+        timeouts = (self.open_timeout_s, self.read_timeout_s)
+        return av.open(self._url, mode="r", options=options, timeout=timeouts)
+
+    def _pump(self, container: av.container.InputContainer) -> tuple[bool, str]:
+        """Decode until the stream ends, fails, stalls or we are stopped; returns (got frames, why)."""
+        got_frames = False
+        try:
+            if not container.streams.video:
+                return False, "the stream has no video track"
+            stream = container.streams.video[0]
+            if self.keyframes_only:
+                stream.codec_context.skip_frame = "NONKEY"
+            last_frame = time.monotonic()
+            for packet in container.demux(stream):
+                if self._stop.is_set():
+                    return got_frames, "closed"
+                try:
+                    decoded = packet.decode()
+                except av.error.InvalidDataError as exc:
+                    # A lost RTP packet corrupts a picture or two; the next keyframe repairs it.
+                    logger.debug("camera %s: undecodable packet: %s", self.camera_id, exc.strerror)
+                    continue
+                for frame in decoded:
+                    image = cast(Image, frame.to_ndarray(format="bgr24"))
+                    self._emit(image, frame.key_frame)
+                    got_frames = True
+                    last_frame = time.monotonic()
+                if time.monotonic() - last_frame > self.stall_after_s:
+                    return got_frames, f"packets but no frame for {self.stall_after_s:g} s"
+            return got_frames, "the stream ended"
+        except av.error.ExitError:
+            return got_frames, f"no data for {self.read_timeout_s:g} s"
+        except (av.error.FFmpegError, OSError) as exc:
+            return got_frames, self._describe(exc)
+        finally:
+            container.close()
