@@ -1,0 +1,71 @@
+"""``gridwatch serve --config site.yaml``: a site file with its grids and roster runs the whole loop."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import pytest
+import yaml
+
+from tests.conftest import DEMO_DIR, REPO, SHARED_MODELS
+from tests.servers import free_port, running_cli, wait_for
+
+pytestmark = pytest.mark.slow
+
+
+def site_file(tmp_path: Path, vtest: Path) -> Path:
+    site = yaml.safe_load((REPO / "docs" / "site.example.yaml").read_text(encoding="utf-8"))
+    camera = site["cameras"][0]
+    camera["source"] = str(vtest)  # a local file instead of the example's documentation-range address
+    site["notifications"] = []
+    site["grids_file"] = str(DEMO_DIR / "grids.geojson")
+    site["roster_file"] = str(DEMO_DIR / "roster.csv")
+    site["models"] = {"person": {"weights": str(SHARED_MODELS / "yolov8n_int8_openvino_model"), "imgsz": 640}}
+    path = tmp_path / "site.yaml"
+    path.write_text(yaml.safe_dump(site, allow_unicode=True), encoding="utf-8")
+    return path
+
+
+def test_serve_runs_the_configured_site(tmp_path: Path, vtest: Path, db_url: str) -> None:
+    if not (SHARED_MODELS / "yolov8n_int8_openvino_model").is_dir():
+        pytest.skip(f"{SHARED_MODELS} is not beside the checkout")
+    config = site_file(tmp_path, vtest)
+    port = free_port()
+    env = {**os.environ, "GRIDWATCH_DATABASE_URL": db_url}
+    args = ["serve", "--config", str(config), "--port", str(port)]
+    with running_cli(args, env=env, log_path=tmp_path / "serve.log", port=port) as base:
+
+        def analysing() -> dict | None:  # type: ignore[type-arg]
+            health = httpx.get(f"{base}/api/health", timeout=5).json()
+            camera = health["cameras"]["cam-dongguan-road"]
+            return health if camera["state"] == "online" and camera["analysed_frames"] >= 3 else None
+
+        health = wait_for(analysing, 60)
+        assert health is not None, (tmp_path / "serve.log").read_text()
+        assert health["counts"]["grids"] == 11 and health["counts"]["shifts"] == 15
+        snapshot = httpx.get(f"{base}/api/cameras/cam-dongguan-road/snapshot.jpg", timeout=5)
+        assert snapshot.status_code == 200 and snapshot.content[:2] == b"\xff\xd8"
+        metrics = httpx.get(f"{base}/metrics", timeout=5).text
+        assert 'gridwatch_camera_online{camera="cam-dongguan-road"} 1.0' in metrics
+        assert httpx.get(f"{base}/api/cameras/nope/snapshot.jpg", timeout=5).status_code == 404
+
+
+def test_serve_refuses_a_broken_site_file(tmp_path: Path, vtest: Path) -> None:
+    config = site_file(tmp_path, vtest)
+    config.write_text(
+        config.read_text(encoding="utf-8").replace("min_persons", "min_person"), encoding="utf-8"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", "from api.cli import main; main()", "serve", "--config", str(config)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    [line] = result.stderr.splitlines()
+    assert line.startswith("error: site.yaml:")
+    assert line.endswith("cameras[0].zones[0].min_person: unknown key (did you mean 'min_persons'?)")
