@@ -1,0 +1,198 @@
+"""The REST API against the real store: lists, detail, transitions, evidence, errors, the live feed."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import replace
+from datetime import UTC, datetime
+
+import httpx
+import numpy as np
+import pytest
+
+from api.app import create_app
+from api.runner import demo_site, load_site
+from api.service import Service
+from detect.analyzer import AnalyzerOutput, evidence_of
+from detect.rules import Phase
+from models.clock import ManualClock
+from models.records import Detection, Event, EventKind
+from models.store import Store
+
+T0 = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)  # 10:00 in Asia/Shanghai: the day shift
+
+
+class NoDetector:
+    """These tests feed events directly; a camera loop calling the detector would be a bug."""
+
+    def detect(self, images: Sequence[np.ndarray]) -> list[list[Detection]]:
+        raise AssertionError("the API tests run no camera")
+
+
+def crowd_output(x: float) -> AnalyzerOutput:
+    """A crowd START whose five people stand around image column x (left half → grid …001)."""
+    people = tuple(Detection((x + 10 * i, 300, x + 10 * i + 30, 400), 0.8, "person", 0) for i in range(5))
+    snapshot, clean = b"\xff\xd8snapshot" + bytes([int(x) % 256]), b"\xff\xd8clean" + bytes([int(x) % 256])
+    event = Event(
+        kind=EventKind.CROWD,
+        camera_id="cam-dongguan-road",
+        zone_name="road",
+        started_at=T0,
+        confidence=0.8,
+        detections=people,
+        person_count=5,
+        evidence=(evidence_of(snapshot), evidence_of(clean)),
+    )
+    return AnalyzerOutput(Phase.START, event, snapshot, clean)
+
+
+@pytest.fixture
+async def service(store: Store) -> AsyncIterator[Service]:
+    site = demo_site()
+    await load_site(store, replace(site, cameras=[replace(c, source="unused.avi") for c in site.cameras]))
+    svc = Service(store, NoDetector(), ManualClock(T0), timezone=site.timezone)
+    await svc.load()
+    yield svc
+    await svc.stop()
+
+
+@pytest.fixture
+async def client(service: Service) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=create_app(service))
+    async with httpx.AsyncClient(transport=transport, base_url="http://gridwatch") as c:
+        yield c
+
+
+async def test_incident_is_listed_complete_and_detailed(service: Service, client: httpx.AsyncClient) -> None:
+    result = await service.handle(crowd_output(100))
+    assert result is not None
+    incident_id, created = result
+    assert created
+    page = (await client.get("/api/incidents")).json()
+    assert page["total"] == 1
+    item = page["items"][0]
+    assert item["place"]["grid_code"] == "379901001001001"
+    assert [u["code"] for u in item["place"]["chain"]] == [
+        "379901",
+        "379901001",
+        "379901001001",
+        "379901001001001",
+    ]
+    assert item["assignee"] == {"worker_id": "w001", "name": "王芳", "phone": "13800000001"}
+    assert (item["kind"], item["department"], item["category_code"]) == ("crowd", "综治/公安", "GW-CROWD-01")
+    assert item["opened_at"] == T0.isoformat() and item["accept_by"] is not None
+    detail = (await client.get(f"/api/incidents/{incident_id}")).json()
+    assert [e["to_state"] for e in detail["log"]] == ["reported", "dispatched"]
+    evidence = detail["events"][0]["evidence"]
+    assert {e["role"] for e in evidence} == {"snapshot", "clean"}
+    image = await client.get(evidence[0]["url"])
+    assert image.status_code == 200 and image.content.startswith(b"\xff\xd8")
+    assert image.headers["x-content-sha256"] == evidence[0]["sha256"]
+
+
+async def test_filters_by_unit_subtree_kind_and_state(service: Service, client: httpx.AsyncClient) -> None:
+    await service.handle(crowd_output(100))  # left half: 东关一网格
+    await service.handle(crowd_output(600))  # right half: 东关二网格
+    assert (await client.get("/api/incidents", params={"unit": "379901001001002"})).json()["total"] == 1
+    assert (await client.get("/api/incidents", params={"unit": "379901001"})).json()["total"] == 2
+    assert (await client.get("/api/incidents", params={"unit": "379901002"})).json()["total"] == 0
+    assert (await client.get("/api/incidents", params={"kind": "fire"})).json()["total"] == 0
+    assert (await client.get("/api/incidents", params={"state": "closed"})).json()["total"] == 0
+    assert (await client.get("/api/incidents", params={"open_only": "true"})).json()["total"] == 2
+
+
+async def test_same_place_attaches_instead_of_duplicating(
+    service: Service, client: httpx.AsyncClient
+) -> None:
+    first = await service.handle(crowd_output(100))
+    second = await service.handle(crowd_output(104))
+    assert first is not None and second is not None
+    assert first[0] == second[0] and second[1] is False
+    item = (await client.get("/api/incidents")).json()["items"][0]
+    assert item["event_count"] == 2
+
+
+async def test_worker_walks_the_loop_and_illegal_steps_are_refused(
+    service: Service, client: httpx.AsyncClient
+) -> None:
+    result = await service.handle(crowd_output(100))
+    assert result is not None
+    url = f"/api/incidents/{result[0]}/transitions"
+    for action, state in [("accept", "accepted"), ("start", "in_progress"), ("resolve", "resolved")]:
+        response = await client.post(url, json={"action": action, "actor": "w001", "note": "到场处置"})
+        assert response.status_code == 200, response.text
+        assert response.json()["state"] == state
+    refused = await client.post(url, json={"action": "accept", "actor": "w001"})
+    assert refused.status_code == 409 and "resolved" in refused.json()["detail"]
+    stale = await client.post(url, json={"action": "verify", "actor": "op", "expected_state": "accepted"})
+    assert stale.status_code == 409
+    log = (await client.get(f"/api/incidents/{result[0]}")).json()["log"]
+    assert [(e["action"], e["actor"]) for e in log[2:]] == [
+        ("accept", "w001"),
+        ("start", "w001"),
+        ("resolve", "w001"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body", "status"),
+    [
+        ("GET", "/api/incidents/not-a-uuid", None, 404),
+        ("GET", "/api/incidents/6f1c2a3e-0000-4000-8000-000000000000", None, 404),
+        ("GET", "/api/incidents?limit=1000", None, 422),
+        ("GET", "/api/incidents?unit=3799", None, 422),
+        ("GET", "/api/incidents?kind=ufo", None, 422),
+        ("GET", "/api/evidence/..%2Fetc%2Fpasswd", None, 404),
+        ("GET", "/api/cameras/nope/mjpeg", None, 404),
+        (
+            "POST",
+            "/api/incidents/6f1c2a3e-0000-4000-8000-000000000000/transitions",
+            {"action": "x", "actor": "a"},
+            422,
+        ),
+        (
+            "POST",
+            "/api/incidents/6f1c2a3e-0000-4000-8000-000000000000/transitions",
+            {"action": "accept"},
+            422,
+        ),
+        (
+            "POST",
+            "/api/incidents/6f1c2a3e-0000-4000-8000-000000000000/transitions",
+            {"action": "accept", "actor": "a", "extra": 1},
+            422,
+        ),
+    ],
+)
+async def test_bad_requests_get_a_clear_4xx(
+    client: httpx.AsyncClient,
+    method: str,
+    path: str,
+    body: dict | None,
+    status: int,  # type: ignore[type-arg]
+) -> None:
+    response = await client.request(method, path, json=body)
+    assert response.status_code == status, response.text
+    assert response.json()["detail"]
+
+
+async def test_outbox_reaches_live_feed_subscribers(service: Service) -> None:
+    async with service.broadcaster.subscribe() as queue:
+        result = await service.handle(crowd_output(100))
+        assert result is not None
+        delivered = await service.relay.deliver_pending()
+        message = await asyncio.wait_for(queue.get(), 2)
+    assert delivered == 1
+    assert message["type"] == "incident.opened"
+    assert message["incident"]["id"] == str(result[0])
+    assert message["incident"]["assignee"]["worker_id"] == "w001"
+    assert await service.store.pending_outbox() == []
+
+
+async def test_grids_carry_open_incident_counts(service: Service, client: httpx.AsyncClient) -> None:
+    await service.handle(crowd_output(600))
+    grids = (await client.get("/api/grids")).json()
+    counts = {f["properties"]["code"]: f["properties"]["open_incidents"] for f in grids["features"]}
+    assert len(counts) == 11
+    assert counts["379901001001002"] == 1 and sum(counts.values()) == 1
