@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import socket
 from dataclasses import dataclass, replace
 from datetime import datetime
 from importlib import resources
@@ -155,7 +156,20 @@ def print_banner(service: Service, site: SiteData, host: str, port: int) -> None
     print("\n".join(lines), flush=True)
 
 
+def check_port_free(host: str, port: int) -> None:
+    """Fail before loading models and the database when the port is taken, with one clear line."""
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            raise UsageProblem(
+                f"cannot listen on {host}:{port}: {exc.strerror} (choose another with --port)"
+            ) from None
+
+
 def run_site(settings: Settings, config_path: Path, *, host: str, port: int) -> None:
+    check_port_free(host, port)
     site, person = configured_site(config_path)
     detector = build_detector(person)
     database = open_database(settings.database_url, settings.data_dir)
@@ -168,6 +182,7 @@ def run_site(settings: Settings, config_path: Path, *, host: str, port: int) -> 
 
 
 def run_demo(settings: Settings, *, host: str, port: int) -> None:
+    check_port_free(host, port)
     site = demo_site()
     detector = build_detector()
     database = open_database(settings.database_url, settings.data_dir / "demo")

@@ -164,7 +164,8 @@ class Service:
         self, camera: Camera, analyzer: CameraAnalyzer, frame: Frame, view: LiveView
     ) -> list[uuid.UUID]:
         detections = await self.batcher.detect(frame.image)
-        outputs = analyzer.analyze(detections, frame.image, frame.captured_at)
+        # Tracking, rules and JPEG evidence cost milliseconds per frame: keep them off the event loop.
+        outputs = await asyncio.to_thread(analyzer.analyze, detections, frame.image, frame.captured_at)
         view.detections = list(detections)
         view.analysed_at = time.monotonic()
         view.analysed_frames += 1

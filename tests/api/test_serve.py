@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -69,3 +70,20 @@ def test_serve_refuses_a_broken_site_file(tmp_path: Path, vtest: Path) -> None:
     [line] = result.stderr.splitlines()
     assert line.startswith("error: site.yaml:")
     assert line.endswith("cameras[0].zones[0].min_person: unknown key (did you mean 'min_persons'?)")
+
+
+def test_demo_on_a_taken_port_says_so_in_one_line() -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = subprocess.run(
+            [sys.executable, "-c", "from api.cli import main; main()", "demo", "--port", str(port)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert result.returncode == 2
+    assert result.stderr.splitlines() == [
+        f"error: cannot listen on 127.0.0.1:{port}: Address already in use (choose another with --port)"
+    ]
