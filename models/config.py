@@ -310,7 +310,7 @@ class PersonDetectorConfig(ConfigModel):
         default=640, ge=32, le=4096, title="Input size", description="Detector input, a multiple of 32."
     )
     confidence: float = Field(
-        default=0.35, gt=0, lt=1, title="Confidence", description="Detections below this score are dropped."
+        default=0.30, gt=0, lt=1, title="Confidence", description="Detections below this score are dropped."
     )
 
     @field_validator("imgsz")

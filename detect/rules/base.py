@@ -1,0 +1,57 @@
+"""What every rule emits, and the time bookkeeping they share."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from models.records import Detection, EventKind, Zone
+
+
+class Phase(enum.StrEnum):
+    START = "start"
+    UPDATE = "update"
+    END = "end"
+
+
+@dataclass(frozen=True, slots=True)
+class RuleOutput:
+    phase: Phase
+    kind: EventKind
+    zone_name: str
+    #: The instant of the observation that caused this output.
+    at: datetime
+    #: When the condition first held (START: the onset, before the inertia delay elapsed).
+    started_at: datetime
+    detections: tuple[Detection, ...]
+    confidence: float
+    person_count: int | None = None
+
+
+class Rule(Protocol):
+    zone: Zone
+
+    def update(self, detections: Sequence[Detection], at: datetime) -> RuleOutput | None:
+        """Feed one analysed frame; returns what changed, if anything."""
+        ...
+
+
+class Timeline:
+    """Refuses naive or backwards timestamps, which would silently corrupt dwell and cooldown arithmetic."""
+
+    def __init__(self) -> None:
+        self.last: datetime | None = None
+
+    def advance(self, at: datetime) -> None:
+        if at.tzinfo is None:
+            raise ValueError("rules need timezone-aware timestamps")
+        if self.last is not None and at < self.last:
+            raise ValueError(f"time went backwards: {at.isoformat()} after {self.last.isoformat()}")
+        self.last = at
+
+
+def mean_confidence(detections: Sequence[Detection]) -> float:
+    return sum(d.confidence for d in detections) / len(detections) if detections else 0.0

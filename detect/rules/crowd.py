@@ -1,0 +1,123 @@
+"""Crowd: at least ``zone.min_persons`` people standing in the zone for ``zone.min_seconds``.
+
+People in a crowd occlude each other, so a detector misses one or two of them in any single frame. A tracked
+person seen in the zone within ``dropout_seconds`` still counts; untracked detections count only in
+their frame.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from datetime import datetime
+
+from detect.labels import PERSON_LIKE
+from detect.rules.base import Phase, RuleOutput, Timeline, mean_confidence
+from detect.zones import detections_in_zone, validate_polygon
+from models.records import Detection, EventKind, Zone, ZoneKind
+
+logger = logging.getLogger(__name__)
+
+
+class CrowdRule:
+    def __init__(
+        self,
+        zone: Zone,
+        *,
+        update_interval_seconds: float = 30.0,
+        # A person occluded for a frame or two must not restart the inertia timer: at 2 fps one missed
+        # frame is 0.5 s, and the demo crowd dips below five for single frames.
+        dropout_seconds: float = 1.0,
+    ) -> None:
+        if zone.kind is not ZoneKind.CROWD:
+            raise ValueError(f"zone {zone.name!r} is a {zone.kind} zone, not a crowd zone")
+        validate_polygon(zone.polygon_px)
+        if zone.min_persons < 1:
+            raise ValueError(f"zone {zone.name!r}: min_persons must be at least 1")
+        self.zone = zone
+        self._update_interval = update_interval_seconds
+        self._dropout = dropout_seconds
+        self._time = Timeline()
+        self._onset: datetime | None = None  # condition first held (pending or active)
+        self._last_above: datetime | None = None
+        self._active = False
+        self._below_since: datetime | None = None
+        self._last_emit: datetime | None = None
+        self._peak = 0
+        self._recent: dict[int, tuple[Detection, datetime]] = {}
+
+    @property
+    def active(self) -> bool:
+        return self._active
+
+    def update(self, detections: Sequence[Detection], at: datetime) -> RuleOutput | None:
+        self._time.advance(at)
+        persons = self._persons(detections, at)
+        above = len(persons) >= self.zone.min_persons
+        if self._active:
+            return self._while_active(persons, above, at)
+        if above:
+            if self._onset is None:
+                self._onset = at
+            self._last_above = at
+            if (at - self._onset).total_seconds() >= self.zone.min_seconds:
+                return self._start(persons, at)
+        elif self._last_above is not None and (at - self._last_above).total_seconds() > self._dropout:
+            self._onset = self._last_above = None
+        return None
+
+    def _persons(self, detections: Sequence[Detection], at: datetime) -> list[Detection]:
+        """Persons in the zone now, plus tracked ones briefly missed (at their last known box)."""
+        current = detections_in_zone(self.zone, detections, PERSON_LIKE)
+        for person in current:
+            if person.track_id is not None:
+                self._recent[person.track_id] = (person, at)
+        seen_now = {p.track_id for p in current}
+        held: list[Detection] = []
+        for track_id, (person, seen) in list(self._recent.items()):
+            if (at - seen).total_seconds() > self._dropout:
+                del self._recent[track_id]
+            elif track_id not in seen_now:
+                held.append(person)
+        return current + held
+
+    def _start(self, persons: list[Detection], at: datetime) -> RuleOutput:
+        assert self._onset is not None
+        self._active = True
+        self._peak = len(persons)
+        self._last_emit = at
+        self._below_since = None
+        logger.info("crowd started in zone %s: %s persons", self.zone.name, len(persons))
+        return self._output(Phase.START, persons, at, len(persons))
+
+    def _while_active(self, persons: list[Detection], above: bool, at: datetime) -> RuleOutput | None:
+        assert self._last_emit is not None
+        self._peak = max(self._peak, len(persons))
+        if above:
+            self._below_since = None
+        else:
+            if self._below_since is None:
+                self._below_since = at
+            if (at - self._below_since).total_seconds() >= self.zone.cooldown_seconds:
+                output = self._output(Phase.END, persons, at, self._peak)
+                self._active = False
+                self._onset = self._last_above = self._below_since = self._last_emit = None
+                logger.info("crowd ended in zone %s (peak %s)", self.zone.name, self._peak)
+                return output
+        if (at - self._last_emit).total_seconds() >= self._update_interval:
+            self._last_emit = at
+            return self._output(Phase.UPDATE, persons, at, self._peak)
+        return None
+
+    def _output(self, phase: Phase, persons: list[Detection], at: datetime, count: int) -> RuleOutput:
+        assert self._onset is not None
+        return RuleOutput(
+            phase=phase,
+            kind=EventKind.CROWD,
+            zone_name=self.zone.name,
+            at=at,
+            started_at=self._onset,
+            detections=tuple(persons),
+            confidence=mean_confidence(persons),
+            person_count=count,
+        )
