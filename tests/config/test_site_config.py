@@ -116,7 +116,7 @@ def test_unclosed_bracket_points_back_to_where_it_opened(site: Path) -> None:
 def test_every_problem_is_reported_at_once(site: Path) -> None:
     _edit(site, "min_persons: 5", "min_persons: 0")
     _edit(site, "analysis_fps: 2", "analysis_fps: 0")
-    _edit(site, "confidence: 0.35", "confidence: 1.5\n    confidence: 0.4")
+    _edit(site, "confidence: 0.30", "confidence: 1.5\n    confidence: 0.4")
     problems = config_problems(site)
     assert [p.split(": ")[1] for p in problems] == [
         "models.person.confidence",
