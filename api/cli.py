@@ -259,3 +259,9 @@ def log_progress() -> None:
 def main() -> None:
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     app()
+
+
+# Command groups live in their own modules; importing them registers them on `app`.
+from api import (  # noqa: E402
+    cli_auth,  # noqa: F401
+)

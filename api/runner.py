@@ -7,7 +7,7 @@ import logging
 import os
 import socket
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from importlib import resources
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -15,11 +15,13 @@ from zoneinfo import ZoneInfo
 import uvicorn
 
 from api.app import create_app
+from api.auth import AuthConfig, WeakSecret, hash_password
 from api.cli import UsageProblem
 from api.service import Service
 from detect.backends.ultralytics import UltralyticsDetector
 from detect.errors import ModelNotFound
 from detect.registry import resolve_person_model
+from models.auth_store import AuthStore, UserRecord
 from models.clock import SystemClock
 from models.config import ConfigError, PersonDetectorConfig, load_site_config
 from models.db import open_database
@@ -35,6 +37,20 @@ logger = logging.getLogger(__name__)
 
 #: Debian's opencv-doc ships the demo's pedestrian video; ``./run setup`` installs it.
 DEFAULT_DEMO_VIDEO = Path("/usr/share/doc/opencv-doc/examples/data/vtest.avi")
+#: The demo's sign-ins: loopback-only fictional users, printed at start-up.
+DEMO_PASSWORD = "qinghe-demo"
+DEMO_USERS: tuple[tuple[str, str, str, str, str | None], ...] = (
+    # username, display name, role, unit code, roster worker id
+    ("command", "县指挥中心值班员", "county_command", "379901", None),
+    ("chengguan", "城关街道值班员", "township", "379901001", None),
+    ("w001", "王芳", "grid_worker", "379901001001001", "w001"),
+    ("w002", "李强", "grid_worker", "379901001001001", "w002"),
+    ("w003", "张伟", "grid_worker", "379901001001002", "w003"),
+    ("w004", "刘洋", "grid_worker", "379901001001002", "w004"),
+    ("w005", "陈静", "grid_worker", "379901001001003", "w005"),
+    ("w007", "赵敏", "grid_worker", "379901001002004", "w007"),
+    ("admin", "系统管理员", "admin", "", None),
+)
 
 
 @dataclass(frozen=True)
@@ -115,23 +131,35 @@ async def load_site(store: Store, site: SiteData) -> None:
     await store.upsert_cameras(site.cameras)
 
 
+async def seed_demo_users(store: Store) -> None:
+    users = AuthStore(store.pool)
+    password_hash = hash_password(DEMO_PASSWORD)
+    for username, display_name, role, unit_code, worker_id in DEMO_USERS:
+        await users.upsert_user(
+            UserRecord(username, display_name, password_hash, role, unit_code, worker_id, False)
+        )
+
+
 async def serve_site(
     database_url: str,
     site: SiteData,
     detector: UltralyticsDetector,
+    auth: AuthConfig,
     *,
     host: str,
     port: int,
-    banner: bool = False,
+    demo: bool = False,
 ) -> None:
     store = await Store.connect(database_url)
     await load_site(store, site)
+    if demo:
+        await seed_demo_users(store)
     service = Service(store, detector, SystemClock(), timezone=site.timezone)
     await service.start()
-    if banner:
+    if demo:
         print_banner(service, site, host, port)
     server = uvicorn.Server(
-        uvicorn.Config(create_app(service), host=host, port=port, lifespan="off", log_level="warning")
+        uvicorn.Config(create_app(service, auth), host=host, port=port, lifespan="off", log_level="warning")
     )
     try:
         await server.serve()
@@ -153,6 +181,7 @@ def print_banner(service: Service, site: SiteData, host: str, port: int) -> None
         duty = roster.resolve(grid.code, now)
         who = f"{duty.assignee.name} ({duty.assignee.worker_id})" if duty.assignee else "nobody"
         lines.append(f"    {grid.code} {grid.name}: {who}")
+    lines.append(f"  sign in (password {DEMO_PASSWORD}): wall as `command`; worker page /worker as w001…w004")
     print("\n".join(lines), flush=True)
 
 
@@ -169,12 +198,20 @@ def check_port_free(host: str, port: int) -> None:
 
 
 def run_site(settings: Settings, config_path: Path, *, host: str, port: int) -> None:
+    try:
+        auth = AuthConfig.checked(
+            settings.secret_key,
+            access_ttl=timedelta(minutes=settings.access_token_minutes),
+            refresh_ttl=timedelta(hours=settings.refresh_token_hours),
+        )
+    except WeakSecret as exc:
+        raise UsageProblem(str(exc)) from None
     check_port_free(host, port)
     site, person = configured_site(config_path)
     detector = build_detector(person)
     database = open_database(settings.database_url, settings.data_dir)
     try:
-        asyncio.run(serve_site(database.url, site, detector, host=host, port=port))
+        asyncio.run(serve_site(database.url, site, detector, auth, host=host, port=port))
     except KeyboardInterrupt:
         pass
     finally:
@@ -187,7 +224,8 @@ def run_demo(settings: Settings, *, host: str, port: int) -> None:
     detector = build_detector()
     database = open_database(settings.database_url, settings.data_dir / "demo")
     try:
-        asyncio.run(serve_site(database.url, site, detector, host=host, port=port, banner=True))
+        auth = AuthConfig.for_demo()
+        asyncio.run(serve_site(database.url, site, detector, auth, host=host, port=port, demo=True))
     except KeyboardInterrupt:
         pass
     finally:

@@ -15,8 +15,10 @@ class TransitionIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     action: str = Field(description="dispatch, accept, start, resolve, verify, close, return, reject, reopen")
-    actor: str = Field(min_length=1, max_length=64, description="Worker id or operator name")
     note: str = Field(default="", max_length=2000)
+    attachments: list[str] = Field(
+        default_factory=list, max_length=10, description="Ids from POST /api/incidents/{id}/attachments"
+    )
     expected_state: IncidentState | None = Field(
         default=None, description="Refuse with 409 if the incident is no longer in this state"
     )

@@ -12,7 +12,9 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from api.batcher import BatchDetector, DetectionBatcher
+from api.escalator import Escalator
 from api.feed import Broadcaster, Message, OutboxRelay
+from api.notifier import Notifier
 from detect.analyzer import AnalyzerOutput, CameraAnalyzer
 from detect.rules import Phase
 from ingest.frames import Frame
@@ -21,10 +23,12 @@ from models.clock import Clock
 from models.config import expand_source
 from models.records import Camera, Detection
 from models.store import EvidenceBlob, IncidentOpening, Store
+from router.crs import haversine_m
 from router.duty import Roster
-from router.geo import Homography, camera_homography
+from router.escalation import DEFAULT_POLICY
+from router.geo import Homography, OffGroundError, camera_homography
 from router.grids import GridIndex
-from router.pipeline import IncidentDraft, Router
+from router.pipeline import DEFAULT_MAX_GROUND_RANGE_M, IncidentDraft, Router
 from router.triage import DEFAULT_TABLE, TriageTable
 
 logger = logging.getLogger(__name__)
@@ -40,6 +44,24 @@ class LiveView:
     analysed_frames: int = 0
     events: int = 0
     source: Any = None
+
+
+def camera_coverage(
+    camera: Camera, homography: Homography | None, grids: GridIndex, steps: int = 8
+) -> frozenset[str]:
+    """The units whose ground the camera sees: its mount's unit plus every grid under a pixel lattice."""
+    codes = {grids.locate(camera.mount.lonlat).unit_code}
+    if homography is not None:
+        width, height = camera.frame_size
+        for i in range(steps + 1):
+            for j in range(steps + 1):
+                try:
+                    ground = homography.to_ground((width * i / steps, height * j / steps))
+                except OffGroundError:
+                    continue
+                if haversine_m(ground, camera.mount.lonlat) <= DEFAULT_MAX_GROUND_RANGE_M:
+                    codes.add(grids.locate(ground).unit_code)
+    return frozenset(codes)
 
 
 def opening_from_draft(draft: IncidentDraft) -> IncidentOpening:
@@ -69,6 +91,7 @@ def opening_from_draft(draft: IncidentDraft) -> IncidentOpening:
             "role": assignee.role.value if assignee else None,
             "tried": [[role.value, unit, found] for role, unit, found in draft.duty.tried],
         },
+        deadlines=DEFAULT_POLICY.timer_deadlines(draft.triage.severity, draft.opened_at, draft.accept_by),
     )
 
 
@@ -91,9 +114,15 @@ class Service:
         self._triage = triage or DEFAULT_TABLE
         self.router: Router | None = None
         self.cameras: dict[str, Camera] = {}
+        #: Unit codes each camera's picture covers: who may watch it.
+        self.camera_units: dict[str, frozenset[str]] = {}
         self.live: dict[str, LiveView] = {}
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._relay_task: asyncio.Task[None] | None = None
+        # Deadlines fire from the database; notifications leave through the channels the runner sets.
+        self.escalator = Escalator(store, clock, self._current_roster, on_fired=lambda _: self.wake_outbox())
+        self.notifier: Notifier | None = None
+        self._router_tasks: list[asyncio.Task[None]] = []
         self.started_at = time.monotonic()
 
     async def load(self) -> None:
@@ -104,6 +133,7 @@ class Service:
         homographies: dict[str, Homography | None] = {cid: camera_homography(c) for cid, c in cameras.items()}
         self.router = Router(grids, roster, homographies, cameras, self._triage)
         self.cameras = cameras
+        self.camera_units = {cid: camera_coverage(c, homographies[cid], grids) for cid, c in cameras.items()}
 
     async def reload_roster(self) -> None:
         """Roster changes apply without a restart."""
@@ -114,6 +144,9 @@ class Service:
         await self.load()
         self.batcher.start()
         self._relay_task = asyncio.create_task(self.relay.run(), name="outbox-relay")
+        self._router_tasks.append(asyncio.create_task(self.escalator.run(), name="escalator"))
+        if self.notifier is not None:
+            self._router_tasks.append(asyncio.create_task(self.notifier.run(), name="notifier"))
         for camera in self.cameras.values():
             if camera.enabled:
                 self._tasks[camera.id] = asyncio.create_task(
@@ -121,13 +154,20 @@ class Service:
                 )
 
     async def stop(self) -> None:
-        tasks = [*self._tasks.values(), *([self._relay_task] if self._relay_task else [])]
+        tasks = [
+            *self._tasks.values(),
+            *([self._relay_task] if self._relay_task else []),
+            *self._router_tasks,
+        ]
         for task in tasks:
             task.cancel()
         for task in tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._tasks.clear()
+        self._router_tasks.clear()
+        if self.notifier is not None:
+            await self.notifier.aclose()
         await self.batcher.aclose()
 
     async def _camera_loop(self, camera: Camera) -> None:
@@ -196,7 +236,7 @@ class Service:
             )
             if data is not None
         ]
-        incident_id, created = await self.store.record_event(event, opening_from_draft(draft), blobs)
+        incident_id, created = await self.store.record_event_retrying(event, opening_from_draft(draft), blobs)
         logger.info(
             "%s incident %s: %s at %s → %s",
             "opened" if created else "updated",
@@ -205,8 +245,16 @@ class Service:
             draft.placement.unit_code,
             draft.duty.assignee.worker_id if draft.duty.assignee else "nobody",
         )
-        self.relay.wake()
+        self.wake_outbox()
         return incident_id, created
+
+    def _current_roster(self) -> Roster | None:
+        return self.router.roster if self.router is not None else None
+
+    def wake_outbox(self) -> None:
+        self.relay.wake()
+        if self.notifier is not None:
+            self.notifier.wake()
 
     async def _render_outbox(self, row: dict[str, Any]) -> Message | None:
         from api.schemas import incident_json  # late: schemas import FastAPI-side helpers

@@ -27,3 +27,10 @@ class Settings(BaseSettings):
     port: int = Field(default=8000, ge=1, le=65535, title="Listen port", description="Port the API binds to.")
     config: Path | None = Field(default=None, title="Site file", description="Path to the site YAML.")
     demo: bool = Field(default=False, title="Demo mode", description="Load the demo county and its video.")
+    secret_key: str | None = Field(
+        default=None,
+        title="Token signing key",
+        description="Signs access and refresh tokens; at least 32 characters. Required by `serve`.",
+    )
+    access_token_minutes: int = Field(default=15, ge=1, le=240, title="Access token lifetime")
+    refresh_token_hours: int = Field(default=12, ge=1, le=24 * 30, title="Refresh token lifetime")

@@ -86,6 +86,7 @@ class IncidentFilter:
     states: Sequence[IncidentState] | None = None
     since: datetime | None = None
     until: datetime | None = None
+    assignee_id: str | None = None
 
 
 async def _init_connection(conn: asyncpg.Connection) -> None:
@@ -513,6 +514,9 @@ def _incident_where(filt: IncidentFilter) -> tuple[str, list[Any]]:
     if filt.states:
         args.append([s.value for s in filt.states])
         clauses.append(f"state = ANY(${len(args)})")
+    if filt.assignee_id:
+        args.append(filt.assignee_id)
+        clauses.append(f"assignee_id = ${len(args)}")
     if filt.since:
         args.append(filt.since)
         clauses.append(f"opened_at >= ${len(args)}")

@@ -9,6 +9,7 @@ const fmtTime = (iso) => iso ? new Date(iso).toLocaleTimeString("zh-CN", { hour1
 
 async function getJSON(url) {
   const res = await fetch(url);
+  if (res.status === 401) { location.href = "/login?next=" + encodeURIComponent(location.pathname); throw new Error("signed out"); }
   if (!res.ok) throw new Error(`${url}: ${res.status}`);
   return res.json();
 }
@@ -111,7 +112,7 @@ function renderIncidents(freshId) {
 async function acknowledge(inc) {
   const res = await fetch(`/api/incidents/${inc.id}/transitions`, {
     method: "POST", headers: { "Content-Type": "application/json" },
-    body: JSON.stringify({ action: "accept", actor: "command-centre", expected_state: "dispatched" }),
+    body: JSON.stringify({ action: "accept", expected_state: "dispatched" }),
   });
   if (res.ok) upsert(await res.json());
 }
@@ -142,6 +143,13 @@ async function refreshCameras() {
 }
 
 async function main() {
+  const me = await getJSON("/api/auth/me");
+  $("#user").innerHTML = "";
+  $("#user").append(`${me.name} · ${me.role} `);
+  const out = document.createElement("a");
+  out.href = "#"; out.textContent = "退出";
+  out.onclick = async (e) => { e.preventDefault(); await fetch("/api/auth/logout", { method: "POST" }); location.href = "/login"; };
+  $("#user").append(out);
   const [site, cams, grids, page] = await Promise.all([
     getJSON("/api/site"), getJSON("/api/cameras"), getJSON("/api/grids"), getJSON("/api/incidents?limit=100"),
   ]);

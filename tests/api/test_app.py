@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 
 from api.app import create_app
-from api.runner import demo_site, load_site
+from api.auth import AuthConfig
+from api.runner import DEMO_PASSWORD, demo_site, load_site, seed_demo_users
 from api.service import Service
 from detect.analyzer import AnalyzerOutput, evidence_of
 from detect.rules import Phase
@@ -51,17 +52,36 @@ def crowd_output(x: float) -> AnalyzerOutput:
 async def service(store: Store) -> AsyncIterator[Service]:
     site = demo_site()
     await load_site(store, replace(site, cameras=[replace(c, source="unused.avi") for c in site.cameras]))
+    await seed_demo_users(store)
     svc = Service(store, NoDetector(), ManualClock(T0), timezone=site.timezone)
     await svc.load()
     yield svc
     await svc.stop()
 
 
+async def signed_in(service: Service, username: str) -> httpx.AsyncClient:
+    app = create_app(service, AuthConfig.for_demo())
+    c = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gridwatch")
+    response = await c.post("/api/auth/token", json={"username": username, "password": DEMO_PASSWORD})
+    assert response.status_code == 200, response.text
+    c.headers["Authorization"] = f"Bearer {response.json()['access_token']}"
+    return c
+
+
 @pytest.fixture
 async def client(service: Service) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=create_app(service))
-    async with httpx.AsyncClient(transport=transport, base_url="http://gridwatch") as c:
-        yield c
+    """The county command centre: sees the whole county."""
+    c = await signed_in(service, "command")
+    yield c
+    await c.aclose()
+
+
+@pytest.fixture
+async def worker(service: Service) -> AsyncIterator[httpx.AsyncClient]:
+    """王芳 (w001), grid worker of 东关一网格 on the day shift."""
+    c = await signed_in(service, "w001")
+    yield c
+    await c.aclose()
 
 
 async def test_incident_is_listed_complete_and_detailed(service: Service, client: httpx.AsyncClient) -> None:
@@ -69,7 +89,9 @@ async def test_incident_is_listed_complete_and_detailed(service: Service, client
     assert result is not None
     incident_id, created = result
     assert created
-    page = (await client.get("/api/incidents")).json()
+    response = await client.get("/api/incidents")
+    assert response.status_code == 200, response.text
+    page = response.json()
     assert page["total"] == 1
     item = page["items"][0]
     assert item["place"]["grid_code"] == "379901001001001"
@@ -114,20 +136,22 @@ async def test_same_place_attaches_instead_of_duplicating(
 
 
 async def test_worker_walks_the_loop_and_illegal_steps_are_refused(
-    service: Service, client: httpx.AsyncClient
+    service: Service, worker: httpx.AsyncClient
 ) -> None:
     result = await service.handle(crowd_output(100))
     assert result is not None
+    mine = (await worker.get("/api/incidents", params={"mine": "true"})).json()
+    assert [i["id"] for i in mine["items"]] == [str(result[0])]
     url = f"/api/incidents/{result[0]}/transitions"
     for action, state in [("accept", "accepted"), ("start", "in_progress"), ("resolve", "resolved")]:
-        response = await client.post(url, json={"action": action, "actor": "w001", "note": "到场处置"})
+        response = await worker.post(url, json={"action": action, "note": "到场处置"})
         assert response.status_code == 200, response.text
         assert response.json()["state"] == state
-    refused = await client.post(url, json={"action": "accept", "actor": "w001"})
+    refused = await worker.post(url, json={"action": "accept"})
     assert refused.status_code == 409 and "resolved" in refused.json()["detail"]
-    stale = await client.post(url, json={"action": "verify", "actor": "op", "expected_state": "accepted"})
+    stale = await worker.post(url, json={"action": "verify", "expected_state": "accepted"})
     assert stale.status_code == 409
-    log = (await client.get(f"/api/incidents/{result[0]}")).json()["log"]
+    log = (await worker.get(f"/api/incidents/{result[0]}")).json()["log"]
     assert [(e["action"], e["actor"]) for e in log[2:]] == [
         ("accept", "w001"),
         ("start", "w001"),
@@ -148,19 +172,19 @@ async def test_worker_walks_the_loop_and_illegal_steps_are_refused(
         (
             "POST",
             "/api/incidents/6f1c2a3e-0000-4000-8000-000000000000/transitions",
-            {"action": "x", "actor": "a"},
+            {"action": "x"},
             422,
         ),
         (
             "POST",
             "/api/incidents/6f1c2a3e-0000-4000-8000-000000000000/transitions",
-            {"action": "accept"},
+            {"note": "no action"},
             422,
         ),
         (
             "POST",
             "/api/incidents/6f1c2a3e-0000-4000-8000-000000000000/transitions",
-            {"action": "accept", "actor": "a", "extra": 1},
+            {"action": "accept", "actor": "someone else"},
             422,
         ),
     ],

@@ -16,6 +16,7 @@ from tests.conftest import DEMO_DIR, REPO, SHARED_MODELS
 from tests.servers import free_port, running_cli, wait_for
 
 pytestmark = pytest.mark.slow
+SECRET = "test-only-signing-key-0123456789abcdef"
 
 
 def site_file(tmp_path: Path, vtest: Path) -> Path:
@@ -36,32 +37,68 @@ def test_serve_runs_the_configured_site(tmp_path: Path, vtest: Path, db_url: str
         pytest.skip(f"{SHARED_MODELS} is not beside the checkout")
     config = site_file(tmp_path, vtest)
     port = free_port()
-    env = {**os.environ, "GRIDWATCH_DATABASE_URL": db_url}
+    env = {**os.environ, "GRIDWATCH_DATABASE_URL": db_url, "GRIDWATCH_SECRET_KEY": SECRET}
+    admin = subprocess.run(
+        [sys.executable, "-c", "from api.cli import main; main()", "user", "add", "ops", "--role", "admin"],
+        env={**env, "GRIDWATCH_NEW_PASSWORD": "a long admin password"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert admin.returncode == 0, admin.stderr
     args = ["serve", "--config", str(config), "--port", str(port)]
     with running_cli(args, env=env, log_path=tmp_path / "serve.log", port=port) as base:
+        token = httpx.post(
+            f"{base}/api/auth/token",
+            json={"username": "ops", "password": "a long admin password"},
+            timeout=10,
+        ).json()["access_token"]
+        headers = {"Authorization": f"Bearer {token}"}
 
         def analysing() -> dict | None:  # type: ignore[type-arg]
-            health = httpx.get(f"{base}/api/health", timeout=5).json()
+            health = httpx.get(f"{base}/api/status", headers=headers, timeout=5).json()
             camera = health["cameras"]["cam-dongguan-road"]
             return health if camera["state"] == "online" and camera["analysed_frames"] >= 3 else None
 
         health = wait_for(analysing, 60)
         assert health is not None, (tmp_path / "serve.log").read_text()
         assert health["counts"]["grids"] == 11 and health["counts"]["shifts"] == 15
-        snapshot = httpx.get(f"{base}/api/cameras/cam-dongguan-road/snapshot.jpg", timeout=5)
+        snapshot = httpx.get(f"{base}/api/cameras/cam-dongguan-road/snapshot.jpg", headers=headers, timeout=5)
         assert snapshot.status_code == 200 and snapshot.content[:2] == b"\xff\xd8"
-        metrics = httpx.get(f"{base}/metrics", timeout=5).text
+        metrics = httpx.get(f"{base}/metrics", headers=headers, timeout=5).text
         assert 'gridwatch_camera_online{camera="cam-dongguan-road"} 1.0' in metrics
-        assert httpx.get(f"{base}/api/cameras/nope/snapshot.jpg", timeout=5).status_code == 404
+        assert (
+            httpx.get(f"{base}/api/cameras/nope/snapshot.jpg", headers=headers, timeout=5).status_code == 404
+        )
+
+
+@pytest.mark.parametrize("secret", [None, "changeme", "short-but-not-default"])
+def test_serve_refuses_default_or_weak_secrets(tmp_path: Path, vtest: Path, secret: str | None) -> None:
+    config = site_file(tmp_path, vtest)
+    env = {k: v for k, v in os.environ.items() if k != "GRIDWATCH_SECRET_KEY"}
+    if secret is not None:
+        env["GRIDWATCH_SECRET_KEY"] = secret
+    result = subprocess.run(
+        [sys.executable, "-c", "from api.cli import main; main()", "serve", "--config", str(config)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    [line] = result.stderr.splitlines()
+    assert line.startswith("error: GRIDWATCH_SECRET_KEY")
 
 
 def test_serve_refuses_a_broken_site_file(tmp_path: Path, vtest: Path) -> None:
     config = site_file(tmp_path, vtest)
+    env = {**os.environ, "GRIDWATCH_SECRET_KEY": SECRET}
     config.write_text(
         config.read_text(encoding="utf-8").replace("min_persons", "min_person"), encoding="utf-8"
     )
     result = subprocess.run(
         [sys.executable, "-c", "from api.cli import main; main()", "serve", "--config", str(config)],
+        env=env,
         capture_output=True,
         text=True,
         timeout=60,

@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 
+from api.runner import DEMO_PASSWORD
 from tests.servers import free_port, running_cli, wait_for
 
 pytestmark = pytest.mark.slow
@@ -67,8 +68,16 @@ def demo(demo_dir: Path) -> Iterator[str]:
         yield base
 
 
+def _auth(base: str, user: str = "command") -> dict[str, str]:
+    r = httpx.post(f"{base}/api/auth/token", json={"username": user, "password": DEMO_PASSWORD}, timeout=10)
+    return {"Authorization": f"Bearer {r.json()['access_token']}"}
+
+
 def _first_incident(base: str, timeout_s: float = 180) -> dict:  # type: ignore[type-arg]
-    page = wait_for(lambda: httpx.get(f"{base}/api/incidents", timeout=5).json()["items"], timeout_s)
+    headers = _auth(base)
+    page = wait_for(
+        lambda: httpx.get(f"{base}/api/incidents", headers=headers, timeout=5).json()["items"], timeout_s
+    )
     if not page:
         pytest.fail(f"the demo opened no incident in {timeout_s:.0f} s")
     return page[-1]  # the oldest: the list is newest first
@@ -82,9 +91,11 @@ def test_demo_opens_incident_for_worker_on_duty(demo: str) -> None:
     expected = (DAY if 8 <= hour < 20 else NIGHT)[grid]
     assert incident["assignee"]["worker_id"] == expected
     assert incident["place"]["located_by"] == "homography"
-    detail = httpx.get(f"{demo}/api/incidents/{incident['id']}", timeout=5).json()
+    # The assigned worker sees it (and the evidence) under their own sign-in.
+    worker = _auth(demo, incident["assignee"]["worker_id"])
+    detail = httpx.get(f"{demo}/api/incidents/{incident['id']}", headers=worker, timeout=5).json()
     snapshot = detail["events"][0]["evidence"][0]
-    image = httpx.get(f"{demo}{snapshot['url']}", timeout=5)
+    image = httpx.get(f"{demo}{snapshot['url']}", headers=worker, timeout=5)
     assert image.headers["content-type"] == "image/jpeg" and image.content[:2] == b"\xff\xd8"
 
 
@@ -95,7 +106,15 @@ def test_wall_shows_live_picture_and_the_incident(demo: str, tmp_path: Path) -> 
         pytest.fail("playwright-core missing: run ./run setup")
     shot = tmp_path / "wall.png"
     result = subprocess.run(
-        ["node", str(CHECK), demo + "/", str(shot), incident["title"]],
+        [
+            "node",
+            str(CHECK),
+            demo + "/",
+            str(shot),
+            incident["id"],
+            DEMO_PASSWORD,
+            incident["assignee"]["worker_id"],
+        ],
         capture_output=True,
         text=True,
         timeout=120,
@@ -111,8 +130,19 @@ def test_wall_shows_live_picture_and_the_incident(demo: str, tmp_path: Path) -> 
     assert incident["place"]["grid_code"] in seen["hot_grids"]
     assert seen["feed"] == "on"
     assert shot.stat().st_size > 50_000
+    assert seen["worker_steps"] == ["accepted", "in_progress", "resolved"]
+    assert seen["wall_update_ms"] < 5000
+    final = httpx.get(f"{demo}/api/incidents/{incident['id']}", headers=_auth(demo), timeout=5).json()
+    assert final["state"] == "resolved"
+    assert [(e["action"], e["actor"]) for e in final["log"][2:]] == [
+        ("accept", incident["assignee"]["worker_id"]),
+        ("start", incident["assignee"]["worker_id"]),
+        ("resolve", incident["assignee"]["worker_id"]),
+    ]
+    assert final["log"][-1]["note"] == "已劝离，现场恢复通行"
     if os.environ.get("GRIDWATCH_SAVE_SCREENSHOT"):
         shutil.copy(shot, REPO / "docs" / "wall.png")
+        shutil.copy(shot.with_name("wall-worker.png"), REPO / "docs" / "worker.png")
 
 
 def test_demo_never_reaches_off_the_machine(demo: str, demo_dir: Path) -> None:

@@ -1,19 +1,30 @@
 // Open the video wall in Debian's Chromium and report what a person would see, as one JSON line.
-//   node wall_check.mjs URL SCREENSHOT_PATH EXPECTED_INCIDENT_TITLE
+//   node wall_check.mjs URL SCREENSHOT_PATH INCIDENT_ID PASSWORD WORKER
+// The operator signs in to the wall; the assigned worker signs in on a phone-sized page, accepts and
+// resolves the incident; the wall must show the new state through its live feed.
 import { chromium } from "playwright-core";
 
-const [url, screenshot, title] = process.argv.slice(2);
+const [url, screenshot, incidentId, password, worker] = process.argv.slice(2);
+
+async function signIn(page, user) {
+  await page.goto(url + "login", { waitUntil: "domcontentloaded" });
+  await page.fill("input[name=username]", user);
+  await page.fill("input[name=password]", password);
+  await Promise.all([page.waitForURL((u) => !u.pathname.startsWith("/login")), page.click("button[type=submit]")]);
+}
+
 const browser = await chromium.launch({
   executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
   args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
          "--disable-sync", "--no-first-run"],
 });
 try {
-  const page = await browser.newPage({ viewport: { width: 1600, height: 900 } });
+  const page = await (await browser.newContext({ viewport: { width: 1600, height: 900 } })).newPage();
   const errors = [];
   page.on("pageerror", (e) => errors.push(String(e)));
-  await page.goto(url, { waitUntil: "domcontentloaded" });
-  await page.locator("#incidents li", { hasText: title }).first().waitFor({ timeout: 20000 });
+  await signIn(page, "command");
+  const tile = page.locator(`#incidents li[data-id="${incidentId}"]`);
+  await tile.waitFor({ timeout: 20000 });
   await page.locator("#map path").first().waitFor({ timeout: 10000 });
   // Mean brightness and a coarse signature of the live picture, twice, 1.5 s apart.
   const sample = () => page.evaluate(() => {
@@ -36,9 +47,28 @@ try {
   const items = await page.locator("#incidents li").allInnerTexts();
   const hotGrids = await page.locator("#map path.hot").evaluateAll((ps) => ps.map((p) => p.dataset.code));
   await page.screenshot({ path: screenshot });
+
+  // The worker's phone.
+  const phone = await (await browser.newContext({ viewport: { width: 390, height: 844 }, isMobile: true })).newPage();
+  phone.on("pageerror", (e) => errors.push(String(e)));
+  await signIn(phone, worker);
+  const card = phone.locator(`#mine li[data-id="${incidentId}"]`);
+  await card.waitFor({ timeout: 10000 });
+  const steps = [];
+  for (const [action, state] of [["accept", "accepted"], ["start", "in_progress"], ["resolve", "resolved"]]) {
+    if (action === "resolve") await card.locator("textarea").fill("已劝离，现场恢复通行");
+    await card.locator(`button[data-action=${action}]`).click();
+    if (state !== "resolved") await phone.locator(`#mine li[data-id="${incidentId}"][data-state="${state}"]`).waitFor({ timeout: 10000 });
+    steps.push(state);
+  }
+  await phone.screenshot({ path: screenshot.replace(/\.png$/, "-worker.png") });
+  const t0 = Date.now();
+  await page.locator(`#incidents li[data-id="${incidentId}"] .state`, { hasText: "resolved" }).waitFor({ timeout: 5000 });
+  const wallUpdateMs = Date.now() - t0;
   console.log(JSON.stringify({
     frame_width: a?.width ?? 0, mean_brightness: a?.mean ?? 0, changed_pixels: changed,
     incidents: items, hot_grids: hotGrids, feed: await page.locator("#feed-state").getAttribute("class"), errors,
+    worker_steps: steps, wall_update_ms: wallUpdateMs,
   }));
 } finally {
   await browser.close();

@@ -1,0 +1,199 @@
+"""Who is asking, and which part of the county they may see.
+
+Every user holds a post in the hierarchy: the unit code of that post is the prefix of every object
+they may see (a township's code is the prefix of its communities' and grids' codes). Admins have the
+empty prefix. Scoping is enforced by the routes, server-side, on every lookup.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Annotated
+
+import jwt
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from fastapi import Depends, HTTPException, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from models.auth_store import AuthStore
+
+ROLE_LEVELS: dict[str, int] = {
+    "grid_worker": 15,
+    "grid_leader": 15,
+    "community": 12,
+    "township": 9,
+    "county_command": 6,
+    "admin": 0,
+}
+ACCESS_COOKIE = "gw_access"
+ALGORITHM = "HS256"
+#: Secrets that must never sign tokens outside the demo (copied from docs and examples).
+KNOWN_DEFAULT_SECRETS = frozenset({"", "secret", "changeme", "change-me", "gridwatch", "demo"})
+_hasher = PasswordHasher()
+_bearer = HTTPBearer(auto_error=False, description="Access token from POST /api/auth/token")
+
+
+class WeakSecret(ValueError):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class AuthConfig:
+    secret: str
+    access_ttl: timedelta = timedelta(minutes=15)
+    refresh_ttl: timedelta = timedelta(hours=12)
+    #: Sent with the cookie so that it only travels over HTTPS; off on loopback demos.
+    secure_cookie: bool = False
+
+    @classmethod
+    def checked(cls, secret: str | None, **kwargs: object) -> AuthConfig:
+        if secret is None or secret.strip().lower() in KNOWN_DEFAULT_SECRETS:
+            raise WeakSecret("GRIDWATCH_SECRET_KEY is not set or is a known default: set a random value")
+        if len(secret) < 32:
+            raise WeakSecret("GRIDWATCH_SECRET_KEY is too short: use at least 32 random characters")
+        return cls(secret, **kwargs)  # type: ignore[arg-type]
+
+    @classmethod
+    def for_demo(cls) -> AuthConfig:
+        return cls(secrets.token_urlsafe(48))
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    name: str
+    role: str
+    #: Unit-code prefix of everything this principal may see; "" sees the whole installation.
+    scope: str
+    worker_id: str | None = None
+    via: str = "token"
+
+    def sees(self, unit_code: str | None) -> bool:
+        return unit_code is not None and unit_code.startswith(self.scope)
+
+    def sees_any(self, unit_codes: set[str] | frozenset[str]) -> bool:
+        return any(self.sees(code) for code in unit_codes)
+
+    def narrow(self, unit: str | None) -> str | None:
+        """The subtree to list for a requested ``unit``: within scope, or None when disjoint."""
+        if unit is None or self.scope.startswith(unit):
+            return self.scope
+        if unit.startswith(self.scope):
+            return unit
+        return None
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == "admin"
+
+
+def scope_of(role: str, unit_code: str) -> str:
+    level = ROLE_LEVELS.get(role)
+    if level is None:
+        raise ValueError(f"unknown role {role!r}; one of {', '.join(ROLE_LEVELS)}")
+    if role == "admin":
+        return ""
+    if len(unit_code) != level or not unit_code.isdigit():
+        raise ValueError(f"a {role} needs a {level}-digit unit code, got {unit_code!r}")
+    return unit_code
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def verify_password(password_hash: str, password: str) -> bool:
+    try:
+        return _hasher.verify(password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def key_digest(api_key: str) -> str:
+    return hashlib.sha256(api_key.encode()).hexdigest()
+
+
+def new_api_key() -> tuple[str, str]:
+    """(key id, key); the key is shown once, only its sha256 is stored."""
+    return uuid.uuid4().hex[:12], "gwk_" + secrets.token_urlsafe(32)
+
+
+def issue_access(config: AuthConfig, principal: Principal, now: datetime) -> str:
+    claims = {
+        "sub": principal.name,
+        "role": principal.role,
+        "scope": principal.scope,
+        "wid": principal.worker_id,
+        "typ": "access",
+        "iat": int(now.timestamp()),
+        "exp": int((now + config.access_ttl).timestamp()),
+    }
+    return jwt.encode(claims, config.secret, algorithm=ALGORITHM)
+
+
+def issue_refresh(config: AuthConfig, username: str, now: datetime) -> tuple[str, str, datetime]:
+    jti = uuid.uuid4().hex
+    expires = now + config.refresh_ttl
+    claims = {
+        "sub": username,
+        "typ": "refresh",
+        "jti": jti,
+        "iat": int(now.timestamp()),
+        "exp": int(expires.timestamp()),
+    }
+    return jwt.encode(claims, config.secret, algorithm=ALGORITHM), jti, expires
+
+
+def decode(config: AuthConfig, token: str, kind: str) -> dict[str, object]:
+    try:
+        claims: dict[str, object] = jwt.decode(token, config.secret, algorithms=[ALGORITHM])
+    except jwt.ExpiredSignatureError:
+        raise HTTPException(401, "token expired", headers={"WWW-Authenticate": "Bearer"}) from None
+    except jwt.PyJWTError:
+        raise HTTPException(401, "invalid token", headers={"WWW-Authenticate": "Bearer"}) from None
+    if claims.get("typ") != kind:
+        raise HTTPException(401, f"not an {kind} token", headers={"WWW-Authenticate": "Bearer"})
+    return claims
+
+
+async def current_principal(
+    request: Request, bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+) -> Principal:
+    """The caller, from a bearer token, the page's cookie or an X-API-Key header; 401 otherwise."""
+    config: AuthConfig = request.app.state.auth
+    api_key = request.headers.get("x-api-key")
+    if api_key:
+        store: AuthStore = request.app.state.auth_store
+        record = await store.api_key(key_digest(api_key))
+        if record is None:
+            raise HTTPException(401, "unknown or revoked API key")
+        return Principal(
+            f"key:{record.name}", record.role, scope_of(record.role, record.unit_code), via="api_key"
+        )
+    token = bearer.credentials if bearer is not None else request.cookies.get(ACCESS_COOKIE)
+    if not token:
+        raise HTTPException(401, "sign in first", headers={"WWW-Authenticate": "Bearer"})
+    claims = decode(config, token, "access")
+    wid = claims.get("wid")
+    return Principal(
+        name=str(claims["sub"]),
+        role=str(claims["role"]),
+        scope=str(claims["scope"]),
+        worker_id=str(wid) if wid else None,
+    )
+
+
+CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
+
+
+def require_admin(principal: CurrentPrincipal) -> Principal:
+    if not principal.is_admin:
+        raise HTTPException(403, "administrators only")
+    return principal
+
+
+AdminPrincipal = Annotated[Principal, Depends(require_admin)]

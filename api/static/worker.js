@@ -1,0 +1,81 @@
+"use strict";
+// A grid worker's phone: the incidents assigned to them, and the next step of each.
+const NEXT = {
+  dispatched: [["accept", "接单 Accept"], ["return", "退回 Return"]],
+  accepted: [["start", "出发 On the way"]],
+  in_progress: [["resolve", "办结 Resolve"]],
+  returned: [], reopened: [],
+};
+let timeZone;
+const fmt = (iso) => new Date(iso).toLocaleString("zh-CN", { hour12: false, timeZone });
+
+async function api(url, options) {
+  const res = await fetch(url, options);
+  if (res.status === 401) { location.href = "/login?next=/worker"; throw new Error("signed out"); }
+  if (!res.ok) throw new Error((await res.json()).detail || res.status);
+  return res.json();
+}
+
+async function act(inc, action, li) {
+  const note = li.querySelector("textarea").value;
+  const attachments = [];
+  const file = li.querySelector("input[type=file]").files[0];
+  if (file) {
+    const up = await api(`/api/incidents/${inc.id}/attachments`, {
+      method: "POST", headers: { "Content-Type": file.type }, body: file,
+    });
+    attachments.push(up.id);
+  }
+  await api(`/api/incidents/${inc.id}/transitions`, {
+    method: "POST", headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ action, note, attachments, expected_state: inc.state }),
+  });
+  await load();
+}
+
+function render(items) {
+  const list = document.getElementById("mine");
+  list.innerHTML = "";
+  if (!items.length) { list.innerHTML = '<li class="empty">暂无待办 Nothing assigned to you</li>'; return; }
+  for (const inc of items) {
+    const li = document.createElement("li");
+    li.dataset.id = inc.id;
+    li.dataset.state = inc.state;
+    li.innerHTML = `<div class="row"><b class="title"></b><span class="state">${inc.state}</span></div>
+      <div class="meta place"></div><div class="meta">${fmt(inc.opened_at)} · 时限 ${inc.accept_by ? fmt(inc.accept_by) : "—"}</div>
+      <img alt="snapshot" hidden>
+      <textarea placeholder="处置说明 Note"></textarea>
+      <label class="meta">照片 Photo <input type="file" accept="image/jpeg,image/png" capture="environment"></label>
+      <div class="actions"></div>`;
+    li.querySelector(".title").textContent = inc.title;
+    li.querySelector(".place").textContent = inc.place.chain.map((u) => u.name).slice(1).join(" › ")
+      + ` (${inc.place.lat.toFixed(5)}, ${inc.place.lon.toFixed(5)})`;
+    for (const [action, label] of NEXT[inc.state] || []) {
+      const b = document.createElement("button");
+      b.textContent = label; b.dataset.action = action;
+      b.onclick = () => act(inc, action, li).catch((e) => alert(e.message));
+      li.querySelector(".actions").appendChild(b);
+    }
+    api(`/api/incidents/${inc.id}`).then((d) => {
+      const shot = d.events[0]?.evidence.find((e) => e.role === "snapshot");
+      if (shot) { const img = li.querySelector("img"); img.src = shot.url + "?reason=dispatch"; img.hidden = false; }
+    }).catch(() => {});
+    list.appendChild(li);
+  }
+}
+
+async function load() {
+  const page = await api("/api/incidents?mine=true&open_only=true&limit=50");
+  render(page.items);
+}
+
+async function main() {
+  const me = await api("/api/auth/me");
+  timeZone = (await api("/api/site")).timezone;
+  document.getElementById("user").textContent = `${me.name} · ${me.worker_id || me.role}`;
+  await load();
+  const es = new EventSource("/api/stream");
+  for (const t of ["incident.opened", "incident.updated"]) es.addEventListener(t, () => load());
+}
+
+main().catch((e) => console.error(e));
