@@ -75,7 +75,10 @@ class AuthStore:
 
     async def save_refresh(self, jti: str, username: str, expires_at: datetime) -> None:
         await self.pool.execute(
-            "INSERT INTO refresh_tokens (jti, username, expires_at) VALUES ($1,$2,$3)", jti, username, expires_at
+            "INSERT INTO refresh_tokens (jti, username, expires_at) VALUES ($1,$2,$3)",
+            jti,
+            username,
+            expires_at,
         )
 
     async def use_refresh(self, jti: str, now: datetime) -> str | None:
@@ -89,7 +92,9 @@ class AuthStore:
 
     async def revoke_refresh_tokens(self, username: str, now: datetime) -> None:
         await self.pool.execute(
-            "UPDATE refresh_tokens SET revoked_at = $2 WHERE username = $1 AND revoked_at IS NULL", username, now
+            "UPDATE refresh_tokens SET revoked_at = $2 WHERE username = $1 AND revoked_at IS NULL",
+            username,
+            now,
         )
 
     async def audit(
@@ -116,7 +121,13 @@ class AuthStore:
         return [dict(r) for r in rows]
 
     async def add_attachment(
-        self, attachment_id: str, incident_id: Any, media_type: str, sha256: str, data: bytes, uploaded_by: str
+        self,
+        attachment_id: str,
+        incident_id: Any,
+        media_type: str,
+        sha256: str,
+        data: bytes,
+        uploaded_by: str,
     ) -> None:
         await self.pool.execute(
             "INSERT INTO incident_attachments (id, incident_id, media_type, sha256, size, data, uploaded_by)"
@@ -132,8 +143,8 @@ class AuthStore:
 
     async def attachment(self, attachment_id: str) -> tuple[dict[str, Any], bytes] | None:
         row = await self.pool.fetchrow(
-            "SELECT a.id, a.media_type, a.sha256, a.data, a.incident_id, i.unit_code FROM incident_attachments a"
-            " JOIN incidents i ON i.id = a.incident_id WHERE a.id = $1",
+            "SELECT a.id, a.media_type, a.sha256, a.data, a.incident_id, i.unit_code"
+            " FROM incident_attachments a JOIN incidents i ON i.id = a.incident_id WHERE a.id = $1",
             attachment_id,
         )
         if row is None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -77,6 +77,8 @@ class IncidentOpening:
     assignee_name: str | None
     assignee_phone: str | None
     duty: dict[str, Any] = field(default_factory=dict)
+    #: Timer kind ('accept', 'arrive', 'resolve') → deadline; armed in the transaction opening the incident.
+    deadlines: Mapping[str, datetime] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -289,6 +291,7 @@ class Store:
             incident_id: uuid.UUID = row["id"]
             inserted: bool = row["inserted"]
             if inserted:
+                await _arm_timers(conn, incident_id, opening)
                 await conn.executemany(
                     "INSERT INTO incident_log (incident_id, from_state, to_state, action, actor, at, note)"
                     " VALUES ($1,$2,$3,$4,$5,$6,$7)",
@@ -501,6 +504,249 @@ class Store:
         assert row is not None
         return {k: int(v) for k, v in dict(row).items()}
 
+    # --- deadlines and escalation (timers) ---------------------------------------------------------
+
+    async def fire_due_timers(
+        self, now: datetime, decide: Callable[[TimerDue], TimerFiring | None], *, limit: int = 50
+    ) -> list[FiredTimer]:
+        """Fire up to `limit` timers due by `now`, each in its own transaction.
+
+        A timer is claimed with FOR UPDATE SKIP LOCKED together with its incident, so two workers never
+        fire one twice; `decide` (pure, from router.escalation) says what the miss means. The escalation,
+        its log entry, the re-armed timer and the outbox row commit together with fired_at, so a crash
+        either fires the timer completely or leaves it due for the next run.
+        """
+        fired: list[FiredTimer] = []
+        for _ in range(limit):
+            async with self.pool.acquire() as conn, conn.transaction():
+                row = await conn.fetchrow(
+                    "SELECT t.id AS timer_id, t.kind, t.due_at, i.id, i.state, i.severity, i.unit_code,"
+                    " i.assignee_id, i.duty->>'role' AS assignee_role FROM timers t"
+                    " JOIN incidents i ON i.id = t.incident_id"
+                    " WHERE t.fired_at IS NULL AND t.cancelled_at IS NULL AND t.due_at <= $1"
+                    " ORDER BY t.due_at, t.id LIMIT 1 FOR UPDATE OF t, i SKIP LOCKED",
+                    now,
+                )
+                if row is None:
+                    break
+                due = TimerDue(
+                    timer_id=row["timer_id"],
+                    kind=row["kind"],
+                    due_at=row["due_at"],
+                    incident_id=row["id"],
+                    state=IncidentState(row["state"]),
+                    severity=Severity(row["severity"]),
+                    unit_code=row["unit_code"],
+                    assignee_id=row["assignee_id"],
+                    assignee_role=Role(row["assignee_role"]) if row["assignee_role"] else None,
+                )
+                firing = decide(due)
+                outcome = "stale" if firing is None else ("escalated" if firing.assignee_id else "late")
+                await conn.execute(
+                    "UPDATE timers SET fired_at = $2, outcome = $3 WHERE id = $1", due.timer_id, now, outcome
+                )
+                if firing is not None:
+                    await _apply_escalation(conn, due, firing, now)
+                fired.append(FiredTimer(due.timer_id, due.incident_id, due.kind, outcome))
+        return fired
+
+    async def timers(self, incident_id: uuid.UUID) -> list[dict[str, Any]]:
+        rows = await self.pool.fetch(
+            "SELECT id, kind, due_at, fired_at, cancelled_at, outcome FROM timers WHERE incident_id = $1"
+            " ORDER BY id",
+            incident_id,
+        )
+        return [dict(r) for r in rows]
+
+    async def next_timer_due(self) -> datetime | None:
+        due: datetime | None = await self.pool.fetchval(
+            "SELECT min(due_at) FROM timers WHERE fired_at IS NULL AND cancelled_at IS NULL"
+        )
+        return due
+
+    # --- notification channels (deliveries) --------------------------------------------------------
+
+    async def register_channels(self, names: Sequence[str]) -> None:
+        """Make each channel receive the outbox rows written from now on (an outbox trigger fans out)."""
+        await self.pool.executemany(
+            "INSERT INTO delivery_channels (name) VALUES ($1)"
+            " ON CONFLICT (name) DO UPDATE SET enabled = true",
+            [(n,) for n in names],
+        )
+
+    async def claim_deliveries(
+        self,
+        channel: str,
+        now: datetime,
+        *,
+        lease_s: float = 60.0,
+        limit: int = 20,
+        oldest_per_incident: bool = True,
+    ) -> list[dict[str, Any]]:
+        """Lease the next pending deliveries of a channel: at most one per incident, its oldest.
+
+        Holding back an incident's later rows until its earlier one is delivered (or given up) keeps
+        each incident's notifications in order while other incidents proceed. The lease (moving
+        next_attempt_at) keeps a second worker off a row while its HTTP request is in flight; a
+        worker that dies mid-request lets the lease lapse and the row is sent again with the same key.
+        A digest merges an incident's notices into one message, so it takes them all at once.
+        """
+        rows = await self.pool.fetch(
+            "UPDATE deliveries d SET next_attempt_at = $2 + make_interval(secs => $3)"
+            " FROM (SELECT p.channel, p.outbox_id FROM deliveries p"
+            "  WHERE p.channel = $1 AND p.delivered_at IS NULL AND p.failed_at IS NULL"
+            "  AND p.next_attempt_at <= $2 AND (NOT $5 OR NOT EXISTS (SELECT 1 FROM deliveries e"
+            "   WHERE e.channel = p.channel AND e.incident_id = p.incident_id AND e.outbox_id < p.outbox_id"
+            "   AND e.delivered_at IS NULL AND e.failed_at IS NULL))"
+            "  ORDER BY p.outbox_id LIMIT $4 FOR UPDATE SKIP LOCKED) c, outbox o"
+            " WHERE d.channel = c.channel AND d.outbox_id = c.outbox_id AND o.id = d.outbox_id"
+            " RETURNING d.outbox_id, d.incident_id, d.attempts, o.topic, o.payload, o.created_at",
+            channel,
+            now,
+            lease_s,
+            limit,
+            oldest_per_incident,
+        )
+        return sorted((dict(r) for r in rows), key=lambda r: r["outbox_id"])
+
+    async def finish_deliveries(
+        self,
+        channel: str,
+        outbox_ids: Sequence[int],
+        *,
+        delivered_at: datetime | None = None,
+        retry_at: datetime | None = None,
+        failed_at: datetime | None = None,
+        error: str | None = None,
+        via_digest: bool = False,
+    ) -> None:
+        """Record one attempt's result: delivered, to be retried at `retry_at`, or given up."""
+        await self.pool.execute(
+            "UPDATE deliveries SET attempts = attempts + 1, delivered_at = $3, failed_at = $5,"
+            " next_attempt_at = COALESCE($4, next_attempt_at), last_error = $6, via_digest = $7"
+            " WHERE channel = $1 AND outbox_id = ANY($2) AND delivered_at IS NULL",
+            channel,
+            list(outbox_ids),
+            delivered_at,
+            retry_at,
+            failed_at,
+            error,
+            via_digest,
+        )
+
+    async def delivery_rows(self, channel: str) -> list[dict[str, Any]]:
+        rows = await self.pool.fetch(
+            "SELECT * FROM deliveries WHERE channel = $1 ORDER BY outbox_id", channel
+        )
+        return [dict(r) for r in rows]
+
+    # --- camera-verified closure -------------------------------------------------------------------
+
+    async def verification_sightings(self, incident_id: uuid.UUID, since: datetime) -> list[dict[str, Any]]:
+        """Events of the incident's kind on its camera and zones that were seen after `since`.
+
+        An event still open from before `since` counts only once it is known to have lasted past it
+        (ended_at): an event whose end was never recorded (a restart mid-episode) would otherwise
+        block verification for ever.
+        """
+        rows = await self.pool.fetch(
+            "SELECT e.id, e.started_at, e.ended_at, e.incident_id, coalesce(array_agg(v.id)"
+            " FILTER (WHERE v.id IS NOT NULL), '{}') AS evidence FROM incidents i"
+            " JOIN events e ON e.camera_id = i.camera_id AND e.kind = i.kind"
+            "  AND coalesce(e.zone_name, '') IN"
+            "  (SELECT coalesce(zone_name, '') FROM events WHERE incident_id = i.id)"
+            " LEFT JOIN evidence v ON v.event_id = e.id"
+            " WHERE i.id = $1 AND (e.started_at >= $2 OR e.ended_at > $2)"
+            " GROUP BY e.id ORDER BY e.started_at",
+            incident_id,
+            since,
+        )
+        return [dict(r) for r in rows]
+
+    async def resolved_at(self, incident_id: uuid.UUID) -> datetime | None:
+        at: datetime | None = await self.pool.fetchval(
+            "SELECT max(at) FROM incident_log WHERE incident_id = $1 AND to_state = 'resolved'", incident_id
+        )
+        return at
+
+    async def reopen_with_evidence(
+        self, incident_id: uuid.UUID, *, at: datetime, note: str, attachments: Sequence[str]
+    ) -> uuid.UUID | None:
+        """resolved → reopened because the camera saw the problem again.
+
+        A recurrence seen after resolution opened its own incident under the same dedup key; it is a
+        duplicate report of this one, so it is folded in (events moved, marked rejected as a duplicate)
+        before the reopen takes the key back. Returns the folded incident's id, if any.
+        """
+        async with self.pool.acquire() as conn, conn.transaction():
+            key = await conn.fetchval(
+                "SELECT dedup_key FROM incidents WHERE id = $1 AND state = 'resolved' FOR UPDATE", incident_id
+            )
+            if key is None:
+                raise StaleVersion(f"incident {incident_id} is not resolved")
+            twin: uuid.UUID | None = await conn.fetchval(
+                f"SELECT id FROM incidents WHERE dedup_key = $1 AND id <> $2 AND state IN ({_OPEN_SQL})"
+                " FOR UPDATE",
+                key,
+                incident_id,
+            )
+            if twin is not None:
+                await _fold_duplicate(conn, twin, incident_id, at)
+            await _log_transition(conn, incident_id, "resolved", "reopened", "reopen", at, note, attachments)
+        return twin
+
+    async def verify_clear(self, incident_id: uuid.UUID, *, at: datetime, note: str) -> None:
+        async with self.pool.acquire() as conn, conn.transaction():
+            status = await conn.execute(
+                "SELECT 1 FROM incidents WHERE id = $1 AND state = 'resolved' FOR UPDATE", incident_id
+            )
+            if status != "SELECT 1":
+                raise StaleVersion(f"incident {incident_id} is not resolved")
+            await _log_transition(conn, incident_id, "resolved", "verified", "verify", at, note, ())
+
+    # --- surviving a database restart --------------------------------------------------------------
+
+    async def record_event_retrying(
+        self,
+        event: Event,
+        opening: IncidentOpening,
+        evidence: Sequence[EvidenceBlob] = (),
+        *,
+        attempts: int = 30,
+        delay_s: float = 0.2,
+        sleep: Callable[[float], Awaitable[None]] | None = None,
+    ) -> tuple[uuid.UUID, bool]:
+        """record_event that rides out a restarting server; safe to repeat because the event id is unique.
+
+        The error may come after COMMIT reached the server (asyncpg raises InternalClientError or
+        ConnectionDoesNotExistError while releasing a connection whose server just died), so a retry
+        that finds its event already stored returns that event's incident instead of failing;
+        `opened` is then False even if the lost attempt opened it.
+        """
+        import asyncio
+
+        pause = sleep or asyncio.sleep
+        for attempt in range(1, attempts + 1):
+            try:
+                return await self.record_event(event, opening, evidence)
+            except asyncpg.UniqueViolationError as exc:
+                if exc.constraint_name != "events_pkey":
+                    raise
+                return await self._incident_of_event(event.id), False
+            except TRANSIENT_DB_ERRORS:
+                if attempt == attempts:
+                    raise
+                await pause(delay_s)
+        raise AssertionError("unreachable")
+
+    async def _incident_of_event(self, event_id: uuid.UUID) -> uuid.UUID:
+        incident_id: uuid.UUID | None = await self.pool.fetchval(
+            "SELECT incident_id FROM events WHERE id = $1", event_id
+        )
+        if incident_id is None:
+            raise NotFound(f"no event {event_id}")
+        return incident_id
+
 
 def _incident_where(filt: IncidentFilter) -> tuple[str, list[Any]]:
     clauses: list[str] = []
@@ -598,4 +844,180 @@ def _camera_from_row(r: Any) -> Camera:
         ),
         analysis_fps=r["analysis_fps"],
         enabled=r["enabled"],
+    )
+
+
+#: What a dying or restarting server raises: connection loss, refused connects, pool release after loss.
+TRANSIENT_DB_ERRORS: tuple[type[BaseException], ...] = (
+    asyncpg.PostgresConnectionError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.OperatorInterventionError,  # admin/crash shutdown terminating our backend
+    asyncpg.InterfaceError,
+    asyncpg.InternalClientError,
+    OSError,  # refused or missing socket while the server is down; ConnectionResetError mid-query
+    TimeoutError,
+)
+
+_OPEN_SQL = ", ".join(repr(s) for s in _OPEN)
+
+
+@dataclass(frozen=True, slots=True)
+class TimerDue:
+    """A claimed, due timer and the incident as it stands: what escalation decides on."""
+
+    timer_id: int
+    kind: str
+    due_at: datetime
+    incident_id: uuid.UUID
+    state: IncidentState
+    severity: Severity
+    unit_code: str
+    assignee_id: str | None
+    assignee_role: Role | None
+
+
+@dataclass(frozen=True, slots=True)
+class TimerFiring:
+    """What to write for a missed deadline; assignee None keeps the assignee and only marks it late."""
+
+    note: str
+    assignee_id: str | None = None
+    assignee_name: str | None = None
+    assignee_phone: str | None = None
+    assignee_role: str | None = None
+    next_due: datetime | None = None
+    tried: Sequence[Sequence[Any]] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class FiredTimer:
+    timer_id: int
+    incident_id: uuid.UUID
+    kind: str
+    outcome: str  # escalated | late | stale
+
+
+async def _arm_timers(conn: asyncpg.Connection, incident_id: uuid.UUID, opening: IncidentOpening) -> None:
+    deadlines = dict(opening.deadlines)
+    if opening.accept_by is not None:
+        deadlines.setdefault("accept", opening.accept_by)
+    if not deadlines:
+        return
+    await conn.executemany(
+        "INSERT INTO timers (incident_id, kind, due_at) VALUES ($1, $2, $3)",
+        [(incident_id, kind, due) for kind, due in sorted(deadlines.items())],
+    )
+    await conn.execute(
+        "UPDATE incidents SET arrive_by = $2, resolve_by = $3 WHERE id = $1",
+        incident_id,
+        deadlines.get("arrive"),
+        deadlines.get("resolve"),
+    )
+
+
+async def _apply_escalation(
+    conn: asyncpg.Connection, due: TimerDue, firing: TimerFiring, now: datetime
+) -> None:
+    if firing.assignee_id is not None:
+        await conn.execute(
+            "UPDATE incidents SET late = true, escalation_level = escalation_level + 1,"
+            " version = version + 1, updated_at = now(), assignee_id = $2, assignee_name = $3,"
+            " assignee_phone = $4, duty = duty || jsonb_build_object('role', $5::text, 'escalated_from',"
+            " $6::text, 'escalation_tried', $7::jsonb) WHERE id = $1",
+            due.incident_id,
+            firing.assignee_id,
+            firing.assignee_name,
+            firing.assignee_phone,
+            firing.assignee_role,
+            due.assignee_id,
+            [list(t) for t in firing.tried],
+        )
+    else:
+        await conn.execute(
+            "UPDATE incidents SET late = true, version = version + 1, updated_at = now() WHERE id = $1",
+            due.incident_id,
+        )
+    if firing.next_due is not None:
+        await conn.execute(
+            "INSERT INTO timers (incident_id, kind, due_at) VALUES ($1, $2, $3)",
+            due.incident_id,
+            due.kind,
+            firing.next_due,
+        )
+    await conn.execute(
+        "INSERT INTO incident_log (incident_id, from_state, to_state, action, actor, at, note)"
+        " VALUES ($1, $2, $2, 'escalate', 'system:escalation', $3, $4)",
+        due.incident_id,
+        due.state.value,
+        now,
+        firing.note,
+    )
+    await conn.execute(
+        "INSERT INTO outbox (topic, incident_id, payload) VALUES ('incident.escalated', $1, $2)",
+        due.incident_id,
+        {"incident_id": str(due.incident_id), "timer": due.kind, "to": firing.assignee_id},
+    )
+
+
+async def _log_transition(
+    conn: asyncpg.Connection,
+    incident_id: uuid.UUID,
+    from_state: str,
+    to_state: str,
+    action: str,
+    at: datetime,
+    note: str,
+    attachments: Sequence[str],
+) -> None:
+    await conn.execute(
+        "UPDATE incidents SET state = $2, version = version + 1, updated_at = now() WHERE id = $1",
+        incident_id,
+        to_state,
+    )
+    await conn.execute(
+        "INSERT INTO incident_log (incident_id, from_state, to_state, action, actor, at, note, attachments)"
+        " VALUES ($1, $2, $3, $4, 'system:verifier', $5, $6, $7)",
+        incident_id,
+        from_state,
+        to_state,
+        action,
+        at,
+        note,
+        list(attachments),
+    )
+    await conn.execute(
+        "INSERT INTO outbox (topic, incident_id, payload) VALUES ($1, $2, $3)",
+        f"incident.{to_state}",
+        incident_id,
+        {"incident_id": str(incident_id), "state": to_state},
+    )
+
+
+async def _fold_duplicate(conn: asyncpg.Connection, twin: uuid.UUID, into: uuid.UUID, at: datetime) -> None:
+    state = await conn.fetchval("SELECT state FROM incidents WHERE id = $1", twin)
+    moved = await conn.fetchval(
+        "WITH m AS (UPDATE events SET incident_id = $2 WHERE incident_id = $1 RETURNING 1)"
+        " SELECT count(*) FROM m",
+        twin,
+        into,
+    )
+    await conn.execute(
+        "UPDATE incidents SET event_count = event_count + $2, last_seen_at = GREATEST(last_seen_at,"
+        " (SELECT last_seen_at FROM incidents WHERE id = $3)) WHERE id = $1",
+        into,
+        moved,
+        twin,
+    )
+    await conn.execute(
+        "UPDATE incidents SET state = 'rejected', event_count = 0, version = version + 1, updated_at = now()"
+        " WHERE id = $1",
+        twin,
+    )
+    await conn.execute(
+        "INSERT INTO incident_log (incident_id, from_state, to_state, action, actor, at, note)"
+        " VALUES ($1, $2, 'rejected', 'merge', 'system:verifier', $3, $4)",
+        twin,
+        state,
+        at,
+        f"duplicate of {into}, which camera verification reopened",
     )

@@ -1,0 +1,105 @@
+"""Message bodies for each channel: our JSON webhook, WeCom and DingTalk group-robot markdown, digests."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from router.notify.notice import Notice
+
+_SEVERITY = {1: "低", 2: "中", 3: "高", 4: "紧急"}
+_TOPIC = {
+    "incident.opened": "新事件",
+    "incident.updated": "事件更新",
+    "incident.escalated": "超时升级",
+    "incident.verified": "复核通过",
+    "incident.reopened": "复核未通过，已重新打开",
+}
+_TZ = ZoneInfo("Asia/Shanghai")
+
+
+def webhook_body(notice: Notice) -> dict[str, Any]:
+    return {
+        "id": notice.outbox_id,
+        "topic": notice.topic,
+        "incident": {
+            "id": str(notice.incident_id),
+            "title": notice.title,
+            "kind": notice.kind,
+            "state": notice.state,
+            "severity": notice.severity,
+            "department": notice.department,
+            "unit_code": notice.unit_code,
+            "grid_code": notice.grid_code,
+            "place": notice.place,
+            "lonlat": list(notice.lonlat),
+            "opened_at": notice.opened_at.isoformat(),
+            "accept_by": notice.accept_by.isoformat() if notice.accept_by else None,
+            "event_count": notice.event_count,
+            "late": notice.late,
+            "assignee": _assignee(notice),
+        },
+    }
+
+
+def _assignee(notice: Notice) -> dict[str, str | None] | None:
+    if notice.assignee_name is None:
+        return None
+    return {"name": notice.assignee_name, "phone": notice.assignee_phone}
+
+
+def markdown(notice: Notice, tz: ZoneInfo = _TZ) -> str:
+    """A card for a phone screen: what, where, how bad, who must act and by when."""
+    lines = [
+        f"### {_TOPIC.get(notice.topic, notice.topic)}：{notice.title}" + (" ⚠超时" if notice.late else ""),
+        f"> 状态：{notice.state}　等级：{_SEVERITY.get(notice.severity, notice.severity)}",
+        f"> 地点：{notice.place}（{notice.grid_code or notice.unit_code}）",
+        f"> 坐标：{notice.lonlat[0]:.6f}, {notice.lonlat[1]:.6f}",
+        f"> 主管部门：{notice.department}",
+        f"> 发现：{_local(notice.opened_at, tz)}，累计 {notice.event_count} 次",
+    ]
+    if notice.accept_by is not None:
+        lines.append(f"> 签收时限：{_local(notice.accept_by, tz)}")
+    if notice.assignee_name:
+        mention = f" @{notice.assignee_phone}" if notice.assignee_phone else ""
+        lines.append(f"> 责任人：{notice.assignee_name}{mention}")
+    return "\n".join(lines)
+
+
+def wecom_body(notice: Notice) -> dict[str, Any]:
+    """WeCom robot markdown. Its markdown cannot @ a phone number, only a WeCom userid, so the phone is
+    written into the card and the robot's `text` mention list is not used (one message, one key)."""
+    return {"msgtype": "markdown", "markdown": {"content": markdown(notice)}}
+
+
+def dingtalk_body(notice: Notice) -> dict[str, Any]:
+    """DingTalk robot markdown; the @phone must appear in the text *and* in at.atMobiles to ring."""
+    phones = [notice.assignee_phone] if notice.assignee_phone else []
+    return {
+        "msgtype": "markdown",
+        "markdown": {"title": notice.title, "text": markdown(notice)},
+        "at": {"atMobiles": phones, "isAtAll": False},
+    }
+
+
+def digest_markdown(group: str, notices: Sequence[Notice], tz: ZoneInfo = _TZ) -> str:
+    """One message standing for many while a channel rate-limits us: newest state of each incident."""
+    latest: dict[str, Notice] = {}
+    for notice in sorted(notices, key=lambda n: n.outbox_id):
+        latest[str(notice.incident_id)] = notice
+    lines = [f"### 网格 {group} 事件汇总（{len(latest)} 件，{len(notices)} 条通知）"]
+    for notice in latest.values():
+        who = notice.assignee_name or "未分派"
+        late = " ⚠超时" if notice.late else ""
+        lines.append(f"- {notice.title}｜{notice.state}{late}｜{who}｜{_local(notice.opened_at, tz)}")
+    return "\n".join(lines)
+
+
+def digest_phones(notices: Sequence[Notice]) -> list[str]:
+    return sorted({n.assignee_phone for n in notices if n.assignee_phone})
+
+
+def _local(at: datetime, tz: ZoneInfo) -> str:
+    return at.astimezone(tz).strftime("%m-%d %H:%M")
