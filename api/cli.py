@@ -8,7 +8,7 @@ import logging
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Annotated, NoReturn, TypeVar
+from typing import Annotated, NoReturn, TypeVar, cast
 
 import typer
 from rich.console import Console
@@ -244,7 +244,7 @@ def incidents(
         sys.stdout.write(json.dumps(items, ensure_ascii=False, indent=1) + "\n")
         return
     for item in items:
-        assignee = item["assignee"] or {}
+        assignee = cast(dict[str, str], item["assignee"] or {})
         out.print(
             f"{item['opened_at']}  {item['state']:<10} {item['title']}  → {assignee.get('name', '—')}",
             markup=False,

@@ -17,6 +17,7 @@ import uvicorn
 from api.app import create_app
 from api.auth import AuthConfig, WeakSecret, hash_password
 from api.cli import UsageProblem
+from api.notifier import Channel, Notifier, channels_from_targets
 from api.service import Service
 from detect.backends.ultralytics import UltralyticsDetector
 from detect.errors import ModelNotFound
@@ -59,6 +60,8 @@ class SiteData:
     grids: list[Grid] | None
     roster: list[Shift] | None
     cameras: list[Camera]
+    #: Where incidents are announced, secrets already read from the environment.
+    channels: tuple[Channel, ...] = ()
 
 
 def model_dirs() -> list[Path]:
@@ -120,7 +123,11 @@ def configured_site(path: Path) -> tuple[SiteData, PersonDetectorConfig]:
         if roster is None:
             logger.warning("roster_file given without grids_file: import grids first, roster not loaded")
     cameras = [camera.to_camera() for camera in config.cameras]
-    return SiteData(config.site.timezone, grids, roster, cameras), config.models.person
+    try:
+        channels = tuple(channels_from_targets(config.notifications, os.environ))
+    except KeyError as exc:
+        raise UsageProblem(str(exc.args[0])) from None
+    return SiteData(config.site.timezone, grids, roster, cameras, channels), config.models.person
 
 
 async def load_site(store: Store, site: SiteData) -> None:
@@ -154,7 +161,10 @@ async def serve_site(
     await load_site(store, site)
     if demo:
         await seed_demo_users(store)
-    service = Service(store, detector, SystemClock(), timezone=site.timezone)
+    clock = SystemClock()
+    service = Service(store, detector, clock, timezone=site.timezone)
+    if site.channels:
+        service.notifier = Notifier(store, clock, site.channels)
     await service.start()
     if demo:
         print_banner(service, site, host, port)

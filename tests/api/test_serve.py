@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
 import sys
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
@@ -19,11 +22,33 @@ pytestmark = pytest.mark.slow
 SECRET = "test-only-signing-key-0123456789abcdef"
 
 
-def site_file(tmp_path: Path, vtest: Path) -> Path:
+class HookReceiver(ThreadingHTTPServer):
+    """A local webhook endpoint that keeps what it is sent."""
+
+    def __init__(self) -> None:
+        self.received: list[tuple[dict[str, str], dict]] = []  # type: ignore[type-arg]
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                receiver.received.append((dict(self.headers), json.loads(body)))
+                self.send_response(200)
+                self.end_headers()
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        super().__init__(("127.0.0.1", 0), Handler)
+
+
+def site_file(tmp_path: Path, vtest: Path, webhook: str | None = None) -> Path:
     site = yaml.safe_load((REPO / "docs" / "site.example.yaml").read_text(encoding="utf-8"))
     camera = site["cameras"][0]
     camera["source"] = str(vtest)  # a local file instead of the example's documentation-range address
-    site["notifications"] = []
+    site["notifications"] = (
+        [{"type": "webhook", "url": webhook, "secret_env": "GW_HOOK_SECRET"}] if webhook else []
+    )
     site["grids_file"] = str(DEMO_DIR / "grids.geojson")
     site["roster_file"] = str(DEMO_DIR / "roster.csv")
     site["models"] = {"person": {"weights": str(SHARED_MODELS / "yolov8n_int8_openvino_model"), "imgsz": 640}}
@@ -35,9 +60,16 @@ def site_file(tmp_path: Path, vtest: Path) -> Path:
 def test_serve_runs_the_configured_site(tmp_path: Path, vtest: Path, db_url: str) -> None:
     if not (SHARED_MODELS / "yolov8n_int8_openvino_model").is_dir():
         pytest.skip(f"{SHARED_MODELS} is not beside the checkout")
-    config = site_file(tmp_path, vtest)
+    hooks = HookReceiver()
+    threading.Thread(target=hooks.serve_forever, daemon=True).start()
+    config = site_file(tmp_path, vtest, webhook=f"http://127.0.0.1:{hooks.server_address[1]}/hook")
     port = free_port()
-    env = {**os.environ, "GRIDWATCH_DATABASE_URL": db_url, "GRIDWATCH_SECRET_KEY": SECRET}
+    env = {
+        **os.environ,
+        "GRIDWATCH_DATABASE_URL": db_url,
+        "GRIDWATCH_SECRET_KEY": SECRET,
+        "GW_HOOK_SECRET": "hook-secret",
+    }
     admin = subprocess.run(
         [sys.executable, "-c", "from api.cli import main; main()", "user", "add", "ops", "--role", "admin"],
         env={**env, "GRIDWATCH_NEW_PASSWORD": "a long admin password"},
