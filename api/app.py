@@ -12,6 +12,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any
 
+import asyncpg
 import cv2
 from fastapi import Depends, FastAPI, HTTPException, Query, Request
 from fastapi.responses import FileResponse, JSONResponse, Response, StreamingResponse
@@ -389,6 +390,13 @@ def create_app(service: Service, auth: AuthConfig) -> FastAPI:
     @app.get("/worker", include_in_schema=False)
     async def worker_page() -> FileResponse:
         return FileResponse(STATIC_DIR / "worker.html")
+
+    @app.exception_handler(asyncpg.DataError)
+    async def bad_data(_: Request, exc: asyncpg.DataError) -> JSONResponse:
+        # Input the schema allows but PostgreSQL cannot store (a NUL byte in a text field, say).
+        return JSONResponse(
+            {"detail": f"input rejected by the database: {exc.__class__.__name__}"}, status_code=422
+        )
 
     @app.exception_handler(NotFound)
     async def not_found(_: Request, exc: NotFound) -> JSONResponse:
