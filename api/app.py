@@ -23,6 +23,7 @@ from api.auth import AdminPrincipal, AuthConfig, CurrentPrincipal, Principal
 from api.auth_routes import router as auth_router
 from api.schemas import TransitionIn, event_json, incident_json, log_json, parse_uuid
 from api.service import LiveView, Service
+from api.webrtc import OfferRejected, WebRTCHub
 from detect.evidence import annotate_live
 from models.auth_store import AuthStore
 from models.records import OPEN_STATES, EventKind, IncidentState
@@ -83,6 +84,31 @@ async def _scoped_incident(service: Service, principal: Principal, iid: Any) -> 
     return row
 
 
+def _latest_image(service: Service, camera_id: str) -> Any:
+    view = service.live.get(camera_id)
+    return view.frame.image if view is not None and view.frame is not None else None
+
+
+def _detections_message(service: Service, camera_id: str) -> dict[str, Any]:
+    """What the data channel sends: boxes in frame pixels, and the zones to outline."""
+    view = service.live.get(camera_id)
+    camera = service.cameras[camera_id]
+    frame = view.frame if view is not None else None
+    height, width = (
+        frame.image.shape[:2] if frame is not None else (camera.frame_size[1], camera.frame_size[0])
+    )
+    return {
+        "camera_id": camera_id,
+        "frame": frame.index if frame is not None else None,
+        "size": [width, height],
+        "boxes": [
+            {"xyxy": [round(v, 1) for v in d.xyxy], "label": d.label, "confidence": round(d.confidence, 2)}
+            for d in (view.detections if view is not None else [])
+        ],
+        "zones": [{"name": z.name, "kind": z.kind.value, "polygon": z.polygon_px} for z in camera.zones],
+    }
+
+
 def create_app(service: Service, auth: AuthConfig) -> FastAPI:
     app = FastAPI(
         title="gridwatch",
@@ -93,6 +119,9 @@ def create_app(service: Service, auth: AuthConfig) -> FastAPI:
     app.state.auth = auth
     app.state.auth_store = AuthStore(service.store.pool)
     app.include_router(auth_router)
+    app.state.webrtc = WebRTCHub(
+        lambda cid: lambda: _latest_image(service, cid), lambda cid: _detections_message(service, cid)
+    )
 
     @app.middleware("http")
     async def limit_body(request: Request, call_next: Any) -> Response:
@@ -322,6 +351,50 @@ def create_app(service: Service, auth: AuthConfig) -> FastAPI:
                 await asyncio.sleep(0.1)
 
         return StreamingResponse(parts(), media_type="multipart/x-mixed-replace; boundary=frame")
+
+    @app.post(
+        "/api/cameras/{camera_id}/whep",
+        status_code=201,
+        response_class=Response,
+        openapi_extra={
+            "requestBody": {"required": True, "content": {"application/sdp": {"schema": {"type": "string"}}}}
+        },
+        responses={201: {"content": {"application/sdp": {}}, "description": "SDP answer"}},
+    )
+    async def whep_offer(
+        camera_id: str, request: Request, service: ServiceDep, principal: CurrentPrincipal
+    ) -> Response:
+        """WHEP: POST an SDP offer (application/sdp), get the answer; DELETE the Location to hang up."""
+        _view(service, principal, camera_id)
+        if request.headers.get("content-type", "").split(";")[0].strip() != "application/sdp":
+            raise HTTPException(415, "send the offer as application/sdp")
+        try:
+            offer = (await request.body()).decode("utf-8")
+        except UnicodeDecodeError:
+            raise HTTPException(422, "the offer is not UTF-8 text") from None
+        hub: WebRTCHub = request.app.state.webrtc
+        try:
+            session, answer = await hub.answer(service.cameras[camera_id], offer)
+        except OfferRejected as exc:
+            raise HTTPException(422, str(exc)) from None
+        return Response(
+            answer,
+            status_code=201,
+            media_type="application/sdp",
+            headers={"Location": f"/api/whep/{session.id}"},
+        )
+
+    @app.delete("/api/whep/{session_id}", status_code=204, response_class=Response)
+    async def whep_hangup(
+        session_id: str, request: Request, service: ServiceDep, principal: CurrentPrincipal
+    ) -> Response:
+        hub: WebRTCHub = request.app.state.webrtc
+        session = hub.sessions.get(session_id)
+        if session is None:
+            raise HTTPException(404, "no such session")
+        _view(service, principal, session.camera_id)
+        await hub.close(session_id)
+        return Response(status_code=204)
 
     @app.get("/api/grids")
     async def grids(service: ServiceDep, principal: CurrentPrincipal) -> dict[str, Any]:

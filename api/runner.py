@@ -19,6 +19,7 @@ from api.auth import AuthConfig, WeakSecret, hash_password
 from api.cli import UsageProblem
 from api.notifier import Channel, Notifier, channels_from_targets
 from api.service import Service
+from api.webrtc import offer_loopback_only
 from detect.backends.ultralytics import UltralyticsDetector
 from detect.errors import ModelNotFound
 from detect.registry import resolve_person_model
@@ -168,12 +169,14 @@ async def serve_site(
     await service.start()
     if demo:
         print_banner(service, site, host, port)
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(service, auth), host=host, port=port, lifespan="off", log_level="warning")
-    )
+    if host in ("127.0.0.1", "localhost"):
+        offer_loopback_only()
+    app = create_app(service, auth)
+    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, lifespan="off", log_level="warning"))
     try:
         await server.serve()
     finally:
+        await app.state.webrtc.aclose()
         await service.stop()
         await store.close()
 

@@ -22,13 +22,80 @@ function renderWall() {
       tile = document.createElement("div");
       tile.className = "tile";
       tile.id = `tile-${cam.id}`;
-      tile.innerHTML = `<img alt="${cam.name}" src="/api/cameras/${encodeURIComponent(cam.id)}/mjpeg">
+      tile.innerHTML = `<div class="media"><video autoplay muted playsinline></video>
+        <img alt="${cam.name}" hidden><canvas class="overlay"></canvas></div>
         <div class="cap"><b>${cam.name}</b><span class="cam-state"></span></div>`;
       wall.appendChild(tile);
+      playLive(cam, tile);
     }
     tile.classList.toggle("alert", state.alertCamera === cam.id && Date.now() < state.alertUntil);
     tile.querySelector(".cam-state").textContent = `${cam.id} · ${cam.status.state}`;
   }
+}
+
+// Live video: WebRTC (WHEP) with the detections drawn from its data channel; MJPEG (boxes drawn by the
+// server) when WebRTC cannot connect within a few seconds.
+async function playLive(cam, tile) {
+  const video = tile.querySelector("video");
+  try {
+    await Promise.race([startWebRTC(cam, tile, video), new Promise((_, no) => setTimeout(() => no(new Error("timeout")), 8000))]);
+    tile.dataset.media = "webrtc";
+  } catch (err) {
+    console.warn(`WebRTC for ${cam.id} failed (${err.message}); using MJPEG`);
+    video.hidden = true;
+    tile.querySelector("canvas").hidden = true;
+    const img = tile.querySelector("img");
+    img.src = `/api/cameras/${encodeURIComponent(cam.id)}/mjpeg`;
+    img.hidden = false;
+    tile.dataset.media = "mjpeg";
+  }
+}
+
+async function startWebRTC(cam, tile, video) {
+  const pc = new RTCPeerConnection({ iceServers: [] });
+  pc.addTransceiver("video", { direction: "recvonly" });
+  const channel = pc.createDataChannel("detections");
+  channel.onmessage = (e) => drawOverlay(tile, JSON.parse(e.data));
+  const playing = new Promise((ok) => { video.onplaying = ok; });
+  pc.ontrack = (e) => { video.srcObject = e.streams[0] || new MediaStream([e.track]); };
+  await pc.setLocalDescription(await pc.createOffer());
+  // WHEP without trickle: send the offer once all (loopback) candidates are in it.
+  await new Promise((ok) => {
+    if (pc.iceGatheringState === "complete") return ok();
+    pc.onicegatheringstatechange = () => pc.iceGatheringState === "complete" && ok();
+    setTimeout(ok, 2000);
+  });
+  const res = await fetch(`/api/cameras/${encodeURIComponent(cam.id)}/whep`, {
+    method: "POST", headers: { "Content-Type": "application/sdp" }, body: pc.localDescription.sdp,
+  });
+  if (res.status !== 201) throw new Error(`WHEP ${res.status}`);
+  tile.dataset.session = res.headers.get("Location") || "";
+  await pc.setRemoteDescription({ type: "answer", sdp: await res.text() });
+  await playing;
+}
+
+function drawOverlay(tile, msg) {
+  const video = tile.querySelector("video"), canvas = tile.querySelector("canvas");
+  const w = video.clientWidth, h = video.clientHeight;
+  if (!w || !h) return;
+  canvas.width = w; canvas.height = h;
+  const [fw, fh] = msg.size;
+  const s = Math.min(w / fw, h / fh), ox = (w - fw * s) / 2, oy = (h - fh * s) / 2;
+  const ctx = canvas.getContext("2d");
+  ctx.clearRect(0, 0, w, h);
+  ctx.lineWidth = 1.5;
+  for (const z of msg.zones) {
+    ctx.strokeStyle = { crowd: "#d29922", occupation: "#58a6ff", fire: "#f85149" }[z.kind] || "#8b949e";
+    ctx.beginPath();
+    z.polygon.forEach(([x, y], i) => (i ? ctx.lineTo : ctx.moveTo).call(ctx, ox + x * s, oy + y * s));
+    ctx.closePath(); ctx.stroke();
+  }
+  ctx.strokeStyle = "#3fb950"; ctx.lineWidth = 2;
+  for (const b of msg.boxes) {
+    const [x1, y1, x2, y2] = b.xyxy;
+    ctx.strokeRect(ox + x1 * s, oy + y1 * s, (x2 - x1) * s, (y2 - y1) * s);
+  }
+  tile.dataset.boxes = String(msg.boxes.length);
 }
 
 function project(bounds, lon, lat) {

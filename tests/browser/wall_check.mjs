@@ -16,7 +16,8 @@ async function signIn(page, user) {
 const browser = await chromium.launch({
   executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
   args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-         "--disable-sync", "--no-first-run"],
+         "--disable-sync", "--no-first-run", "--allow-loopback-in-peer-connection",
+         "--disable-features=WebRtcHideLocalIpsWithMdns", "--autoplay-policy=no-user-gesture-required"],
 });
 try {
   const page = await (await browser.newContext({ viewport: { width: 1600, height: 900 } })).newPage();
@@ -28,8 +29,9 @@ try {
   await page.locator("#map path").first().waitFor({ timeout: 10000 });
   // Mean brightness and a coarse signature of the live picture, twice, 1.5 s apart.
   const sample = () => page.evaluate(() => {
-    const img = document.querySelector(".tile img");
-    if (!img || !img.naturalWidth) return null;
+    const video = document.querySelector(".tile video");
+    const img = video && video.videoWidth ? video : document.querySelector(".tile img");
+    if (!img || !(img.videoWidth || img.naturalWidth)) return null;
     const c = document.createElement("canvas");
     c.width = 64; c.height = 48;
     const ctx = c.getContext("2d");
@@ -37,9 +39,14 @@ try {
     const d = ctx.getImageData(0, 0, 64, 48).data;
     let sum = 0; const sig = [];
     for (let i = 0; i < d.length; i += 4) { const v = (d[i] + d[i + 1] + d[i + 2]) / 3; sum += v; sig.push(v); }
-    return { width: img.naturalWidth, mean: sum / (d.length / 4), sig };
+    return { width: img.videoWidth || img.naturalWidth, mean: sum / (d.length / 4), sig };
   });
-  await page.waitForFunction(() => document.querySelector(".tile img")?.naturalWidth > 0, null, { timeout: 20000 });
+  await page.waitForFunction(() => document.querySelector(".tile")?.dataset.media, null, { timeout: 20000 });
+  const media = await page.locator(".tile").first().getAttribute("data-media");
+  if (media === "webrtc") {
+    await page.waitForFunction(() => Number(document.querySelector(".tile")?.dataset.boxes) > 0, null, { timeout: 10000 });
+  }
+  const boxes = Number(await page.locator(".tile").first().getAttribute("data-boxes") || 0);
   const a = await sample();
   await page.waitForTimeout(1500);
   const b = await sample();
@@ -66,7 +73,7 @@ try {
   await page.locator(`#incidents li[data-id="${incidentId}"] .state`, { hasText: "resolved" }).waitFor({ timeout: 5000 });
   const wallUpdateMs = Date.now() - t0;
   console.log(JSON.stringify({
-    frame_width: a?.width ?? 0, mean_brightness: a?.mean ?? 0, changed_pixels: changed,
+    media, boxes, frame_width: a?.width ?? 0, mean_brightness: a?.mean ?? 0, changed_pixels: changed,
     incidents: items, hot_grids: hotGrids, feed: await page.locator("#feed-state").getAttribute("class"), errors,
     worker_steps: steps, wall_update_ms: wallUpdateMs,
   }));
