@@ -264,5 +264,6 @@ def main() -> None:
 # Command groups live in their own modules; importing them registers them on `app`.
 from api import (  # noqa: E402
     cli_auth,  # noqa: F401
+    cli_ingest,  # noqa: F401  (registers onboard)
     cli_router,  # noqa: F401
 )

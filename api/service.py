@@ -276,3 +276,22 @@ class Service:
             "events": view.events if view else 0,
             "detections": len(view.detections) if view else 0,
         }
+
+    async def add_camera(self, camera: Camera) -> None:
+        """Start (or restart with its new record) one camera, already saved to the store; others run on."""
+        await self.remove_camera(camera.id)
+        if camera.enabled:
+            task = asyncio.create_task(self._camera_loop(camera), name=f"camera:{camera.id}")
+            self._tasks[camera.id] = task
+
+    async def remove_camera(self, camera_id: str) -> None:
+        """Stop one camera's task and forget its live view, then reload what the store holds."""
+        task = self._tasks.pop(camera_id, None)
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self.live.pop(camera_id, None)
+        # The router's homographies, coverage and camera table come from the store; rebuilding them
+        # is cheap next to a camera's connect time.
+        await self.load()

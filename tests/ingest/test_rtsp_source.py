@@ -193,3 +193,32 @@ async def test_an_unreachable_camera_is_offline_and_retried(caplog: pytest.LogCa
     assert states == [CameraState.CONNECTING, CameraState.OFFLINE]
     assert source.health.transitions[1].reason.startswith("cannot open stream")
     assert password not in caplog.text
+
+
+async def test_twenty_kills_and_restarts_are_each_noticed_and_recovered(rtsp_peer: RtspPeer) -> None:
+    """Acceptance 2 of issue 3: offline within 2 s of each kill, a frame within 10 s of each restart."""
+    source = RtspSource("cam-rtsp", rtsp_peer.url(), SystemClock())
+    collector = Collector(source)
+    offline_s: list[float] = []
+    back_s: list[float] = []
+    try:
+        assert await wait_until(lambda: source.health.state is CameraState.ONLINE, 15) is not None
+        for cycle in range(20):
+            rtsp_peer.kill()
+            took = await wait_until(lambda: source.health.state is CameraState.OFFLINE, 2)
+            assert took is not None, f"cycle {cycle}: {source.health.state} 2 s after the kill"
+            offline_s.append(took)
+            rtsp_peer.start()
+            seen = len(collector.frames)
+            took = await wait_until(lambda: len(collector.frames) > seen, 10)  # noqa: B023
+            assert took is not None, f"cycle {cycle}: no frame within 10 s of the restart"
+            back_s.append(took)
+            assert not collector._task.done(), "the consumer task ended"
+    finally:
+        await collector.stop()
+        await source.aclose()
+    states = [t.state for t in source.health.transitions]
+    assert_no_repeated_states(source)
+    cycle = [CameraState.CONNECTING, CameraState.OFFLINE, CameraState.ONLINE]
+    assert states == [CameraState.CONNECTING, CameraState.ONLINE, *cycle * 20, CameraState.OFFLINE], states
+    assert max(offline_s) < 2 and max(back_s) < 10

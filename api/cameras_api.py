@@ -1,0 +1,181 @@
+"""Camera registry API: add, replace and remove cameras and their zones while the service runs.
+
+Mounted by the app with ``app.include_router(cameras_api.router)``. Needs from the app:
+
+* ``app.state.service`` — the Service, with ``store`` and two methods:
+  ``await service.add_camera(camera)`` (start or restart that camera's task with the new record) and
+  ``await service.remove_camera(camera_id)`` (stop its task, forget it);
+* ``app.state.camera_subnets`` — the site's ``site.camera_subnets`` (list of CIDR strings); without
+  it every camera URL is refused.
+
+Camera URLs are untrusted input (see ingest.camera_urls): refusals are 422 with a reason. Request
+bodies are validated here rather than by FastAPI's default handler, because that handler echoes the
+offending input, and the input is a URL that may carry a password.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import replace
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Depends, HTTPException, Request
+from pydantic import ValidationError
+
+from api.auth import AdminPrincipal
+from ingest.camera_urls import IPNetwork, RefusedUrl, check_camera_url, parse_subnets
+from ingest.urls import mask_url
+from models.camera_registry import delete_camera
+from models.config import CameraConfig, ZoneConfig, _to_zone, describe_errors, dotted
+from models.records import Camera
+
+logger = logging.getLogger(__name__)
+
+router = APIRouter(prefix="/api/registry/cameras", tags=["camera registry"])
+
+
+def camera_subnets(request: Request) -> tuple[IPNetwork, ...]:
+    try:
+        return parse_subnets(getattr(request.app.state, "camera_subnets", None) or [])
+    except ValueError:
+        logger.error("app.state.camera_subnets holds an invalid network; refusing every camera URL")
+        return ()
+
+
+SubnetsDep = Annotated[tuple[IPNetwork, ...], Depends(camera_subnets)]
+JsonBody = Annotated[Any, Body()]
+
+
+def _unprocessable(problems: list[str]) -> HTTPException:
+    return HTTPException(422, [{"reason": p} for p in problems])
+
+
+def camera_json(camera: Camera) -> dict[str, Any]:
+    """The registry view of a camera; the source is masked (user and password never leave)."""
+    return {
+        "id": camera.id,
+        "name": camera.name,
+        "source": mask_url(camera.source),
+        "frame_size": list(camera.frame_size),
+        "mount": {
+            "lonlat": list(camera.mount.lonlat),
+            "height_m": camera.mount.height_m,
+            "heading_deg": camera.mount.heading_deg,
+        },
+        "calibration": [{"px": list(p.px), "lonlat": list(p.lonlat)} for p in camera.calibration],
+        "zones": [
+            {
+                "name": z.name,
+                "kind": z.kind.value,
+                "polygon_px": [list(p) for p in z.polygon_px],
+                "min_persons": z.min_persons,
+                "min_seconds": z.min_seconds,
+                "cooldown_seconds": z.cooldown_seconds,
+            }
+            for z in camera.zones
+        ],
+        "analysis_fps": camera.analysis_fps,
+        "enabled": camera.enabled,
+    }
+
+
+async def _checked_camera(body: Any, subnets: tuple[IPNetwork, ...], path_id: str | None = None) -> Camera:
+    if not isinstance(body, dict):
+        raise _unprocessable(["the body must be a JSON object describing a camera"])
+    if path_id is not None:
+        body = {**body, "id": body.get("id", path_id)}
+        if body["id"] != path_id:
+            raise _unprocessable([f"id: the body says {body['id']!r}, the path {path_id!r}"])
+    source = body.get("source")
+    if not isinstance(source, str):
+        raise _unprocessable(["source: required, an rtsp:// or rtsps:// URL"])
+    try:
+        await check_camera_url(source, subnets)
+    except RefusedUrl as exc:
+        logger.warning("camera registry: refused source %s: %s", mask_url(source), exc)
+        raise _unprocessable([f"source: {exc}"]) from None
+    try:
+        return CameraConfig.model_validate(body).to_camera()
+    except ValidationError as exc:
+        raise _unprocessable([f"{dotted(loc)}: {message}" for loc, message in describe_errors(exc)]) from None
+
+
+async def _known(request: Request, camera_id: str) -> Camera:
+    for camera in await request.app.state.service.store.load_cameras():
+        if camera.id == camera_id:
+            return camera  # type: ignore[no-any-return]
+    raise HTTPException(404, f"no camera {camera_id!r}")
+
+
+async def _save(request: Request, camera: Camera) -> None:
+    service = request.app.state.service
+    await service.store.upsert_cameras([camera])
+    await service.add_camera(camera)
+
+
+@router.get("")
+async def list_registry(request: Request, principal: AdminPrincipal) -> list[dict[str, Any]]:
+    return [camera_json(c) for c in await request.app.state.service.store.load_cameras()]
+
+
+@router.get("/{camera_id}")
+async def get_camera(camera_id: str, request: Request, principal: AdminPrincipal) -> dict[str, Any]:
+    return camera_json(await _known(request, camera_id))
+
+
+@router.post("", status_code=201)
+async def add_camera(
+    request: Request, principal: AdminPrincipal, subnets: SubnetsDep, body: JsonBody = None
+) -> dict[str, Any]:
+    """Add a camera; it starts streaming at once. 409 if the id is taken (use PUT to replace)."""
+    camera = await _checked_camera(body, subnets)
+    if any(c.id == camera.id for c in await request.app.state.service.store.load_cameras()):
+        raise HTTPException(409, f"camera {camera.id!r} exists; PUT /api/registry/cameras/{camera.id}")
+    await _save(request, camera)
+    masked = mask_url(camera.source)
+    logger.info("camera registry: %s added camera %s (%s)", principal.name, camera.id, masked)
+    return camera_json(camera)
+
+
+@router.put("/{camera_id}")
+async def replace_camera(
+    camera_id: str, request: Request, principal: AdminPrincipal, subnets: SubnetsDep, body: JsonBody = None
+) -> dict[str, Any]:
+    """Create or replace a camera; its task restarts with the new settings, the others run on."""
+    camera = await _checked_camera(body, subnets, camera_id)
+    await _save(request, camera)
+    logger.info("camera registry: %s replaced camera %s", principal.name, camera.id)
+    return camera_json(camera)
+
+
+@router.put("/{camera_id}/zones")
+async def replace_zones(
+    camera_id: str, request: Request, principal: AdminPrincipal, subnets: SubnetsDep, body: JsonBody = None
+) -> dict[str, Any]:
+    """Replace the camera's zones (a JSON list); checked against its frame like the site YAML."""
+    current = await _known(request, camera_id)
+    if not isinstance(body, list):
+        raise _unprocessable(["the body must be a JSON list of zones"])
+    document = camera_json(current)
+    # The stored source is trusted already (and may hold a ${VAR}); only the zones are new.
+    document["source"] = current.source
+    document["mount"] = {k: v for k, v in document["mount"].items() if v is not None}
+    document["zones"] = body
+    try:
+        config = CameraConfig.model_validate(document)
+    except ValidationError as exc:
+        raise _unprocessable([f"{dotted(loc)}: {message}" for loc, message in describe_errors(exc)]) from None
+    zones: list[ZoneConfig] = config.zones
+    camera = replace(current, zones=tuple(_to_zone(z) for z in zones))
+    await _save(request, camera)
+    logger.info("camera registry: %s replaced the zones of camera %s", principal.name, camera_id)
+    return camera_json(camera)
+
+
+@router.delete("/{camera_id}", status_code=204)
+async def remove_camera(camera_id: str, request: Request, principal: AdminPrincipal) -> None:
+    service = request.app.state.service
+    if not await delete_camera(service.store.pool, camera_id):
+        raise HTTPException(404, f"no camera {camera_id!r}")
+    await service.remove_camera(camera_id)
+    logger.info("camera registry: %s removed camera %s", principal.name, camera_id)
