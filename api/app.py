@@ -7,7 +7,7 @@ import hashlib
 import json
 import logging
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any
@@ -21,6 +21,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Gauge, gen
 
 from api.auth import AdminPrincipal, AuthConfig, CurrentPrincipal, Principal
 from api.auth_routes import router as auth_router
+from api.cameras_api import router as cameras_router
 from api.schemas import TransitionIn, event_json, incident_json, log_json, parse_uuid
 from api.service import LiveView, Service
 from api.webrtc import OfferRejected, WebRTCHub
@@ -109,7 +110,7 @@ def _detections_message(service: Service, camera_id: str) -> dict[str, Any]:
     }
 
 
-def create_app(service: Service, auth: AuthConfig) -> FastAPI:
+def create_app(service: Service, auth: AuthConfig, *, camera_subnets: Sequence[str] = ()) -> FastAPI:
     app = FastAPI(
         title="gridwatch",
         version="0.1.0",
@@ -119,6 +120,9 @@ def create_app(service: Service, auth: AuthConfig) -> FastAPI:
     app.state.auth = auth
     app.state.auth_store = AuthStore(service.store.pool)
     app.include_router(auth_router)
+    # Cameras may be added at run time only inside these networks (api.cameras_api).
+    app.state.camera_subnets = list(camera_subnets)
+    app.include_router(cameras_router)
     app.state.webrtc = WebRTCHub(
         lambda cid: lambda: _latest_image(service, cid), lambda cid: _detections_message(service, cid)
     )

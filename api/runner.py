@@ -63,6 +63,8 @@ class SiteData:
     cameras: list[Camera]
     #: Where incidents are announced, secrets already read from the environment.
     channels: tuple[Channel, ...] = ()
+    #: Networks cameras may be added from at run time.
+    camera_subnets: tuple[str, ...] = ()
 
 
 def model_dirs() -> list[Path]:
@@ -128,7 +130,8 @@ def configured_site(path: Path) -> tuple[SiteData, PersonDetectorConfig]:
         channels = tuple(channels_from_targets(config.notifications, os.environ))
     except KeyError as exc:
         raise UsageProblem(str(exc.args[0])) from None
-    return SiteData(config.site.timezone, grids, roster, cameras, channels), config.models.person
+    site = SiteData(config.site.timezone, grids, roster, cameras, channels, tuple(config.site.camera_subnets))
+    return site, config.models.person
 
 
 async def load_site(store: Store, site: SiteData) -> None:
@@ -171,7 +174,7 @@ async def serve_site(
         print_banner(service, site, host, port)
     if host in ("127.0.0.1", "localhost"):
         offer_loopback_only()
-    app = create_app(service, auth)
+    app = create_app(service, auth, camera_subnets=site.camera_subnets)
     server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, lifespan="off", log_level="warning"))
     try:
         await server.serve()

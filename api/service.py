@@ -18,6 +18,7 @@ from api.notifier import Notifier
 from detect.analyzer import AnalyzerOutput, CameraAnalyzer
 from detect.rules import Phase
 from ingest.frames import Frame
+from ingest.offline import OfflineWatch
 from ingest.sources import open_source
 from models.clock import Clock
 from models.config import expand_source
@@ -104,6 +105,7 @@ class Service:
         *,
         timezone: str = "Asia/Shanghai",
         triage: TriageTable | None = None,
+        offline_after_s: float = 300.0,
     ) -> None:
         self.store = store
         self.clock = clock
@@ -123,6 +125,7 @@ class Service:
         self.escalator = Escalator(store, clock, self._current_roster, on_fired=lambda _: self.wake_outbox())
         self.notifier: Notifier | None = None
         self._router_tasks: list[asyncio.Task[None]] = []
+        self.offline_watch = OfflineWatch(offline_after_s)
         self.started_at = time.monotonic()
 
     async def load(self) -> None:
@@ -147,6 +150,7 @@ class Service:
         self._router_tasks.append(asyncio.create_task(self.escalator.run(), name="escalator"))
         if self.notifier is not None:
             self._router_tasks.append(asyncio.create_task(self.notifier.run(), name="notifier"))
+        self._router_tasks.append(asyncio.create_task(self._watch_offline(), name="offline-watch"))
         for camera in self.cameras.values():
             if camera.enabled:
                 self._tasks[camera.id] = asyncio.create_task(
@@ -169,6 +173,28 @@ class Service:
         if self.notifier is not None:
             await self.notifier.aclose()
         await self.batcher.aclose()
+
+    async def check_offline(self) -> list[uuid.UUID]:
+        """Open a maintenance incident for each camera down longer than the tolerance (once per outage)."""
+        opened: list[uuid.UUID] = []
+        for camera_id, view in list(self.live.items()):
+            health = getattr(view.source, "health", None)
+            if health is None:
+                continue
+            event = self.offline_watch.check(camera_id, health.state, health.since, self.clock.now())
+            if event is not None:
+                result = await self.handle(AnalyzerOutput(Phase.START, event))
+                if result is not None and result[1]:
+                    opened.append(result[0])
+        return opened
+
+    async def _watch_offline(self, period_s: float = 10.0) -> None:
+        while True:
+            await asyncio.sleep(period_s)
+            try:
+                await self.check_offline()
+            except Exception:  # the watch must outlive one failed routing
+                logger.exception("offline check failed")
 
     async def _camera_loop(self, camera: Camera) -> None:
         analyzer = CameraAnalyzer(camera)
@@ -292,6 +318,7 @@ class Service:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self.live.pop(camera_id, None)
+        self.offline_watch.forget(camera_id)
         # The router's homographies, coverage and camera table come from the store; rebuilding them
         # is cheap next to a camera's connect time.
         await self.load()
