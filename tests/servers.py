@@ -1,16 +1,22 @@
-"""Start ``gridwatch`` server commands as subprocesses on a free loopback port, as a user would."""
+"""Start gridwatch servers on a free loopback port: the CLI as a subprocess, or the app in a thread."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import socket
 import subprocess
 import sys
+import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
+import asyncpg
 import httpx
+import uvicorn
 
 
 def free_port() -> int:
@@ -65,3 +71,88 @@ def wait_for(predicate, timeout_s: float, interval_s: float = 1.0):  # type: ign
             return value
         time.sleep(interval_s)
     return None
+
+
+def is_up(base: str) -> bool:
+    """Whether a gridwatch server at ``base`` answers its health check."""
+    try:
+        return httpx.get(f"{base}/api/health", timeout=2).status_code == 200
+    except httpx.TransportError:
+        return False
+
+
+@dataclass
+class InProcessApi:
+    base: str
+    service: Any
+    loop: asyncio.AbstractEventLoop
+
+
+@contextlib.contextmanager
+def in_process_api(
+    postgres_url: str,
+    db_name: str,
+    *,
+    detector: Any,
+    clock: Any,
+    camera_source: str,
+    start_cameras: bool,
+    prepare: Callable[[Any], Awaitable[object]] | None = None,
+) -> Iterator[InProcessApi]:
+    """The demo county's API served by uvicorn in a thread with its own event loop and database.
+
+    ``start_cameras`` runs the camera loops (live video); ``prepare`` runs inside the server's loop
+    before it starts answering.
+    """
+    # Imported here: tests/servers.py also serves tests that must not load the application.
+    from api.app import create_app
+    from api.auth import AuthConfig
+    from api.runner import demo_site, load_site, seed_demo_users
+    from api.service import Service
+    from api.webrtc import offer_loopback_only
+    from models.store import Store
+    from tests.conftest import _with_database
+
+    port = free_port()
+    ready = threading.Event()
+    box: dict[str, Any] = {}
+
+    async def main() -> None:
+        admin = await asyncpg.connect(postgres_url)
+        await admin.execute(f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)')
+        await admin.execute(f'CREATE DATABASE "{db_name}"')
+        await admin.close()
+        store = await Store.connect(_with_database(postgres_url, db_name))
+        site = demo_site()
+        await load_site(
+            store, replace(site, cameras=[replace(c, source=camera_source) for c in site.cameras])
+        )
+        await seed_demo_users(store)
+        service = Service(store, detector, clock, timezone=site.timezone)
+        await (service.start() if start_cameras else service.load())
+        if prepare is not None:
+            await prepare(service)
+        offer_loopback_only()
+        app = create_app(service, AuthConfig.for_demo())
+        server = uvicorn.Server(
+            uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error", lifespan="off")
+        )
+        box.update(service=service, server=server, loop=asyncio.get_running_loop())
+        ready.set()
+        try:
+            await server.serve()
+        finally:
+            await app.state.webrtc.aclose()
+            await service.stop()
+            await store.close()
+
+    thread = threading.Thread(target=asyncio.run, args=(main(),), daemon=True)
+    thread.start()
+    assert ready.wait(60), "the in-process API did not start"
+    base = f"http://127.0.0.1:{port}"
+    assert wait_for(lambda: is_up(base), 30)
+    try:
+        yield InProcessApi(base, box["service"], box["loop"])
+    finally:
+        box["server"].should_exit = True
+        thread.join(30)

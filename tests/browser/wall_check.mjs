@@ -72,6 +72,7 @@ try {
   const t0 = Date.now();
   await page.locator(`#incidents li[data-id="${incidentId}"] .state`, { hasText: "resolved" }).waitFor({ timeout: 5000 });
   const wallUpdateMs = Date.now() - t0;
+
   console.log(JSON.stringify({
     media, boxes, frame_width: a?.width ?? 0, mean_brightness: a?.mean ?? 0, changed_pixels: changed,
     incidents: items, hot_grids: hotGrids, feed: await page.locator("#feed-state").getAttribute("class"), errors,
