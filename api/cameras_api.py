@@ -28,6 +28,7 @@ from ingest.urls import mask_url
 from models.camera_registry import delete_camera
 from models.config import CameraConfig, ZoneConfig, _to_zone, describe_errors, dotted
 from models.records import Camera
+from models.store import calibration_json, mount_json, zones_json
 
 logger = logging.getLogger(__name__)
 
@@ -57,23 +58,9 @@ def camera_json(camera: Camera) -> dict[str, Any]:
         "name": camera.name,
         "source": mask_url(camera.source),
         "frame_size": list(camera.frame_size),
-        "mount": {
-            "lonlat": list(camera.mount.lonlat),
-            "height_m": camera.mount.height_m,
-            "heading_deg": camera.mount.heading_deg,
-        },
-        "calibration": [{"px": list(p.px), "lonlat": list(p.lonlat)} for p in camera.calibration],
-        "zones": [
-            {
-                "name": z.name,
-                "kind": z.kind.value,
-                "polygon_px": [list(p) for p in z.polygon_px],
-                "min_persons": z.min_persons,
-                "min_seconds": z.min_seconds,
-                "cooldown_seconds": z.cooldown_seconds,
-            }
-            for z in camera.zones
-        ],
+        "mount": mount_json(camera.mount),
+        "calibration": calibration_json(camera.calibration),
+        "zones": zones_json(camera.zones),
         "analysis_fps": camera.analysis_fps,
         "enabled": camera.enabled,
     }

@@ -797,6 +797,29 @@ def _incident_from_row(r: dict[str, Any]) -> Incident:
     )
 
 
+def mount_json(mount: Mount) -> dict[str, Any]:
+    return {"lonlat": list(mount.lonlat), "height_m": mount.height_m, "heading_deg": mount.heading_deg}
+
+
+def calibration_json(points: Sequence[CalibrationPoint]) -> list[dict[str, Any]]:
+    return [{"px": list(p.px), "lonlat": list(p.lonlat)} for p in points]
+
+
+def zones_json(zones: Sequence[Zone]) -> list[dict[str, Any]]:
+    """Zones as stored (jsonb) and as the registry API shows them."""
+    return [
+        {
+            "name": z.name,
+            "kind": z.kind.value,
+            "polygon_px": [list(p) for p in z.polygon_px],
+            "min_persons": z.min_persons,
+            "min_seconds": z.min_seconds,
+            "cooldown_seconds": z.cooldown_seconds,
+        }
+        for z in zones
+    ]
+
+
 def _camera_row(c: Camera) -> tuple[Any, ...]:
     return (
         c.id,
@@ -804,19 +827,9 @@ def _camera_row(c: Camera) -> tuple[Any, ...]:
         c.source,
         c.frame_size[0],
         c.frame_size[1],
-        {"lonlat": list(c.mount.lonlat), "height_m": c.mount.height_m, "heading_deg": c.mount.heading_deg},
-        [{"px": list(p.px), "lonlat": list(p.lonlat)} for p in c.calibration],
-        [
-            {
-                "name": z.name,
-                "kind": z.kind.value,
-                "polygon_px": [list(p) for p in z.polygon_px],
-                "min_persons": z.min_persons,
-                "min_seconds": z.min_seconds,
-                "cooldown_seconds": z.cooldown_seconds,
-            }
-            for z in c.zones
-        ],
+        mount_json(c.mount),
+        calibration_json(c.calibration),
+        zones_json(c.zones),
         c.analysis_fps,
         c.enabled,
     )

@@ -156,3 +156,16 @@ def in_process_api(
     finally:
         box["server"].should_exit = True
         thread.join(30)
+
+
+def run_cli(
+    *args: str, env: Mapping[str, str] | None = None, timeout_s: float = 120
+) -> subprocess.CompletedProcess[str]:
+    """Run ``gridwatch ARGS`` to completion as a user would, capturing its output."""
+    return subprocess.run(
+        [sys.executable, "-c", "from api.cli import main; main()", *args],
+        capture_output=True,
+        text=True,
+        env=dict(env) if env is not None else None,
+        timeout=timeout_s,
+    )

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -17,19 +16,15 @@ import asyncpg
 import pytest
 
 from models.migrate import migrate
+from tests.servers import run_cli
 
 DEMO = Path(__file__).resolve().parents[2] / "api" / "demo"
 GRID_A = "379901001001001"
 
 
 def gridwatch(db_url: str, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "GRIDWATCH_DATABASE_URL": db_url, "NO_COLOR": "1", "COLUMNS": "200"}
-    return subprocess.run(
-        [sys.executable, "-c", "from api.cli import main; main()", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=120,
+    return run_cli(
+        *args, env={**os.environ, "GRIDWATCH_DATABASE_URL": db_url, "NO_COLOR": "1", "COLUMNS": "200"}
     )
 
 

@@ -5,8 +5,6 @@ from __future__ import annotations
 import json
 import os
 import socket
-import subprocess
-import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -16,7 +14,7 @@ import pytest
 import yaml
 
 from tests.conftest import DEMO_DIR, REPO, SHARED_MODELS
-from tests.servers import free_port, running_cli, wait_for
+from tests.servers import free_port, run_cli, running_cli, wait_for
 
 pytestmark = pytest.mark.slow
 SECRET = "test-only-signing-key-0123456789abcdef"
@@ -70,12 +68,13 @@ def test_serve_runs_the_configured_site(tmp_path: Path, vtest: Path, db_url: str
         "GRIDWATCH_SECRET_KEY": SECRET,
         "GW_HOOK_SECRET": "hook-secret",
     }
-    admin = subprocess.run(
-        [sys.executable, "-c", "from api.cli import main; main()", "user", "add", "ops", "--role", "admin"],
+    admin = run_cli(
+        "user",
+        "add",
+        "ops",
+        "--role",
+        "admin",
         env={**env, "GRIDWATCH_NEW_PASSWORD": "a long admin password"},
-        capture_output=True,
-        text=True,
-        timeout=60,
     )
     assert admin.returncode == 0, admin.stderr
     args = ["serve", "--config", str(config), "--port", str(port)]
@@ -110,13 +109,7 @@ def test_serve_refuses_default_or_weak_secrets(tmp_path: Path, vtest: Path, secr
     env = {k: v for k, v in os.environ.items() if k != "GRIDWATCH_SECRET_KEY"}
     if secret is not None:
         env["GRIDWATCH_SECRET_KEY"] = secret
-    result = subprocess.run(
-        [sys.executable, "-c", "from api.cli import main; main()", "serve", "--config", str(config)],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    result = run_cli("serve", "--config", str(config), env=env)
     assert result.returncode == 2
     [line] = result.stderr.splitlines()
     assert line.startswith("error: GRIDWATCH_SECRET_KEY")
@@ -128,13 +121,7 @@ def test_serve_refuses_a_broken_site_file(tmp_path: Path, vtest: Path) -> None:
     config.write_text(
         config.read_text(encoding="utf-8").replace("min_persons", "min_person"), encoding="utf-8"
     )
-    result = subprocess.run(
-        [sys.executable, "-c", "from api.cli import main; main()", "serve", "--config", str(config)],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    result = run_cli("serve", "--config", str(config), env=env)
     assert result.returncode == 2
     [line] = result.stderr.splitlines()
     assert line.startswith("error: site.yaml:")
@@ -146,12 +133,7 @@ def test_demo_on_a_taken_port_says_so_in_one_line() -> None:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        result = subprocess.run(
-            [sys.executable, "-c", "from api.cli import main; main()", "demo", "--port", str(port)],
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
+        result = run_cli("demo", "--port", str(port))
     assert result.returncode == 2
     assert result.stderr.splitlines() == [
         f"error: cannot listen on 127.0.0.1:{port}: Address already in use (choose another with --port)"
