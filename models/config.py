@@ -106,10 +106,13 @@ class CalibrationPointConfig(ConfigModel):
     )
 
 
+#: Zones are drawn by hand on a picture; more vertices than this is a mistake or an attack on the rules.
+MAX_ZONE_VERTICES = 64
 PolygonPx = Annotated[
     list[tuple[float, float]],
     Field(
         min_length=3,
+        max_length=MAX_ZONE_VERTICES,
         title="Polygon",
         description="Image polygon [[x, y], ...] in pixels, at least 3 vertices, inside the frame.",
     ),

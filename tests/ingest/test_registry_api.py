@@ -119,6 +119,11 @@ async def test_cameras_and_zones_change_at_run_time_and_secrets_never_leak(
     outside = [{"kind": "crowd", "name": "big", "polygon_px": [[0, 0], [900, 0], [900, 300]]}]
     refused = await admin.put("/api/registry/cameras/cam-new/zones", json=outside)
     assert refused.status_code == 422 and "outside" in refused.text
+    ring = [[10 + i, 10 + (i % 2) * 5] for i in range(65)]
+    too_many = await admin.put(
+        "/api/registry/cameras/cam-new/zones", json=[{"kind": "fire", "name": "n", "polygon_px": ring}]
+    )
+    assert too_many.status_code == 422 and "64" in too_many.text, too_many.text
 
     moved = await admin.put("/api/registry/cameras/cam-new", json=camera_body(source, name="Renamed"))
     captured.append(moved.text)
