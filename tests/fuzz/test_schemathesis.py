@@ -1,7 +1,7 @@
 """Property-based requests generated from gridwatch's own OpenAPI spec: no input may cause a 5xx.
 
-GRIDWATCH_FUZZ_EXAMPLES sets the examples per operation (default 420: about 10,000 cases over the 24 operations,
-a few CI minutes); the total run is printed at the end of the session.
+GRIDWATCH_FUZZ_EXAMPLES sets the examples per operation (default 420: about 10,000 cases over the 24
+operations, a few CI minutes); the total run is printed at the end of the session.
 """
 
 from __future__ import annotations
