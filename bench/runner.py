@@ -1,0 +1,128 @@
+"""``python -m bench [--quick] [--only NAME…]``: run the benchmarks, print them, write docs/benchmarks.md."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import math
+import shlex
+import sys
+import time
+import traceback
+from datetime import UTC, datetime
+from pathlib import Path
+
+from bench.common import Section
+from bench.machine import machine, versions
+
+#: Module names under bench/, in report order; each has ``run(quick: bool) -> Section``.
+BENCHMARKS = ("detector", "decode", "capacity", "router")
+#: Asked for by issue 7 but without a benchmark yet; said on the page rather than left out silently.
+NOT_MEASURED = (
+    "Video wall: CPU per extra WebRTC viewer (target ≤ 2 % of a core) and glass-to-glass latency. Not "
+    "built: no aiortc viewer benchmark exists yet (tests/browser/test_wall_latency.py covers latency as a "
+    "test, not a figure).",
+)
+DEFAULT_OUTPUT = Path(__file__).resolve().parent.parent / "docs" / "benchmarks.md"
+
+logger = logging.getLogger(__name__)
+
+
+def _cell(value: object) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, float):
+        if math.isnan(value):
+            return "n/a"
+        if abs(value) >= 100:
+            return f"{value:,.0f}"
+        if abs(value) >= 1:
+            return f"{value:.2f}"
+        return f"{value:.3f}"
+    return str(value)
+
+
+def _table(columns: list[str], rows: list[list[object]]) -> list[str]:
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    lines += ["| " + " | ".join(_cell(c) for c in row) + " |" for row in rows]
+    return lines
+
+
+def render(sections: list[Section], command: str, started: datetime, seconds: float) -> str:
+    lines = [
+        "# Benchmarks",
+        "",
+        "Written by `python -m bench` (bench/runner.py); do not edit by hand, rerun it.",
+        "",
+        f"- command: `{command}`",
+        f"- run: {started:%Y-%m-%d %H:%M} UTC, {seconds:.0f} s",
+        *(f"- {k}: {v}" for k, v in machine().items()),
+        "- versions: " + ", ".join(f"{k} {v}" for k, v in versions().items()),
+        "",
+        "The machine is shared with other work: absolute figures move from run to run, so every comparison "
+        "is measured inside one run with the contenders interleaved, and figures are medians of the passes.",
+        "",
+        "## Summary",
+        "",
+        *_table(
+            ["benchmark", "result", "target", "met"],
+            [
+                [s.title, s.headline, s.target, {True: "yes", False: "**no**", None: "—"}[s.met]]
+                for s in sections
+            ],
+        ),
+    ]
+    for section in sections:
+        lines += ["", f"## {section.title}", "", *_table(section.columns, section.rows), ""]
+        lines += [f"- {note}" for note in section.notes]
+    lines += ["", "## Not measured yet", "", *(f"- {item}" for item in NOT_MEASURED)]
+    return "\n".join(lines) + "\n"
+
+
+def _failed(name: str, exc: BaseException) -> Section:
+    return Section(
+        key=name,
+        title=name,
+        columns=["error"],
+        rows=[[f"{type(exc).__name__}: {exc}"]],
+        headline="failed to run",
+        target="",
+        met=False,
+        notes=["".join(traceback.format_exception_only(exc)).strip()],
+    )
+
+
+def run_benchmarks(names: list[str], quick: bool) -> list[Section]:
+    sections: list[Section] = []
+    for name in names:
+        print(f"== {name} …", flush=True)
+        module = importlib.import_module(f"bench.{name}")
+        try:
+            section = module.run(quick)
+        except Exception as exc:  # one broken benchmark must not hide the others' figures
+            logger.exception("benchmark %s failed", name)
+            section = _failed(name, exc)
+        print(f"   {section.headline} (target {section.target})", flush=True)
+        sections.append(section)
+    return sections
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="fewer frames, events and passes (minutes)")
+    parser.add_argument("--only", nargs="+", choices=BENCHMARKS, help="run only these benchmarks")
+    parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT, help="markdown report to write")
+    parser.add_argument("--no-write", action="store_true", help="print only")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    started = datetime.now(UTC)
+    began = time.monotonic()
+    sections = run_benchmarks(list(args.only or BENCHMARKS), args.quick)
+    command = "python -m bench " + shlex.join(sys.argv[1:] if argv is None else argv)
+    report = render(sections, command.strip(), started, time.monotonic() - began)
+    if not args.no_write:
+        args.output.parent.mkdir(parents=True, exist_ok=True)
+        args.output.write_text(report, encoding="utf-8")
+        print(f"wrote {args.output}")
+    return 0 if all(s.rows for s in sections) else 1

@@ -1,0 +1,28 @@
+"""Smoke: each benchmark runs in quick mode and yields well-formed numbers. Never a timing assertion."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from bench import runner
+from bench.common import Section
+
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+
+
+@pytest.mark.parametrize("name", ["decode", "router", "detector", "capacity"])
+def test_benchmark_runs_and_reports_numbers(name: str) -> None:
+    section: Section = __import__(f"bench.{name}", fromlist=["run"]).run(True)
+    assert section.rows and all(len(row) == len(section.columns) for row in section.rows)
+    assert section.figures
+    assert all(isinstance(v, float) and (math.isnan(v) or v >= 0) for v in section.figures.values())
+    # Latencies are NaN when no incident fell inside a short window; the headline figures never are.
+    assert any(not math.isnan(v) for v in section.figures.values())
+
+
+def test_report_renders_every_section() -> None:
+    section = Section("k", "Title", ["a", "b"], [[1.5, None]], "1.5×", "≥ 3×", False, ["why"], {"x": 1.5})
+    text = runner.render([section], "python -m bench --quick", __import__("datetime").datetime.now(), 1.0)
+    assert "## Title" in text and "| 1.50 | — |" in text and "**no**" in text and "python" in text
