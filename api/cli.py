@@ -264,6 +264,7 @@ def main() -> None:
 # Command groups live in their own modules; importing them registers them on `app`.
 from api import (  # noqa: E402
     cli_auth,  # noqa: F401
+    cli_eval,  # noqa: F401  (registers eval)
     cli_ingest,  # noqa: F401  (registers onboard)
     cli_router,  # noqa: F401
 )

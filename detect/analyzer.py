@@ -12,7 +12,7 @@ from datetime import datetime
 import numpy as np
 
 from detect.evidence import clean_snapshot, render_snapshot
-from detect.rules import CrowdRule, FireRule, OccupationRule, Phase, Rule, RuleOutput
+from detect.rules import CrowdRule, FallRule, FireRule, OccupationRule, Phase, Rule, RuleOutput
 from detect.tracking import ByteTracker, Tracker
 from models.records import Camera, Detection, Event, EventKind, Evidence, Zone, ZoneKind
 
@@ -36,11 +36,15 @@ class AnalyzerOutput:
 
 
 def rules_for(zone: Zone) -> list[Rule]:
-    """The default rules of a zone kind."""
+    """The default rules of a zone kind.
+
+    Zones where people walk also watch for falls; the fall rule stays idle unless the camera's person
+    detector has a fall class, so it costs nothing elsewhere.
+    """
     if zone.kind is ZoneKind.CROWD:
-        return [CrowdRule(zone)]
+        return [CrowdRule(zone), FallRule(zone)]
     if zone.kind is ZoneKind.OCCUPATION:
-        return [OccupationRule(zone)]
+        return [OccupationRule(zone), FallRule(zone)]
     return [FireRule(zone, kind=EventKind.FIRE), FireRule(zone, kind=EventKind.SMOKE)]
 
 

@@ -101,8 +101,9 @@ FIRE_DETECTOR = ModelEntry(
     name="fire-detector/light_yolov8_flame.pt",
     source=SourceKind.PACKAGE,
     locator="fire_detector:models/light_yolov8_flame.pt",
-    # No published digest; the package's own code hints that smoke/fire may be swapped: check on real images.
-    sha256=None,
+    # fire-detector 1.0.3 as published on PyPI. Its own code offers a smoke/fire swap "if labels are
+    # reversed"; on the public eval set flames come out as class 1 and plumes as class 0, so no swap.
+    sha256="2185fb9bc19a1cb641f993fff4f4368ac2c90b645d7a17ba2af8ebdc95878354",
     imgsz=640,
     meanings={"smoke": Meaning.SMOKE, "fire": Meaning.FIRE},
     requires_import="fire_detector",

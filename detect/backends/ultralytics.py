@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from detect._ultralytics_env import offline
-from detect.errors import ModelNotFound
+from detect.errors import ModelNotFound, ModelUnreadable, UnexpectedClasses
 from detect.labels import ALL_MEANINGS, DEFAULT_MEANINGS, class_meanings
 from detect.registry import ResolvedModel, SourceKind
 from models.records import Detection
@@ -52,14 +52,18 @@ class UltralyticsDetector:
             )
         from ultralytics.models import YOLO  # heavy (torch); only when a detector is really built
 
-        self._model: Any = YOLO(str(weights), task="detect")
+        try:
+            self._model: Any = YOLO(str(weights), task="detect")
+            # Export folders compile lazily; reading the names compiles now, so a truncated .bin fails here
+            # with the file's name rather than on a camera's first frame.
+            names = self._model.names
+        except Exception as exc:  # torch, pickle, zip and OpenVINO each raise their own types for a bad file
+            raise ModelUnreadable(weights, _gist(exc)) from exc
         self.name: str = name or weights.name
-        self.labels: Mapping[int, str] = {int(k): str(v) for k, v in self._model.names.items()}
+        self.labels: Mapping[int, str] = {int(k): str(v) for k, v in names.items()}
         self._meanings = class_meanings(self.labels, meanings, classes_of_interest)
         if not self._meanings:
-            raise ValueError(
-                f"{self.name} has no class meaning any of {sorted(classes_of_interest)}: {self.labels}"
-            )
+            raise UnexpectedClasses(weights, sorted(classes_of_interest), dict(self.labels))
         self._imgsz = imgsz
         self._confidence = confidence
         self._device = device
@@ -80,7 +84,12 @@ class UltralyticsDetector:
     ) -> UltralyticsDetector:
         if resolved.requires_import:
             # The pickle names classes that only exist once this module has registered them.
-            importlib.import_module(resolved.requires_import)
+            try:
+                importlib.import_module(resolved.requires_import)
+            except ImportError as exc:
+                raise ModelUnreadable(
+                    resolved.weights, f"needs the {resolved.requires_import} module: {exc}"
+                ) from exc
         return cls(
             resolved.weights,
             imgsz=resolved.imgsz,
@@ -132,3 +141,9 @@ class UltralyticsDetector:
                 )
             )
         return detections
+
+
+def _gist(exc: BaseException) -> str:
+    """The back-end's own words, shortened: OpenVINO ends its page of C++ context with the actual problem."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    return f"{type(exc).__name__}: {lines[-1][:200] if lines else 'no message'}"

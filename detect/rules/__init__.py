@@ -2,7 +2,9 @@
 
 from detect.rules.base import Phase, Rule, RuleOutput
 from detect.rules.crowd import CrowdRule
+from detect.rules.fall import FallRule
 from detect.rules.fire import FireRule
 from detect.rules.occupation import OccupationRule
+from detect.rules.voting import VotingRule
 
-__all__ = ["CrowdRule", "FireRule", "OccupationRule", "Phase", "Rule", "RuleOutput"]
+__all__ = ["CrowdRule", "FallRule", "FireRule", "OccupationRule", "Phase", "Rule", "RuleOutput", "VotingRule"]

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import dataclasses
 import sys
 from pathlib import Path
 
@@ -129,16 +130,22 @@ def test_hub_download_is_offered_only_when_yolo_offline_is_unset(monkeypatch: py
     assert resolved.weights == Path("yolov8n.pt")
 
 
-def test_fire_model_is_optional() -> None:
-    import importlib.util
+def test_fire_model_is_optional(monkeypatch: pytest.MonkeyPatch) -> None:
+    import detect.registry
 
-    assert importlib.util.find_spec("fire_detector") is None, (
-        "fire-detector is installed here; test assumes not"
-    )
+    monkeypatch.setattr(detect.registry, "package_file", lambda locator: None)
     assert resolve_fire_model() is None
 
 
-def test_fire_model_from_its_package_needs_the_package_import(
+def test_fire_model_from_its_installed_package_is_verified() -> None:
+    resolved = resolve_fire_model()
+    assert resolved is not None, "pip install fire-detector==1.0.3"
+    assert resolved.sha256_verified
+    assert resolved.requires_import == "fire_detector"
+    assert dict(resolved.meanings) == dict(FIRE_DETECTOR.meanings)
+
+
+def test_fire_model_from_a_lookalike_package_is_refused(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     package = tmp_path / "fire_detector"
@@ -146,9 +153,12 @@ def test_fire_model_from_its_package_needs_the_package_import(
     (package / "__init__.py").write_text("")
     (package / "models" / "light_yolov8_flame.pt").write_bytes(b"not really weights")
     monkeypatch.syspath_prepend(str(tmp_path))
-    resolved = resolve_fire_model()
+    # find_spec answers from sys.modules first: hide the real package if another test imported it.
+    monkeypatch.delitem(sys.modules, "fire_detector", raising=False)
+    assert resolve_fire_model() is None
+    unverified = dataclasses.replace(FIRE_DETECTOR, sha256=None)
+    resolved = resolve_fire_model(candidates=(unverified,))
     assert resolved is not None
     assert resolved.weights == package / "models" / "light_yolov8_flame.pt"
     assert resolved.requires_import == "fire_detector"
     assert not resolved.sha256_verified
-    assert dict(resolved.meanings) == dict(FIRE_DETECTOR.meanings)

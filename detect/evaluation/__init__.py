@@ -1,0 +1,1 @@
+"""Measuring detection quality on a labelled folder (``gridwatch eval``): dataset, split, run, score."""

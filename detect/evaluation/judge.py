@@ -1,0 +1,88 @@
+"""Run the zone rules over observed detections, as a camera watching the whole picture would.
+
+A still image is judged as a static scene watched for a few seconds at the analysis rate, so the same
+rules (dwell, k-of-n voting) decide for images and videos alike.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from detect.evaluation.observe import ANALYSIS_FPS, Observation
+from detect.labels import PERSON_LIKE
+from detect.rules import CrowdRule, FallRule, FireRule, Phase, Rule
+from detect.rules.fire import FIRE_MIN_CONFIDENCE, SMOKE_MIN_CONFIDENCE
+from models.records import Detection, EventKind, Zone, ZoneKind
+
+#: Any fixed instant works: rules only look at differences.
+EPOCH = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class Thresholds:
+    fire_min_confidence: float = FIRE_MIN_CONFIDENCE
+    smoke_min_confidence: float = SMOKE_MIN_CONFIDENCE
+    #: The acceptance's notion of a crowd: at least ten people.
+    crowd_min_persons: int = 10
+    crowd_min_seconds: float = 5.0
+    #: How long a still is "watched": past the crowd dwell, so a still can raise every kind.
+    still_seconds: float = 6.0
+
+
+@dataclass(frozen=True, slots=True)
+class Judgement:
+    file: str
+    #: Event kinds that started at least once, sorted.
+    kinds: tuple[str, ...]
+    #: Most person-like boxes the person detector reported in one frame.
+    persons: int
+    #: START count per kind: false alarms on negative video are counted in events, not files.
+    starts: dict[str, int]
+
+
+def whole_frame(name: str, kind: ZoneKind, size: tuple[int, int], **settings: float) -> Zone:
+    width, height = size
+    # One pixel of margin: boxes touching the border put their foot exactly on the polygon's edge.
+    polygon = ((-1.0, -1.0), (width + 1.0, -1.0), (width + 1.0, height + 1.0), (-1.0, height + 1.0))
+    return Zone(name, kind, polygon, **settings)  # type: ignore[arg-type]
+
+
+def _rules(size: tuple[int, int], thresholds: Thresholds) -> list[Rule]:
+    crowd = whole_frame(
+        "frame",
+        ZoneKind.CROWD,
+        size,
+        min_persons=thresholds.crowd_min_persons,
+        min_seconds=thresholds.crowd_min_seconds,
+    )
+    fire = whole_frame("frame", ZoneKind.FIRE, size)
+    return [
+        CrowdRule(crowd),
+        FallRule(crowd),
+        FireRule(fire, kind=EventKind.FIRE, min_confidence=thresholds.fire_min_confidence),
+        FireRule(fire, kind=EventKind.SMOKE, min_confidence=thresholds.smoke_min_confidence),
+    ]
+
+
+def _timeline(observation: Observation, thresholds: Thresholds) -> list[tuple[float, tuple[Detection, ...]]]:
+    if observation.duration_s > 0:
+        return list(observation.frames)
+    [(_, detections)] = observation.frames
+    count = int(thresholds.still_seconds * ANALYSIS_FPS) + 1
+    return [(i / ANALYSIS_FPS, detections) for i in range(count)]
+
+
+def judge(observation: Observation, thresholds: Thresholds = Thresholds()) -> Judgement:
+    rules = _rules(observation.frame_size, thresholds)
+    starts: Counter[str] = Counter()
+    persons = 0
+    for seconds, detections in _timeline(observation, thresholds):
+        persons = max(persons, sum(d.label in PERSON_LIKE for d in detections))
+        at = EPOCH + timedelta(seconds=seconds)
+        for rule in rules:
+            output = rule.update(detections, at)
+            if output is not None and output.phase is Phase.START:
+                starts[str(output.kind)] += 1
+    return Judgement(observation.item.file, tuple(sorted(starts)), persons, dict(starts))
