@@ -55,17 +55,31 @@ class DetectionBatcher:
             images = [image for image, _ in batch]
             try:
                 results = await loop.run_in_executor(self._executor, self._detector.detect, images)
-            except Exception as exc:  # a failed batch must fail its callers, not the batcher
-                logger.exception("detector failed on a batch of %d frames", len(images))
-                for _, future in batch:
-                    if not future.done():
-                        future.set_exception(exc)
+            except Exception:  # one bad frame must not fail every camera of its batch: retry one by one
+                logger.exception(
+                    "detector failed on a batch of %d frames; retrying them one at a time", len(images)
+                )
+                await self._one_by_one(batch)
                 continue
             self.batches += 1
             self.frames += len(images)
             for (_, future), result in zip(batch, results, strict=True):
                 if not future.done():
                     future.set_result(result)
+
+    async def _one_by_one(self, batch: list[tuple[np.ndarray, asyncio.Future[list[Detection]]]]) -> None:
+        loop = asyncio.get_running_loop()
+        for image, future in batch:
+            try:
+                [result] = await loop.run_in_executor(self._executor, self._detector.detect, [image])
+            except Exception as exc:  # this frame's caller (its camera) gets the error, the others go on
+                if not future.done():
+                    future.set_exception(exc)
+                continue
+            self.batches += 1
+            self.frames += 1
+            if not future.done():
+                future.set_result(result)
 
     async def aclose(self) -> None:
         if self._task is not None:

@@ -21,7 +21,7 @@ from api.notifier import Channel, Notifier, channels_from_targets
 from api.service import Service
 from api.webrtc import offer_loopback_only
 from detect.backends.ultralytics import UltralyticsDetector
-from detect.errors import ModelNotFound
+from detect.errors import ModelError
 from detect.registry import resolve_person_model
 from models.auth_store import AuthStore, UserRecord
 from models.clock import SystemClock
@@ -77,18 +77,19 @@ def build_detector(person: PersonDetectorConfig | None = None) -> UltralyticsDet
     configured = Path(person.weights) if person is not None and person.weights else None
     try:
         resolved = resolve_person_model(configured, model_dirs())
-    except ModelNotFound as exc:
+        logger.info(
+            "person detector: %s (%s, sha256 verified: %s)",
+            resolved.name,
+            resolved.source,
+            resolved.sha256_verified,
+        )
+        if person is not None:
+            resolved = replace(resolved, imgsz=person.imgsz)
+            return UltralyticsDetector.from_resolved(resolved, confidence=person.confidence)
+        return UltralyticsDetector.from_resolved(resolved)
+    except ModelError as exc:
+        # Missing, corrupt or wrong-class weights: one line naming the file, not a traceback.
         raise UsageProblem(str(exc)) from None
-    logger.info(
-        "person detector: %s (%s, sha256 verified: %s)",
-        resolved.name,
-        resolved.source,
-        resolved.sha256_verified,
-    )
-    if person is not None:
-        resolved = replace(resolved, imgsz=person.imgsz)
-        return UltralyticsDetector.from_resolved(resolved, confidence=person.confidence)
-    return UltralyticsDetector.from_resolved(resolved)
 
 
 def demo_video() -> Path:
