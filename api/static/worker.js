@@ -7,6 +7,10 @@ const NEXT = {
   returned: [], reopened: [],
 };
 let timeZone;
+// What the worker typed or picked per incident: the list is redrawn on every feed event, and a note
+// half-written must survive that.
+const drafts = new Map();
+const draftOf = (id) => drafts.get(id) || drafts.set(id, { note: "", file: null }).get(id);
 const fmt = (iso) => new Date(iso).toLocaleString("zh-CN", { hour12: false, timeZone });
 
 async function api(url, options) {
@@ -16,10 +20,9 @@ async function api(url, options) {
   return res.json();
 }
 
-async function act(inc, action, li) {
-  const note = li.querySelector("textarea").value;
+async function act(inc, action) {
+  const { note, file } = draftOf(inc.id);
   const attachments = [];
-  const file = li.querySelector("input[type=file]").files[0];
   if (file) {
     const up = await api(`/api/incidents/${inc.id}/attachments`, {
       method: "POST", headers: { "Content-Type": file.type }, body: file,
@@ -30,6 +33,7 @@ async function act(inc, action, li) {
     method: "POST", headers: { "Content-Type": "application/json" },
     body: JSON.stringify({ action, note, attachments, expected_state: inc.state }),
   });
+  drafts.delete(inc.id);
   await load();
 }
 
@@ -48,12 +52,18 @@ function render(items) {
       <label class="meta">照片 Photo <input type="file" accept="image/jpeg,image/png" capture="environment"></label>
       <div class="actions"></div>`;
     li.querySelector(".title").textContent = inc.title;
+    const draft = draftOf(inc.id);
+    const text = li.querySelector("textarea");
+    text.value = draft.note;
+    text.addEventListener("input", () => { draft.note = text.value; });
+    const picker = li.querySelector("input[type=file]");
+    picker.addEventListener("change", () => { draft.file = picker.files[0] || null; });
     li.querySelector(".place").textContent = inc.place.chain.map((u) => u.name).slice(1).join(" › ")
       + ` (${inc.place.lat.toFixed(5)}, ${inc.place.lon.toFixed(5)})`;
     for (const [action, label] of NEXT[inc.state] || []) {
       const b = document.createElement("button");
       b.textContent = label; b.dataset.action = action;
-      b.onclick = () => act(inc, action, li).catch((e) => alert(e.message));
+      b.onclick = () => act(inc, action).catch((e) => alert(e.message));
       li.querySelector(".actions").appendChild(b);
     }
     api(`/api/incidents/${inc.id}`).then((d) => {

@@ -63,7 +63,11 @@ try {
   await card.waitFor({ timeout: 10000 });
   const steps = [];
   for (const [action, state] of [["accept", "accepted"], ["start", "in_progress"], ["resolve", "resolved"]]) {
-    if (action === "resolve") await card.locator("textarea").fill("已劝离，现场恢复通行");
+    if (action === "resolve") {
+      await card.locator("textarea").fill("已劝离，现场恢复通行");
+      // A feed event redraws the list while the worker is typing: the note must survive it.
+      await phone.evaluate(() => load());
+    }
     await card.locator(`button[data-action=${action}]`).click();
     if (state !== "resolved") await phone.locator(`#mine li[data-id="${incidentId}"][data-state="${state}"]`).waitFor({ timeout: 10000 });
     steps.push(state);
