@@ -1,4 +1,9 @@
-"""Test clips made with ffmpeg from the demo video: 1080p at 25 fps with a one-second GOP, like a camera."""
+"""Test clips made with ffmpeg from the demo video: 1080p at 25 fps with a one-second GOP, like a camera.
+
+vtest.avi has 10 pictures a second; its pictures are played at 25 fps (people walk 2.5× faster) rather
+than repeated by an ``fps`` filter, because a camera sends a new picture every frame: repeated pictures
+make near-empty P-frames and flatter decode-all.
+"""
 
 from __future__ import annotations
 
@@ -19,7 +24,7 @@ def clip(codec: str, seconds: int, *, fps: int = 25, gop: int = 25, size: str = 
         raise RuntimeError("ffmpeg is not installed (sh /work/shared/peers/install.sh installs it)")
     encoder, preset = ENCODERS[codec]
     CACHE.mkdir(exist_ok=True)
-    path = CACHE / f"vtest-{size}-{fps}fps-gop{gop}-{seconds}s.{codec}.mp4"
+    path = CACHE / f"vtest-{size}-{fps}fps-gop{gop}-{seconds}s-distinct.{codec}.mp4"
     if path.exists():
         return path
     width, height = size.split("x")
@@ -33,7 +38,8 @@ def clip(codec: str, seconds: int, *, fps: int = 25, gop: int = 25, size: str = 
     subprocess.run(
         [
             "ffmpeg", "-v", "error", "-y", "-stream_loop", "-1", "-i", str(VTEST), "-t", str(seconds),
-            "-vf", f"fps={fps},scale={width}:{height}", "-an", "-c:v", encoder, "-preset", preset,
+            "-vf", f"setpts=N/{fps}/TB,scale={width}:{height}", "-r", str(fps), "-an",
+            "-c:v", encoder, "-preset", preset,
             *gop_args, "-pix_fmt", "yuv420p", str(partial),
         ],
         check=True,

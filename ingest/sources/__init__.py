@@ -18,14 +18,19 @@ RTSP_SCHEMES = frozenset({"rtsp", "rtsps"})
 
 
 def open_source(camera: Camera, clock: Clock) -> FrameSource:
-    """An RtspSource for rtsp:// and rtsps:// URLs, a FileSource for an existing local file."""
+    """An RtspSource for rtsp:// and rtsps:// URLs, a FileSource for an existing local file.
+
+    RTSP cameras decode keyframes only when their GOP allows the camera's analysis rate (see RtspSource).
+    """
     source = camera.source.strip()
     try:
         scheme = urlsplit(source).scheme.lower()
     except ValueError:
         scheme = ""
     if scheme in RTSP_SCHEMES:
-        return RtspSource(camera.id, source, clock)
+        # Keyframes only once the camera's GOP is known to be short enough for its analysis rate.
+        interval = 1.0 / camera.analysis_fps if camera.analysis_fps > 0 else None
+        return RtspSource(camera.id, source, clock, analysis_interval_s=interval)
     if not scheme or len(scheme) == 1:  # a bare path, or a Windows drive letter
         path = Path(source)
         if path.is_file():

@@ -22,6 +22,14 @@ def test_rtsp_url_gives_an_rtsp_source() -> None:
     assert CANARY not in repr(source)
 
 
+def test_rtsp_source_learns_whether_keyframes_serve_the_analysis_rate() -> None:
+    from dataclasses import replace
+
+    source = open_source(replace(camera("rtsp://10.0.0.7:554/ch1"), analysis_fps=0.5), SystemClock())
+    assert isinstance(source, RtspSource)
+    assert source.analysis_interval_s == 2.0 and not source.keyframes_only and source.decoding == "all"
+
+
 def test_rtsps_url_gives_an_rtsp_source() -> None:
     assert isinstance(open_source(camera("rtsps://10.0.0.7:322/ch1"), SystemClock()), RtspSource)
 

@@ -222,3 +222,34 @@ async def test_twenty_kills_and_restarts_are_each_noticed_and_recovered(rtsp_pee
     cycle = [CameraState.CONNECTING, CameraState.OFFLINE, CameraState.ONLINE]
     assert states == [CameraState.CONNECTING, CameraState.ONLINE, *cycle * 20, CameraState.OFFLINE], states
     assert max(offline_s) < 2 and max(back_s) < 10
+
+
+async def test_keyframes_only_once_the_gop_serves_the_analysis_rate(rtsp_peer: RtspPeer) -> None:
+    """The server's GOP is 2 s: analysing every 2.5 s switches to keyframes only after three GOPs."""
+    source = RtspSource("cam-rtsp", rtsp_peer.url(), SystemClock(), analysis_interval_s=2.5, queue_size=500)
+    learning: list[Frame] = []
+
+    async def until_switched() -> None:
+        async for frame in source.frames():
+            if source.decoding == "keyframes":
+                return
+            learning.append(frame)
+
+    try:
+        await asyncio.wait_for(until_switched(), 40)
+        later = await asyncio.wait_for(take(source.frames(), 3), 30)
+    finally:
+        await source.aclose()
+    assert len(learning) >= 40 and not all(f.keyframe for f in learning)  # all decoded while learning
+    assert sum(f.keyframe for f in learning) >= 3
+    assert all(f.keyframe for f in later)
+
+
+async def test_a_gop_longer_than_the_analysis_interval_keeps_every_frame(rtsp_peer: RtspPeer) -> None:
+    source = RtspSource("cam-rtsp", rtsp_peer.url(), SystemClock(), analysis_interval_s=0.5, queue_size=500)
+    try:
+        frames = await asyncio.wait_for(take(source.frames(), 90), 40)  # ≥ 3 GOPs at 10 fps
+    finally:
+        await source.aclose()
+    assert source.decoding == "all"
+    assert sum(f.keyframe for f in frames) < len(frames) / 5
