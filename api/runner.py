@@ -22,6 +22,7 @@ from api.service import Service
 from api.webrtc import offer_loopback_only
 from detect.backends.ultralytics import UltralyticsDetector
 from detect.errors import ModelError
+from detect.port import Detector
 from detect.registry import resolve_person_model
 from models.auth_store import AuthStore, UserRecord
 from models.clock import SystemClock
@@ -73,8 +74,14 @@ def model_dirs() -> list[Path]:
     return [Path(p) for p in raw.split(os.pathsep) if p and Path(p).is_dir()]
 
 
-def build_detector(person: PersonDetectorConfig | None = None) -> UltralyticsDetector:
-    configured = Path(person.weights) if person is not None and person.weights else None
+def build_detector(person: PersonDetectorConfig | None = None) -> Detector:
+    """The person detector a site asks for; an OpenVINO export runs on gridwatch's own OpenVINO runner.
+
+    That runner is what docs/benchmarks.md measures at 3.8× Ultralytics' predict loop: letterboxed to each
+    camera's aspect ratio, no torch pre/post-processing, a batch spread over OpenVINO's streams.
+    """
+    person = person or PersonDetectorConfig()
+    configured = Path(person.weights) if person.weights else None
     try:
         resolved = resolve_person_model(configured, model_dirs())
         logger.info(
@@ -83,10 +90,25 @@ def build_detector(person: PersonDetectorConfig | None = None) -> UltralyticsDet
             resolved.source,
             resolved.sha256_verified,
         )
-        if person is not None:
-            resolved = replace(resolved, imgsz=person.imgsz)
-            return UltralyticsDetector.from_resolved(resolved, confidence=person.confidence)
-        return UltralyticsDetector.from_resolved(resolved)
+        export = resolved.weights.is_dir() and any(resolved.weights.glob("*.xml"))
+        if person.backend == "openvino" and not export:
+            raise UsageProblem(
+                f"models.person.backend is openvino but {resolved.weights} is not an OpenVINO export folder"
+            )
+        if export and person.backend != "ultralytics":
+            from detect.backends.openvino_native import OpenVinoDetector
+
+            logger.info("person detector back-end: OpenVINO, long side %d", person.imgsz)
+            return OpenVinoDetector(
+                resolved.weights,
+                imgsz=person.imgsz,
+                confidence=person.confidence,
+                meanings=resolved.meanings,
+                name=resolved.name,
+            )
+        logger.info("person detector back-end: Ultralytics, %d×%d", person.imgsz, person.imgsz)
+        resolved = replace(resolved, imgsz=person.imgsz)
+        return UltralyticsDetector.from_resolved(resolved, confidence=person.confidence)
     except ModelError as exc:
         # Missing, corrupt or wrong-class weights: one line naming the file, not a traceback.
         raise UsageProblem(str(exc)) from None
@@ -155,7 +177,7 @@ async def seed_demo_users(store: Store) -> None:
 async def serve_site(
     database_url: str,
     site: SiteData,
-    detector: UltralyticsDetector,
+    detector: Detector,
     auth: AuthConfig,
     *,
     host: str,

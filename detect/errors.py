@@ -50,3 +50,9 @@ class UnexpectedClasses(ModelError, ValueError):
         )
         self.wanted = wanted
         self.found = found
+
+
+def backend_gist(exc: BaseException) -> str:
+    """The back-end's own words, shortened: OpenVINO ends its page of C++ context with the actual problem."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    return f"{type(exc).__name__}: {lines[-1][:200] if lines else 'no message'}"

@@ -26,7 +26,7 @@ import cv2
 import numpy as np
 import yaml
 
-from detect.errors import ModelNotFound
+from detect.errors import ModelNotFound, ModelUnreadable, UnexpectedClasses, backend_gist
 from detect.labels import ALL_MEANINGS, DEFAULT_MEANINGS, class_meanings
 from models.records import Detection
 
@@ -121,14 +121,18 @@ class OpenVinoDetector:
         self._ov = ov
         self._core = ov.Core()
         self._xml = xmls[0]
-        names = yaml.safe_load(metadata.read_text(encoding="utf-8"))["names"]
+        try:
+            names = yaml.safe_load(metadata.read_text(encoding="utf-8"))["names"]
+            # Reading the graph also reads the .bin: a truncated export fails here, naming the folder,
+            # rather than on a camera's first frame.
+            self._core.read_model(self._xml)
+        except Exception as exc:  # YAML, KeyError and OpenVINO's RuntimeError each describe a bad export
+            raise ModelUnreadable(export_dir, backend_gist(exc)) from exc
         self.name: str = name or export_dir.name
         self.labels: Mapping[int, str] = {int(k): str(v) for k, v in names.items()}
         self._meanings = class_meanings(self.labels, meanings, classes_of_interest)
         if not self._meanings:
-            raise ValueError(
-                f"{self.name} has no class meaning any of {sorted(classes_of_interest)}: {self.labels}"
-            )
+            raise UnexpectedClasses(export_dir, sorted(classes_of_interest), dict(self.labels))
         self._keep = np.zeros(len(self.labels), dtype=bool)
         self._keep[list(self._meanings)] = True
         self._imgsz = imgsz

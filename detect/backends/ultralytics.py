@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from detect._ultralytics_env import offline
-from detect.errors import ModelNotFound, ModelUnreadable, UnexpectedClasses
+from detect.errors import ModelNotFound, ModelUnreadable, UnexpectedClasses, backend_gist
 from detect.labels import ALL_MEANINGS, DEFAULT_MEANINGS, class_meanings
 from detect.registry import ResolvedModel, SourceKind
 from models.records import Detection
@@ -58,7 +58,7 @@ class UltralyticsDetector:
             # with the file's name rather than on a camera's first frame.
             names = self._model.names
         except Exception as exc:  # torch, pickle, zip and OpenVINO each raise their own types for a bad file
-            raise ModelUnreadable(weights, _gist(exc)) from exc
+            raise ModelUnreadable(weights, backend_gist(exc)) from exc
         self.name: str = name or weights.name
         self.labels: Mapping[int, str] = {int(k): str(v) for k, v in names.items()}
         self._meanings = class_meanings(self.labels, meanings, classes_of_interest)
@@ -141,9 +141,3 @@ class UltralyticsDetector:
                 )
             )
         return detections
-
-
-def _gist(exc: BaseException) -> str:
-    """The back-end's own words, shortened: OpenVINO ends its page of C++ context with the actual problem."""
-    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
-    return f"{type(exc).__name__}: {lines[-1][:200] if lines else 'no message'}"
