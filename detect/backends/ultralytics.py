@@ -16,6 +16,7 @@ import numpy as np
 
 from detect._ultralytics_env import offline
 from detect.errors import ModelNotFound, ModelUnreadable, UnexpectedClasses, backend_gist
+from detect.geometry import iou
 from detect.labels import ALL_MEANINGS, DEFAULT_MEANINGS, class_meanings
 from detect.registry import ResolvedModel, SourceKind
 from models.records import Detection
@@ -29,6 +30,7 @@ class UltralyticsDetector:
         weights: Path,
         *,
         imgsz: int = 640,
+        extra_imgsz: Sequence[int] = (),
         # 0.35 drops the fourth person of bus.jpg (0.34 with the yolov8n INT8 export); 0.30 keeps it
         # without adding false positives on the demo video.
         confidence: float = 0.30,
@@ -40,8 +42,9 @@ class UltralyticsDetector:
     ) -> None:
         if not 0.0 < confidence < 1.0:
             raise ValueError(f"confidence must be in (0, 1), got {confidence}")
-        if imgsz <= 0 or imgsz % 32:
-            raise ValueError(f"imgsz must be a positive multiple of 32, got {imgsz}")
+        for size in (imgsz, *extra_imgsz):
+            if size <= 0 or size % 32:
+                raise ValueError(f"imgsz must be a positive multiple of 32, got {size}")
         weights = Path(weights)
         if not weights.exists() and not (allow_download and not offline()):
             # Handing a missing name to YOLO() would make Ultralytics try to download it.
@@ -65,6 +68,7 @@ class UltralyticsDetector:
         if not self._meanings:
             raise UnexpectedClasses(weights, sorted(classes_of_interest), dict(self.labels))
         self._imgsz = imgsz
+        self._sizes = (imgsz, *(size for size in extra_imgsz if size != imgsz))
         self._confidence = confidence
         self._device = device
         logger.info(
@@ -93,6 +97,7 @@ class UltralyticsDetector:
         return cls(
             resolved.weights,
             imgsz=resolved.imgsz,
+            extra_imgsz=resolved.extra_imgsz,
             confidence=confidence,
             classes_of_interest=classes_of_interest,
             meanings=resolved.meanings,
@@ -112,15 +117,23 @@ class UltralyticsDetector:
         for image in images:
             if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
                 raise ValueError(f"expected HxWx3 uint8 BGR images, got {image.shape} {image.dtype}")
-        results = self._model.predict(
-            list(images),
-            imgsz=self._imgsz,
-            conf=self._confidence,
-            classes=sorted(self._meanings),
-            device=self._device,
-            verbose=False,
-        )
-        return [self._to_detections(result) for result in results]
+        per_size = [
+            [
+                self._to_detections(result)
+                for result in self._model.predict(
+                    list(images),
+                    imgsz=size,
+                    conf=self._confidence,
+                    classes=sorted(self._meanings),
+                    device=self._device,
+                    verbose=False,
+                )
+            ]
+            for size in self._sizes
+        ]
+        if len(per_size) == 1:
+            return per_size[0]
+        return [merge_scales([found[i] for found in per_size]) for i in range(len(images))]
 
     def _to_detections(self, result: Any) -> list[Detection]:
         boxes = result.boxes
@@ -141,3 +154,12 @@ class UltralyticsDetector:
                 )
             )
         return detections
+
+
+def merge_scales(found: Sequence[Sequence[Detection]], iou_threshold: float = 0.5) -> list[Detection]:
+    """One image's boxes from several input sizes: per label, the most confident of overlapping boxes."""
+    kept: list[Detection] = []
+    for detection in sorted((d for boxes in found for d in boxes), key=lambda d: -d.confidence):
+        if all(k.label != detection.label or iou(k.xyxy, detection.xyxy) < iou_threshold for k in kept):
+            kept.append(detection)
+    return kept

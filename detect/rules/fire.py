@@ -16,9 +16,9 @@ _LABEL = {EventKind.FIRE: "fire", EventKind.SMOKE: "smoke"}
 #: The fire model's confidence at which an analysed frame votes for fire or smoke. Chosen by
 #: ``gridwatch eval --sweep`` on the tuning half (best F1 counting street-scene alarms as false): the model
 #: is under-confident on real flames (0.12-0.25 on several) but rarely calls anything else fire, while
-#: grey haze and greyscale pictures come out as "smoke" at up to 0.5.
-FIRE_MIN_CONFIDENCE = 0.10
-SMOKE_MIN_CONFIDENCE = 0.42
+#: at two input sizes grey haze and greyscale pictures come out as "smoke" at up to 0.5.
+FIRE_MIN_CONFIDENCE = 0.12
+SMOKE_MIN_CONFIDENCE = 0.54
 _MIN_CONFIDENCE = {EventKind.FIRE: FIRE_MIN_CONFIDENCE, EventKind.SMOKE: SMOKE_MIN_CONFIDENCE}
 
 

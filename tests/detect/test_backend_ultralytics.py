@@ -12,6 +12,7 @@ import pytest
 import detect._ultralytics_env
 from detect.backends.ultralytics import UltralyticsDetector
 from detect.errors import ModelNotFound
+from models.records import Detection
 
 
 @pytest.fixture
@@ -101,3 +102,23 @@ def test_classes_of_interest_filter(bus_image: np.ndarray) -> None:
 def test_non_bgr_images_are_refused(yolov8n: UltralyticsDetector, image: np.ndarray) -> None:
     with pytest.raises(ValueError, match="BGR"):
         yolov8n.detect([image])
+
+
+def test_boxes_from_two_input_sizes_merge_per_label() -> None:
+    from detect.backends.ultralytics import merge_scales
+
+    small = [Detection((10, 10, 50, 50), 0.4, "smoke", 0), Detection((100, 100, 140, 140), 0.3, "fire", 1)]
+    large = [Detection((12, 11, 52, 50), 0.6, "smoke", 0), Detection((12, 11, 52, 50), 0.2, "fire", 1)]
+    merged = merge_scales([small, large])
+    assert sorted((d.label, d.confidence) for d in merged) == [("fire", 0.2), ("fire", 0.3), ("smoke", 0.6)]
+
+
+def test_fire_model_runs_at_both_registered_sizes() -> None:
+    from detect.registry import resolve_fire_model
+
+    resolved = resolve_fire_model()
+    assert resolved is not None, "pip install fire-detector==1.0.3"
+    detector = UltralyticsDetector.from_resolved(resolved, confidence=0.1)
+    assert detector._sizes == (640, 960)
+    with pytest.raises(ValueError, match="multiple of 32"):
+        UltralyticsDetector(resolved.weights, extra_imgsz=(1000,))

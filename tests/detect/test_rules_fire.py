@@ -9,7 +9,7 @@ from .helpers import box, run, zone
 
 FIRE_ZONE = zone(ZoneKind.FIRE, cooldown_seconds=5)
 FLAME = box(300, 300, w=40, h=40, label="fire", conf=0.6)
-SMOKE = box(300, 300, w=80, h=80, label="smoke", conf=0.5)
+SMOKE = box(300, 300, w=80, h=80, label="smoke", conf=0.6)
 TINY = box(300, 300, w=10, h=10, label="fire", conf=0.9)
 OUTSIDE = box(700, 300, w=40, h=40, label="fire", conf=0.9)
 
@@ -43,7 +43,7 @@ def test_smoke_rule_and_start_fields() -> None:
     _, _, start = outputs[0]
     assert start.kind is EventKind.SMOKE
     assert start.detections == (SMOKE,)
-    assert start.confidence == pytest.approx(0.5)
+    assert start.confidence == pytest.approx(0.6)
     assert start.started_at < start.at
 
 
