@@ -6,7 +6,8 @@ import asyncio
 import logging
 import os
 import socket
-from dataclasses import dataclass, replace
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from importlib import resources
 from pathlib import Path
@@ -21,12 +22,28 @@ from api.notifier import Channel, Notifier, channels_from_targets
 from api.service import Service
 from api.webrtc import offer_loopback_only
 from detect.backends.ultralytics import UltralyticsDetector
-from detect.errors import ModelError
+from detect.errors import ModelError, ModelUnreadable
+from detect.export import exported
 from detect.port import Detector
-from detect.registry import resolve_person_model
+from detect.registry import (
+    FIRE_MODELS,
+    ModelEntry,
+    ResolvedModel,
+    SourceKind,
+    package_file,
+    resolve_fire_model,
+    resolve_person_model,
+)
+from detect.rules.fire import DETECTOR_CONFIDENCE_FLOOR, FIRE_EVERY_SECONDS
 from models.auth_store import AuthStore, UserRecord
 from models.clock import SystemClock
-from models.config import ConfigError, PersonDetectorConfig, load_site_config
+from models.config import (
+    ConfigError,
+    FireDetectorConfig,
+    ModelsSection,
+    PersonDetectorConfig,
+    load_site_config,
+)
 from models.db import open_database
 from models.records import Camera, Grid, Shift
 from models.settings import Settings
@@ -66,6 +83,8 @@ class SiteData:
     channels: tuple[Channel, ...] = ()
     #: Networks cameras may be added from at run time.
     camera_subnets: tuple[str, ...] = ()
+    #: Seconds between the fire model's looks, for cameras whose config overrides models.fire.every_seconds.
+    fire_every_s_by_camera: Mapping[str, float] = field(default_factory=dict)
 
 
 def model_dirs() -> list[Path]:
@@ -90,28 +109,101 @@ def build_detector(person: PersonDetectorConfig | None = None) -> Detector:
             resolved.source,
             resolved.sha256_verified,
         )
-        export = resolved.weights.is_dir() and any(resolved.weights.glob("*.xml"))
-        if person.backend == "openvino" and not export:
-            raise UsageProblem(
-                f"models.person.backend is openvino but {resolved.weights} is not an OpenVINO export folder"
-            )
-        if export and person.backend != "ultralytics":
-            from detect.backends.openvino_native import OpenVinoDetector
-
-            logger.info("person detector back-end: OpenVINO, long side %d", person.imgsz)
-            return OpenVinoDetector(
-                resolved.weights,
-                imgsz=person.imgsz,
-                confidence=person.confidence,
-                meanings=resolved.meanings,
-                name=resolved.name,
-            )
-        logger.info("person detector back-end: Ultralytics, %d×%d", person.imgsz, person.imgsz)
-        resolved = replace(resolved, imgsz=person.imgsz)
-        return UltralyticsDetector.from_resolved(resolved, confidence=person.confidence)
+        return _person_backend(resolved, person)
     except ModelError as exc:
         # Missing, corrupt or wrong-class weights: one line naming the file, not a traceback.
         raise UsageProblem(str(exc)) from None
+
+
+def _person_backend(resolved: ResolvedModel, person: PersonDetectorConfig) -> Detector:
+    weights = resolved.weights
+    export = weights.is_dir() and any(weights.glob("*.xml"))
+    if person.backend == "auto" and weights.suffix == ".pt":
+        # The faster format, made once on first use: OpenVINO runs these weights ~3× Ultralytics' loop.
+        try:
+            weights, export = exported(weights, "openvino"), True
+        except ModelUnreadable as exc:
+            logger.warning("%s: %s; the person model runs on Ultralytics instead", weights, exc.reason)
+    if person.backend == "openvino" or (person.backend == "auto" and export):
+        from detect.backends.openvino_native import OpenVinoDetector
+
+        if not export:
+            if weights.suffix != ".pt":
+                raise UsageProblem(
+                    f"models.person.backend is openvino but {weights} is neither an OpenVINO export folder "
+                    "nor .pt weights to export"
+                )
+            weights = exported(weights, "openvino")
+        logger.info("person detector back-end: OpenVINO, long side %d", person.imgsz)
+        return OpenVinoDetector(
+            weights,
+            imgsz=person.imgsz,
+            confidence=person.confidence,
+            meanings=resolved.meanings,
+            name=resolved.name,
+        )
+    if person.backend == "onnxruntime":
+        from detect.backends.onnx_runtime import OnnxRuntimeDetector
+
+        if weights.suffix != ".onnx":
+            if weights.suffix != ".pt":
+                raise UsageProblem(
+                    f"models.person.backend is onnxruntime but {weights} is neither .onnx nor .pt weights"
+                )
+            weights = exported(weights, "onnx")
+        logger.info("person detector back-end: ONNX Runtime, long side %d", person.imgsz)
+        return OnnxRuntimeDetector(
+            weights,
+            imgsz=person.imgsz,
+            confidence=person.confidence,
+            meanings=resolved.meanings,
+            name=resolved.name,
+        )
+    logger.info("person detector back-end: Ultralytics, %d×%d", person.imgsz, person.imgsz)
+    return UltralyticsDetector.from_resolved(
+        replace(resolved, imgsz=person.imgsz), confidence=person.confidence
+    )
+
+
+def build_fire_detector(
+    fire: FireDetectorConfig | None = None, *, candidates: Sequence[ModelEntry] = FIRE_MODELS
+) -> Detector | None:
+    """The fire/smoke detector when the optional ``fire-detector`` package is installed, else None.
+
+    Says in one log line whether fire/smoke detection is on. Weights that are there but refused or
+    unreadable stop start-up naming the file: a site that installed the model expects fire zones to work.
+    """
+    fire = fire or FireDetectorConfig()
+    if not fire.enabled:
+        logger.info("fire/smoke detection: off (models.fire.enabled is false); fire zones stay idle")
+        return None
+    if not any(_present(entry) for entry in candidates):
+        logger.info(
+            "fire/smoke detection: off (the fire-detector package is not installed: "
+            "pip install 'gridwatch[fire]'); fire zones stay idle"
+        )
+        return None
+    try:
+        resolved = resolve_fire_model(None, model_dirs(), candidates=candidates)
+        if resolved is None:  # present but refused, e.g. a digest mismatch (logged by the registry)
+            raise UsageProblem(f"fire/smoke model refused: {', '.join(c.name for c in candidates)}")
+        detector = UltralyticsDetector.from_resolved(resolved, confidence=DETECTOR_CONFIDENCE_FLOOR)
+    except ModelError as exc:
+        raise UsageProblem(str(exc).splitlines()[0]) from None
+    logger.info(
+        "fire/smoke detection: on (%s, sha256 verified: %s), every %g s on cameras with a fire zone",
+        resolved.name,
+        resolved.sha256_verified,
+        fire.every_seconds,
+    )
+    return detector
+
+
+def _present(entry: ModelEntry) -> bool:
+    """Whether a fire model's weights are on this machine at all (not whether they load)."""
+    if entry.source is SourceKind.PACKAGE:
+        return package_file(entry.locator) is not None
+    return entry.source is SourceKind.PATH and any((d / entry.locator).exists() for d in model_dirs())
 
 
 def demo_video() -> Path:
@@ -135,7 +227,7 @@ def demo_site() -> SiteData:
     return SiteData(timezone, grids, roster, [replace(c, source=video) for c in cameras])
 
 
-def configured_site(path: Path) -> tuple[SiteData, PersonDetectorConfig]:
+def configured_site(path: Path) -> tuple[SiteData, ModelsSection]:
     try:
         config = load_site_config(path, checks=[site_camera_problems])
     except ConfigError as exc:
@@ -153,8 +245,11 @@ def configured_site(path: Path) -> tuple[SiteData, PersonDetectorConfig]:
         channels = tuple(channels_from_targets(config.notifications, os.environ))
     except KeyError as exc:
         raise UsageProblem(str(exc.args[0])) from None
-    site = SiteData(config.site.timezone, grids, roster, cameras, channels, tuple(config.site.camera_subnets))
-    return site, config.models.person
+    fire_every = {c.id: c.fire_every_seconds for c in config.cameras if c.fire_every_seconds is not None}
+    site = SiteData(
+        config.site.timezone, grids, roster, cameras, channels, tuple(config.site.camera_subnets), fire_every
+    )
+    return site, config.models
 
 
 async def load_site(store: Store, site: SiteData) -> None:
@@ -183,13 +278,23 @@ async def serve_site(
     host: str,
     port: int,
     demo: bool = False,
+    fire_detector: Detector | None = None,
+    fire_every_s: float = FIRE_EVERY_SECONDS,
 ) -> None:
     store = await Store.connect(database_url)
     await load_site(store, site)
     if demo:
         await seed_demo_users(store)
     clock = SystemClock()
-    service = Service(store, detector, clock, timezone=site.timezone)
+    service = Service(
+        store,
+        detector,
+        clock,
+        timezone=site.timezone,
+        fire_detector=fire_detector,
+        fire_every_s=fire_every_s,
+        fire_every_s_by_camera=site.fire_every_s_by_camera,
+    )
     if site.channels:
         service.notifier = Notifier(store, clock, site.channels)
     await service.start()
@@ -246,11 +351,23 @@ def run_site(settings: Settings, config_path: Path, *, host: str, port: int) -> 
     except WeakSecret as exc:
         raise UsageProblem(str(exc)) from None
     check_port_free(host, port)
-    site, person = configured_site(config_path)
-    detector = build_detector(person)
+    site, models = configured_site(config_path)
+    detector = build_detector(models.person)
+    fire_detector = build_fire_detector(models.fire)
     database = open_database(settings.database_url, settings.data_dir)
     try:
-        asyncio.run(serve_site(database.url, site, detector, auth, host=host, port=port))
+        asyncio.run(
+            serve_site(
+                database.url,
+                site,
+                detector,
+                auth,
+                host=host,
+                port=port,
+                fire_detector=fire_detector,
+                fire_every_s=models.fire.every_seconds,
+            )
+        )
     except KeyboardInterrupt:
         pass
     finally:
@@ -261,10 +378,23 @@ def run_demo(settings: Settings, *, host: str, port: int) -> None:
     check_port_free(host, port)
     site = demo_site()
     detector = build_detector()
+    # Loaded although the demo street has no fire zone: cameras added from the console may have one.
+    fire_detector = build_fire_detector()
     database = open_database(settings.database_url, settings.data_dir / "demo")
     try:
         auth = AuthConfig.for_demo()
-        asyncio.run(serve_site(database.url, site, detector, auth, host=host, port=port, demo=True))
+        asyncio.run(
+            serve_site(
+                database.url,
+                site,
+                detector,
+                auth,
+                host=host,
+                port=port,
+                demo=True,
+                fire_detector=fire_detector,
+            )
+        )
     except KeyboardInterrupt:
         pass
     finally:

@@ -8,22 +8,27 @@ import logging
 import os
 import time
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from functools import partial
 from typing import Any
 
 from api.batcher import BatchDetector, DetectionBatcher
 from api.escalator import Escalator
+from api.event_writer import EventWriter
 from api.feed import Broadcaster, Message, OutboxRelay
 from api.notifier import Notifier
 from detect.analyzer import AnalyzerOutput, CameraAnalyzer
-from detect.rules import Phase
+from detect.clips import Clip
+from detect.rules import Model, Phase
+from detect.rules.fire import FIRE_EVERY_SECONDS
 from ingest.frames import Frame
 from ingest.offline import OfflineWatch
 from ingest.sources import open_source
 from models.clock import Clock
 from models.config import expand_source
 from models.records import Camera, Detection
-from models.store import EvidenceBlob, IncidentOpening, Store
+from models.store import TRANSIENT_DB_ERRORS, EvidenceBlob, IncidentOpening, NotFound, Store
 from router.crs import haversine_m
 from router.duty import Roster
 from router.escalation import DEFAULT_POLICY
@@ -106,13 +111,23 @@ class Service:
         timezone: str = "Asia/Shanghai",
         triage: TriageTable | None = None,
         offline_after_s: float = 300.0,
+        fire_detector: BatchDetector | None = None,
+        fire_every_s: float = FIRE_EVERY_SECONDS,
+        fire_every_s_by_camera: Mapping[str, float] | None = None,
     ) -> None:
         self.store = store
         self.clock = clock
         self.timezone = timezone
         self.batcher = DetectionBatcher(detector)
+        # The fire model has its own batcher and worker thread: a person batch never queues behind the
+        # slower two-scale fire model, which sees only the fire-zone cameras' due frames.
+        self.fire_batcher = DetectionBatcher(fire_detector) if fire_detector is not None else None
+        self._fire_every_s = fire_every_s
+        self._fire_every_s_by_camera = dict(fire_every_s_by_camera or {})
         self.broadcaster = Broadcaster()
         self.relay = OutboxRelay(store, self.broadcaster, self._render_outbox)
+        # Every camera's events share commits: one WAL flush per group, not per event.
+        self.writer = EventWriter(store)
         self._triage = triage or DEFAULT_TABLE
         self.router: Router | None = None
         self.cameras: dict[str, Camera] = {}
@@ -146,6 +161,7 @@ class Service:
     async def start(self) -> None:
         await self.load()
         self.batcher.start()
+        self.writer.start()
         self._relay_task = asyncio.create_task(self.relay.run(), name="outbox-relay")
         self._router_tasks.append(asyncio.create_task(self.escalator.run(), name="escalator"))
         if self.notifier is not None:
@@ -173,6 +189,9 @@ class Service:
         if self.notifier is not None:
             await self.notifier.aclose()
         await self.batcher.aclose()
+        if self.fire_batcher is not None:
+            await self.fire_batcher.aclose()
+        await self.writer.aclose()
 
     async def check_offline(self) -> list[uuid.UUID]:
         """Open a maintenance incident for each camera down longer than the tolerance (once per outage)."""
@@ -229,9 +248,20 @@ class Service:
     async def analyse(
         self, camera: Camera, analyzer: CameraAnalyzer, frame: Frame, view: LiveView
     ) -> list[uuid.UUID]:
-        detections = await self.batcher.detect(frame.image)
+        ran = {Model.PERSON}
+        if self.fire_due(camera, analyzer, view.analysed_frames):
+            person, fire = await asyncio.gather(
+                self.batcher.detect(frame.image), self._detect_fire(camera, frame)
+            )
+            detections = [*person, *(fire or ())]
+            if fire is not None:
+                ran.add(Model.FIRE)
+        else:
+            detections = await self.batcher.detect(frame.image)
         # Tracking, rules and JPEG evidence cost milliseconds per frame: keep them off the event loop.
-        outputs = await asyncio.to_thread(analyzer.analyze, detections, frame.image, frame.captured_at)
+        outputs = await asyncio.to_thread(
+            partial(analyzer.analyze, ran=ran), detections, frame.image, frame.captured_at
+        )
         view.detections = list(detections)
         view.analysed_at = time.monotonic()
         view.analysed_frames += 1
@@ -241,7 +271,32 @@ class Service:
             result = await self.handle(output)
             if result is not None and result[1]:
                 opened.append(result[0])
+        # After handling: a clip's event START is recorded by now, even one whose clip finished at once.
+        for clip in analyzer.take_clips():
+            await self.store_clip(clip)
         return opened
+
+    def fire_stride(self, camera: Camera) -> int:
+        """Every how many analysed frames the fire model looks at this camera (1: every frame)."""
+        every_s = self._fire_every_s_by_camera.get(camera.id, self._fire_every_s)
+        return max(1, round(every_s * camera.analysis_fps))
+
+    def fire_due(self, camera: Camera, analyzer: CameraAnalyzer, analysed_frames: int) -> bool:
+        """Whether the fire model should see this frame: only cameras with a fire zone, every stride-th."""
+        return (
+            self.fire_batcher is not None
+            and Model.FIRE in analyzer.models
+            and analysed_frames % self.fire_stride(camera) == 0
+        )
+
+    async def _detect_fire(self, camera: Camera, frame: Frame) -> list[Detection] | None:
+        """The fire model's boxes, or None when it failed: the frame then counts as one it did not see."""
+        assert self.fire_batcher is not None
+        try:
+            return await self.fire_batcher.detect(frame.image)
+        except Exception as exc:  # a broken fire model must not blind the camera's person rules
+            logger.warning("fire model failed on camera %s frame %s: %s", camera.id, frame.index, exc)
+            return None
 
     async def handle(self, output: AnalyzerOutput) -> tuple[uuid.UUID, bool] | None:
         """Route a new event and record it (open an incident or attach to the open one).
@@ -262,7 +317,7 @@ class Service:
             )
             if data is not None
         ]
-        incident_id, created = await self.store.record_event_retrying(event, opening_from_draft(draft), blobs)
+        incident_id, created = await self.writer.record(event, opening_from_draft(draft), blobs)
         logger.info(
             "%s incident %s: %s at %s → %s",
             "opened" if created else "updated",
@@ -273,6 +328,21 @@ class Service:
         )
         self.wake_outbox()
         return incident_id, created
+
+    async def store_clip(self, clip: Clip) -> str | None:
+        """Attach a finished clip to its event, recorded seconds earlier; the outbox row refreshes pages.
+
+        A clip whose event was never stored (its routing failed) or that meets a restarting database is
+        dropped with a warning: the event and its snapshots stand without it, and the camera goes on.
+        """
+        blob = EvidenceBlob("clip", clip.media_type, clip.sha256, clip.data)
+        try:
+            evidence_id = await self.store.add_evidence(clip.event_id, blob)
+        except (NotFound, *TRANSIENT_DB_ERRORS) as exc:
+            logger.warning("clip of event %s not stored: %s", clip.event_id, exc)
+            return None
+        self.wake_outbox()
+        return evidence_id
 
     def _current_roster(self) -> Roster | None:
         return self.router.roster if self.router is not None else None

@@ -21,8 +21,15 @@ from typing import Any
 
 import aioice.ice
 import av
-from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription, VideoStreamTrack
+from aiortc import (
+    RTCConfiguration,
+    RTCPeerConnection,
+    RTCRtpSender,
+    RTCSessionDescription,
+    VideoStreamTrack,
+)
 from aiortc.contrib.media import MediaPlayer, MediaRelay
+from aiortc.exceptions import OperationError
 from aiortc.mediastreams import MediaStreamError
 
 from ingest.urls import mask_url
@@ -34,6 +41,11 @@ logger = logging.getLogger(__name__)
 MAX_VIEWERS_PER_CAMERA = 16
 DETECTIONS_PERIOD_S = 0.25
 _VIDEO_CLOCK = 90_000
+_H264_ONLY = [
+    codec
+    for codec in RTCRtpSender.getCapabilities("video").codecs
+    if codec.mimeType.lower() in ("video/h264", "video/rtx")
+]
 
 
 def offer_loopback_only() -> None:
@@ -132,11 +144,17 @@ class WebRTCHub:
         session = Session(uuid.uuid4().hex, camera.id, pc)
         feed = self._feed(camera)
         try:
+            # Added before the offer is applied, so that the offer's video section takes this transceiver
+            # and its codec preferences.
+            transceiver = pc.addTransceiver(feed.relay.subscribe(feed.track, buffered=False), "sendonly")
+            if feed.player is not None:
+                # Passed-through packets are the camera's H.264: negotiating the browser's first choice
+                # (VP8 in Chromium) would send them under the wrong payload format, and nothing would play.
+                transceiver.setCodecPreferences(_H264_ONLY)
             await pc.setRemoteDescription(RTCSessionDescription(offer_sdp, "offer"))
-            pc.addTrack(feed.relay.subscribe(feed.track, buffered=False))
             answer = await pc.createAnswer()
             await pc.setLocalDescription(answer)
-        except (ValueError, KeyError, IndexError, AssertionError) as exc:
+        except (ValueError, KeyError, IndexError, AssertionError, OperationError) as exc:
             await pc.close()
             raise OfferRejected(f"cannot answer this offer: {exc}") from None
         feed.sessions.add(session.id)

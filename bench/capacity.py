@@ -4,8 +4,9 @@ Each camera is a thread that plays the 1080p H.264 clip (GOP 25) at real-time pa
 demuxes every packet, decodes keyframes only (``skip_frame = "NONKEY"``, as ``RtspSource(keyframes_only=
 True)`` does) and scales each to the demo camera's 768×576 in the same swscale pass (standing in for the
 detection sub-stream). Frames go through the real ``Service``: ``DetectionBatcher`` → native OpenVINO
-detector (long side 416) → ``CameraAnalyzer`` → ``Router`` → ``Store.record_event`` on embedded PostgreSQL
-→ outbox relay → ``Broadcaster`` → the FastAPI app's live feed ``/api/stream`` → an HTTP client on loopback.
+detector (long side 416) → ``CameraAnalyzer`` → ``Router`` → ``EventWriter`` (group commit) on embedded
+PostgreSQL → outbox relay → ``Broadcaster`` → the FastAPI app's live feed ``/api/stream``
+→ an HTTP client on loopback.
 
 Incidents: the real detector runs on every frame (its cost is real), and a script adds six persons to the
 crowd zone during the first 3 s of every 8 s, so the crowd rule (min_seconds 0, cooldown 2 s) starts an
@@ -197,8 +198,8 @@ async def _trial(url: str, cameras: int, seconds: float, detector: Any) -> dict[
         player = players[index]
         original = analyzer.analyze
 
-        def analyze(detections: Any, image: Any, at: datetime) -> Any:
-            outputs = original(detections, image, at)
+        def analyze(detections: Any, image: Any, at: datetime, **kw: Any) -> Any:
+            outputs = original(detections, image, at, **kw)
             for output in outputs:
                 capture_of[output.event.id] = captured
             return outputs

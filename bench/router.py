@@ -1,9 +1,10 @@
 """Router throughput: events through geolocate + grid + dedup + duty + incident + outbox, on PostgreSQL.
 
-Each event is what ``Service.handle`` does with a START: ``Router.route`` (pure, in process) then
-``Store.record_event`` (one transaction: incident insert-or-fold, log, timers, event, outbox). Pipelining:
-``WORKERS`` events are in flight at once on the store's connection pool, as the service's camera loops
-are; a single in-flight event waits on one commit round trip at a time and leaves the database idle.
+Each event takes the service's own path for a START: ``Router.route`` (pure, in process) then
+``Service.writer.record`` (the EventWriter), which stores it with every other event queued meanwhile in one
+``Store.record_events`` transaction (incident upserts, log, timers, events, outbox) and returns once that
+commit is done. Rows differ in how many events are in flight at once, as many cameras' loops would keep:
+a single in-flight event waits on one commit at a time; more in flight share commits (group commit).
 """
 
 from __future__ import annotations
@@ -11,16 +12,26 @@ from __future__ import annotations
 import asyncio
 import random
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from bench.common import Section, median, percentile
 from bench.postgres import demo_cameras, embedded_postgres, fresh_database, load_demo_county
 from models.records import Detection, Event, EventKind
 
-WORKERS = (1, 8)
-#: gridwatch's own CPU (route + asyncpg) over wall time, per pass: the rest of the time is PostgreSQL's.
-cpu_share: list[float] = []
+IN_FLIGHT = (1, 8, 64, 256)
 CAMERAS = 16
+
+
+@dataclass
+class Pass:
+    rate: float
+    latencies: list[float]
+    opened: int
+    #: Events per commit the writer achieved.
+    group: float
+    #: gridwatch's own CPU (route + writer + asyncpg) over wall time: the rest is PostgreSQL's.
+    cpu_share: float
 
 
 def _event(rng: random.Random, camera_id: str, at: datetime) -> Event:
@@ -33,17 +44,18 @@ def _event(rng: random.Random, camera_id: str, at: datetime) -> Event:
     return Event(EventKind.CROWD, camera_id, "road", at, 0.8, people, person_count=len(people))
 
 
-async def _measure(url: str, events: int, workers: int, seed: int) -> tuple[float, list[float], int]:
+async def _measure(url: str, events: int, in_flight: int, seed: int) -> Pass:
     from api.service import Service, opening_from_draft
     from models.clock import SystemClock
     from models.store import Store
 
-    store = await Store.connect(url, max_size=max(2, workers))
+    store = await Store.connect(url, max_size=2)
+    service = Service(store, detector=None, clock=SystemClock())  # type: ignore[arg-type]
     try:
-        service = Service(store, detector=None, clock=SystemClock())  # type: ignore[arg-type]
         await service.load()
         router = service.router
         assert router is not None
+        writer = service.writer
         rng = random.Random(seed)
         start_at = datetime.now(UTC)
         batch = [
@@ -55,67 +67,84 @@ async def _measure(url: str, events: int, workers: int, seed: int) -> tuple[floa
         latencies: list[float] = []
         opened = 0
 
-        async def worker() -> None:
+        async def caller() -> None:
             nonlocal opened
             while not queue.empty():
                 event = queue.get_nowait()
                 began = time.perf_counter()
                 draft = router.route(event, at=event.started_at)
-                _, created = await store.record_event(event, opening_from_draft(draft))
+                _, created = await writer.record(event, opening_from_draft(draft))
                 latencies.append(time.perf_counter() - began)
                 opened += created
 
         began, cpu = time.perf_counter(), time.process_time()
-        await asyncio.gather(*(worker() for _ in range(workers)))
+        await asyncio.gather(*(caller() for _ in range(in_flight)))
         elapsed = time.perf_counter() - began
-        cpu_share.append((time.process_time() - cpu) / elapsed)
-        return events / elapsed, latencies, opened
+        return Pass(
+            rate=events / elapsed,
+            latencies=latencies,
+            opened=opened,
+            group=writer.events / max(1, writer.batches),
+            cpu_share=(time.process_time() - cpu) / elapsed,
+        )
     finally:
+        await service.writer.aclose()
         await store.close()
 
 
 async def _run(quick: bool) -> Section:
-    events = 200 if quick else 2000
+    events = 200 if quick else 3000
     repeats = 1 if quick else 3
-    rates: dict[int, list[float]] = {w: [] for w in WORKERS}
-    p50: dict[int, list[float]] = {w: [] for w in WORKERS}
-    p99: dict[int, list[float]] = {w: [] for w in WORKERS}
-    opened_share: list[float] = []
+    passes: dict[int, list[Pass]] = {n: [] for n in IN_FLIGHT}
     with embedded_postgres() as admin_url:
         for repeat in range(repeats):
-            for workers in WORKERS:
+            for in_flight in IN_FLIGHT:
                 async with fresh_database(admin_url) as url:
                     from models.store import Store
 
                     store = await Store.connect(url)
                     await load_demo_county(store, demo_cameras(CAMERAS, "bench.mp4"))
                     await store.close()
-                    rate, latencies, opened = await _measure(url, events, workers, seed=repeat)
-                rates[workers].append(rate)
-                p50[workers].append(percentile(latencies, 50) * 1000)
-                p99[workers].append(percentile(latencies, 99) * 1000)
-                opened_share.append(opened / events)
-    rows = [[w, median(rates[w]), median(p50[w]), median(p99[w])] for w in WORKERS]
-    best = max(WORKERS, key=lambda w: median(rates[w]))
-    rate = median(rates[best])
+                    passes[in_flight].append(await _measure(url, events, in_flight, seed=repeat))
+
+    def med(n: int, figure: str) -> float:
+        return median([getattr(p, figure) for p in passes[n]])
+
+    def p(n: int, q: float) -> float:
+        return median([percentile(x.latencies, q) * 1000 for x in passes[n]])
+
+    rows: list[list[object]] = [
+        [n, med(n, "rate"), p(n, 50), p(n, 99), med(n, "group"), med(n, "cpu_share") * 100] for n in IN_FLIGHT
+    ]
+    best = max(IN_FLIGHT, key=lambda n: med(n, "rate"))
+    rate = med(best, "rate")
+    single = IN_FLIGHT[0]
+    opened_share = median([x.opened / events for n in IN_FLIGHT for x in passes[n]])
     return Section(
         key="router",
-        title="Router throughput (route + record_event on embedded PostgreSQL)",
-        columns=["events in flight", "events/s", "p50 ms", "p99 ms"],
+        title="Router throughput (route + group-committed record_events on embedded PostgreSQL)",
+        columns=["events in flight", "events/s", "p50 ms", "p99 ms", "events per commit", "gridwatch CPU %"],
         rows=rows,
-        headline=f"{rate:,.0f} events/s with {best} in flight, p99 {median(p99[best]):.1f} ms",
+        headline=f"{rate:,.0f} events/s with {best} in flight, p99 {p(best, 99):.1f} ms",
         target="≥ 2,000 events/s",
         met=rate >= 2000,
         notes=[
             f"{events} crowd START events per pass from {CAMERAS} cameras, feet spread over the demo road; "
-            f"{median(opened_share):.0%} opened an incident, the rest folded into an open one (dedup).",
-            "Each event: Router.route + Store.record_event (incident upsert, log, timers, event row, outbox "
-            "row) in one transaction, committed before the next event of that worker; latency is per event.",
-            f"gridwatch's process used {median(cpu_share):.0%} of one core while PostgreSQL's backends took "
-            "the rest of the 2 cores: a commit per event, each with its WAL flush, is the limit.",
+            f"{opened_share:.1%} opened an incident, the rest folded into an open one (dedup).",
+            "Each event: Router.route + the service's EventWriter.record, which stores every event queued "
+            "while the previous commit was in flight in one Store.record_events transaction (incident "
+            "upserts, log, timers, event rows, outbox rows: one statement per table) and answers each "
+            "caller once it is committed; latency is per event, from routing to its commit.",
+            f"With {single} in flight every event is its own transaction: a commit per event, each with its "
+            f"WAL flush, is the limit of that row ({med(single, 'rate'):,.0f} events/s). With more in "
+            "flight the commits are shared (events per commit) and the limit becomes CPU: gridwatch's "
+            f"process used {med(best, 'cpu_share'):.0%} of one core at {best} in flight while PostgreSQL's "
+            "backends took the rest of the 2 cores.",
+            "Nothing is traded for speed: synchronous_commit stays on and no caller returns before its "
+            "event is durable; a lone event is written at once, so light load keeps one event's latency.",
             f"Database and benchmark share the machine's cores; {repeats} passes, medians.",
         ],
-        figures={"events_per_s": rate, "p99_ms": median(p99[best])},
+        figures={"events_per_s": rate, "p99_ms": p(best, 99)},
     )
 
 

@@ -5,20 +5,36 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 import numpy as np
 
+from detect.clips import Clip, ClipRecorder
 from detect.evidence import clean_snapshot, render_snapshot
-from detect.rules import CrowdRule, FallRule, FireRule, OccupationRule, Phase, Rule, RuleOutput
+from detect.labels import Meaning
+from detect.rules import (
+    CrowdRule,
+    FallRule,
+    FireRule,
+    LineCrossingRule,
+    Model,
+    OccupationRule,
+    Phase,
+    Rule,
+    RuleOutput,
+    model_of,
+)
 from detect.tracking import ByteTracker, Tracker
 from models.records import Camera, Detection, Event, EventKind, Evidence, Zone, ZoneKind
 
 logger = logging.getLogger(__name__)
 
 JPEG = "image/jpeg"
+#: Every detector ran on the frame: the default for callers with one detector that finds everything.
+ALL_MODELS: frozenset[Model] = frozenset(Model)
+_UNTRACKED = frozenset({Meaning.FIRE, Meaning.SMOKE})
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,7 +42,8 @@ class AnalyzerOutput:
     """An event and, for a START, its evidence bytes; ``event.evidence`` describes the same bytes.
 
     UPDATE and END reuse the START event's id (same episode), with ``person_count`` the peak so far and, for
-    END, ``ended_at`` set; they carry no images.
+    END, ``ended_at`` set; they carry no images. An instant START (a line crossing) has ``ended_at`` set
+    already and nothing follows it.
     """
 
     phase: Phase
@@ -45,6 +62,8 @@ def rules_for(zone: Zone) -> list[Rule]:
         return [CrowdRule(zone), FallRule(zone)]
     if zone.kind is ZoneKind.OCCUPATION:
         return [OccupationRule(zone), FallRule(zone)]
+    if zone.kind is ZoneKind.LINE:
+        return [LineCrossingRule(zone)]
     return [FireRule(zone, kind=EventKind.FIRE), FireRule(zone, kind=EventKind.SMOKE)]
 
 
@@ -63,22 +82,66 @@ class CameraAnalyzer:
         *,
         tracker: Tracker | None = None,
         rules: Callable[[Zone], Sequence[Rule]] = rules_for,
+        clips: ClipRecorder | bool = True,
     ) -> None:
         self.camera = camera
+        #: Every event START gets a clip of the frames around it; True builds the default recorder.
+        self.clips: ClipRecorder | None = (
+            clips
+            if isinstance(clips, ClipRecorder)
+            else ClipRecorder(fps=camera.analysis_fps if camera.analysis_fps > 0 else 1.0)
+            if clips
+            else None
+        )
         self._tracker: Tracker = (
             tracker if tracker is not None else ByteTracker(frame_rate=camera.analysis_fps)
         )
         self._rules: list[Rule] = [rule for zone in camera.zones for rule in rules(zone)]
         self._open: dict[tuple[str, EventKind], Event] = {}
 
-    def analyze(self, detections: list[Detection], image: np.ndarray, at: datetime) -> list[AnalyzerOutput]:
-        tracked = self._tracker.update(detections)
+    @property
+    def models(self) -> frozenset[Model]:
+        """The detectors this camera's rules read: the service runs the fire model only where it is needed."""
+        return frozenset(model_of(rule) for rule in self._rules)
+
+    def analyze(
+        self,
+        detections: list[Detection],
+        image: np.ndarray,
+        at: datetime,
+        *,
+        ran: Collection[Model] = ALL_MODELS,
+    ) -> list[AnalyzerOutput]:
+        """Feed one analysed frame: ``detections`` from every detector in ``ran``, the ones that saw it.
+
+        A rule whose detector did not run on this frame is not fed it at all: to a voting rule an empty
+        frame is a "no" vote, and a fire model run every fourth frame would otherwise never reach k of n.
+        """
+        # Fire and smoke boxes stay out of the tracker: it associates boxes whatever their label, and a
+        # flame over a passer-by would take over that person's track.
+        tracked = [
+            *self._tracker.update([d for d in detections if d.label not in _UNTRACKED]),
+            *(d for d in detections if d.label in _UNTRACKED),
+        ]
         outputs: list[AnalyzerOutput] = []
         for rule in self._rules:
+            if model_of(rule) not in ran:
+                continue
             result = rule.update(tracked, at)
             if result is not None:
                 outputs.append(self._emit(result, tracked, image))
+        if self.clips is not None:
+            # Only frames with person boxes can have their heads pixelated: others stay out of clips.
+            if Model.PERSON in ran:
+                self.clips.add(at, image, tracked)
+            for output in outputs:
+                if output.phase is Phase.START:
+                    self.clips.start(output.event.id, at)
         return outputs
+
+    def take_clips(self) -> list[Clip]:
+        """Clips finished since the last call (encoded during ``analyze``), for events already emitted."""
+        return self.clips.take_finished() if self.clips is not None else []
 
     def _emit(self, result: RuleOutput, tracked: list[Detection], image: np.ndarray) -> AnalyzerOutput:
         key = (result.zone_name, result.kind)
@@ -94,8 +157,11 @@ class CameraAnalyzer:
                 detections=result.detections,
                 evidence=(evidence_of(snapshot), evidence_of(clean)),
                 person_count=result.person_count,
+                ended_at=result.at if result.instant else None,
             )
-            self._open[key] = event
+            # An instant event is over as it starts: nothing stays open for an UPDATE or END to refer to.
+            if not result.instant:
+                self._open[key] = event
             logger.info(
                 "event %s %s on camera %s zone %s", event.id, event.kind, self.camera.id, result.zone_name
             )

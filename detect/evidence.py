@@ -25,6 +25,7 @@ _ZONE_COLOURS = {
     ZoneKind.CROWD: (0, 200, 255),
     ZoneKind.OCCUPATION: (255, 120, 0),
     ZoneKind.FIRE: (0, 0, 255),
+    ZoneKind.LINE: (255, 255, 0),
 }
 _LABEL_COLOURS = {
     "person": (0, 220, 0),

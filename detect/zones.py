@@ -14,6 +14,38 @@ def validate_polygon(polygon: Sequence[Pixel]) -> None:
         raise ValueError(f"a zone polygon needs at least 3 points, got {len(polygon)}")
 
 
+def validate_segment(segment: Sequence[Pixel]) -> None:
+    """A line zone is a segment A→B: two points, apart, since a zero-length line has no sides."""
+    if len(segment) != 2:
+        raise ValueError(f"a line zone is a segment: exactly 2 points [[x, y], [x, y]], got {len(segment)}")
+    (ax, ay), (bx, by) = segment
+    if (ax, ay) == (bx, by):
+        raise ValueError(f"a line zone needs two different points, got [{ax}, {ay}] twice")
+
+
+def side_distance(segment: Sequence[Pixel], point: Pixel) -> float:
+    """Signed pixel distance of a point from the segment's line: positive right of A→B, negative left.
+
+    Right and left as seen on the picture (y grows downwards) by someone on A facing B, so for a segment
+    drawn left to right across the image, points below it are on the right.
+    """
+    (ax, ay), (bx, by) = segment
+    px, py = point
+    dx, dy = bx - ax, by - ay
+    return (dx * (py - ay) - dy * (px - ax)) / float(np.hypot(dx, dy))
+
+
+def path_meets_segment(segment: Sequence[Pixel], start: Pixel, end: Pixel) -> bool:
+    """Whether the straight path start→end, whose ends lie on opposite sides of the segment's line, passes
+    between A and B rather than beyond either end of the segment."""
+    (ax, ay), (bx, by) = segment
+    (sx, sy), (ex, ey) = start, end
+    dx, dy = ex - sx, ey - sy
+    side_a = dx * (ay - sy) - dy * (ax - sx)
+    side_b = dx * (by - sy) - dy * (bx - sx)
+    return side_a * side_b <= 0
+
+
 def contains(polygon: Sequence[Pixel], point: Pixel) -> bool:
     """Even-odd ray cast. Points on an edge may fall either way; a pixel's width does not matter here."""
     vertices = np.asarray(polygon, dtype=float)

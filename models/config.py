@@ -27,7 +27,7 @@ from pydantic import (
     model_validator,
 )
 
-from models.records import CalibrationPoint, Camera, Mount, Zone, ZoneKind
+from models.records import CalibrationPoint, Camera, LineDirection, Mount, Zone, ZoneKind
 
 
 class ConfigModel(BaseModel):
@@ -160,7 +160,54 @@ class FireZone(ConfigModel):
     cooldown_seconds: float = Cooldown
 
 
-ZoneConfig = Annotated[CrowdZone | OccupationZone | FireZone, Field(discriminator="kind")]
+class LineZone(ConfigModel):
+    kind: Literal["line"] = Field(
+        title="Kind",
+        description="line: a tracked vehicle (or person) crosses a segment in a forbidden direction, "
+        "e.g. driving into a fire lane.",
+    )
+    name: str = ZoneName
+    # Not PolygonPx: a length constraint there would report "at most 2 items", which hides that a line
+    # zone is a segment; _segment says so.
+    polygon_px: list[tuple[float, float]] = Field(
+        title="Line",
+        description="The segment [[x, y], [x, y]] in pixels, from point A to point B, inside the frame.",
+    )
+    direction: Literal["left_to_right", "right_to_left", "both"] = Field(
+        default="both",
+        title="Direction",
+        description="Which crossings raise an event. Sides are as seen on the picture standing on A and "
+        "facing B: for a line drawn left to right across the image, right is below it and left above it.",
+    )
+    labels: list[Literal["vehicle", "person"]] = Field(
+        default=["vehicle"],
+        min_length=1,
+        title="Labels",
+        description="What counts when it crosses: vehicle, person, or both.",
+    )
+    cooldown_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        title="Cooldown seconds",
+        description="After a crossing, how long the same tracked object cannot raise another one.",
+    )
+
+    @field_validator("polygon_px")
+    @classmethod
+    def _segment(cls, value: list[tuple[float, float]]) -> list[tuple[float, float]]:
+        if len(value) != 2:
+            raise ValueError(f"a line zone is a segment: exactly 2 points [[x, y], [x, y]], got {len(value)}")
+        if value[0] == value[1]:
+            raise ValueError(f"a line zone needs two different points, got {list(value[0])} twice")
+        return value
+
+    @field_validator("labels")
+    @classmethod
+    def _distinct(cls, value: list[str]) -> list[str]:
+        return list(dict.fromkeys(value))
+
+
+ZoneConfig = Annotated[CrowdZone | OccupationZone | FireZone | LineZone, Field(discriminator="kind")]
 
 
 def _outside(point: tuple[float, float], size: tuple[int, int]) -> bool:
@@ -190,7 +237,9 @@ class CameraConfig(ConfigModel):
         description="4 or more ground points seen in the image; without them events are placed at the mount.",
     )
     zones: list[ZoneConfig] = Field(
-        title="Zones", description="Image areas watched by the crowd, occupation and fire rules; [] for none."
+        title="Zones",
+        description="Image areas watched by the crowd, occupation and fire rules, and lines watched by the "
+        "line rule; [] for none.",
     )
     analysis_fps: float = Field(
         default=2.0,
@@ -201,6 +250,13 @@ class CameraConfig(ConfigModel):
     )
     enabled: bool = Field(
         default=True, title="Enabled", description="A disabled camera is kept but not read."
+    )
+    fire_every_seconds: float | None = Field(
+        default=None,
+        gt=0,
+        title="Fire check interval",
+        description="Seconds between the fire model's looks at this camera, when it has a fire zone; "
+        "unset: models.fire.every_seconds.",
     )
 
     @field_validator("source")
@@ -278,6 +334,15 @@ def _to_zone(zone: ZoneConfig) -> Zone:
     kind = ZoneKind(zone.kind)
     if isinstance(zone, CrowdZone):
         return Zone(zone.name, kind, polygon, zone.min_persons, zone.min_seconds, zone.cooldown_seconds)
+    if isinstance(zone, LineZone):
+        return Zone(
+            zone.name,
+            kind,
+            polygon,
+            cooldown_seconds=zone.cooldown_seconds,
+            direction=LineDirection(zone.direction),
+            labels=tuple(zone.labels),
+        )
     return Zone(
         zone.name, kind, polygon, min_seconds=zone.min_seconds, cooldown_seconds=zone.cooldown_seconds
     )
@@ -320,11 +385,13 @@ class PersonDetectorConfig(ConfigModel):
     confidence: float = Field(
         default=0.30, gt=0, lt=1, title="Confidence", description="Detections below this score are dropped."
     )
-    backend: Literal["auto", "openvino", "ultralytics"] = Field(
+    backend: Literal["auto", "openvino", "onnxruntime", "ultralytics"] = Field(
         default="auto",
         title="Back-end",
-        description="auto: gridwatch's own OpenVINO runner for an OpenVINO export folder, Ultralytics "
-        "otherwise; openvino: refuse anything but an export folder; ultralytics: always Ultralytics.",
+        description="auto: gridwatch's own OpenVINO runner, for an OpenVINO export folder or .pt weights "
+        "exported to one on first use (cached by content; Ultralytics if the export fails), Ultralytics "
+        "for anything else; openvino / onnxruntime: that runtime, exporting .pt weights the same way; "
+        "ultralytics: always Ultralytics.",
     )
 
     @field_validator("imgsz")
@@ -341,11 +408,34 @@ class PersonDetectorConfig(ConfigModel):
         return self
 
 
+class FireDetectorConfig(ConfigModel):
+    enabled: bool = Field(
+        default=True,
+        title="Enabled",
+        description="Load the fire/smoke model when the fire-detector package is installed "
+        "(pip install 'gridwatch[fire]'); false: fire zones stay idle.",
+    )
+    # The default is detect.rules.fire.FIRE_EVERY_SECONDS; models/ does not import detect/.
+    every_seconds: float = Field(
+        default=2.0,
+        gt=0,
+        title="Check interval",
+        description="Seconds between the fire model's looks at a camera with a fire zone: every Nth "
+        "analysed frame, N = every_seconds × analysis_fps (at least 1). Fire zones vote k of n over those "
+        "frames only.",
+    )
+
+
 class ModelsSection(ConfigModel):
     person: PersonDetectorConfig = Field(
         default_factory=PersonDetectorConfig,
         title="Person detector",
         description="Finds people and vehicles.",
+    )
+    fire: FireDetectorConfig = Field(
+        default_factory=FireDetectorConfig,
+        title="Fire/smoke detector",
+        description="Finds flames and smoke for fire zones, at a lower rate than the person detector.",
     )
 
 
@@ -449,11 +539,11 @@ Loc = tuple[str | int, ...]
 
 _MODELS: tuple[type[BaseModel], ...] = (
     SiteConfig, SiteSection, CameraConfig, MountConfig, CalibrationPointConfig, CrowdZone, OccupationZone,
-    FireZone, ModelsSection, PersonDetectorConfig, WebhookTarget, WeComTarget, DingTalkTarget,
+    FireZone, LineZone, ModelsSection, PersonDetectorConfig, WebhookTarget, WeComTarget, DingTalkTarget,
 )  # fmt: skip
 _KEYS = sorted({name for model in _MODELS for name in model.model_fields})
 # Discriminator values show up in pydantic's error paths; people never write them as keys.
-_TAGS = {"crowd", "occupation", "fire", "webhook", "wecom", "dingtalk"}
+_TAGS = {"crowd", "occupation", "fire", "line", "webhook", "wecom", "dingtalk"}
 
 
 def dotted(loc: Loc) -> str:
@@ -510,6 +600,10 @@ def _error_text(error: Mapping[str, Any]) -> tuple[Loc, str]:
                 "unknown key; secrets are never written here: put it in an environment variable "
                 f"and name that variable with {key}_env"
             )
+        if key in _KEYS:
+            # A key of another section or zone kind (min_seconds on a line zone): "did you mean" itself would
+            # only puzzle.
+            return loc, "unknown key here (other sections or zone kinds have it)"
         near = difflib.get_close_matches(key, _KEYS, n=1)
         return loc, "unknown key" + (f" (did you mean {near[0]!r}?)" if near else "")
     if kind == "missing":

@@ -53,6 +53,21 @@ class ZoneKind(enum.StrEnum):
     CROWD = "crowd"
     OCCUPATION = "occupation"
     FIRE = "fire"
+    #: A segment (exactly two points) that tracked objects must not cross in one direction.
+    LINE = "line"
+
+
+class LineDirection(enum.StrEnum):
+    """Which crossings of a line zone count.
+
+    The line runs from its first point A to its second point B. Sides are named as seen on the picture
+    (x right, y down) by someone standing on A and facing B: for a line drawn left to right across the
+    image, "right" is below it (usually nearer the camera) and "left" is above it.
+    """
+
+    LEFT_TO_RIGHT = "left_to_right"
+    RIGHT_TO_LEFT = "right_to_left"
+    BOTH = "both"
 
 
 class EventKind(enum.StrEnum):
@@ -61,6 +76,7 @@ class EventKind(enum.StrEnum):
     SMOKE = "smoke"
     OCCUPATION = "occupation"
     FALL = "fall"
+    LINE_CROSSING = "line_crossing"
     CAMERA_OFFLINE = "camera_offline"
 
 
@@ -182,17 +198,27 @@ class Mount:
     heading_deg: float | None = None
 
 
+#: What a line zone watches unless told otherwise: a fire lane is kept clear of vehicles, not walkers.
+DEFAULT_LINE_LABELS: tuple[str, ...] = ("vehicle",)
+
+
 @dataclass(frozen=True, slots=True)
 class Zone:
     name: str
     kind: ZoneKind
+    #: A polygon of 3 or more vertices; for a LINE zone exactly 2 points, the segment A→B.
     polygon_px: tuple[Pixel, ...]
     #: crowd: persons needed in the zone.
     min_persons: int = 5
     #: seconds a condition must hold before an event starts.
     min_seconds: float = 5.0
-    #: seconds a condition must be absent before an event ends (hysteresis).
+    #: seconds a condition must be absent before an event ends (hysteresis); line: seconds before the same
+    #: track may raise another crossing.
     cooldown_seconds: float = 10.0
+    #: line: which side change counts (LineDirection documents the sides).
+    direction: LineDirection = LineDirection.BOTH
+    #: line: meanings (detect/labels.py) whose crossings count; other kinds choose their labels themselves.
+    labels: tuple[str, ...] = DEFAULT_LINE_LABELS
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,15 +13,18 @@ import asyncpg
 
 from models.migrate import migrate
 from models.records import (
+    DEFAULT_LINE_LABELS,
     OPEN_STATES,
     CalibrationPoint,
     Camera,
+    Detection,
     Event,
     EventKind,
     Grid,
     GridKind,
     Incident,
     IncidentState,
+    LineDirection,
     LocatedBy,
     Mount,
     Role,
@@ -47,7 +50,7 @@ class StaleVersion(RuntimeError):
 
 @dataclass(frozen=True, slots=True)
 class EvidenceBlob:
-    role: str  # "snapshot" (boxes drawn) or "clean"
+    role: str  # "snapshot" (boxes drawn), "clean" or "clip" (an MP4 around the event)
     media_type: str
     sha256: str
     data: bytes
@@ -251,115 +254,125 @@ class Store:
         Returns (incident id, whether it was opened now). The outbox row announcing the change is
         written in the same transaction, so a crash can lose neither the incident nor its notice.
         """
-        new_id = uuid.uuid4()
+        [result] = await self.record_events([(event, opening, evidence)])
+        return result
+
+    async def record_events(
+        self, items: Sequence[tuple[Event, IncidentOpening, Sequence[EvidenceBlob]]]
+    ) -> list[tuple[uuid.UUID, bool]]:
+        """record_event for many events in one transaction, with the results of recording them in order.
+
+        A commit (its WAL flush) costs far more than the rows it carries, so a busy service commits
+        events in groups: one statement per table whatever the group's size. Returns (incident id,
+        opened now) per item, in input order; on any error nothing of the group is stored.
+        """
+        if not items:
+            return []
+        # ON CONFLICT DO UPDATE may not touch one row twice in a statement: one upsert row per dedup key,
+        # counting all of its events, as the events one by one would have folded into it.
+        groups: dict[str, list[int]] = {}
+        for index, (_, opening, _) in enumerate(items):
+            groups.setdefault(opening.dedup_key, []).append(index)
+        # Every transaction locks incident rows in key order, so two concurrent groups cannot deadlock.
+        keys = sorted(groups)
+        firsts = [items[groups[key][0]][1] for key in keys]
+        deadlines = [_deadlines(o) for o in firsts]
         async with self.pool.acquire() as conn, conn.transaction():
-            row = await conn.fetchrow(
-                "INSERT INTO incidents (id, kind, state, severity, tier, department, category_code,"
-                " unit_code, grid_code, grid_match, chain, lon, lat, located_by, camera_id, dedup_key,"
-                " title, assignee_id, assignee_name, assignee_phone, duty, opened_at, last_seen_at,"
-                " accept_by) VALUES ($1,$2,'dispatched',$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,"
-                " $16,$17,$18,$19,$20,$21,$21,$22)"
-                f" ON CONFLICT (dedup_key) WHERE state IN ({', '.join(repr(s) for s in _OPEN)})"
-                " DO UPDATE SET event_count = incidents.event_count + 1,"
-                " last_seen_at = GREATEST(incidents.last_seen_at, EXCLUDED.last_seen_at),"
-                " updated_at = now()"
-                " RETURNING id, (xmax = 0) AS inserted",
-                new_id,
-                opening.kind.value,
-                int(opening.severity),
-                opening.tier.value,
-                opening.department,
-                opening.category_code,
-                opening.unit_code,
-                opening.grid_code,
-                opening.grid_match,
-                [{"code": u.code, "name": u.name, "level": int(u.level)} for u in opening.chain],
-                opening.lonlat[0],
-                opening.lonlat[1],
-                opening.located_by.value,
-                opening.camera_id,
-                opening.dedup_key,
-                opening.title,
-                opening.assignee_id,
-                opening.assignee_name,
-                opening.assignee_phone,
-                opening.duty,
-                opening.at,
-                opening.accept_by,
+            rows = await conn.fetch(
+                _UPSERT_INCIDENTS,
+                [uuid.uuid4() for _ in keys],
+                [o.kind.value for o in firsts],
+                [int(o.severity) for o in firsts],
+                [o.tier.value for o in firsts],
+                [o.department for o in firsts],
+                [o.category_code for o in firsts],
+                [o.unit_code for o in firsts],
+                [o.grid_code for o in firsts],
+                [o.grid_match for o in firsts],
+                [json.dumps([_unit_json(u) for u in o.chain]) for o in firsts],
+                [o.lonlat[0] for o in firsts],
+                [o.lonlat[1] for o in firsts],
+                [o.located_by.value for o in firsts],
+                [o.camera_id for o in firsts],
+                keys,
+                [o.title for o in firsts],
+                [o.assignee_id for o in firsts],
+                [o.assignee_name for o in firsts],
+                [o.assignee_phone for o in firsts],
+                [json.dumps(o.duty) for o in firsts],
+                [o.at for o in firsts],
+                [max(items[i][1].at for i in groups[key]) for key in keys],
+                [len(groups[key]) for key in keys],
+                [o.accept_by for o in firsts],
+                [d.get("arrive") for d in deadlines],
+                [d.get("resolve") for d in deadlines],
             )
-            assert row is not None
-            incident_id: uuid.UUID = row["id"]
-            inserted: bool = row["inserted"]
-            if inserted:
-                await _arm_timers(conn, incident_id, opening)
-                await conn.executemany(
-                    "INSERT INTO incident_log (incident_id, from_state, to_state, action, actor, at, note)"
-                    " VALUES ($1,$2,$3,$4,$5,$6,$7)",
-                    [
-                        (
-                            incident_id,
-                            None,
-                            "reported",
-                            "report",
-                            f"camera:{opening.camera_id}",
-                            opening.at,
-                            "",
-                        ),
-                        (
-                            incident_id,
-                            "reported",
-                            "dispatched",
-                            "dispatch",
-                            "system:router",
-                            opening.at,
-                            f"on duty: {opening.assignee_name or 'nobody'} ({opening.assignee_id or '-'})",
-                        ),
-                    ],
-                )
+            incident_of: dict[str, tuple[uuid.UUID, bool]] = {
+                r["dedup_key"]: (r["id"], r["inserted"]) for r in rows
+            }
+            # Opened incidents get their log rows and timers in input order, as one by one they would.
+            opened = sorted(
+                (
+                    (groups[key][0], incident_of[key][0], opening, due)
+                    for key, opening, due in zip(keys, firsts, deadlines, strict=True)
+                    if incident_of[key][1]
+                ),
+                key=lambda row: row[0],
+            )
+            if opened:
+                log = [row for _, incident_id, o, _ in opened for row in _opening_log(incident_id, o)]
+                await conn.execute(_INSERT_LOG, *(list(column) for column in zip(*log, strict=True)))
+                timers = [
+                    (incident_id, kind, at)
+                    for _, incident_id, _, due in opened
+                    for kind, at in sorted(due.items())
+                ]
+                if timers:
+                    await conn.execute(
+                        _INSERT_TIMERS, *(list(column) for column in zip(*timers, strict=True))
+                    )
+            results = [
+                (incident_of[o.dedup_key][0], incident_of[o.dedup_key][1] and groups[o.dedup_key][0] == i)
+                for i, (_, o, _) in enumerate(items)
+            ]
+            events = [e for e, _, _ in items]
             await conn.execute(
-                "INSERT INTO events (id, kind, camera_id, zone_name, started_at, ended_at, confidence,"
-                " person_count, detections, lon, lat, incident_id) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,"
-                " $11,$12)",
-                event.id,
-                event.kind.value,
-                event.camera_id,
-                event.zone_name,
-                event.started_at,
-                event.ended_at,
-                event.confidence,
-                event.person_count,
-                [
-                    {
-                        "xyxy": list(d.xyxy),
-                        "confidence": d.confidence,
-                        "label": d.label,
-                        "track_id": d.track_id,
-                    }
-                    for d in event.detections
-                ],
-                opening.lonlat[0],
-                opening.lonlat[1],
-                incident_id,
+                _INSERT_EVENTS,
+                [e.id for e in events],
+                [e.kind.value for e in events],
+                [e.camera_id for e in events],
+                [e.zone_name for e in events],
+                [e.started_at for e in events],
+                [e.ended_at for e in events],
+                [e.confidence for e in events],
+                [e.person_count for e in events],
+                [json.dumps([_detection_json(d) for d in e.detections]) for e in events],
+                [o.lonlat[0] for _, o, _ in items],
+                [o.lonlat[1] for _, o, _ in items],
+                [incident_id for incident_id, _ in results],
             )
-            for blob in evidence:
+            blobs = [(e.id, blob) for e, _, evidence in items for blob in evidence]
+            if blobs:
                 await conn.execute(
-                    "INSERT INTO evidence (id, event_id, role, media_type, sha256, size, data)"
-                    " VALUES ($1,$2,$3,$4,$5,$6,$7)",
-                    uuid.uuid4().hex,
-                    event.id,
-                    blob.role,
-                    blob.media_type,
-                    blob.sha256,
-                    len(blob.data),
-                    blob.data,
+                    _INSERT_EVIDENCE,
+                    [uuid.uuid4().hex for _ in blobs],
+                    [event_id for event_id, _ in blobs],
+                    [b.role for _, b in blobs],
+                    [b.media_type for _, b in blobs],
+                    [b.sha256 for _, b in blobs],
+                    [len(b.data) for _, b in blobs],
+                    [b.data for _, b in blobs],
                 )
             await conn.execute(
-                "INSERT INTO outbox (topic, incident_id, payload) VALUES ($1, $2, $3)",
-                "incident.opened" if inserted else "incident.updated",
-                incident_id,
-                {"incident_id": str(incident_id), "event_id": str(event.id)},
+                _INSERT_OUTBOX,
+                ["incident.opened" if opened_now else "incident.updated" for _, opened_now in results],
+                [incident_id for incident_id, _ in results],
+                [
+                    json.dumps({"incident_id": str(incident_id), "event_id": str(e.id)})
+                    for e, (incident_id, _) in zip(events, results, strict=True)
+                ],
             )
-        return incident_id, inserted
+        return results
 
     async def update_event(
         self, event_id: uuid.UUID, person_count: int | None, confidence: float, ended_at: datetime | None
@@ -478,6 +491,41 @@ class Store:
         meta = dict(row)
         data: bytes = meta.pop("data")
         return meta, data
+
+    async def add_evidence(self, event_id: uuid.UUID, blob: EvidenceBlob) -> str:
+        """Attach evidence to an event already stored (a clip finishes seconds after its event START).
+
+        The incident's "incident.updated" outbox row is written in the same transaction, so pages showing
+        the incident refresh and find the new evidence. Returns the evidence id; NotFound if no such event.
+        """
+        evidence_id = uuid.uuid4().hex
+        async with self.pool.acquire() as conn, conn.transaction():
+            row = await conn.fetchrow("SELECT incident_id FROM events WHERE id = $1", event_id)
+            if row is None:
+                raise NotFound(f"no event {event_id}")
+            await conn.execute(
+                "INSERT INTO evidence (id, event_id, role, media_type, sha256, size, data)"
+                " VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                evidence_id,
+                event_id,
+                blob.role,
+                blob.media_type,
+                blob.sha256,
+                len(blob.data),
+                blob.data,
+            )
+            if row["incident_id"] is not None:
+                await conn.execute(
+                    "INSERT INTO outbox (topic, incident_id, payload) VALUES ('incident.updated', $1, $2)",
+                    row["incident_id"],
+                    {
+                        "incident_id": str(row["incident_id"]),
+                        "event_id": str(event_id),
+                        "evidence_id": evidence_id,
+                        "role": blob.role,
+                    },
+                )
+        return evidence_id
 
     async def pending_outbox(self, after_id: int = 0, limit: int = 100) -> list[dict[str, Any]]:
         rows = await self.pool.fetch(
@@ -815,6 +863,8 @@ def zones_json(zones: Sequence[Zone]) -> list[dict[str, Any]]:
             "min_persons": z.min_persons,
             "min_seconds": z.min_seconds,
             "cooldown_seconds": z.cooldown_seconds,
+            "direction": z.direction.value,
+            "labels": list(z.labels),
         }
         for z in zones
     ]
@@ -852,6 +902,9 @@ def _camera_from_row(r: Any) -> Camera:
                 min_persons=z["min_persons"],
                 min_seconds=z["min_seconds"],
                 cooldown_seconds=z["cooldown_seconds"],
+                # Rows stored before line zones existed lack these keys; the defaults are what they meant.
+                direction=LineDirection(z.get("direction", LineDirection.BOTH)),
+                labels=tuple(z.get("labels", DEFAULT_LINE_LABELS)),
             )
             for z in r["zones"]
         ),
@@ -910,22 +963,87 @@ class FiredTimer:
     outcome: str  # escalated | late | stale
 
 
-async def _arm_timers(conn: asyncpg.Connection, incident_id: uuid.UUID, opening: IncidentOpening) -> None:
+def _deadlines(opening: IncidentOpening) -> dict[str, datetime]:
     deadlines = dict(opening.deadlines)
     if opening.accept_by is not None:
         deadlines.setdefault("accept", opening.accept_by)
-    if not deadlines:
-        return
-    await conn.executemany(
-        "INSERT INTO timers (incident_id, kind, due_at) VALUES ($1, $2, $3)",
-        [(incident_id, kind, due) for kind, due in sorted(deadlines.items())],
-    )
-    await conn.execute(
-        "UPDATE incidents SET arrive_by = $2, resolve_by = $3 WHERE id = $1",
-        incident_id,
-        deadlines.get("arrive"),
-        deadlines.get("resolve"),
-    )
+    return deadlines
+
+
+def _unit_json(unit: Unit) -> dict[str, Any]:
+    return {"code": unit.code, "name": unit.name, "level": int(unit.level)}
+
+
+def _detection_json(d: Detection) -> dict[str, Any]:
+    return {"xyxy": list(d.xyxy), "confidence": d.confidence, "label": d.label, "track_id": d.track_id}
+
+
+def _opening_log(incident_id: uuid.UUID, opening: IncidentOpening) -> list[tuple[Any, ...]]:
+    """The two log rows of a new incident: the camera reported it, the router dispatched it."""
+    return [
+        (incident_id, None, "reported", "report", f"camera:{opening.camera_id}", opening.at, ""),
+        (
+            incident_id,
+            "reported",
+            "dispatched",
+            "dispatch",
+            "system:router",
+            opening.at,
+            f"on duty: {opening.assignee_name or 'nobody'} ({opening.assignee_id or '-'})",
+        ),
+    ]
+
+
+# Each statement takes one array per column (unnest), so a group of any size is one round trip per table;
+# jsonb travels as text because the connection's jsonb codec does not reach inside arrays.
+_UPSERT_INCIDENTS = (
+    "INSERT INTO incidents (id, kind, state, severity, tier, department, category_code, unit_code, grid_code,"
+    " grid_match, chain, lon, lat, located_by, camera_id, dedup_key, title, assignee_id, assignee_name,"
+    " assignee_phone, duty, opened_at, last_seen_at, event_count, accept_by, arrive_by, resolve_by)"
+    " SELECT id, kind, 'dispatched', severity, tier, department, category_code, unit_code, grid_code,"
+    " grid_match, chain::jsonb, lon, lat, located_by, camera_id, dedup_key, title, assignee_id,"
+    " assignee_name, assignee_phone, duty::jsonb, opened_at, last_seen_at, event_count, accept_by,"
+    " arrive_by, resolve_by FROM unnest($1::uuid[], $2::text[], $3::smallint[], $4::text[], $5::text[],"
+    " $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::float8[], $12::float8[],"
+    " $13::text[], $14::text[], $15::text[], $16::text[], $17::text[], $18::text[], $19::text[],"
+    " $20::text[], $21::timestamptz[], $22::timestamptz[], $23::int[], $24::timestamptz[],"
+    " $25::timestamptz[], $26::timestamptz[]) AS t(id, kind, severity, tier, department, category_code,"
+    " unit_code, grid_code, grid_match, chain, lon, lat, located_by, camera_id, dedup_key, title,"
+    " assignee_id, assignee_name, assignee_phone, duty, opened_at, last_seen_at, event_count, accept_by,"
+    " arrive_by, resolve_by)"
+    f" ON CONFLICT (dedup_key) WHERE state IN ({_OPEN_SQL})"
+    " DO UPDATE SET event_count = incidents.event_count + EXCLUDED.event_count,"
+    " last_seen_at = GREATEST(incidents.last_seen_at, EXCLUDED.last_seen_at), updated_at = now()"
+    " RETURNING id, dedup_key, (xmax = 0) AS inserted"
+)
+_INSERT_LOG = (
+    "INSERT INTO incident_log (incident_id, from_state, to_state, action, actor, at, note)"
+    " SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::timestamptz[],"
+    " $7::text[])"
+)
+_INSERT_TIMERS = (
+    "INSERT INTO timers (incident_id, kind, due_at)"
+    " SELECT * FROM unnest($1::uuid[], $2::text[], $3::timestamptz[])"
+)
+_INSERT_EVENTS = (
+    "INSERT INTO events (id, kind, camera_id, zone_name, started_at, ended_at, confidence, person_count,"
+    " detections, lon, lat, incident_id) SELECT id, kind, camera_id, zone_name, started_at, ended_at,"
+    " confidence, person_count, detections::jsonb, lon, lat, incident_id FROM unnest($1::uuid[],"
+    " $2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::timestamptz[], $7::real[], $8::int[],"
+    " $9::text[], $10::float8[], $11::float8[], $12::uuid[]) AS t(id, kind, camera_id, zone_name,"
+    " started_at, ended_at, confidence, person_count, detections, lon, lat, incident_id)"
+)
+_INSERT_EVIDENCE = (
+    "INSERT INTO evidence (id, event_id, role, media_type, sha256, size, data)"
+    " SELECT * FROM unnest($1::text[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::int[],"
+    " $7::bytea[])"
+)
+# Outbox ids follow input order: the feed and the notifiers deliver in id order, "opened" before "updated".
+_INSERT_OUTBOX = (
+    "INSERT INTO outbox (topic, incident_id, payload)"
+    " SELECT topic, incident_id, payload::jsonb FROM unnest($1::text[], $2::uuid[], $3::text[])"
+    " WITH ORDINALITY AS t(topic, incident_id, payload, n) ORDER BY n"
+)
 
 
 async def _apply_escalation(

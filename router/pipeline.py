@@ -48,6 +48,7 @@ KIND_TITLES: Mapping[EventKind, str] = MappingProxyType(
         EventKind.SMOKE: "烟雾",
         EventKind.OCCUPATION: "占道",
         EventKind.FALL: "人员倒地",
+        EventKind.LINE_CROSSING: "越线闯入",
         EventKind.CAMERA_OFFLINE: "摄像头离线",
     }
 )

@@ -19,6 +19,9 @@ DEFAULT_TRIAGE: Mapping[EventKind, Triage] = MappingProxyType(
         EventKind.OCCUPATION: Triage(Severity.MEDIUM, Tier.GRID, "城管", "GW-OCCUPY-01"),
         EventKind.CROWD: Triage(Severity.HIGH, Tier.COMMUNITY, "综治/公安", "GW-CROWD-01"),
         EventKind.FALL: Triage(Severity.HIGH, Tier.GRID, "综治/卫健", "GW-FALL-01"),
+        # A line zone guards a fire-lane entrance: a vehicle driving in is occupation in the making, and the
+        # fire brigade needs to know its access may be blocked.
+        EventKind.LINE_CROSSING: Triage(Severity.MEDIUM, Tier.GRID, "城管/消防", "GW-FIRELANE-01"),
         EventKind.CAMERA_OFFLINE: Triage(Severity.LOW, Tier.COUNTY, "运维", "GW-CAMERA-01"),
     }
 )

@@ -84,7 +84,8 @@ async def test_demo_video_opens_incident_for_the_worker_on_duty(
     events = await store.incident_events(opened[0])
     assert events and events[0]["person_count"] >= 5
     roles = {e["role"] for e in events[0]["evidence"]}
-    assert roles == {"snapshot", "clean"}
+    # The clip joins once its post-roll has been recorded, which may be after these frames.
+    assert {"snapshot", "clean"} <= roles <= {"snapshot", "clean", "clip"}
     log = await store.incident_log(opened[0])
     assert [entry["to_state"] for entry in log] == ["reported", "dispatched"]
     outbox = await store.pending_outbox()

@@ -85,7 +85,7 @@ function drawOverlay(tile, msg) {
   ctx.clearRect(0, 0, w, h);
   ctx.lineWidth = 1.5;
   for (const z of msg.zones) {
-    ctx.strokeStyle = { crowd: "#d29922", occupation: "#58a6ff", fire: "#f85149" }[z.kind] || "#8b949e";
+    ctx.strokeStyle = { crowd: "#d29922", occupation: "#58a6ff", fire: "#f85149", line: "#39d0d8" }[z.kind] || "#8b949e";
     ctx.beginPath();
     z.polygon.forEach(([x, y], i) => (i ? ctx.lineTo : ctx.moveTo).call(ctx, ox + x * s, oy + y * s));
     ctx.closePath(); ctx.stroke();

@@ -48,6 +48,7 @@ function render(items) {
     li.innerHTML = `<div class="row"><b class="title"></b><span class="state">${inc.state}</span></div>
       <div class="meta place"></div><div class="meta">${fmt(inc.opened_at)} · 时限 ${inc.accept_by ? fmt(inc.accept_by) : "—"}</div>
       <img alt="snapshot" hidden>
+      <video controls muted playsinline preload="none" hidden></video>
       <textarea placeholder="处置说明 Note"></textarea>
       <label class="meta">照片 Photo <input type="file" accept="image/jpeg,image/png" capture="environment"></label>
       <div class="actions"></div>`;
@@ -69,6 +70,9 @@ function render(items) {
     api(`/api/incidents/${inc.id}`).then((d) => {
       const shot = d.events[0]?.evidence.find((e) => e.role === "snapshot");
       if (shot) { const img = li.querySelector("img"); img.src = shot.url + "?reason=dispatch"; img.hidden = false; }
+      // The clip (a few seconds around the event at the analysis rate) arrives a little after the snapshot.
+      const clip = d.events[0]?.evidence.find((e) => e.role === "clip");
+      if (clip) { const video = li.querySelector("video"); video.src = clip.url + "?reason=dispatch"; video.hidden = false; }
     }).catch(() => {});
     list.appendChild(li);
   }

@@ -29,6 +29,18 @@ class RuleOutput:
     detections: tuple[Detection, ...]
     confidence: float
     person_count: int | None = None
+    #: A START that is also its own END (a line crossing has no duration): the analyzer records the event
+    #: as already ended and keeps nothing open, so the rule sends no UPDATE or END for it.
+    instant: bool = False
+
+
+class Model(enum.StrEnum):
+    """Which detector's boxes a rule reads; a rule votes only on frames where its detector ran."""
+
+    #: The person model (people, vehicles, stalls, falls): runs on every analysed frame.
+    PERSON = "person"
+    #: The fire/smoke model: runs on a camera's frames at a lower rate, and only where a fire zone needs it.
+    FIRE = "fire"
 
 
 class Rule(Protocol):
@@ -37,6 +49,11 @@ class Rule(Protocol):
     def update(self, detections: Sequence[Detection], at: datetime) -> RuleOutput | None:
         """Feed one analysed frame; returns what changed, if anything."""
         ...
+
+
+def model_of(rule: Rule) -> Model:
+    """The detector a rule needs: ``rule.model`` where it declares one, else the person model."""
+    return Model(getattr(rule, "model", Model.PERSON))
 
 
 class Timeline:

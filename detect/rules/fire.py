@@ -7,6 +7,7 @@ were chosen on the tuning half of the public eval set (docs/detection.md).
 
 from __future__ import annotations
 
+from detect.rules.base import Model
 from detect.rules.voting import VotingRule
 from detect.zones import centre_in_zone
 from models.records import EventKind, Zone, ZoneKind
@@ -23,6 +24,10 @@ _MIN_CONFIDENCE = {EventKind.FIRE: FIRE_MIN_CONFIDENCE, EventKind.SMOKE: SMOKE_M
 
 
 class FireRule(VotingRule):
+    #: Fire and smoke boxes come from the fire model, which runs on only some frames: the analyzer feeds this
+    #: rule those frames alone, so the frames between never vote "no fire" and k of n can fill.
+    model = Model.FIRE
+
     def __init__(
         self,
         zone: Zone,
@@ -55,3 +60,8 @@ class FireRule(VotingRule):
 #: What the fire detector itself should be asked for: below every rule's threshold, so the rules decide and
 #: a threshold change needs no model reload.
 DETECTOR_CONFIDENCE_FLOOR = 0.10
+
+#: How often the fire model looks at a camera with a fire zone, by default. Flames grow over tens of seconds
+#: and k=3 of n=5 votes then confirm a fire within about 5 s of the first hit, while the two-scale model
+#: costs several person-model frames: running it on every frame of every camera would halve capacity.
+FIRE_EVERY_SECONDS = 2.0

@@ -15,7 +15,7 @@ from pydantic import ValidationError
 from shapely.geometry import Polygon
 
 from models.config import CameraConfig, SiteConfig, describe_errors, dotted
-from models.records import Camera
+from models.records import Camera, ZoneKind
 from router.geo import CalibrationError, fit_homography
 from router.imports.problems import ImportRejected, Problem
 
@@ -59,6 +59,8 @@ def camera_problems(camera: Camera, where: str) -> list[Problem]:
     """What the schema cannot see: invalid zone polygons and calibrations that fit no homography."""
     problems = []
     for index, zone in enumerate(camera.zones):
+        if zone.kind is ZoneKind.LINE:
+            continue  # a segment, not a polygon: its two distinct points are checked by the schema
         polygon = Polygon(zone.polygon_px)
         if not polygon.is_valid:
             reason = shapely.is_valid_reason(polygon)

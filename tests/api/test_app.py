@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import uuid
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import numpy as np
@@ -14,9 +16,11 @@ import pytest
 from api.app import create_app
 from api.auth import AuthConfig
 from api.runner import DEMO_PASSWORD, demo_site, load_site, seed_demo_users
-from api.service import Service
-from detect.analyzer import AnalyzerOutput, evidence_of
+from api.service import LiveView, Service
+from detect.analyzer import AnalyzerOutput, CameraAnalyzer, evidence_of
+from detect.clips import ClipRecorder
 from detect.rules import Phase
+from ingest.frames import Frame
 from models.clock import ManualClock
 from models.records import Detection, Event, EventKind
 from models.store import Store
@@ -220,3 +224,59 @@ async def test_grids_carry_open_incident_counts(service: Service, client: httpx.
     counts = {f["properties"]["code"]: f["properties"]["open_incidents"] for f in grids["features"]}
     assert len(counts) == 11
     assert counts["379901001001002"] == 1 and sum(counts.values()) == 1
+
+
+class PeopleOnTheRoad:
+    """Six people standing in the demo camera's crowd zone, frame after frame."""
+
+    def detect(self, images: Sequence[np.ndarray]) -> list[list[Detection]]:
+        return [
+            [Detection((x - 15.0, 160.0, x + 15.0, 260.0), 0.9, "person", 0) for x in range(300, 420, 20)]
+            for _ in images
+        ]
+
+
+async def test_recorded_event_gets_its_clip_served_as_mp4(service: Service) -> None:
+    """Camera frames → crowd START (recorded) → five seconds more → the clip joins the event's evidence."""
+    running = Service(service.store, PeopleOnTheRoad(), ManualClock(T0), timezone=service.timezone)
+    await running.load()
+    camera = running.cameras["cam-dongguan-road"]
+    analyzer = CameraAnalyzer(camera)
+    view = LiveView()
+    image = np.full((576, 768, 3), 120, np.uint8)
+    opened: list[uuid.UUID] = []
+    try:
+        for i in range(30):
+            frame = Frame(camera.id, i, T0 + timedelta(seconds=i * 0.5), image, keyframe=False)
+            opened += await running.analyse(camera, analyzer, frame, view)
+        [incident_id] = opened
+        c = await signed_in(running, "command")
+        try:
+            detail = (await c.get(f"/api/incidents/{incident_id}")).json()
+            [event] = detail["events"]
+            clips = [e for e in event["evidence"] if e["role"] == "clip"]
+            assert {e["role"] for e in event["evidence"]} == {"snapshot", "clean", "clip"}
+            [clip] = clips
+            assert clip["media_type"] == "video/mp4"
+            response = await c.get(clip["url"])
+        finally:
+            await c.aclose()
+    finally:
+        await running.stop()
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "video/mp4"
+    assert response.content[4:8] == b"ftyp" and len(response.content) == clip["size"]
+    digest = hashlib.sha256(response.content).hexdigest()
+    assert digest == clip["sha256"] == response.headers["x-content-sha256"]
+    # The clip arrived after the START: its own outbox row tells the wall and the worker page to refresh.
+    topics = [o["topic"] for o in await service.store.pending_outbox()]
+    assert topics == ["incident.opened", "incident.updated"]
+
+
+async def test_a_clip_without_its_event_is_dropped_quietly(service: Service) -> None:
+    recorder = ClipRecorder(fps=2, pre_seconds=0, post_seconds=0)
+    recorder.add(T0, np.zeros((64, 64, 3), np.uint8), [])
+    recorder.start(uuid.uuid4(), T0)
+    [clip] = recorder.take_finished()
+    assert await service.store_clip(clip) is None
+    assert await service.store.pending_outbox() == []

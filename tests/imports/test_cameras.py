@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from models.records import ZoneKind
+from models.records import LineDirection, ZoneKind
 from router.imports import ImportRejected, parse_cameras
 
 Doc = dict[str, Any]
@@ -83,7 +83,8 @@ BROKEN: list[tuple[str, Callable[[Doc], None], str, str]] = [
      "does not match any of the expected tags: 'crowd', 'occupation', 'fire'"),
     ("zero persons", _zone(0, min_persons=0), "cameras[0].zones[0].min_persons", "greater than 0"),
     ("negative seconds", _zone(1, min_seconds=-5), "cameras[0].zones[1].min_seconds", "greater than 0"),
-    ("persons on a fire zone", _zone(2, min_persons=3), "cameras[0].zones[2].min_persons", "unknown key"),
+    ("persons on a fire zone", _zone(1, kind="fire", min_persons=3), "cameras[0].zones[1].min_persons",
+     "unknown key"),
     ("zone names repeat", _zone(1, name="road"), "cameras[0].zones", "zone name 'road' is used twice"),
     ("missing frame size", _drop("frame_size"), "cameras[0].frame_size", "required key is missing"),
     ("missing zones", _drop("zones"), "cameras[0].zones", "required key is missing"),
@@ -156,7 +157,18 @@ def test_demo_cameras_parse_and_facts_are_ignored(demo: Path) -> None:
     assert [(z.name, z.kind) for z in camera.zones] == [
         ("road", ZoneKind.CROWD),
         ("fire-lane-by-building", ZoneKind.OCCUPATION),
-        ("whole-view", ZoneKind.FIRE),
     ]
-    road, lane, _ = camera.zones
+    road, lane = camera.zones
     assert (road.min_persons, road.min_seconds, lane.min_seconds) == (5, 5.0, 30.0)
+
+
+def test_a_line_zone_imports_without_polygon_checks(demo: Path, cameras_doc: Doc) -> None:
+    entrance = {"name": "entrance", "kind": "line", "polygon_px": [[600, 130], [768, 120]]}
+    cameras_doc["cameras"][0]["zones"].append({**entrance, "direction": "right_to_left"})
+    _, [camera] = _reparse(demo, cameras_doc)
+    line = camera.zones[-1]
+    assert (line.kind, line.polygon_px, line.direction) == (
+        ZoneKind.LINE,
+        ((600.0, 130.0), (768.0, 120.0)),
+        LineDirection.RIGHT_TO_LEFT,
+    )

@@ -20,7 +20,7 @@ from models.records import (
     Shift,
     Tier,
 )
-from models.store import EvidenceBlob, IncidentFilter, IncidentOpening, StaleVersion, Store
+from models.store import EvidenceBlob, IncidentFilter, IncidentOpening, NotFound, StaleVersion, Store
 
 T0 = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)
 
@@ -156,6 +156,36 @@ async def test_event_evidence_and_outbox_are_written_with_the_incident(store: St
     outbox = await store.pending_outbox()
     assert [o["topic"] for o in outbox] == ["incident.opened"]
     assert outbox[0]["payload"]["incident_id"] == str(incident_id)
+
+
+async def test_evidence_added_later_is_listed_served_and_announced(store: Store) -> None:
+    """A clip finishes seconds after its event was stored: it joins the event and the pages hear of it."""
+    await store.replace_grids([_grid()])
+    event = _event()
+    incident_id, _ = await store.record_event(event, _opening())
+    clip = EvidenceBlob("clip", "video/mp4", "cd" * 32, b"\x00\x00\x00\x20ftypisom")
+    evidence_id = await store.add_evidence(event.id, clip)
+    [listed] = (await store.incident_events(incident_id))[0]["evidence"]
+    assert listed == {
+        "id": evidence_id,
+        "role": "clip",
+        "media_type": "video/mp4",
+        "sha256": "cd" * 32,
+        "size": len(clip.data),
+    }
+    meta, data = await store.get_evidence(evidence_id)
+    assert data == clip.data and meta["media_type"] == "video/mp4"
+    outbox = await store.pending_outbox()
+    assert [o["topic"] for o in outbox] == ["incident.opened", "incident.updated"]
+    assert outbox[1]["payload"] == {
+        "incident_id": str(incident_id),
+        "event_id": str(event.id),
+        "evidence_id": evidence_id,
+        "role": "clip",
+    }
+    with pytest.raises(NotFound):
+        await store.add_evidence(_event().id, clip)
+    assert len(await store.pending_outbox()) == 2
 
 
 async def test_roster_and_grids_round_trip(store: Store) -> None:
