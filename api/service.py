@@ -6,9 +6,11 @@ import asyncio
 import contextlib
 import logging
 import os
+import threading
 import time
 import uuid
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from functools import partial
 from typing import Any
@@ -19,7 +21,7 @@ from api.event_writer import EventWriter
 from api.feed import Broadcaster, Message, OutboxRelay
 from api.notifier import Notifier
 from detect.analyzer import AnalyzerOutput, CameraAnalyzer
-from detect.clips import Clip
+from detect.clips import Clip, ClipJob
 from detect.rules import Model, Phase
 from detect.rules.fire import FIRE_EVERY_SECONDS
 from ingest.frames import Frame
@@ -38,6 +40,15 @@ from router.pipeline import DEFAULT_MAX_GROUND_RANGE_M, IncidentDraft, Router
 from router.triage import DEFAULT_TABLE, TriageTable
 
 logger = logging.getLogger(__name__)
+
+#: Clips waiting for the clip thread; past this (the thread cannot keep up) new clips are dropped, logged.
+MAX_CLIP_BACKLOG = 64
+
+
+def _lower_priority() -> None:
+    """Make the calling thread yield the CPU to analysis (Linux: a thread id is a process id here)."""
+    with contextlib.suppress(OSError, AttributeError):
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
 
 
 @dataclass
@@ -140,6 +151,8 @@ class Service:
         self.escalator = Escalator(store, clock, self._current_roster, on_fired=lambda _: self.wake_outbox())
         self.notifier: Notifier | None = None
         self._router_tasks: list[asyncio.Task[None]] = []
+        self._clip_pool: ThreadPoolExecutor | None = None
+        self._clip_tasks: set[asyncio.Task[None]] = set()
         self.offline_watch = OfflineWatch(offline_after_s)
         self.started_at = time.monotonic()
 
@@ -186,6 +199,10 @@ class Service:
                 await task
         self._tasks.clear()
         self._router_tasks.clear()
+        await self.settle_clips()  # the cameras have stopped: their last clips still reach the database
+        if self._clip_pool is not None:
+            self._clip_pool.shutdown()
+            self._clip_pool = None
         if self.notifier is not None:
             await self.notifier.aclose()
         await self.batcher.aclose()
@@ -272,9 +289,32 @@ class Service:
             if result is not None and result[1]:
                 opened.append(result[0])
         # After handling: a clip's event START is recorded by now, even one whose clip finished at once.
-        for clip in analyzer.take_clips():
-            await self.store_clip(clip)
+        for job in analyzer.take_clip_jobs():
+            self._queue_clip(job)
         return opened
+
+    def _queue_clip(self, job: ClipJob) -> None:
+        if len(self._clip_tasks) >= MAX_CLIP_BACKLOG:
+            logger.warning("clip of event %s dropped: %d clips waiting to be encoded", job.events[0][0],
+                           len(self._clip_tasks))  # fmt: skip
+            return
+        task = asyncio.create_task(self._encode_and_store(job), name=f"clip:{job.events[0][0]}")
+        self._clip_tasks.add(task)
+        task.add_done_callback(self._clip_tasks.discard)
+
+    async def _encode_and_store(self, job: ClipJob) -> None:
+        if self._clip_pool is None:
+            # One low-priority thread for every camera's clips: a burst of clips (every camera crowding at
+            # once) takes at most one core, and only what decoding and detection leave idle.
+            self._clip_pool = ThreadPoolExecutor(1, thread_name_prefix="clips", initializer=_lower_priority)
+        clips = await asyncio.get_running_loop().run_in_executor(self._clip_pool, job.encode)
+        for clip in clips:
+            await self.store_clip(clip)
+
+    async def settle_clips(self) -> None:
+        """Return once every clip handed over so far is encoded and stored (or dropped)."""
+        while self._clip_tasks:
+            await asyncio.gather(*self._clip_tasks, return_exceptions=True)
 
     def fire_stride(self, camera: Camera) -> int:
         """Every how many analysed frames the fire model looks at this camera (1: every frame)."""

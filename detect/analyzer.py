@@ -11,7 +11,7 @@ from datetime import datetime
 
 import numpy as np
 
-from detect.clips import Clip, ClipRecorder
+from detect.clips import Clip, ClipJob, ClipRecorder
 from detect.evidence import clean_snapshot, render_snapshot
 from detect.labels import Meaning
 from detect.rules import (
@@ -140,8 +140,12 @@ class CameraAnalyzer:
         return outputs
 
     def take_clips(self) -> list[Clip]:
-        """Clips finished since the last call (encoded during ``analyze``), for events already emitted."""
+        """Clips whose frames were all collected since the last call, encoded now, for emitted events."""
         return self.clips.take_finished() if self.clips is not None else []
+
+    def take_clip_jobs(self) -> list[ClipJob]:
+        """The same clips not yet encoded: the service encodes them on its background clip thread."""
+        return self.clips.take_jobs() if self.clips is not None else []
 
     def _emit(self, result: RuleOutput, tracked: list[Detection], image: np.ndarray) -> AnalyzerOutput:
         key = (result.zone_name, result.kind)

@@ -249,6 +249,7 @@ async def test_recorded_event_gets_its_clip_served_as_mp4(service: Service) -> N
         for i in range(30):
             frame = Frame(camera.id, i, T0 + timedelta(seconds=i * 0.5), image, keyframe=False)
             opened += await running.analyse(camera, analyzer, frame, view)
+        await running.settle_clips()  # clips are encoded on the service's background clip thread
         [incident_id] = opened
         c = await signed_in(running, "command")
         try:
@@ -280,3 +281,25 @@ async def test_a_clip_without_its_event_is_dropped_quietly(service: Service) -> 
     [clip] = recorder.take_finished()
     assert await service.store_clip(clip) is None
     assert await service.store.pending_outbox() == []
+
+
+async def test_clips_are_encoded_off_the_analysis_path_and_stored_by_stop(service: Service) -> None:
+    """analyse() returns before a finished clip is encoded; stop() still gets it into the database."""
+    running = Service(service.store, PeopleOnTheRoad(), ManualClock(T0), timezone=service.timezone)
+    await running.load()
+    camera = running.cameras["cam-dongguan-road"]
+    analyzer = CameraAnalyzer(camera, clips=ClipRecorder(fps=2, pre_seconds=1, post_seconds=1))
+    view = LiveView()
+    image = np.full((576, 768, 3), 120, np.uint8)
+    opened: list[uuid.UUID] = []
+    for i in range(40):  # the crowd zone's dwell time, then one second of post-roll
+        frame = Frame(camera.id, i, T0 + timedelta(seconds=i * 0.5), image, keyframe=False)
+        opened += await running.analyse(camera, analyzer, frame, view)
+        if running._clip_tasks:
+            break  # the frame that finished the clip: analyse() came back with the clip still queued
+    assert running._clip_tasks, "no clip was handed to the clip thread"
+    await running.stop()
+    assert running._clip_pool is None and not running._clip_tasks
+    [incident_id] = opened
+    [event] = await service.store.incident_events(incident_id)
+    assert {e["role"] for e in event["evidence"]} == {"snapshot", "clean", "clip"}
