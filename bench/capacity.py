@@ -310,8 +310,11 @@ async def _run(quick: bool) -> Section:
             "Pushed = parsed by an HTTP client reading the live feed /api/stream (server-sent events, the "
             "video wall's feed) on loopback, logged in as the command centre; uvicorn and the client run "
             "in the benchmark process, so their CPU is in the per-camera figure.",
-            "CPU is the benchmark process's (decode, detection, rules, router, asyncpg); PostgreSQL's "
-            "backends are extra.",
+            "CPU is the benchmark process's (decode, detection, rules, router, asyncpg, clips); "
+            "PostgreSQL's backends are extra.",
+            "Every START also gets its event clip (analysed frames 5 s before to 5 s after, H.264), encoded "
+            "on the service's one low-priority clip thread: a clip per camera every 8 s, far more than a "
+            "site sees. Past the sustained count that thread falls behind and drops clips (logged).",
         ],
         figures={
             "largest": float(largest),
