@@ -103,6 +103,7 @@ def opening_from_draft(draft: IncidentDraft) -> IncidentOpening:
         assignee_id=assignee.worker_id if assignee else None,
         assignee_name=assignee.name if assignee else None,
         assignee_phone=assignee.phone if assignee else None,
+        ground_points=draft.ground_points,
         duty={
             "on_duty": [a.worker_id for a in draft.duty.on_duty],
             "role": assignee.role.value if assignee else None,

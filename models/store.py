@@ -82,6 +82,8 @@ class IncidentOpening:
     duty: dict[str, Any] = field(default_factory=dict)
     #: Timer kind ('accept', 'arrive', 'resolve') → deadline; armed in the transaction opening the incident.
     deadlines: Mapping[str, datetime] = field(default_factory=dict)
+    #: The ground (lon, lat) under each of the event's boxes, in its order; stored with the boxes.
+    ground_points: Sequence[tuple[float, float] | None] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -346,7 +348,7 @@ class Store:
                 [e.ended_at for e in events],
                 [e.confidence for e in events],
                 [e.person_count for e in events],
-                [json.dumps([_detection_json(d) for d in e.detections]) for e in events],
+                [_detections_json(e.detections, o.ground_points) for e, o, _ in items],
                 [o.lonlat[0] for _, o, _ in items],
                 [o.lonlat[1] for _, o, _ in items],
                 [incident_id for incident_id, _ in results],
@@ -974,8 +976,24 @@ def _unit_json(unit: Unit) -> dict[str, Any]:
     return {"code": unit.code, "name": unit.name, "level": int(unit.level)}
 
 
-def _detection_json(d: Detection) -> dict[str, Any]:
-    return {"xyxy": list(d.xyxy), "confidence": d.confidence, "label": d.label, "track_id": d.track_id}
+def _detections_json(detections: Sequence[Detection], ground: Sequence[tuple[float, float] | None]) -> str:
+    """The boxes as stored on the event row, each with the ground point under it (null: none known)."""
+    return json.dumps(
+        [
+            {
+                "xyxy": list(d.xyxy),
+                "confidence": d.confidence,
+                "label": d.label,
+                "track_id": d.track_id,
+                "ground": _lonlat_json(ground[i]) if i < len(ground) else None,
+            }
+            for i, d in enumerate(detections)
+        ]
+    )
+
+
+def _lonlat_json(point: tuple[float, float] | None) -> list[float] | None:
+    return None if point is None else [point[0], point[1]]
 
 
 def _opening_log(incident_id: uuid.UUID, opening: IncidentOpening) -> list[tuple[Any, ...]]:

@@ -76,12 +76,17 @@ class IncidentDraft:
     accept_by: datetime
     camera_id: str
     event: Event
+    #: The ground point under each of the event's boxes (bottom-centre), None where there is none.
+    ground_points: tuple[LonLat | None, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
 class GroundFix:
     lonlat: LonLat
     located_by: LocatedBy
+    #: Each detection's foot on the ground, in the event's order; None where it is off the ground plane
+    #: or beyond the camera's range (empty without a homography).
+    feet: tuple[LonLat | None, ...] = ()
 
 
 def ground_point(
@@ -94,19 +99,22 @@ def ground_point(
 
     The median, unlike the mean, ignores the odd box whose foot is hidden or mis-detected.
     """
-    if homography is not None:
-        feet = []
-        for detection in event.detections:
-            try:
-                foot = homography.to_ground(detection.foot)
-            except OffGroundError:
-                continue
-            if haversine_m(foot, camera.mount.lonlat) <= max_range_m:
-                feet.append(foot)
-        if feet:
-            lonlat = (statistics.median(f[0] for f in feet), statistics.median(f[1] for f in feet))
-            return GroundFix(lonlat, LocatedBy.HOMOGRAPHY)
-    return GroundFix(camera.mount.lonlat, LocatedBy.CAMERA_MOUNT)
+    if homography is None:
+        return GroundFix(camera.mount.lonlat, LocatedBy.CAMERA_MOUNT)
+    each: list[LonLat | None] = []
+    for detection in event.detections:
+        try:
+            foot: LonLat | None = homography.to_ground(detection.foot)
+        except OffGroundError:
+            foot = None
+        if foot is not None and haversine_m(foot, camera.mount.lonlat) > max_range_m:
+            foot = None
+        each.append(foot)
+    feet = [f for f in each if f is not None]
+    if feet:
+        lonlat = (statistics.median(f[0] for f in feet), statistics.median(f[1] for f in feet))
+        return GroundFix(lonlat, LocatedBy.HOMOGRAPHY, tuple(each))
+    return GroundFix(camera.mount.lonlat, LocatedBy.CAMERA_MOUNT, tuple(each))
 
 
 class Router:
@@ -167,6 +175,7 @@ class Router:
             accept_by=at + self.accept_windows[triage.severity],
             camera_id=camera.id,
             event=event,
+            ground_points=fix.feet,
         )
 
 

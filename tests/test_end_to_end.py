@@ -20,6 +20,7 @@ from detect.analyzer import CameraAnalyzer
 from ingest.frames import Frame
 from models.clock import ManualClock
 from models.store import Store
+from router.crs import haversine_m
 
 pytestmark = pytest.mark.slow
 
@@ -83,6 +84,10 @@ async def test_demo_video_opens_incident_for_the_worker_on_duty(
     assert row["state"] == "dispatched"
     events = await store.incident_events(opened[0])
     assert events and events[0]["person_count"] >= 5
+    # Each box carries the ground point under its bottom-centre; the incident sits at their median.
+    grounds = [d["ground"] for d in events[0]["detections"] if d["label"] == "person" and d["ground"]]
+    assert len(grounds) >= 5
+    assert all(haversine_m((g[0], g[1]), (events[0]["lon"], events[0]["lat"])) < 80 for g in grounds)
     roles = {e["role"] for e in events[0]["evidence"]}
     # The clip joins once its post-roll has been recorded, which may be after these frames.
     assert {"snapshot", "clean"} <= roles <= {"snapshot", "clean", "clip"}

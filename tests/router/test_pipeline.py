@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import datetime, timedelta
+from statistics import median
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -133,6 +134,21 @@ def test_feet_beyond_the_range_limit_are_dropped() -> None:
     assert ground_point(CAMERA, homography, crowd, 200.0).located_by is LocatedBy.HOMOGRAPHY
     fix = ground_point(CAMERA, homography, crowd, 50.0)
     assert (fix.located_by, fix.lonlat) == (LocatedBy.CAMERA_MOUNT, CAMERA.mount.lonlat)
+    assert fix.feet == (None,)  # the box is kept in order, with no ground point
+
+
+def test_each_box_gets_its_own_ground_point_and_the_draft_carries_them(router: Router) -> None:
+    homography = camera_homography(CAMERA)
+    assert homography is not None
+    now = at("2026-11-23 10:00")
+    boxes = (*LEFT_CROWD, person(384, -4000))  # the last foot is above the horizon
+    draft = router.route(event(EventKind.CROWD, boxes, now), now)
+    assert len(draft.ground_points) == len(boxes) and draft.ground_points[-1] is None
+    for box, point in zip(LEFT_CROWD, draft.ground_points, strict=False):
+        assert point == homography.to_ground(box.foot)
+    # The incident's place is the median of those points.
+    known = [p for p in draft.ground_points if p is not None]
+    assert draft.placement.lonlat == (median(p[0] for p in known), median(p[1] for p in known))
 
 
 def test_roster_changes_apply_without_restart(router: Router) -> None:
