@@ -16,7 +16,7 @@ from api.cameras_api import router as registry_router
 from api.runner import DEMO_PASSWORD, demo_site, load_site, seed_demo_users
 from api.service import Service
 from models.clock import SystemClock
-from models.records import Detection
+from models.records import Detection, LineDirection, ZoneKind
 from models.store import Store
 from tests.ingest.rtsp_peer import free_port
 from tests.ingest.waiting import wait_until
@@ -124,6 +124,19 @@ async def test_cameras_and_zones_change_at_run_time_and_secrets_never_leak(
         "/api/registry/cameras/cam-new/zones", json=[{"kind": "fire", "name": "n", "polygon_px": ring}]
     )
     assert too_many.status_code == 422 and "64" in too_many.text, too_many.text
+    gate = {"kind": "line", "name": "lane-gate", "polygon_px": [[10, 100], [300, 90]],
+            "direction": "right_to_left", "labels": ["vehicle", "person"]}  # fmt: skip
+    gated = await admin.put("/api/registry/cameras/cam-new/zones", json=[gate])
+    assert gated.status_code == 200, gated.text
+    [line] = service.cameras["cam-new"].zones
+    assert (line.kind, line.direction, line.labels) == (
+        ZoneKind.LINE, LineDirection.RIGHT_TO_LEFT, ("vehicle", "person")
+    )  # fmt: skip
+    [stored] = [c for c in await service.store.load_cameras() if c.id == "cam-new"]
+    assert stored.zones == service.cameras["cam-new"].zones  # survives a restart as it was sent
+    bent = {**gate, "polygon_px": [[10, 100], [150, 50], [300, 90]]}
+    refused = await admin.put("/api/registry/cameras/cam-new/zones", json=[bent])
+    assert refused.status_code == 422 and "exactly 2 points" in refused.text, refused.text
 
     moved = await admin.put("/api/registry/cameras/cam-new", json=camera_body(source, name="Renamed"))
     captured.append(moved.text)
