@@ -22,6 +22,7 @@ from api.notifier import Channel, Notifier, channels_from_targets
 from api.service import Service
 from api.webrtc import offer_loopback_only
 from detect.backends.ultralytics import UltralyticsDetector
+from detect.clips import POST_SECONDS, PRE_SECONDS
 from detect.errors import ModelError, ModelUnreadable
 from detect.export import exported
 from detect.port import Detector
@@ -85,6 +86,8 @@ class SiteData:
     camera_subnets: tuple[str, ...] = ()
     #: Seconds between the fire model's looks, for cameras whose config overrides models.fire.every_seconds.
     fire_every_s_by_camera: Mapping[str, float] = field(default_factory=dict)
+    #: Seconds of event clip before and after each event's start; None: no clips.
+    clip_seconds: tuple[float, float] | None = (PRE_SECONDS, POST_SECONDS)
 
 
 def model_dirs() -> list[Path]:
@@ -246,8 +249,16 @@ def configured_site(path: Path) -> tuple[SiteData, ModelsSection]:
     except KeyError as exc:
         raise UsageProblem(str(exc.args[0])) from None
     fire_every = {c.id: c.fire_every_seconds for c in config.cameras if c.fire_every_seconds is not None}
+    clips = config.clips
     site = SiteData(
-        config.site.timezone, grids, roster, cameras, channels, tuple(config.site.camera_subnets), fire_every
+        config.site.timezone,
+        grids,
+        roster,
+        cameras,
+        channels,
+        tuple(config.site.camera_subnets),
+        fire_every,
+        (clips.pre_seconds, clips.post_seconds) if clips.enabled else None,
     )
     return site, config.models
 
@@ -294,6 +305,7 @@ async def serve_site(
         fire_detector=fire_detector,
         fire_every_s=fire_every_s,
         fire_every_s_by_camera=site.fire_every_s_by_camera,
+        clip_seconds=site.clip_seconds,
     )
     if site.channels:
         service.notifier = Notifier(store, clock, site.channels)

@@ -21,7 +21,7 @@ from api.event_writer import EventWriter
 from api.feed import Broadcaster, Message, OutboxRelay
 from api.notifier import Notifier
 from detect.analyzer import AnalyzerOutput, CameraAnalyzer
-from detect.clips import Clip, ClipJob
+from detect.clips import POST_SECONDS, PRE_SECONDS, Clip, ClipJob, ClipRecorder
 from detect.rules import Model, Phase
 from detect.rules.fire import FIRE_EVERY_SECONDS
 from ingest.frames import Frame
@@ -126,6 +126,7 @@ class Service:
         fire_detector: BatchDetector | None = None,
         fire_every_s: float = FIRE_EVERY_SECONDS,
         fire_every_s_by_camera: Mapping[str, float] | None = None,
+        clip_seconds: tuple[float, float] | None = (PRE_SECONDS, POST_SECONDS),
     ) -> None:
         self.store = store
         self.clock = clock
@@ -136,6 +137,7 @@ class Service:
         self.fire_batcher = DetectionBatcher(fire_detector) if fire_detector is not None else None
         self._fire_every_s = fire_every_s
         self._fire_every_s_by_camera = dict(fire_every_s_by_camera or {})
+        self._clip_seconds = clip_seconds
         self.broadcaster = Broadcaster()
         self.relay = OutboxRelay(store, self.broadcaster, self._render_outbox)
         # Every camera's events share commits: one WAL flush per group, not per event.
@@ -233,8 +235,16 @@ class Service:
             except Exception:  # the watch must outlive one failed routing
                 logger.exception("offline check failed")
 
+    def clip_recorder(self, camera: Camera) -> ClipRecorder | None:
+        """The camera's clip buffer as the site configured clips, or None when clips are off."""
+        if self._clip_seconds is None:
+            return None
+        pre, post = self._clip_seconds
+        fps = camera.analysis_fps if camera.analysis_fps > 0 else 1.0
+        return ClipRecorder(fps=fps, pre_seconds=pre, post_seconds=post)
+
     async def _camera_loop(self, camera: Camera) -> None:
-        analyzer = CameraAnalyzer(camera)
+        analyzer = CameraAnalyzer(camera, clips=self.clip_recorder(camera) or False)
         view = self.live.setdefault(camera.id, LiveView())
         period = 1.0 / camera.analysis_fps if camera.analysis_fps > 0 else 1.0
         while True:

@@ -439,6 +439,29 @@ class ModelsSection(ConfigModel):
     )
 
 
+class ClipsSection(ConfigModel):
+    """Event clips: the analysed frames around each event's start, kept as evidence (H.264 MP4)."""
+
+    enabled: bool = Field(
+        default=True, title="Enabled", description="false: events keep their snapshots only."
+    )
+    pre_seconds: float = Field(
+        default=5.0,
+        ge=0,
+        le=30,
+        title="Seconds before",
+        description="How much of what led up to the event's start the clip shows. Each camera buffers "
+        "this much (JPEG, ~50 KB a frame at the analysis rate).",
+    )
+    post_seconds: float = Field(
+        default=5.0,
+        ge=0,
+        le=30,
+        title="Seconds after",
+        description="How long after the start the clip runs; it is attached when this has passed.",
+    )
+
+
 class WebhookTarget(ConfigModel):
     type: Literal["webhook"] = Field(title="Type", description="Plain HTTPS POST of the incident as JSON.")
     url: str = Field(pattern=r"^https?://\S+$", title="URL", description="Where incidents are POSTed.")
@@ -483,6 +506,11 @@ class SiteConfig(ConfigModel):
     )
     notifications: list[NotificationTarget] = Field(
         default_factory=list, title="Notifications", description="Where new incidents are announced."
+    )
+    clips: ClipsSection = Field(
+        default_factory=ClipsSection,
+        title="Event clips",
+        description="A short clip of the analysed frames around each event's start.",
     )
     grids_file: Path | None = Field(
         default=None, title="Grids file", description="GeoJSON of the grids, relative to this file."

@@ -44,6 +44,7 @@ def test_example_is_valid_and_matches_the_demo_camera() -> None:
     )
     assert [n.type for n in config.notifications] == ["webhook", "wecom", "dingtalk"]
     assert config.models.person.imgsz == 640
+    assert (config.clips.enabled, config.clips.pre_seconds, config.clips.post_seconds) == (True, 5.0, 5.0)
 
 
 @pytest.mark.parametrize(
@@ -69,6 +70,10 @@ def test_example_is_valid_and_matches_the_demo_camera() -> None:
          "notifications[1].webhook_url_env: String should match pattern"),
         ("{px: [0, 576], lonlat: [118.6298893, 35.7909225]}", "{px: [0, 576]}",
          "cameras[0].calibration[3].lonlat: required key is missing"),
+        ("pre_seconds: 5 ", "pre_seconds: 60 ",
+         "clips.pre_seconds: Input should be less than or equal to 30"),
+        ("post_seconds: 5 ", "post_seconds: -1 ",
+         "clips.post_seconds: Input should be greater than or equal to 0"),
     ],
 )  # fmt: skip
 def test_each_problem_names_file_line_and_path(site: Path, old: str, new: str, problem: str) -> None:
