@@ -239,9 +239,7 @@ class Service:
         """The camera's clip buffer as the site configured clips, or None when clips are off."""
         if self._clip_seconds is None:
             return None
-        pre, post = self._clip_seconds
-        fps = camera.analysis_fps if camera.analysis_fps > 0 else 1.0
-        return ClipRecorder(fps=fps, pre_seconds=pre, post_seconds=post)
+        return ClipRecorder.for_camera(camera, *self._clip_seconds)
 
     async def _camera_loop(self, camera: Camera) -> None:
         analyzer = CameraAnalyzer(camera, clips=self.clip_recorder(camera) or False)

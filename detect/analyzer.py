@@ -11,7 +11,7 @@ from datetime import datetime
 
 import numpy as np
 
-from detect.clips import Clip, ClipJob, ClipRecorder
+from detect.clips import ClipJob, ClipRecorder
 from detect.evidence import clean_snapshot, render_snapshot
 from detect.labels import Meaning
 from detect.rules import (
@@ -87,11 +87,7 @@ class CameraAnalyzer:
         self.camera = camera
         #: Every event START gets a clip of the frames around it; True builds the default recorder.
         self.clips: ClipRecorder | None = (
-            clips
-            if isinstance(clips, ClipRecorder)
-            else ClipRecorder(fps=camera.analysis_fps if camera.analysis_fps > 0 else 1.0)
-            if clips
-            else None
+            clips if isinstance(clips, ClipRecorder) else ClipRecorder.for_camera(camera) if clips else None
         )
         self._tracker: Tracker = (
             tracker if tracker is not None else ByteTracker(frame_rate=camera.analysis_fps)
@@ -139,12 +135,9 @@ class CameraAnalyzer:
                     self.clips.start(output.event.id, at)
         return outputs
 
-    def take_clips(self) -> list[Clip]:
-        """Clips whose frames were all collected since the last call, encoded now, for emitted events."""
-        return self.clips.take_finished() if self.clips is not None else []
-
     def take_clip_jobs(self) -> list[ClipJob]:
-        """The same clips not yet encoded: the service encodes them on its background clip thread."""
+        """Clips whose frames were all collected since the last call, for events already emitted; not yet
+        encoded: the service encodes them on its background clip thread."""
         return self.clips.take_jobs() if self.clips is not None else []
 
     def _emit(self, result: RuleOutput, tracked: list[Detection], image: np.ndarray) -> AnalyzerOutput:

@@ -39,7 +39,7 @@ import numpy as np
 from av.video.stream import VideoStream
 
 from detect.evidence import encode_jpeg, pixelate_heads
-from models.records import Detection
+from models.records import Camera, Detection
 
 logger = logging.getLogger(__name__)
 
@@ -143,6 +143,14 @@ class ClipRecorder:
     _ring: deque[ClipFrame] = field(init=False, repr=False)
     _pending: list[_Pending] = field(init=False, default_factory=list, repr=False)
     _jobs: list[ClipJob] = field(init=False, default_factory=list, repr=False)
+
+    @classmethod
+    def for_camera(
+        cls, camera: Camera, pre_seconds: float = PRE_SECONDS, post_seconds: float = POST_SECONDS
+    ) -> ClipRecorder:
+        """A buffer at the camera's analysis rate (1 fps for a camera with none set)."""
+        fps = camera.analysis_fps if camera.analysis_fps > 0 else 1.0
+        return cls(fps=fps, pre_seconds=pre_seconds, post_seconds=post_seconds)
 
     def __post_init__(self) -> None:
         if self.fps <= 0:

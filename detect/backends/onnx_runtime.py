@@ -17,7 +17,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from detect.backends.openvino_native import letterbox, letterbox_shape
+from detect.backends.openvino_native import by_letterbox, check_settings, letterbox
 from detect.errors import ModelNotFound, ModelUnreadable, UnexpectedClasses, backend_gist
 from detect.labels import ALL_MEANINGS, DEFAULT_MEANINGS, class_meanings
 from models.records import Detection
@@ -41,10 +41,7 @@ class OnnxRuntimeDetector:
         name: str | None = None,
         threads: int | None = None,
     ) -> None:
-        if not 0.0 < confidence < 1.0:
-            raise ValueError(f"confidence must be in (0, 1), got {confidence}")
-        if imgsz <= 0 or imgsz % 32:
-            raise ValueError(f"imgsz must be a positive multiple of 32, got {imgsz}")
+        check_settings(confidence, imgsz)
         onnx_path = Path(onnx_path)
         if not onnx_path.is_file():
             raise ModelNotFound(
@@ -78,14 +75,8 @@ class OnnxRuntimeDetector:
         return dict(self._meanings)
 
     def detect(self, images: Sequence[np.ndarray]) -> list[list[Detection]]:
-        for image in images:
-            if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
-                raise ValueError(f"expected HxWx3 uint8 BGR images, got {image.shape} {image.dtype}")
+        by_size = by_letterbox(images, self._imgsz)
         results: list[list[Detection]] = [[] for _ in images]
-        by_size: dict[tuple[int, int], list[int]] = {}
-        for index, image in enumerate(images):
-            height, width = image.shape[:2]
-            by_size.setdefault(letterbox_shape(width, height, self._imgsz), []).append(index)
         for size, indices in by_size.items():
             boxed = [letterbox(images[i], size) for i in indices]
             # BGR HWC uint8 → RGB CHW float in [0, 1], the layout the export expects.

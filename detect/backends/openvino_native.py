@@ -68,6 +68,24 @@ def letterbox(image: np.ndarray, size: tuple[int, int]) -> tuple[np.ndarray, flo
     return boxed, scale, (pad_x, pad_y)
 
 
+def check_settings(confidence: float, imgsz: int) -> None:
+    if not 0.0 < confidence < 1.0:
+        raise ValueError(f"confidence must be in (0, 1), got {confidence}")
+    if imgsz <= 0 or imgsz % 32:
+        raise ValueError(f"imgsz must be a positive multiple of 32, got {imgsz}")
+
+
+def by_letterbox(images: Sequence[np.ndarray], imgsz: int) -> dict[tuple[int, int], list[int]]:
+    """The images' indices grouped by network input size: one batch per camera aspect ratio."""
+    groups: dict[tuple[int, int], list[int]] = {}
+    for index, image in enumerate(images):
+        if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
+            raise ValueError(f"expected HxWx3 uint8 BGR images, got {image.shape} {image.dtype}")
+        height, width = image.shape[:2]
+        groups.setdefault(letterbox_shape(width, height, imgsz), []).append(index)
+    return groups
+
+
 def _head_outputs(model: Any) -> list[Any]:
     """The raw box (4×16 DFL logits) and class-logit outputs of each level, in stride order."""
     # The head is the last module: model.22 in YOLOv8n, model.23 in YOLO11n.
@@ -101,10 +119,7 @@ class OpenVinoDetector:
         performance_hint: str = "THROUGHPUT",
         threads: int | None = None,
     ) -> None:
-        if not 0.0 < confidence < 1.0:
-            raise ValueError(f"confidence must be in (0, 1), got {confidence}")
-        if imgsz <= 0 or imgsz % 32:
-            raise ValueError(f"imgsz must be a positive multiple of 32, got {imgsz}")
+        check_settings(confidence, imgsz)
         if performance_hint not in PERFORMANCE_HINTS:
             raise ValueError(f"performance_hint must be one of {sorted(PERFORMANCE_HINTS)}")
         export_dir = Path(export_dir)
@@ -194,14 +209,8 @@ class OpenVinoDetector:
     def detect(self, images: Sequence[np.ndarray]) -> list[list[Detection]]:
         if not images:
             return []
-        for image in images:
-            if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
-                raise ValueError(f"expected HxWx3 uint8 BGR images, got {image.shape} {image.dtype}")
+        by_size = by_letterbox(images, self._imgsz)
         results: list[list[Detection]] = [[] for _ in images]
-        by_size: dict[tuple[int, int], list[int]] = {}
-        for index, image in enumerate(images):
-            height, width = image.shape[:2]
-            by_size.setdefault(letterbox_shape(width, height, self._imgsz), []).append(index)
         for size, indices in by_size.items():
             _, queue = self._model_for(size)
 

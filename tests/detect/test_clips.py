@@ -125,7 +125,7 @@ def test_analyzer_clips_every_start_around_its_frame() -> None:
     for i in range(40):
         outputs = analyzer.analyze(persons_inside(6), image, at(i * 0.5))
         fired += [(i * 0.5, o.event.id) for o in outputs if o.phase is Phase.START]
-        clips += [(i * 0.5, c) for c in analyzer.take_clips()]
+        clips += [(i * 0.5, c) for job in analyzer.take_clip_jobs() for c in job.encode()]
     [(fired_s, event_id)] = fired
     [(done_s, clip)] = clips
     assert clip.event_id == event_id and clip.event_at == at(fired_s)
@@ -144,7 +144,7 @@ def test_frames_without_person_boxes_stay_out_of_clips() -> None:
         ran = {Model.FIRE} if i % 4 == 3 else {Model.PERSON, Model.FIRE}
         outputs = analyzer.analyze(persons_inside(6), image, at(i * 0.5), ran=ran)
         fired += [i * 0.5 for o in outputs if o.phase is Phase.START]
-    [clip] = analyzer.take_clips()
+    [clip] = [c for job in analyzer.take_clip_jobs() for c in job.encode()]
     [fired_s] = fired
     expected = [s for s in np.arange(fired_s - 2, fired_s + 2.5, 0.5) if s >= 0 and round(s * 2) % 4 != 3]
     assert clip.frame_times == tuple(at(s) for s in expected)
