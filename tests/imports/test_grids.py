@@ -213,10 +213,30 @@ def test_demo_layer_parses_with_progress(grids_doc: Doc) -> None:
     assert grids[0].households == 400
 
 
-def test_shared_demo_layer_is_refused_for_its_overlaps() -> None:
-    """Why api/demo/grids.geojson differs from the shared original (see api/demo/README.md)."""
+# 柳庄村 (features[10]) before the shared layer was corrected: a straight northern edge at the latitude of
+# 河湾村's outer corners, cutting under the V of the two 河湾村 groups' southern boundary.
+_STRAIGHT_NORTH_EDGE = [
+    [118.6233554, 35.7737213],
+    [118.6366446, 35.7737213],
+    [118.6366446, 35.7818607],
+    [118.6233554, 35.7818607],
+    [118.6233554, 35.7737213],
+]
+
+
+def test_shared_demo_layer_imports_without_overlaps(demo_dir: Path) -> None:
+    """The corrected shared layer imports as it is, with the same grids as the demo's own copy."""
+    shared = parse_grids((SHARED_DEMO / "grids.geojson").read_text(encoding="utf-8"))
+    ours = parse_grids((demo_dir / "grids.geojson").read_text(encoding="utf-8"))
+    assert [g.code for g in shared] == [g.code for g in ours]
+    assert len(shared) == 11
+
+
+def test_shared_demo_layer_with_a_straight_edge_is_refused_for_its_overlaps() -> None:
+    doc = json.loads((SHARED_DEMO / "grids.geojson").read_text(encoding="utf-8"))
+    _ring(10, lambda _: copy.deepcopy(_STRAIGHT_NORTH_EDGE))(doc)
     with pytest.raises(ImportRejected) as rejected:
-        parse_grids((SHARED_DEMO / "grids.geojson").read_text(encoding="utf-8"))
+        parse_grids(json.dumps(doc))
     assert [(p.where, p.message.split(" by ")[0]) for p in rejected.value.problems] == [
         ("features[10].geometry", "grid 379901002002001 overlaps grid 379901002001001 (features[8])"),
         ("features[10].geometry", "grid 379901002002001 overlaps grid 379901002001002 (features[9])"),

@@ -1,4 +1,4 @@
-"""The demo county read straight from /work/shared/data/demo, with the smallest parsing that works.
+"""The demo county read straight from ../shared/data/demo beside the checkout, parsed as simply as works.
 
 The real importers live in router/imports/; these loaders exist so the pure core is tested against
 the real files without depending on them.
@@ -15,7 +15,7 @@ from typing import Any
 from models.records import CalibrationPoint, Camera, Grid, GridKind, Mount, Role, Shift
 from router.duty import parse_hhmm, parse_weekdays
 
-DEMO = Path("/work/shared/data/demo")
+DEMO = Path(__file__).resolve().parents[3] / "shared" / "data" / "demo"
 CAMERA_ID = "cam-dongguan-road"
 
 

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import itertools
+import math
 from dataclasses import replace
 
 import pytest
@@ -15,6 +16,8 @@ XIGUAN_1 = "379901001002001"
 CHENGGUAN = "379901001"
 HEWAN = "379901002"
 COUNTY = "379901"
+# 柳庄村's bounds before the correction: west, east, south and its straight northern edge.
+W, E, S, N = 118.6233554, 118.6366446, 35.7737213, 35.7818607
 
 
 @pytest.fixture(scope="module")
@@ -114,15 +117,27 @@ def test_get_and_unknown_codes(index: GridIndex) -> None:
         index.get("379901001001009")
 
 
-def test_demo_overlaps_are_found_in_square_metres() -> None:
-    overlaps = find_overlaps(demo_grids())
-    # 柳庄村's straight northern edge cuts under the V-shaped southern edges of 河湾村's two groups.
+def test_demo_layer_has_no_overlaps() -> None:
+    assert find_overlaps(demo_grids()) == []
+
+
+def test_overlaps_are_found_in_square_metres() -> None:
+    # 柳庄村 as it was before the shared layer was corrected: a straight northern edge at the latitude of
+    # 河湾村's outer corners cuts under the V-shaped southern edges of 河湾村's two groups.
+    grids = list(demo_grids())
+    liuzhuang = grids[10]
+    ring = [[W, S], [E, S], [E, N], [W, N], [W, S]]
+    grids[10] = replace(liuzhuang, geometry={"type": "Polygon", "coordinates": [ring]})
+    overlaps = find_overlaps(grids)
     assert [(a, b) for a, b, _ in overlaps] == [
         ("379901002001001", "379901002002001"),
         ("379901002001002", "379901002002001"),
     ]
+    # Each overlap is a triangle 0.0066446° of longitude wide and 0.0004522° of latitude deep at 35.78°N.
+    wide_m = 0.0066446 * 111_320 * math.cos(math.radians(35.78))
+    deep_m = 0.0004522 * 110_940
     areas = [area for _, _, area in overlaps]
-    assert areas == pytest.approx([7564.0, 2483.0], rel=0.01)
+    assert areas == pytest.approx([wide_m * deep_m / 2] * 2, rel=0.02)
 
 
 def test_touching_grids_do_not_overlap() -> None:
