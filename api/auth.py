@@ -2,7 +2,8 @@
 
 Every user holds a post in the hierarchy: the unit code of that post is the prefix of every object
 they may see (a township's code is the prefix of its communities' and grids' codes). Admins have the
-empty prefix. Scoping is enforced by the routes, server-side, on every lookup.
+empty prefix. Scoping is enforced by the routes, server-side, on every lookup; api/deps.py turns a
+request into its Principal.
 """
 
 from __future__ import annotations
@@ -12,15 +13,11 @@ import secrets
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Annotated
 
 import jwt
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from fastapi import Depends, HTTPException, Request
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-
-from models.auth_store import AuthStore
+from fastapi import HTTPException
 
 ROLE_LEVELS: dict[str, int] = {
     "grid_worker": 15,
@@ -35,7 +32,6 @@ ALGORITHM = "HS256"
 #: Secrets that must never sign tokens outside the demo (copied from docs and examples).
 KNOWN_DEFAULT_SECRETS = frozenset({"", "secret", "changeme", "change-me", "gridwatch", "demo"})
 _hasher = PasswordHasher()
-_bearer = HTTPBearer(auto_error=False, description="Access token from POST /api/auth/token")
 
 
 class WeakSecret(ValueError):
@@ -158,42 +154,3 @@ def decode(config: AuthConfig, token: str, kind: str) -> dict[str, object]:
     if claims.get("typ") != kind:
         raise HTTPException(401, f"not an {kind} token", headers={"WWW-Authenticate": "Bearer"})
     return claims
-
-
-async def current_principal(
-    request: Request, bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
-) -> Principal:
-    """The caller, from a bearer token, the page's cookie or an X-API-Key header; 401 otherwise."""
-    config: AuthConfig = request.app.state.auth
-    api_key = request.headers.get("x-api-key")
-    if api_key:
-        store: AuthStore = request.app.state.auth_store
-        record = await store.api_key(key_digest(api_key))
-        if record is None:
-            raise HTTPException(401, "unknown or revoked API key")
-        return Principal(
-            f"key:{record.name}", record.role, scope_of(record.role, record.unit_code), via="api_key"
-        )
-    token = bearer.credentials if bearer is not None else request.cookies.get(ACCESS_COOKIE)
-    if not token:
-        raise HTTPException(401, "sign in first", headers={"WWW-Authenticate": "Bearer"})
-    claims = decode(config, token, "access")
-    wid = claims.get("wid")
-    return Principal(
-        name=str(claims["sub"]),
-        role=str(claims["role"]),
-        scope=str(claims["scope"]),
-        worker_id=str(wid) if wid else None,
-    )
-
-
-CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
-
-
-def require_admin(principal: CurrentPrincipal) -> Principal:
-    if not principal.is_admin:
-        raise HTTPException(403, "administrators only")
-    return principal
-
-
-AdminPrincipal = Annotated[Principal, Depends(require_admin)]

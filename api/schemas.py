@@ -1,4 +1,4 @@
-"""Request bodies (unknown fields forbidden) and JSON shapes of what the API returns."""
+"""Request bodies (unknown fields forbidden) and the JSON shapes of what the API returns, from records."""
 
 from __future__ import annotations
 
@@ -8,7 +8,9 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from models.records import IncidentState, Severity
+from models.incidents import EventRecord, Incident, LogEntry
+from models.records import IncidentState
+from router.centre.feed import FeedMessage
 
 
 class TransitionIn(BaseModel):
@@ -28,68 +30,101 @@ def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
 
 
-def incident_json(row: dict[str, Any]) -> dict[str, Any]:
+def incident_json(incident: Incident) -> dict[str, Any]:
     """The public shape of an incident: every element a county audit asks for, on one object."""
     return {
-        "id": str(row["id"]),
-        "title": row["title"],
-        "kind": row["kind"],
-        "state": row["state"],
-        "severity": Severity(row["severity"]).name.lower(),
-        "severity_level": row["severity"],
-        "tier": row["tier"],
-        "department": row["department"],
-        "category_code": row["category_code"],
+        "id": str(incident.id),
+        "title": incident.title,
+        "kind": incident.kind.value,
+        "state": incident.state.value,
+        "severity": incident.severity.name.lower(),
+        "severity_level": int(incident.severity),
+        "tier": incident.tier.value,
+        "department": incident.department,
+        "category_code": incident.category_code,
         "place": {
-            "lon": row["lon"],
-            "lat": row["lat"],
-            "located_by": row["located_by"],
-            "grid_code": row["grid_code"],
-            "grid_match": row["grid_match"],
-            "unit_code": row["unit_code"],
-            "chain": row["chain"],
+            "lon": incident.lonlat[0],
+            "lat": incident.lonlat[1],
+            "located_by": incident.located_by.value,
+            "grid_code": incident.grid_code,
+            "grid_match": incident.grid_match.value,
+            "unit_code": incident.unit_code,
+            "chain": [{"code": u.code, "name": u.name, "level": int(u.level)} for u in incident.chain],
         },
-        "camera_id": row["camera_id"],
+        "camera_id": incident.camera_id,
         "assignee": (
-            {"worker_id": row["assignee_id"], "name": row["assignee_name"], "phone": row["assignee_phone"]}
-            if row["assignee_id"]
+            {
+                "worker_id": incident.assignee_id,
+                "name": incident.assignee_name,
+                "phone": incident.assignee_phone,
+            }
+            if incident.assignee_id
             else None
         ),
-        "duty": row["duty"],
-        "opened_at": _iso(row["opened_at"]),
-        "last_seen_at": _iso(row["last_seen_at"]),
-        "accept_by": _iso(row["accept_by"]),
-        "late": row["late"],
-        "event_count": row["event_count"],
-        "version": row["version"],
+        "duty": dict(incident.duty),
+        "opened_at": _iso(incident.opened_at),
+        "last_seen_at": _iso(incident.last_seen_at),
+        "accept_by": _iso(incident.accept_by),
+        "late": incident.late,
+        "event_count": incident.event_count,
+        "version": incident.version,
     }
 
 
-def log_json(entry: dict[str, Any]) -> dict[str, Any]:
-    return {**entry, "at": _iso(entry["at"])}
-
-
-def event_json(row: dict[str, Any]) -> dict[str, Any]:
+def log_json(entry: LogEntry) -> dict[str, Any]:
     return {
-        "id": str(row["id"]),
-        "kind": row["kind"],
-        "camera_id": row["camera_id"],
-        "zone_name": row["zone_name"],
-        "started_at": _iso(row["started_at"]),
-        "confidence": row["confidence"],
-        "person_count": row["person_count"],
-        "detections": row["detections"],
-        "lon": row["lon"],
-        "lat": row["lat"],
-        "evidence": [{**e, "url": f"/api/evidence/{e['id']}"} for e in row["evidence"]],
+        "from_state": entry.from_state.value if entry.from_state else None,
+        "to_state": entry.to_state.value,
+        "action": entry.action,
+        "actor": entry.actor,
+        "at": _iso(entry.at),
+        "note": entry.note,
+        "attachments": list(entry.attachments),
     }
 
 
-class Page(BaseModel):
-    items: list[dict[str, Any]]
-    total: int
-    limit: int
-    offset: int
+def event_json(event: EventRecord) -> dict[str, Any]:
+    return {
+        "id": str(event.id),
+        "kind": event.kind.value,
+        "camera_id": event.camera_id,
+        "zone_name": event.zone_name,
+        "started_at": _iso(event.started_at),
+        "confidence": event.confidence,
+        "person_count": event.person_count,
+        "detections": [
+            {
+                "xyxy": list(b.xyxy),
+                "confidence": b.confidence,
+                "label": b.label,
+                "track_id": b.track_id,
+                "ground": list(b.ground) if b.ground is not None else None,
+            }
+            for b in event.boxes
+        ],
+        "lon": event.lonlat[0] if event.lonlat else None,
+        "lat": event.lonlat[1] if event.lonlat else None,
+        "evidence": [
+            {
+                "id": e.id,
+                "role": e.role,
+                "media_type": e.media_type,
+                "sha256": e.sha256,
+                "size": e.size,
+                "url": f"/api/evidence/{e.id}",
+            }
+            for e in event.evidence
+        ],
+    }
+
+
+def feed_json(message: FeedMessage) -> dict[str, Any]:
+    """One live-feed message as the pages receive it (server-sent event data)."""
+    return {
+        "type": message.topic,
+        "outbox_id": message.outbox_id,
+        "incident": incident_json(message.incident),
+    }
 
 
 def parse_uuid(value: str) -> uuid.UUID | None:

@@ -32,6 +32,8 @@ from aiortc.contrib.media import MediaPlayer, MediaRelay
 from aiortc.exceptions import OperationError
 from aiortc.mediastreams import MediaStreamError
 
+from detect.analysis.live import LiveView
+from detect.analysis.node import AnalysisNode
 from ingest.urls import mask_url
 from models.records import Camera
 
@@ -103,18 +105,38 @@ class OfferRejected(ValueError):
     """The browser's offer cannot be answered (malformed SDP, no video, …)."""
 
 
-class WebRTCHub:
-    """Peer connections of all viewers, one media pull per camera."""
+def detections_message(camera: Camera, view: LiveView | None) -> dict[str, Any]:
+    """What the data channel sends: boxes in frame pixels, and the zones to outline."""
+    frame = view.frame if view is not None else None
+    height, width = (
+        frame.image.shape[:2] if frame is not None else (camera.frame_size[1], camera.frame_size[0])
+    )
+    return {
+        "camera_id": camera.id,
+        "frame": frame.index if frame is not None else None,
+        "size": [width, height],
+        "boxes": [
+            {"xyxy": [round(v, 1) for v in d.xyxy], "label": d.label, "confidence": round(d.confidence, 2)}
+            for d in (view.detections if view is not None else [])
+        ],
+        "zones": [{"name": z.name, "kind": z.kind.value, "polygon": z.polygon_px} for z in camera.zones],
+    }
 
-    def __init__(
-        self,
-        frames_of: Callable[[str], Callable[[], Any]],
-        detections_of: Callable[[str], dict[str, Any]],
-    ) -> None:
-        self._frames_of = frames_of
-        self._detections_of = detections_of
+
+class WebRTCHub:
+    """Peer connections of all viewers, one media pull per camera, over the analysis role's live views."""
+
+    def __init__(self, analysis: AnalysisNode) -> None:
+        self._analysis = analysis
         self._feeds: dict[str, _CameraFeed] = {}
         self.sessions: dict[str, Session] = {}
+
+    def _latest_image(self, camera_id: str) -> Callable[[], Any]:
+        def latest() -> Any:
+            view = self._analysis.live.get(camera_id)
+            return view.frame.image if view is not None and view.frame is not None else None
+
+        return latest
 
     def _feed(self, camera: Camera) -> _CameraFeed:
         feed = self._feeds.get(camera.id)
@@ -126,7 +148,7 @@ class WebRTCHub:
                 logger.info("webrtc: passing through %s", mask_url(camera.source))
                 feed = _CameraFeed(MediaRelay(), player.video, player)
             else:
-                feed = _CameraFeed(MediaRelay(), FrameTrack(self._frames_of(camera.id)))
+                feed = _CameraFeed(MediaRelay(), FrameTrack(self._latest_image(camera.id)))
             self._feeds[camera.id] = feed
         return feed
 
@@ -162,7 +184,7 @@ class WebRTCHub:
 
         @pc.on("datachannel")
         def on_datachannel(channel: Any) -> None:
-            session.tasks.append(asyncio.create_task(self._send_detections(camera.id, channel)))
+            session.tasks.append(asyncio.create_task(self._send_detections(camera, channel)))
 
         @pc.on("connectionstatechange")
         async def on_state() -> None:
@@ -171,11 +193,12 @@ class WebRTCHub:
 
         return session, pc.localDescription.sdp
 
-    async def _send_detections(self, camera_id: str, channel: Any) -> None:
+    async def _send_detections(self, camera: Camera, channel: Any) -> None:
         with contextlib.suppress(MediaStreamError, ConnectionError):
             while channel.readyState in ("connecting", "open"):
                 if channel.readyState == "open":
-                    channel.send(json.dumps(self._detections_of(camera_id)))
+                    message = detections_message(camera, self._analysis.live.get(camera.id))
+                    channel.send(json.dumps(message))
                 await asyncio.sleep(DETECTIONS_PERIOD_S)
 
     async def close(self, session_id: str) -> bool:

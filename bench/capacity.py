@@ -116,7 +116,7 @@ class PacedCamera(threading.Thread):
 
 async def _trial(url: str, cameras: int, seconds: float, detector: Any) -> dict[str, Any]:
     from api.service import LiveView, Service
-    from detect.analyzer import CameraAnalyzer
+    from detect.analysis.analyzer import CameraAnalyzer
     from ingest.frames import Frame
     from models.clock import SystemClock
     from models.store import Store

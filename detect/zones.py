@@ -8,19 +8,12 @@ import numpy as np
 
 from models.records import Detection, Pixel, Zone
 
+# Re-exported for the line rule: the site config refuses bent lines with the same function and words.
+
 
 def validate_polygon(polygon: Sequence[Pixel]) -> None:
     if len(polygon) < 3:
         raise ValueError(f"a zone polygon needs at least 3 points, got {len(polygon)}")
-
-
-def validate_segment(segment: Sequence[Pixel]) -> None:
-    """A line zone is a segment A→B: two points, apart, since a zero-length line has no sides."""
-    if len(segment) != 2:
-        raise ValueError(f"a line zone is a segment: exactly 2 points [[x, y], [x, y]], got {len(segment)}")
-    (ax, ay), (bx, by) = segment
-    if (ax, ay) == (bx, by):
-        raise ValueError(f"a line zone needs two different points, got [{ax}, {ay}] twice")
 
 
 def side_distance(segment: Sequence[Pixel], point: Pixel) -> float:

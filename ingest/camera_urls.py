@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from urllib.parse import SplitResult, urlsplit
 
 from ingest.urls import mask_url
+from models.secrets import is_placeholder
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -37,7 +38,6 @@ ONVIF_SCHEMES = frozenset({"http", "https"})
 
 #: Characters a shell or a URL-splicing tool would treat specially; none belongs in a camera URL.
 _FORBIDDEN_CHARS = frozenset(";|`<>\"'\\{}$ \t\r\n")
-_PLACEHOLDER = re.compile(r"\$\{([A-Z_][A-Z0-9_]*)\}")
 _DNS_LABEL = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$")
 _DOTTED_QUAD = re.compile(r"^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$")
 
@@ -81,7 +81,7 @@ def _shape(url: str, schemes: frozenset[str]) -> SplitResult:
     # Placeholders are the only place a '$' may appear; take them out before looking for metacharacters.
     userinfo, at, _ = parts.netloc.rpartition("@")
     user, colon, password = userinfo.partition(":")
-    if at and colon and password and not _PLACEHOLDER.fullmatch(password):
+    if at and colon and password and not is_placeholder(password):
         raise RefusedUrl(
             "the URL holds an inline password; write user:${CAM_PASSWORD}@host and set CAM_PASSWORD "
             "in the service's environment"

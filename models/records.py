@@ -1,4 +1,4 @@
-"""The typed vocabulary every package speaks: Detection → Event → Incident.
+"""The typed vocabulary every package speaks: Detection → Event → Incident (models/incidents.py).
 
 Plain frozen dataclasses: no I/O, no geometry engine, no database. Geometry is kept as
 GeoJSON-shaped lists in WGS84 lon/lat so that the records cross package boundaries unchanged.
@@ -68,6 +68,14 @@ class LineDirection(enum.StrEnum):
     LEFT_TO_RIGHT = "left_to_right"
     RIGHT_TO_LEFT = "right_to_left"
     BOTH = "both"
+
+
+class EventPhase(enum.StrEnum):
+    """Where an event stands in its episode: it starts once, may update, and ends."""
+
+    START = "start"
+    UPDATE = "update"
+    END = "end"
 
 
 class EventKind(enum.StrEnum):
@@ -258,6 +266,18 @@ class Evidence:
     media_type: str
     sha256: str
     size: int
+    #: "snapshot" (boxes drawn), "clean" (as the camera saw it) or "clip" (an MP4 around the event).
+    role: str = "snapshot"
+
+
+@dataclass(frozen=True, slots=True)
+class EvidenceBlob:
+    """Evidence with its bytes, on its way to the store."""
+
+    role: str
+    media_type: str
+    sha256: str
+    data: bytes
 
 
 @dataclass(frozen=True, slots=True)
@@ -317,27 +337,3 @@ class Triage:
     tier: Tier
     department: str
     category_code: str
-
-
-@dataclass(frozen=True, slots=True)
-class Incident:
-    id: uuid.UUID
-    kind: EventKind
-    state: IncidentState
-    severity: Severity
-    tier: Tier
-    department: str
-    category_code: str
-    unit_code: str
-    grid_code: str | None
-    lonlat: LonLat
-    located_by: LocatedBy
-    camera_id: str
-    dedup_key: str
-    opened_at: datetime
-    last_seen_at: datetime
-    event_count: int
-    assignee_id: str | None
-    title: str
-    accept_by: datetime | None = None
-    late: bool = False

@@ -9,10 +9,10 @@ finds the problem still there reopens it, as does anyone seeing a closed or reje
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
+from models.incidents import LogEntry
 from models.records import IncidentState as S
 
 
@@ -68,21 +68,6 @@ def next_state(state: S, action: Action) -> S:
         raise IllegalTransition(state, action) from None
 
 
-@dataclass(frozen=True, slots=True)
-class LogEntry:
-    """One row of an incident's append-only audit log."""
-
-    incident_id: uuid.UUID
-    from_state: S
-    to_state: S
-    action: Action
-    actor: str
-    at: datetime
-    note: str = ""
-    #: Evidence ids (photos of the scene before/after) attached to this step.
-    attachments: tuple[str, ...] = ()
-
-
 def transition(
     incident_id: uuid.UUID,
     state: S,
@@ -92,7 +77,10 @@ def transition(
     note: str = "",
     attachments: tuple[str, ...] = (),
 ) -> LogEntry:
-    """The log entry for applying `action`; raises IllegalTransition when the state machine forbids it."""
+    """The log entry for applying `action`; raises IllegalTransition when the state machine forbids it.
+
+    The store applies it only if the incident is still in `state` (store.incidents.apply).
+    """
     if at.tzinfo is None:
         raise ValueError("log entries need a timezone-aware instant")
-    return LogEntry(incident_id, state, next_state(state, action), action, actor, at, note, attachments)
+    return LogEntry(incident_id, state, next_state(state, action), action.value, actor, at, note, attachments)

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import statistics
 from collections.abc import Mapping
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from dataclasses import dataclass, field
+from datetime import datetime
 from types import MappingProxyType
 
+from models.incidents import IncidentOpening
 from models.records import (
     Camera,
     DutyResult,
@@ -21,25 +22,15 @@ from models.records import (
     LocatedBy,
     LonLat,
     Placement,
-    Severity,
     Triage,
 )
 from router.crs import haversine_m
+from router.deadlines import DEFAULT_POLICY, DeadlinePolicy, TimerKind
 from router.dedup import dedup_key
 from router.duty import Roster
 from router.geo import Homography, OffGroundError
 from router.grids import GridIndex
 from router.triage import TriageTable
-
-#: How long the assignee has to accept before the incident escalates.
-DEFAULT_ACCEPT_WINDOWS: Mapping[Severity, timedelta] = MappingProxyType(
-    {
-        Severity.CRITICAL: timedelta(minutes=5),
-        Severity.HIGH: timedelta(minutes=10),
-        Severity.MEDIUM: timedelta(minutes=30),
-        Severity.LOW: timedelta(minutes=120),
-    }
-)
 
 KIND_TITLES: Mapping[EventKind, str] = MappingProxyType(
     {
@@ -78,6 +69,40 @@ class IncidentDraft:
     event: Event
     #: The ground point under each of the event's boxes (bottom-centre), None where there is none.
     ground_points: tuple[LonLat | None, ...] = ()
+    #: Every step's deadline (accept_by among them), from the router's DeadlinePolicy.
+    deadlines: Mapping[TimerKind, datetime] = field(default_factory=dict)
+
+    def opening(self) -> IncidentOpening:
+        """What the store needs to open this incident, or to fold the event into the open one."""
+        assignee = self.duty.assignee
+        return IncidentOpening(
+            kind=self.kind,
+            severity=self.triage.severity,
+            tier=self.triage.tier,
+            department=self.triage.department,
+            category_code=self.triage.category_code,
+            unit_code=self.placement.unit_code,
+            grid_code=self.placement.grid_code,
+            grid_match=self.placement.grid_match.value,
+            chain=self.placement.chain,
+            lonlat=self.placement.lonlat,
+            located_by=self.placement.located_by,
+            camera_id=self.camera_id,
+            dedup_key=self.dedup_key,
+            title=self.title,
+            at=self.opened_at,
+            accept_by=self.accept_by,
+            assignee_id=assignee.worker_id if assignee else None,
+            assignee_name=assignee.name if assignee else None,
+            assignee_phone=assignee.phone if assignee else None,
+            ground_points=self.ground_points,
+            duty={
+                "on_duty": [a.worker_id for a in self.duty.on_duty],
+                "role": assignee.role.value if assignee else None,
+                "tried": [[role.value, unit, found] for role, unit, found in self.duty.tried],
+            },
+            deadlines={kind.value: due for kind, due in self.deadlines.items()},
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,20 +150,17 @@ class Router:
         homographies: Mapping[str, Homography | None],
         cameras: Mapping[str, Camera],
         triage: TriageTable,
-        accept_windows: Mapping[Severity, timedelta] = DEFAULT_ACCEPT_WINDOWS,
+        policy: DeadlinePolicy = DEFAULT_POLICY,
         snap_m: float = 50.0,
         dedup_cell_m: float = 100.0,
         max_ground_range_m: float = DEFAULT_MAX_GROUND_RANGE_M,
     ) -> None:
-        missing = [severity.name for severity in Severity if severity not in accept_windows]
-        if missing:
-            raise ValueError(f"accept windows missing for: {', '.join(missing)}")
         self.grids = grids
         self.roster = roster
         self.homographies = homographies
         self.cameras = cameras
         self.triage = triage
-        self.accept_windows = accept_windows
+        self.policy = policy
         self.snap_m = snap_m
         self.dedup_cell_m = dedup_cell_m
         self.max_ground_range_m = max_ground_range_m
@@ -164,6 +186,7 @@ class Router:
             distance_m=location.distance_m,
         )
         triage = self.triage.triage(event.kind, grids.grid_kind(location.grid_code))
+        deadlines = self.policy.deadlines(triage.severity, at)
         return IncidentDraft(
             kind=event.kind,
             placement=placement,
@@ -172,10 +195,11 @@ class Router:
             dedup_key=dedup_key(location.unit_code, event.kind, fix.lonlat, self.dedup_cell_m),
             title=incident_title(event.kind, location.chain[-1].name),
             opened_at=at,
-            accept_by=at + self.accept_windows[triage.severity],
+            accept_by=deadlines[TimerKind.ACCEPT],
             camera_id=camera.id,
             event=event,
             ground_points=fix.feet,
+            deadlines=deadlines,
         )
 
 

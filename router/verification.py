@@ -3,18 +3,18 @@
 The handler's word that a stall is gone is checked by the same camera and zone rule that reported it:
 if the rule stays quiet for the kind's window after resolution the incident is verified, and if it
 fires again the incident is reopened with what the camera saw as evidence. Pure: the caller passes
-the sightings since resolution (Store.verification_sightings) and the current instant.
+the sightings since resolution (store.verification.sightings) and the current instant.
 """
 
 from __future__ import annotations
 
 import enum
-import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from types import MappingProxyType
 
+from models.incidents import Sighting
 from models.records import EventKind
 
 #: How long the zone must stay clear. Occupation rules need a minute of dwell to fire at all, so their
@@ -29,16 +29,6 @@ class Verdict(enum.StrEnum):
     REOPEN = "reopen"
     WAIT = "wait"
     NOT_CAMERA_VERIFIED = "not_camera_verified"  # other kinds are verified by a person
-
-
-@dataclass(frozen=True, slots=True)
-class Sighting:
-    """The camera's rule firing again on the incident's camera and zone."""
-
-    event_id: uuid.UUID
-    started_at: datetime
-    ended_at: datetime | None
-    evidence_ids: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,7 +17,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from detect.backends.openvino_native import by_letterbox, check_settings, letterbox
+from detect.backends.letterbox import by_letterbox, check_settings, letterbox
 from detect.errors import ModelNotFound, ModelUnreadable, UnexpectedClasses, backend_gist
 from detect.labels import ALL_MEANINGS, DEFAULT_MEANINGS, class_meanings
 from models.records import Detection

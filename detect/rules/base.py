@@ -8,13 +8,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from models.records import Detection, EventKind, Zone
+from models.records import Detection, EventKind, EventPhase, Zone
 
-
-class Phase(enum.StrEnum):
-    START = "start"
-    UPDATE = "update"
-    END = "end"
+#: The rules' name for an event's phase; the centre reads the same enum.
+Phase = EventPhase
 
 
 @dataclass(frozen=True, slots=True)

@@ -28,8 +28,9 @@ from datetime import datetime
 
 from detect.labels import PERSON_LIKE, Meaning
 from detect.rules.base import Phase, RuleOutput, Timeline, mean_confidence
-from detect.zones import path_meets_segment, side_distance, validate_segment
+from detect.zones import path_meets_segment, side_distance
 from models.records import Detection, EventKind, LineDirection, Pixel, Zone, ZoneKind
+from models.shapes import validate_segment
 
 logger = logging.getLogger(__name__)
 

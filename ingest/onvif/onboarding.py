@@ -24,6 +24,7 @@ from ingest.onvif.models import (
 )
 from models.clock import Clock
 from models.records import Camera, Mount
+from models.secrets import placeholder
 
 #: A /16 has 65 534 hosts; probing that many is a scan, not an onboarding. Townships use a /24 or two.
 MAX_SUBNET_HOSTS = 1024
@@ -162,7 +163,7 @@ def stream_source(uri: str, credentials: Credentials | None) -> str:
         return urlunsplit(parts._replace(netloc=host))
     userinfo = quote(credentials.user, safe="")
     if credentials.password_env:
-        userinfo += ":${" + credentials.password_env + "}"
+        userinfo += ":" + placeholder(credentials.password_env)
     return urlunsplit(parts._replace(netloc=f"{userinfo}@{host}"))
 
 

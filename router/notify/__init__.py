@@ -1,1 +1,2 @@
-"""Notification messages, signing and retry policy: pure, so api/notifier.py only moves bytes."""
+"""Notification messages, channels, signing and retry policy: pure, so the centre's notifier
+(router/centre/notifier.py) only moves bytes."""

@@ -103,3 +103,29 @@ def digest_phones(notices: Sequence[Notice]) -> list[str]:
 
 def _local(at: datetime, tz: ZoneInfo) -> str:
     return at.astimezone(tz).strftime("%m-%d %H:%M")
+
+
+def channel_body(kind: str, notice: Notice) -> dict[str, Any]:
+    """One notice as a channel of ``kind`` (webhook, wecom, dingtalk) wants it."""
+    if kind == "wecom":
+        return wecom_body(notice)
+    if kind == "dingtalk":
+        return dingtalk_body(notice)
+    return webhook_body(notice)
+
+
+def digest_body(kind: str, group: str, notices: Sequence[Notice]) -> dict[str, Any]:
+    """Many notices of one grid as one message, for a channel that rate-limited us."""
+    text = digest_markdown(group, notices)
+    if kind == "wecom":
+        return {"msgtype": "markdown", "markdown": {"content": text}}
+    if kind == "dingtalk":
+        phones = digest_phones(notices)
+        mentions = "".join(f" @{p}" for p in phones)
+        return {
+            "msgtype": "markdown",
+            "markdown": {"title": f"网格 {group} 事件汇总", "text": text + mentions},
+            "at": {"atMobiles": phones, "isAtAll": False},
+        }
+    ids = [n.outbox_id for n in notices]
+    return {"digest": group, "ids": ids, "items": [webhook_body(n) for n in notices]}

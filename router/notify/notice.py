@@ -6,6 +6,8 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
+from models.incidents import Incident
+
 
 @dataclass(frozen=True, slots=True)
 class Notice:
@@ -33,3 +35,28 @@ class Notice:
     @property
     def digest_group(self) -> str:
         return self.grid_code or self.unit_code
+
+    @classmethod
+    def of(cls, outbox_id: int, topic: str, incident: Incident) -> Notice:
+        """The notice of one outbox row about ``incident`` as it stands now."""
+        names = [unit.name for unit in incident.chain]
+        return cls(
+            outbox_id=outbox_id,
+            topic=topic,
+            incident_id=incident.id,
+            title=incident.title,
+            kind=incident.kind.value,
+            state=incident.state.value,
+            severity=int(incident.severity),
+            department=incident.department,
+            unit_code=incident.unit_code,
+            grid_code=incident.grid_code,
+            place=" · ".join(names[1:] or names),
+            lonlat=incident.lonlat,
+            opened_at=incident.opened_at,
+            event_count=incident.event_count,
+            late=incident.late,
+            assignee_name=incident.assignee_name,
+            assignee_phone=incident.assignee_phone,
+            accept_by=incident.accept_by,
+        )

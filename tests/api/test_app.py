@@ -13,29 +13,22 @@ import httpx
 import numpy as np
 import pytest
 
-from api.app import create_app
-from api.auth import AuthConfig
-from api.runner import DEMO_PASSWORD, demo_site, load_site, seed_demo_users
-from api.service import LiveView, Service
-from detect.analyzer import AnalyzerOutput, CameraAnalyzer, evidence_of
-from detect.clips import ClipRecorder
-from detect.rules import Phase
+from api.schemas import feed_json
+from api.site import demo_site, load_site, seed_demo_users
+from detect.analysis.analyzer import CameraAnalyzer, evidence_of, jpeg_blob
+from detect.analysis.clips import ClipRecorder
+from detect.analysis.live import LiveView
 from ingest.frames import Frame
 from models.clock import ManualClock
-from models.records import Detection, Event, EventKind
+from models.link import ClipReport, EventReport
+from models.records import Detection, Event, EventKind, EventPhase, EvidenceBlob
 from models.store import Store
+from tests.rig import Rig, build_rig
 
 T0 = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)  # 10:00 in Asia/Shanghai: the day shift
 
 
-class NoDetector:
-    """These tests feed events directly; a camera loop calling the detector would be a bug."""
-
-    def detect(self, images: Sequence[np.ndarray]) -> list[list[Detection]]:
-        raise AssertionError("the API tests run no camera")
-
-
-def crowd_output(x: float) -> AnalyzerOutput:
+def crowd_output(x: float) -> EventReport:
     """A crowd START whose five people stand around image column x (left half → grid …001)."""
     people = tuple(Detection((x + 10 * i, 300, x + 10 * i + 30, 400), 0.8, "person", 0) for i in range(5))
     snapshot, clean = b"\xff\xd8snapshot" + bytes([int(x) % 256]), b"\xff\xd8clean" + bytes([int(x) % 256])
@@ -47,49 +40,44 @@ def crowd_output(x: float) -> AnalyzerOutput:
         confidence=0.8,
         detections=people,
         person_count=5,
-        evidence=(evidence_of(snapshot), evidence_of(clean)),
+        evidence=(evidence_of(snapshot, "snapshot"), evidence_of(clean, "clean")),
     )
-    return AnalyzerOutput(Phase.START, event, snapshot, clean)
+    return EventReport(EventPhase.START, event, (jpeg_blob(snapshot, "snapshot"), jpeg_blob(clean, "clean")))
 
 
-@pytest.fixture
-async def service(store: Store) -> AsyncIterator[Service]:
+async def demo_rig(store: Store, detector: object = None) -> Rig:
+    """The demo county in the store, its camera's video replaced (these tests run no camera loop)."""
     site = demo_site()
     await load_site(store, replace(site, cameras=[replace(c, source="unused.avi") for c in site.cameras]))
     await seed_demo_users(store)
-    svc = Service(store, NoDetector(), ManualClock(T0), timezone=site.timezone)
-    await svc.load()
-    yield svc
-    await svc.stop()
-
-
-async def signed_in(service: Service, username: str) -> httpx.AsyncClient:
-    app = create_app(service, AuthConfig.for_demo())
-    c = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gridwatch")
-    response = await c.post("/api/auth/token", json={"username": username, "password": DEMO_PASSWORD})
-    assert response.status_code == 200, response.text
-    c.headers["Authorization"] = f"Bearer {response.json()['access_token']}"
-    return c
+    return await build_rig(store, ManualClock(T0), detector, timezone=site.timezone)  # type: ignore[arg-type]
 
 
 @pytest.fixture
-async def client(service: Service) -> AsyncIterator[httpx.AsyncClient]:
+async def rig(store: Store) -> AsyncIterator[Rig]:
+    built = await demo_rig(store)
+    yield built
+    await built.stop()
+
+
+@pytest.fixture
+async def client(rig: Rig) -> AsyncIterator[httpx.AsyncClient]:
     """The county command centre: sees the whole county."""
-    c = await signed_in(service, "command")
+    c = await rig.client("command")
     yield c
     await c.aclose()
 
 
 @pytest.fixture
-async def worker(service: Service) -> AsyncIterator[httpx.AsyncClient]:
+async def worker(rig: Rig) -> AsyncIterator[httpx.AsyncClient]:
     """王芳 (w001), grid worker of 东关一网格 on the day shift."""
-    c = await signed_in(service, "w001")
+    c = await rig.client("w001")
     yield c
     await c.aclose()
 
 
-async def test_incident_is_listed_complete_and_detailed(service: Service, client: httpx.AsyncClient) -> None:
-    result = await service.handle(crowd_output(100))
+async def test_incident_is_listed_complete_and_detailed(rig: Rig, client: httpx.AsyncClient) -> None:
+    result = await rig.report(crowd_output(100))
     assert result is not None
     incident_id, created = result
     assert created
@@ -117,9 +105,9 @@ async def test_incident_is_listed_complete_and_detailed(service: Service, client
     assert image.headers["x-content-sha256"] == evidence[0]["sha256"]
 
 
-async def test_filters_by_unit_subtree_kind_and_state(service: Service, client: httpx.AsyncClient) -> None:
-    await service.handle(crowd_output(100))  # left half: 东关一网格
-    await service.handle(crowd_output(600))  # right half: 东关二网格
+async def test_filters_by_unit_subtree_kind_and_state(rig: Rig, client: httpx.AsyncClient) -> None:
+    await rig.report(crowd_output(100))  # left half: 东关一网格
+    await rig.report(crowd_output(600))  # right half: 东关二网格
     assert (await client.get("/api/incidents", params={"unit": "379901001001002"})).json()["total"] == 1
     assert (await client.get("/api/incidents", params={"unit": "379901001"})).json()["total"] == 2
     assert (await client.get("/api/incidents", params={"unit": "379901002"})).json()["total"] == 0
@@ -128,11 +116,9 @@ async def test_filters_by_unit_subtree_kind_and_state(service: Service, client: 
     assert (await client.get("/api/incidents", params={"open_only": "true"})).json()["total"] == 2
 
 
-async def test_same_place_attaches_instead_of_duplicating(
-    service: Service, client: httpx.AsyncClient
-) -> None:
-    first = await service.handle(crowd_output(100))
-    second = await service.handle(crowd_output(104))
+async def test_same_place_attaches_instead_of_duplicating(rig: Rig, client: httpx.AsyncClient) -> None:
+    first = await rig.report(crowd_output(100))
+    second = await rig.report(crowd_output(104))
     assert first is not None and second is not None
     assert first[0] == second[0] and second[1] is False
     item = (await client.get("/api/incidents")).json()["items"][0]
@@ -140,9 +126,9 @@ async def test_same_place_attaches_instead_of_duplicating(
 
 
 async def test_worker_walks_the_loop_and_illegal_steps_are_refused(
-    service: Service, worker: httpx.AsyncClient
+    rig: Rig, worker: httpx.AsyncClient
 ) -> None:
-    result = await service.handle(crowd_output(100))
+    result = await rig.report(crowd_output(100))
     assert result is not None
     mine = (await worker.get("/api/incidents", params={"mine": "true"})).json()
     assert [i["id"] for i in mine["items"]] == [str(result[0])]
@@ -205,21 +191,21 @@ async def test_bad_requests_get_a_clear_4xx(
     assert response.json()["detail"]
 
 
-async def test_outbox_reaches_live_feed_subscribers(service: Service) -> None:
-    async with service.broadcaster.subscribe() as queue:
-        result = await service.handle(crowd_output(100))
+async def test_outbox_reaches_live_feed_subscribers(rig: Rig) -> None:
+    async with rig.centre.broadcaster.subscribe() as queue:
+        result = await rig.report(crowd_output(100))
         assert result is not None
-        delivered = await service.relay.deliver_pending()
-        message = await asyncio.wait_for(queue.get(), 2)
+        delivered = await rig.centre.relay.deliver_pending()
+        message = feed_json(await asyncio.wait_for(queue.get(), 2))
     assert delivered == 1
     assert message["type"] == "incident.opened"
     assert message["incident"]["id"] == str(result[0])
     assert message["incident"]["assignee"]["worker_id"] == "w001"
-    assert await service.store.pending_outbox() == []
+    assert await rig.store.outbox.pending() == []
 
 
-async def test_grids_carry_open_incident_counts(service: Service, client: httpx.AsyncClient) -> None:
-    await service.handle(crowd_output(600))
+async def test_grids_carry_open_incident_counts(rig: Rig, client: httpx.AsyncClient) -> None:
+    await rig.report(crowd_output(600))
     grids = (await client.get("/api/grids")).json()
     counts = {f["properties"]["code"]: f["properties"]["open_incidents"] for f in grids["features"]}
     assert len(counts) == 11
@@ -236,22 +222,21 @@ class PeopleOnTheRoad:
         ]
 
 
-async def test_recorded_event_gets_its_clip_served_as_mp4(service: Service) -> None:
+async def test_recorded_event_gets_its_clip_served_as_mp4(store: Store) -> None:
     """Camera frames → crowd START (recorded) → five seconds more → the clip joins the event's evidence."""
-    running = Service(service.store, PeopleOnTheRoad(), ManualClock(T0), timezone=service.timezone)
-    await running.load()
-    camera = running.cameras["cam-dongguan-road"]
+    running = await demo_rig(store, PeopleOnTheRoad())
+    camera = running.centre.routing.cameras["cam-dongguan-road"]
     analyzer = CameraAnalyzer(camera)
     view = LiveView()
     image = np.full((576, 768, 3), 120, np.uint8)
-    opened: list[uuid.UUID] = []
     try:
         for i in range(30):
             frame = Frame(camera.id, i, T0 + timedelta(seconds=i * 0.5), image, keyframe=False)
-            opened += await running.analyse(camera, analyzer, frame, view)
-        await running.settle_clips()  # clips are encoded on the service's background clip thread
-        [incident_id] = opened
-        c = await signed_in(running, "command")
+            await running.analysis.analyse(camera, analyzer, frame, view)
+        assert running.analysis.clips is not None
+        await running.analysis.clips.settle()  # clips are encoded on the node's background clip thread
+        [incident_id] = running.link.opened
+        c = await running.client("command")
         try:
             detail = (await c.get(f"/api/incidents/{incident_id}")).json()
             [event] = detail["events"]
@@ -270,36 +255,37 @@ async def test_recorded_event_gets_its_clip_served_as_mp4(service: Service) -> N
     digest = hashlib.sha256(response.content).hexdigest()
     assert digest == clip["sha256"] == response.headers["x-content-sha256"]
     # The clip arrived after the START: its own outbox row tells the wall and the worker page to refresh.
-    topics = [o["topic"] for o in await service.store.pending_outbox()]
+    topics = [o.topic for o in await store.outbox.pending()]
     assert topics == ["incident.opened", "incident.updated"]
 
 
-async def test_a_clip_without_its_event_is_dropped_quietly(service: Service) -> None:
+async def test_a_clip_without_its_event_is_dropped_quietly(rig: Rig) -> None:
     recorder = ClipRecorder(fps=2, pre_seconds=0, post_seconds=0)
     recorder.add(T0, np.zeros((64, 64, 3), np.uint8), [])
     recorder.start(uuid.uuid4(), T0)
     [clip] = recorder.take_finished()
-    assert await service.store_clip(clip) is None
-    assert await service.store.pending_outbox() == []
+    blob = EvidenceBlob("clip", clip.media_type, clip.sha256, clip.data)
+    assert await rig.centre.intake.attach_clip(ClipReport(clip.event_id, blob)) is None
+    assert await rig.store.outbox.pending() == []
 
 
-async def test_clips_are_encoded_off_the_analysis_path_and_stored_by_stop(service: Service) -> None:
+async def test_clips_are_encoded_off_the_analysis_path_and_stored_by_stop(store: Store) -> None:
     """analyse() returns before a finished clip is encoded; stop() still gets it into the database."""
-    running = Service(service.store, PeopleOnTheRoad(), ManualClock(T0), timezone=service.timezone)
-    await running.load()
-    camera = running.cameras["cam-dongguan-road"]
+    running = await demo_rig(store, PeopleOnTheRoad())
+    clips = running.analysis.clips
+    assert clips is not None
+    camera = running.centre.routing.cameras["cam-dongguan-road"]
     analyzer = CameraAnalyzer(camera, clips=ClipRecorder(fps=2, pre_seconds=1, post_seconds=1))
     view = LiveView()
     image = np.full((576, 768, 3), 120, np.uint8)
-    opened: list[uuid.UUID] = []
     for i in range(40):  # the crowd zone's dwell time, then one second of post-roll
         frame = Frame(camera.id, i, T0 + timedelta(seconds=i * 0.5), image, keyframe=False)
-        opened += await running.analyse(camera, analyzer, frame, view)
-        if running._clip_tasks:
+        await running.analysis.analyse(camera, analyzer, frame, view)
+        if clips.backlog:
             break  # the frame that finished the clip: analyse() came back with the clip still queued
-    assert running._clip_tasks, "no clip was handed to the clip thread"
+    assert clips.backlog, "no clip was handed to the clip thread"
     await running.stop()
-    assert running._clip_pool is None and not running._clip_tasks
-    [incident_id] = opened
-    [event] = await service.store.incident_events(incident_id)
-    assert {e["role"] for e in event["evidence"]} == {"snapshot", "clean", "clip"}
+    assert clips.backlog == 0
+    [incident_id] = running.link.opened
+    [event] = await store.incidents.events(incident_id)
+    assert {e.role for e in event.evidence} == {"snapshot", "clean", "clip"}

@@ -15,7 +15,7 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from models.migrate import migrate
+from models.db import migrate
 from tests.servers import run_cli
 
 DEMO = Path(__file__).resolve().parents[2] / "api" / "demo"

@@ -11,7 +11,7 @@ import pytest
 
 from api.runner import configured_site
 from api.service import Service
-from detect.analyzer import CameraAnalyzer
+from detect.analysis.analyzer import CameraAnalyzer
 from models.clock import SystemClock
 
 REPO = Path(__file__).resolve().parents[2]

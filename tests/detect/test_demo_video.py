@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from detect.analyzer import AnalyzerOutput, CameraAnalyzer
+from detect.analysis.analyzer import AnalyzerOutput, CameraAnalyzer
 from detect.backends.ultralytics import UltralyticsDetector
 from detect.labels import PERSON_LIKE, Meaning
 from detect.rules import Model, Phase

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from detect.analyzer import CameraAnalyzer
+from detect.analysis.analyzer import CameraAnalyzer
 from detect.rules import FallRule
 from models.records import Camera, Detection, EventKind, Mount, ZoneKind
 

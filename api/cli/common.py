@@ -1,0 +1,96 @@
+"""What every ``gridwatch`` command shares: the Typer app, the consoles, problems and the database."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import NoReturn, TypeVar
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+from api.problems import UsageProblem
+from models.db import open_database
+from models.settings import Settings
+from models.store import Store
+from router.imports.problems import ImportRejected
+
+app = typer.Typer(
+    name="gridwatch",
+    help="Cameras in, complete, deduplicated, owned incidents out.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+out = Console(highlight=False, soft_wrap=True)
+T = TypeVar("T")
+
+
+def fail(problems: list[str] | tuple[str, ...]) -> NoReturn:
+    for problem in problems:
+        err.print(f"error: {problem}", markup=False)
+    raise typer.Exit(2)
+
+
+def read_text(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise UsageProblem(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise UsageProblem(f"{path}: is a directory, expected a file") from None
+    except UnicodeDecodeError as exc:
+        raise UsageProblem(f"{path}: not UTF-8 text (byte {exc.start})") from None
+    except OSError as exc:
+        raise UsageProblem(f"{path}: {exc.strerror}") from None
+
+
+def run_with_store(settings: Settings, work: Callable[[Store], Awaitable[T]]) -> T:
+    """Open the configured (or embedded) database, migrate, run ``work``, close everything."""
+    database = open_database(settings.database_url, settings.data_dir)
+
+    async def main() -> T:
+        store = await Store.connect(database.url)
+        try:
+            return await work(store)
+        finally:
+            await store.close()
+
+    try:
+        return asyncio.run(main())
+    finally:
+        database.close()
+
+
+def settings() -> Settings:
+    return Settings()
+
+
+def guard(action: Callable[[], None]) -> None:
+    """Run a command's work; a problem with the user's input exits 2 with one line per problem."""
+    try:
+        action()
+    except UsageProblem as exc:
+        fail(exc.problems)
+    except ImportRejected as exc:
+        fail([str(p) for p in exc.problems])
+
+
+def progress(label: str) -> Progress:
+    return Progress(
+        TextColumn(label),
+        BarColumn(),
+        MofNCompleteColumn(),
+        console=err,
+        transient=True,
+        disable=not err.is_terminal,
+    )
+
+
+def log_progress() -> None:
+    """Long-running commands narrate at INFO; one-shot commands keep stderr for problems alone."""
+    logging.getLogger().setLevel(logging.INFO)

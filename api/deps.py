@@ -1,0 +1,135 @@
+"""What routes may depend on, each as an annotated type; the one place that reads ``app.state``.
+
+The wiring module builds an ``AppContext`` and ``create_app`` stores it; routes declare what they need
+(``StoreDep``, ``CaseworkDep``, ``AnalysisDep``, ``CurrentPrincipal``…) and tests may swap any of them
+through ``app.dependency_overrides``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from api.auth import ACCESS_COOKIE, AuthConfig, Principal, decode, key_digest, scope_of
+from api.webrtc import WebRTCHub
+from detect.analysis.node import AnalysisNode
+from ingest.camera_urls import IPNetwork
+from models.clock import Clock
+from models.store import Store
+from router.centre.casework import Casework
+from router.centre.feed import Broadcaster, OutboxRelay
+from router.centre.registry import CameraRegistry
+from router.centre.routing import Routing
+
+
+@dataclass(frozen=True)
+class AppContext:
+    """Everything the HTTP layer talks to, built by api/wiring.py."""
+
+    store: Store
+    auth: AuthConfig
+    clock: Clock
+    routing: Routing
+    casework: Casework
+    registry: CameraRegistry
+    broadcaster: Broadcaster
+    relay: OutboxRelay
+    analysis: AnalysisNode
+    webrtc: WebRTCHub
+    #: Networks cameras may be added from at run time (the registry refuses every other URL).
+    camera_subnets: tuple[IPNetwork, ...] = ()
+
+
+def context(request: Request) -> AppContext:
+    ctx: AppContext = request.app.state.context
+    return ctx
+
+
+ContextDep = Annotated[AppContext, Depends(context)]
+
+
+def _store(ctx: ContextDep) -> Store:
+    return ctx.store
+
+
+def _routing(ctx: ContextDep) -> Routing:
+    return ctx.routing
+
+
+def _casework(ctx: ContextDep) -> Casework:
+    return ctx.casework
+
+
+def _registry(ctx: ContextDep) -> CameraRegistry:
+    return ctx.registry
+
+
+def _analysis(ctx: ContextDep) -> AnalysisNode:
+    return ctx.analysis
+
+
+def _broadcaster(ctx: ContextDep) -> Broadcaster:
+    return ctx.broadcaster
+
+
+def _webrtc(ctx: ContextDep) -> WebRTCHub:
+    return ctx.webrtc
+
+
+def _auth(ctx: ContextDep) -> AuthConfig:
+    return ctx.auth
+
+
+StoreDep = Annotated[Store, Depends(_store)]
+RoutingDep = Annotated[Routing, Depends(_routing)]
+CaseworkDep = Annotated[Casework, Depends(_casework)]
+RegistryDep = Annotated[CameraRegistry, Depends(_registry)]
+AnalysisDep = Annotated[AnalysisNode, Depends(_analysis)]
+BroadcasterDep = Annotated[Broadcaster, Depends(_broadcaster)]
+WebRTCDep = Annotated[WebRTCHub, Depends(_webrtc)]
+AuthConfigDep = Annotated[AuthConfig, Depends(_auth)]
+
+_bearer = HTTPBearer(auto_error=False, description="Access token from POST /api/auth/token")
+
+
+async def current_principal(
+    request: Request,
+    bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    store: StoreDep,
+    auth: AuthConfigDep,
+) -> Principal:
+    """The caller, from a bearer token, the page's cookie or an X-API-Key header; 401 otherwise."""
+    api_key = request.headers.get("x-api-key")
+    if api_key:
+        record = await store.users.api_key(key_digest(api_key))
+        if record is None:
+            raise HTTPException(401, "unknown or revoked API key")
+        return Principal(
+            f"key:{record.name}", record.role, scope_of(record.role, record.unit_code), via="api_key"
+        )
+    token = bearer.credentials if bearer is not None else request.cookies.get(ACCESS_COOKIE)
+    if not token:
+        raise HTTPException(401, "sign in first", headers={"WWW-Authenticate": "Bearer"})
+    claims = decode(auth, token, "access")
+    wid = claims.get("wid")
+    return Principal(
+        name=str(claims["sub"]),
+        role=str(claims["role"]),
+        scope=str(claims["scope"]),
+        worker_id=str(wid) if wid else None,
+    )
+
+
+CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
+
+
+def require_admin(principal: CurrentPrincipal) -> Principal:
+    if not principal.is_admin:
+        raise HTTPException(403, "administrators only")
+    return principal
+
+
+AdminPrincipal = Annotated[Principal, Depends(require_admin)]

@@ -1,0 +1,56 @@
+"""The event interface carried in one process: a bounded asyncio queue from analysis to the centre.
+
+``serve`` and ``demo`` run both roles in one process and join them with this; a message bus can carry the
+same records (models/link.py) between machines. Commands the other way are plain calls on the analysis
+node, which is itself a CommandSink.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+from models.link import AnalysisMessage
+
+#: Messages waiting for the centre; past this the cameras wait (backpressure), nothing is dropped.
+QUEUE_SIZE = 1024
+
+
+class LinkClosed(RuntimeError):
+    pass
+
+
+class InProcessLink:
+    """analysis → centre. ``publish`` is the analysis side's EventSink; ``messages`` the centre's intake."""
+
+    def __init__(self, maxsize: int = QUEUE_SIZE) -> None:
+        self._queue: asyncio.Queue[AnalysisMessage | None] = asyncio.Queue(maxsize)
+        self._closed = False
+
+    async def publish(self, message: AnalysisMessage) -> None:
+        if self._closed:
+            raise LinkClosed("the centre no longer takes messages")
+        await self._queue.put(message)
+
+    async def messages(self) -> AsyncIterator[AnalysisMessage]:
+        """Every message published, in order, until the link is closed and drained."""
+        while True:
+            message = await self._queue.get()
+            if message is None:
+                self._queue.task_done()
+                return
+            yield message
+
+    def handled(self) -> None:
+        """The consumer's word that one message it took is handled (stored, or failed and logged)."""
+        self._queue.task_done()
+
+    async def join(self) -> None:
+        """Return once every message published so far is handled."""
+        await self._queue.join()
+
+    async def close(self) -> None:
+        """Refuse new messages; the consumer's stream ends after those already queued."""
+        if not self._closed:
+            self._closed = True
+            await self._queue.put(None)

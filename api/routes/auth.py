@@ -1,0 +1,127 @@
+"""Sign-in, token refresh and sign-out: bearer tokens for clients, an HttpOnly cookie for the pages."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from fastapi import APIRouter, HTTPException, Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from api.auth import (
+    ACCESS_COOKIE,
+    AuthConfig,
+    Principal,
+    decode,
+    hash_password,
+    issue_access,
+    issue_refresh,
+    scope_of,
+    verify_password,
+)
+from api.deps import AuthConfigDep, CurrentPrincipal, StoreDep
+from models.store.users import UserRepository
+
+router = APIRouter(prefix="/api/auth", tags=["auth"])
+
+
+def _now() -> datetime:
+    # Token lifetimes follow the real clock, as the JWT library checks them; the service's injected
+    # clock drives the domain (duty, deadlines), which replays may move freely.
+    return datetime.now(UTC)
+
+
+# Verifying against a real hash when the user is unknown keeps both failures equally slow.
+_DUMMY_HASH = hash_password("no such user")
+
+
+class Credentials(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    username: str = Field(min_length=1, max_length=64)
+    password: str = Field(min_length=1, max_length=256)
+
+
+class RefreshIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    refresh_token: str = Field(min_length=1, max_length=2048)
+
+
+def _tokens(config: AuthConfig, response: Response, principal: Principal, refresh: str) -> dict[str, Any]:
+    now = _now()
+    access = issue_access(config, principal, now)
+    response.set_cookie(
+        ACCESS_COOKIE,
+        access,
+        max_age=int(config.access_ttl.total_seconds()),
+        httponly=True,
+        samesite="strict",
+        secure=config.secure_cookie,
+    )
+    return {
+        "access_token": access,
+        "refresh_token": refresh,
+        "token_type": "bearer",
+        "expires_in": int(config.access_ttl.total_seconds()),
+        "user": {
+            "name": principal.name,
+            "role": principal.role,
+            "scope": principal.scope,
+            "worker_id": principal.worker_id,
+        },
+    }
+
+
+async def _principal_of(users: UserRepository, username: str) -> Principal | None:
+    user = await users.get(username)
+    if user is None or user.disabled:
+        return None
+    return Principal(user.username, user.role, scope_of(user.role, user.unit_code), user.worker_id)
+
+
+@router.post("/token")
+async def token(
+    body: Credentials, response: Response, store: StoreDep, config: AuthConfigDep
+) -> dict[str, Any]:
+    user = await store.users.get(body.username)
+    ok = verify_password(user.password_hash if user else _DUMMY_HASH, body.password)
+    principal = await _principal_of(store.users, body.username) if ok else None
+    if principal is None:
+        raise HTTPException(401, "wrong user name or password")
+    refresh, jti, expires = issue_refresh(config, principal.name, _now())
+    await store.users.save_refresh(jti, principal.name, expires)
+    return _tokens(config, response, principal, refresh)
+
+
+@router.post("/refresh")
+async def refresh(
+    body: RefreshIn, response: Response, store: StoreDep, config: AuthConfigDep
+) -> dict[str, Any]:
+    """Rotate: the old refresh token is spent, a new pair is returned."""
+    claims = decode(config, body.refresh_token, "refresh")
+    now = _now()
+    username = await store.users.use_refresh(str(claims["jti"]), now)
+    principal = await _principal_of(store.users, username) if username else None
+    if principal is None:
+        raise HTTPException(401, "refresh token already used, revoked or expired")
+    new_refresh, jti, expires = issue_refresh(config, principal.name, now)
+    await store.users.save_refresh(jti, principal.name, expires)
+    return _tokens(config, response, principal, new_refresh)
+
+
+@router.post("/logout")
+async def logout(principal: CurrentPrincipal, response: Response, store: StoreDep) -> dict[str, str]:
+    await store.users.revoke_refresh_tokens(principal.name, _now())
+    response.delete_cookie(ACCESS_COOKIE)
+    return {"status": "signed out"}
+
+
+@router.get("/me")
+async def me(principal: CurrentPrincipal) -> dict[str, Any]:
+    return {
+        "name": principal.name,
+        "role": principal.role,
+        "scope": principal.scope,
+        "worker_id": principal.worker_id,
+    }

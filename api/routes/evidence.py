@@ -1,0 +1,69 @@
+"""Evidence: camera snapshots and clips (every view audited), and the photos handlers attach."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, HTTPException, Query, Request, Response
+
+from api.deps import CaseworkDep, CurrentPrincipal, StoreDep
+from api.routes.incidents import scoped_incident
+from models.store import NotFound
+from router.centre.casework import PhotoRefused
+
+router = APIRouter(tags=["evidence"])
+
+
+@router.post("/api/incidents/{incident_id}/attachments", status_code=201)
+async def attach(
+    incident_id: str, request: Request, store: StoreDep, casework: CaseworkDep, principal: CurrentPrincipal
+) -> dict[str, Any]:
+    """A handler's photo, sent as the raw body (image/jpeg or image/png, at most 1 MiB)."""
+    incident = await scoped_incident(store, principal, incident_id)
+    media_type = request.headers.get("content-type", "").split(";")[0].strip()
+    try:
+        attachment = await casework.attach_photo(incident, media_type, await request.body(), principal.name)
+    except PhotoRefused as exc:
+        raise HTTPException(415 if exc.unsupported else 422, str(exc)) from None
+    return {
+        "id": attachment.id,
+        "sha256": attachment.sha256,
+        "size": attachment.size,
+        "url": f"/api/attachments/{attachment.id}",
+    }
+
+
+@router.get("/api/attachments/{attachment_id}")
+async def attachment(attachment_id: str, store: StoreDep, principal: CurrentPrincipal) -> Response:
+    found = await store.attachments.get(attachment_id) if attachment_id.isalnum() else None
+    if found is None or not principal.sees(found[0].unit_code):
+        raise HTTPException(404, "no such attachment")
+    meta, data = found
+    return Response(data, media_type=meta.media_type, headers={"X-Content-SHA256": meta.sha256})
+
+
+@router.get("/api/evidence/{evidence_id}")
+async def evidence(
+    evidence_id: str,
+    request: Request,
+    store: StoreDep,
+    principal: CurrentPrincipal,
+    reason: Annotated[str, Query(max_length=200, description="Why it is viewed (audit log)")] = "review",
+) -> Response:
+    if not evidence_id.isalnum() or len(evidence_id) > 64:
+        raise HTTPException(404, "no such evidence")
+    try:
+        meta, data = await store.evidence.get(evidence_id)
+    except NotFound as exc:
+        raise HTTPException(404, "no such evidence") from exc
+    if not principal.sees(meta.unit_code):
+        raise HTTPException(404, "no such evidence")
+    await store.audit.record(
+        actor=principal.name,
+        action="view",
+        object_type="evidence",
+        object_id=evidence_id,
+        reason=reason,
+        client=request.client.host if request.client else "",
+    )
+    return Response(data, media_type=meta.media_type, headers={"X-Content-SHA256": meta.sha256})

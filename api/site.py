@@ -1,0 +1,126 @@
+"""The site a process serves: the configured county (site YAML) or the demo county shipped in api/demo."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from importlib import resources
+from pathlib import Path
+
+from api.auth import hash_password
+from api.problems import UsageProblem
+from detect.analysis.clips import POST_SECONDS, PRE_SECONDS
+from models.config import ConfigError, DetectorsSection, load_site_config
+from models.records import Camera, Grid, Shift
+from models.store import Store, UserRecord
+from router.imports.cameras import parse_cameras, site_camera_problems
+from router.imports.grids import parse_grids
+from router.imports.roster import parse_roster
+from router.notify.channels import Channel, channels_from_targets
+
+logger = logging.getLogger(__name__)
+
+#: Debian's opencv-doc ships the demo's pedestrian video; ``./run setup`` installs it.
+DEFAULT_DEMO_VIDEO = Path("/usr/share/doc/opencv-doc/examples/data/vtest.avi")
+#: The demo's sign-ins: loopback-only fictional users, printed at start-up.
+DEMO_PASSWORD = "qinghe-demo"
+DEMO_USERS: tuple[tuple[str, str, str, str, str | None], ...] = (
+    # username, display name, role, unit code, roster worker id
+    ("command", "县指挥中心值班员", "county_command", "379901", None),
+    ("chengguan", "城关街道值班员", "township", "379901001", None),
+    ("w001", "王芳", "grid_worker", "379901001001001", "w001"),
+    ("w002", "李强", "grid_worker", "379901001001001", "w002"),
+    ("w003", "张伟", "grid_worker", "379901001001002", "w003"),
+    ("w004", "刘洋", "grid_worker", "379901001001002", "w004"),
+    ("w005", "陈静", "grid_worker", "379901001001003", "w005"),
+    ("w007", "赵敏", "grid_worker", "379901001002004", "w007"),
+    ("admin", "系统管理员", "admin", "", None),
+)
+
+
+@dataclass(frozen=True)
+class SiteData:
+    timezone: str
+    grids: list[Grid] | None
+    roster: list[Shift] | None
+    cameras: list[Camera]
+    #: Where incidents are announced, secrets already read from the environment.
+    channels: tuple[Channel, ...] = ()
+    #: Networks cameras may be added from at run time.
+    camera_subnets: tuple[str, ...] = ()
+    #: Seconds between the fire model's looks at cameras that override detectors.fire.every_seconds.
+    fire_every_s_by_camera: Mapping[str, float] = field(default_factory=dict)
+    #: Seconds of event clip before and after each event's start; None: no clips.
+    clip_seconds: tuple[float, float] | None = (PRE_SECONDS, POST_SECONDS)
+
+
+def demo_video() -> Path:
+    video = Path(os.environ.get("GRIDWATCH_DEMO_VIDEO", DEFAULT_DEMO_VIDEO))
+    if not video.is_file():
+        raise UsageProblem(
+            f"demo video {video} is missing: run `./run setup` (installs Debian's opencv-doc) "
+            "or set GRIDWATCH_DEMO_VIDEO to a video file"
+        )
+    return video
+
+
+def demo_site() -> SiteData:
+    """The fictional 青河县 county shipped in api/demo, its camera fed by the local demo video."""
+    demo = resources.files("api") / "demo"
+    grids = parse_grids((demo / "grids.geojson").read_text(encoding="utf-8"))
+    known = {unit.code for grid in grids for unit in grid.chain()}
+    roster = parse_roster((demo / "roster.csv").read_text(encoding="utf-8"), known_units=known)
+    timezone, cameras = parse_cameras((demo / "cameras.json").read_text(encoding="utf-8"))
+    video = str(demo_video())
+    return SiteData(timezone, grids, roster, [replace(c, source=video) for c in cameras])
+
+
+def configured_site(path: Path) -> tuple[SiteData, DetectorsSection]:
+    try:
+        config = load_site_config(path, checks=[site_camera_problems])
+    except ConfigError as exc:
+        raise UsageProblem(*exc.problems) from None
+    grids = parse_grids(config.grids_file.read_text(encoding="utf-8")) if config.grids_file else None
+    roster = None
+    if config.roster_file:
+        known = {unit.code for grid in grids or [] for unit in grid.chain()} or None
+        roster_text = config.roster_file.read_text(encoding="utf-8")
+        roster = parse_roster(roster_text, known_units=known) if known else None
+        if roster is None:
+            logger.warning("roster_file given without grids_file: import grids first, roster not loaded")
+    cameras = [camera.to_camera() for camera in config.cameras]
+    try:
+        channels = tuple(channels_from_targets(config.notifications, os.environ))
+    except KeyError as exc:
+        raise UsageProblem(str(exc.args[0])) from None
+    fire_every = {c.id: c.fire_every_seconds for c in config.cameras if c.fire_every_seconds is not None}
+    clips = config.clips
+    site = SiteData(
+        config.site.timezone,
+        grids,
+        roster,
+        cameras,
+        channels,
+        tuple(config.site.camera_subnets),
+        fire_every,
+        (clips.pre_seconds, clips.post_seconds) if clips.enabled else None,
+    )
+    return site, config.detectors
+
+
+async def load_site(store: Store, site: SiteData) -> None:
+    if site.grids is not None:
+        await store.grids.replace(site.grids)
+    if site.roster is not None:
+        await store.roster.replace(site.roster)
+    await store.cameras.upsert(site.cameras)
+
+
+async def seed_demo_users(store: Store) -> None:
+    password_hash = hash_password(DEMO_PASSWORD)
+    for username, display_name, role, unit_code, worker_id in DEMO_USERS:
+        await store.users.upsert(
+            UserRecord(username, display_name, password_hash, role, unit_code, worker_id, False)
+        )

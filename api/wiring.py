@@ -1,0 +1,240 @@
+"""The one module that builds the running system: the analysis role, the centre role, or both in one process.
+
+    cameras ─► AnalysisNode ──EventReport/ClipReport──► link ──► Intake ─► EventWriter ─► PostgreSQL
+               (detect/analysis)      (models/link.py)  (api/link.py)  (router/centre)      │ outbox
+                    ▲                                                                     ▼
+                    └──────── RunCamera/StopCamera ◄── CameraRegistry     OutboxRelay ─► live feed (SSE)
+                                                                          Notifier ─► webhook/WeCom/DingTalk
+                                                        Escalator ◄─ timers (deadlines)
+
+Every worker is constructed here and handed its collaborators; none reaches through another to a store.
+``serve`` and ``demo`` run both roles joined by an in-process queue.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Coroutine, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from fastapi import FastAPI
+
+from api.app import create_app
+from api.auth import AuthConfig
+from api.deps import AppContext
+from api.link import InProcessLink
+from api.webrtc import WebRTCHub
+from detect.analysis.batcher import DetectionBatcher
+from detect.analysis.clip_encoder import ClipEncoder
+from detect.analysis.clips import POST_SECONDS, PRE_SECONDS
+from detect.analysis.node import AnalysisNode
+from detect.port import Detector
+from detect.rules.fire import FIRE_EVERY_SECONDS
+from ingest.camera_urls import IPNetwork
+from ingest.offline import OfflineWatch
+from models.clock import Clock
+from models.link import CommandSink, EventSink
+from models.records import Camera
+from models.store import Store
+from router.centre.bell import OutboxBell
+from router.centre.casework import Casework
+from router.centre.escalator import Escalator
+from router.centre.feed import Broadcaster, OutboxRelay
+from router.centre.intake import Intake
+from router.centre.notifier import Notifier
+from router.centre.registry import CameraRegistry
+from router.centre.routing import Routing
+from router.centre.writer import EventWriter
+from router.deadlines import DEFAULT_POLICY, DeadlinePolicy
+from router.notify.channels import Channel
+
+logger = logging.getLogger(__name__)
+
+#: How long a camera may be down before a maintenance incident is opened for it.
+OFFLINE_AFTER_S = 300.0
+
+
+@dataclass
+class Centre:
+    """The centre role: intake of events, the store's outbox to the feed and the chat robots, deadlines."""
+
+    store: Store
+    routing: Routing
+    writer: EventWriter
+    intake: Intake
+    broadcaster: Broadcaster
+    relay: OutboxRelay
+    escalator: Escalator
+    notifier: Notifier | None
+    casework: Casework
+    registry: CameraRegistry
+    _tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+    async def start(self, *, workers: bool = True) -> None:
+        """Load the site into the router; with ``workers``, start the feed relay, escalator and notifier."""
+        await self.routing.load()
+        self.writer.start()
+        if workers:
+            self._spawn(self.relay.run(), "outbox-relay")
+            self._spawn(self.escalator.run(), "escalator")
+            if self.notifier is not None:
+                self._spawn(self.notifier.run(), "notifier")
+
+    def consume(self, link: InProcessLink) -> None:
+        """Take the analysis role's messages from an in-process link until it closes."""
+        self._spawn(self.intake.run(link.messages(), handled=link.handled), "intake")
+
+    async def stop(self) -> None:
+        """Stop the workers; intake first drains what its link still holds (close the link before)."""
+        intake = [t for t in self._tasks if t.get_name() == "intake"]
+        if intake:
+            await asyncio.gather(*intake, return_exceptions=True)
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks.clear()
+        await self.writer.aclose()
+        if self.notifier is not None:
+            await self.notifier.aclose()
+
+    def _spawn(self, work: Coroutine[Any, Any, None], name: str) -> None:
+        self._tasks.append(asyncio.create_task(work, name=name))
+
+
+def build_centre(
+    store: Store,
+    clock: Clock,
+    analysis: CommandSink,
+    *,
+    timezone: str = "Asia/Shanghai",
+    channels: Sequence[Channel] = (),
+    policy: DeadlinePolicy = DEFAULT_POLICY,
+) -> Centre:
+    bell = OutboxBell()
+    routing = Routing(store, timezone=timezone, policy=policy)
+    writer = EventWriter(store.events)
+    broadcaster = Broadcaster()
+    relay = OutboxRelay(store.outbox, store.incidents, broadcaster)
+    bell.listen(relay.wake)
+    notifier = Notifier(store.deliveries, store.incidents, clock, channels) if channels else None
+    if notifier is not None:
+        bell.listen(notifier.wake)
+    return Centre(
+        store=store,
+        routing=routing,
+        writer=writer,
+        intake=Intake(routing, writer, store, bell),
+        broadcaster=broadcaster,
+        relay=relay,
+        escalator=Escalator(store.timers, clock, routing.roster, bell, policy=policy),
+        notifier=notifier,
+        casework=Casework(store, clock, bell),
+        registry=CameraRegistry(store, routing, analysis),
+    )
+
+
+def build_analysis(
+    sink: EventSink,
+    detector: Detector,
+    clock: Clock,
+    *,
+    fire_detector: Detector | None = None,
+    fire_every_s: float = FIRE_EVERY_SECONDS,
+    fire_every_s_by_camera: Mapping[str, float] | None = None,
+    clip_seconds: tuple[float, float] | None = (PRE_SECONDS, POST_SECONDS),
+    offline_after_s: float = OFFLINE_AFTER_S,
+) -> AnalysisNode:
+    return AnalysisNode(
+        sink,
+        DetectionBatcher(detector, name="person"),
+        clock,
+        offline=OfflineWatch(offline_after_s),
+        clips=ClipEncoder(sink) if clip_seconds is not None else None,
+        clip_seconds=clip_seconds or (PRE_SECONDS, POST_SECONDS),
+        fire_batcher=DetectionBatcher(fire_detector, name="fire") if fire_detector is not None else None,
+        fire_every_s=fire_every_s,
+        fire_every_s_by_camera=fire_every_s_by_camera,
+    )
+
+
+def build_app(
+    centre: Centre,
+    analysis: AnalysisNode,
+    auth: AuthConfig,
+    clock: Clock,
+    *,
+    camera_subnets: tuple[IPNetwork, ...] = (),
+) -> FastAPI:
+    context = AppContext(
+        store=centre.store,
+        auth=auth,
+        clock=clock,
+        routing=centre.routing,
+        casework=centre.casework,
+        registry=centre.registry,
+        broadcaster=centre.broadcaster,
+        relay=centre.relay,
+        analysis=analysis,
+        webrtc=WebRTCHub(analysis),
+        camera_subnets=camera_subnets,
+    )
+    return create_app(context)
+
+
+@dataclass
+class System:
+    """Both roles in one process, joined by an in-process queue, and the HTTP app over them."""
+
+    link: InProcessLink
+    analysis: AnalysisNode
+    centre: Centre
+    app: FastAPI
+
+    async def start(self, cameras: Iterable[Camera] | None = None) -> None:
+        """Start the centre, then the analysis of ``cameras`` (default: every camera the store holds)."""
+        await self.centre.start()
+        self.centre.consume(self.link)
+        await self.analysis.start(self.centre.routing.cameras.values() if cameras is None else cameras)
+
+    async def stop(self) -> None:
+        """Cameras first, so their last events and clips still reach the store; then the centre."""
+        await self.app.state.context.webrtc.aclose()
+        await self.analysis.stop()
+        await self.link.close()
+        await self.centre.stop()
+
+
+def build_system(
+    store: Store,
+    detector: Detector,
+    clock: Clock,
+    auth: AuthConfig,
+    *,
+    timezone: str = "Asia/Shanghai",
+    channels: Sequence[Channel] = (),
+    camera_subnets: tuple[IPNetwork, ...] = (),
+    fire_detector: Detector | None = None,
+    fire_every_s: float = FIRE_EVERY_SECONDS,
+    fire_every_s_by_camera: Mapping[str, float] | None = None,
+    clip_seconds: tuple[float, float] | None = (PRE_SECONDS, POST_SECONDS),
+    offline_after_s: float = OFFLINE_AFTER_S,
+) -> System:
+    link = InProcessLink()
+    analysis = build_analysis(
+        link,
+        detector,
+        clock,
+        fire_detector=fire_detector,
+        fire_every_s=fire_every_s,
+        fire_every_s_by_camera=fire_every_s_by_camera,
+        clip_seconds=clip_seconds,
+        offline_after_s=offline_after_s,
+    )
+    centre = build_centre(store, clock, analysis, timezone=timezone, channels=channels)
+    app = build_app(centre, analysis, auth, clock, camera_subnets=camera_subnets)
+    return System(link, analysis, centre, app)

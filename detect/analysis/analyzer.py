@@ -1,0 +1,168 @@
+"""One camera's analysis: tracking, a rule per zone, and Events with their JPEG evidence."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import logging
+from collections.abc import Callable, Collection, Sequence
+from datetime import datetime
+
+import numpy as np
+
+from detect.analysis.clips import ClipJob, ClipRecorder
+from detect.analysis.evidence import clean_snapshot, render_snapshot
+from detect.labels import Meaning
+from detect.rules import (
+    CrowdRule,
+    FallRule,
+    FireRule,
+    LineCrossingRule,
+    Model,
+    OccupationRule,
+    Phase,
+    Rule,
+    RuleOutput,
+    model_of,
+)
+from detect.tracking import ByteTracker, Tracker
+from models.link import EventReport
+from models.records import Camera, Detection, Event, EventKind, Evidence, EvidenceBlob, Zone, ZoneKind
+
+logger = logging.getLogger(__name__)
+
+JPEG = "image/jpeg"
+#: Every detector ran on the frame: the default for callers with one detector that finds everything.
+ALL_MODELS: frozenset[Model] = frozenset(Model)
+_UNTRACKED = frozenset({Meaning.FIRE, Meaning.SMOKE})
+
+
+def rules_for(zone: Zone) -> list[Rule]:
+    """The default rules of a zone kind.
+
+    Zones where people walk also watch for falls; the fall rule stays idle unless the camera's person
+    detector has a fall class, so it costs nothing elsewhere.
+    """
+    if zone.kind is ZoneKind.CROWD:
+        return [CrowdRule(zone), FallRule(zone)]
+    if zone.kind is ZoneKind.OCCUPATION:
+        return [OccupationRule(zone), FallRule(zone)]
+    if zone.kind is ZoneKind.LINE:
+        return [LineCrossingRule(zone)]
+    return [FireRule(zone, kind=EventKind.FIRE), FireRule(zone, kind=EventKind.SMOKE)]
+
+
+def evidence_of(jpeg: bytes, role: str = "snapshot") -> Evidence:
+    """Content-addressed: the id is the sha256, so storing the same snapshot twice is harmless."""
+    digest = hashlib.sha256(jpeg).hexdigest()
+    return Evidence(id=digest, media_type=JPEG, sha256=digest, size=len(jpeg), role=role)
+
+
+def jpeg_blob(jpeg: bytes, role: str) -> EvidenceBlob:
+    return EvidenceBlob(role, JPEG, hashlib.sha256(jpeg).hexdigest(), jpeg)
+
+
+class CameraAnalyzer:
+    """Not thread-safe: one per camera, fed that camera's analysed frames in time order."""
+
+    def __init__(
+        self,
+        camera: Camera,
+        *,
+        tracker: Tracker | None = None,
+        rules: Callable[[Zone], Sequence[Rule]] = rules_for,
+        clips: ClipRecorder | bool = True,
+    ) -> None:
+        self.camera = camera
+        #: Every event START gets a clip of the frames around it; True builds the default recorder.
+        self.clips: ClipRecorder | None = (
+            clips if isinstance(clips, ClipRecorder) else ClipRecorder.for_camera(camera) if clips else None
+        )
+        self._tracker: Tracker = (
+            tracker if tracker is not None else ByteTracker(frame_rate=camera.analysis_fps)
+        )
+        self._rules: list[Rule] = [rule for zone in camera.zones for rule in rules(zone)]
+        self._open: dict[tuple[str, EventKind], Event] = {}
+
+    @property
+    def models(self) -> frozenset[Model]:
+        """The detectors this camera's rules read: the service runs the fire model only where it is needed."""
+        return frozenset(model_of(rule) for rule in self._rules)
+
+    def analyze(
+        self,
+        detections: list[Detection],
+        image: np.ndarray,
+        at: datetime,
+        *,
+        ran: Collection[Model] = ALL_MODELS,
+    ) -> list[EventReport]:
+        """Feed one analysed frame: ``detections`` from every detector in ``ran``, the ones that saw it.
+
+        A rule whose detector did not run on this frame is not fed it at all: to a voting rule an empty
+        frame is a "no" vote, and a fire model run every fourth frame would otherwise never reach k of n.
+        """
+        # Fire and smoke boxes stay out of the tracker: it associates boxes whatever their label, and a
+        # flame over a passer-by would take over that person's track.
+        tracked = [
+            *self._tracker.update([d for d in detections if d.label not in _UNTRACKED]),
+            *(d for d in detections if d.label in _UNTRACKED),
+        ]
+        outputs: list[EventReport] = []
+        for rule in self._rules:
+            if model_of(rule) not in ran:
+                continue
+            result = rule.update(tracked, at)
+            if result is not None:
+                outputs.append(self._emit(result, tracked, image))
+        if self.clips is not None:
+            # Only frames with person boxes can have their heads pixelated: others stay out of clips.
+            if Model.PERSON in ran:
+                self.clips.add(at, image, tracked)
+            for output in outputs:
+                if output.phase is Phase.START:
+                    self.clips.start(output.event.id, at)
+        return outputs
+
+    def take_clip_jobs(self) -> list[ClipJob]:
+        """Clips whose frames were all collected since the last call, for events already emitted; not yet
+        encoded: the node's ClipEncoder encodes them on its background thread."""
+        return self.clips.take_jobs() if self.clips is not None else []
+
+    def _emit(self, result: RuleOutput, tracked: list[Detection], image: np.ndarray) -> EventReport:
+        key = (result.zone_name, result.kind)
+        if result.phase is Phase.START:
+            snapshot = render_snapshot(image, tracked, self.camera.zones)
+            clean = clean_snapshot(image, tracked)
+            event = Event(
+                kind=result.kind,
+                camera_id=self.camera.id,
+                zone_name=result.zone_name,
+                started_at=result.started_at,
+                confidence=result.confidence,
+                detections=result.detections,
+                evidence=(evidence_of(snapshot, "snapshot"), evidence_of(clean, "clean")),
+                person_count=result.person_count,
+                ended_at=result.at if result.instant else None,
+            )
+            # An instant event is over as it starts: nothing stays open for an UPDATE or END to refer to.
+            if not result.instant:
+                self._open[key] = event
+            logger.info(
+                "event %s %s on camera %s zone %s", event.id, event.kind, self.camera.id, result.zone_name
+            )
+            return EventReport(
+                Phase.START, event, (jpeg_blob(snapshot, "snapshot"), jpeg_blob(clean, "clean"))
+            )
+        start = self._open[key]
+        event = dataclasses.replace(
+            start,
+            confidence=max(start.confidence, result.confidence),
+            detections=result.detections,
+            person_count=result.person_count,
+            ended_at=result.at if result.phase is Phase.END else None,
+            evidence=(),
+        )
+        if result.phase is Phase.END:
+            del self._open[key]
+        return EventReport(result.phase, event)

@@ -1,0 +1,150 @@
+"""The detectors a site asks for, built once at start-up: which weights, which back-end, or none at all.
+
+Every problem is a ModelError naming the file at fault, so start-up fails with one clear line.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Sequence
+from dataclasses import replace
+from pathlib import Path
+
+from detect.backends.ultralytics import UltralyticsDetector
+from detect.errors import ModelError, ModelUnreadable
+from detect.export import exported
+from detect.port import Detector
+from detect.registry import (
+    FIRE_MODELS,
+    ModelEntry,
+    SourceKind,
+    package_file,
+    resolve_fire_model,
+    resolve_person_model,
+)
+from detect.rules.fire import DETECTOR_CONFIDENCE_FLOOR
+from models.config import FireDetectorConfig, PersonDetectorConfig
+
+logger = logging.getLogger(__name__)
+
+
+def model_dirs() -> list[Path]:
+    """Directories named by GRIDWATCH_MODEL_DIRS (``os.pathsep``-separated) that exist."""
+    raw = os.environ.get("GRIDWATCH_MODEL_DIRS", "")
+    return [Path(p) for p in raw.split(os.pathsep) if p and Path(p).is_dir()]
+
+
+def build_detector(person: PersonDetectorConfig | None = None) -> Detector:
+    """The person detector a site asks for; an OpenVINO export runs on gridwatch's own OpenVINO runner.
+
+    That runner is what docs/benchmarks.md measures at 3.8× Ultralytics' predict loop: letterboxed to each
+    camera's aspect ratio, no torch pre/post-processing, a batch spread over OpenVINO's streams.
+    """
+    person = person or PersonDetectorConfig()
+    configured = Path(person.weights) if person.weights else None
+    resolved = resolve_person_model(configured, model_dirs())
+    logger.info(
+        "person detector: %s (%s, sha256 verified: %s)",
+        resolved.name,
+        resolved.source,
+        resolved.sha256_verified,
+    )
+    backend = person.backend
+    weights = resolved.weights
+    if backend == "auto":
+        if weights.suffix == ".pt":
+            # The faster format, made once on first use: OpenVINO runs these weights ~3× Ultralytics' loop.
+            try:
+                weights = exported(weights, "openvino")
+            except ModelUnreadable as exc:
+                logger.warning("%s: %s; the person model runs on Ultralytics instead", weights, exc.reason)
+        backend = "openvino" if _is_openvino_export(weights) else "ultralytics"
+    if backend == "openvino":
+        from detect.backends.openvino_native import OpenVinoDetector
+
+        weights = _runnable(weights, "openvino", _is_openvino_export(weights), "an OpenVINO export folder")
+        logger.info("person detector back-end: OpenVINO, long side %d", person.imgsz)
+        return OpenVinoDetector(
+            weights,
+            imgsz=person.imgsz,
+            confidence=person.confidence,
+            meanings=resolved.meanings,
+            name=resolved.name,
+        )
+    if backend == "onnxruntime":
+        from detect.backends.onnx_runtime import OnnxRuntimeDetector
+
+        weights = _runnable(weights, "onnxruntime", weights.suffix == ".onnx", ".onnx")
+        logger.info("person detector back-end: ONNX Runtime, long side %d", person.imgsz)
+        return OnnxRuntimeDetector(
+            weights,
+            imgsz=person.imgsz,
+            confidence=person.confidence,
+            meanings=resolved.meanings,
+            name=resolved.name,
+        )
+    logger.info("person detector back-end: Ultralytics, %d×%d", person.imgsz, person.imgsz)
+    return UltralyticsDetector.from_resolved(
+        replace(resolved, imgsz=person.imgsz), confidence=person.confidence
+    )
+
+
+def _is_openvino_export(weights: Path) -> bool:
+    return weights.is_dir() and any(weights.glob("*.xml"))
+
+
+def _runnable(weights: Path, backend: str, ready: bool, wanted: str) -> Path:
+    """Weights the runtime can load as they are, else .pt weights exported for it (cached by content)."""
+    if ready:
+        return weights
+    if weights.suffix != ".pt":
+        raise ModelError(
+            f"detectors.person.backend is {backend} but {weights} is neither {wanted} nor .pt weights"
+            + (" to export" if backend == "openvino" else ""),
+            weights,
+        )
+    return exported(weights, "onnx" if backend == "onnxruntime" else "openvino")
+
+
+def build_fire_detector(
+    fire: FireDetectorConfig | None = None, *, candidates: Sequence[ModelEntry] = FIRE_MODELS
+) -> Detector | None:
+    """The fire/smoke detector when the optional ``fire-detector`` package is installed, else None.
+
+    Says in one log line whether fire/smoke detection is on. Weights that are there but refused or
+    unreadable stop start-up naming the file: a site that installed the model expects fire zones to work.
+    """
+    fire = fire or FireDetectorConfig()
+    if not fire.enabled:
+        logger.info("fire/smoke detection: off (detectors.fire.enabled is false); fire zones stay idle")
+        return None
+    if not any(_present(entry) for entry in candidates):
+        logger.info(
+            "fire/smoke detection: off (the fire-detector package is not installed: "
+            "pip install 'gridwatch[fire]'); fire zones stay idle"
+        )
+        return None
+    try:
+        resolved = resolve_fire_model(None, model_dirs(), candidates=candidates)
+        if resolved is None:  # present but refused, e.g. a digest mismatch (logged by the registry)
+            raise ModelError(f"fire/smoke model refused: {', '.join(c.name for c in candidates)}")
+        detector = UltralyticsDetector.from_resolved(resolved, confidence=DETECTOR_CONFIDENCE_FLOOR)
+    except ModelError as exc:
+        # One line: what to fix is the file it names.
+        raise ModelError(str(exc).splitlines()[0], exc.path) from None
+    logger.info(
+        "fire/smoke detection: on (%s, sha256 verified: %s), every %g s on cameras with a fire zone",
+        resolved.name,
+        resolved.sha256_verified,
+        fire.every_seconds,
+    )
+    return detector
+
+
+def _present(entry: ModelEntry) -> bool:
+    """Whether a fire model's weights are on this machine at all (not whether they load)."""
+    if entry.source is SourceKind.PACKAGE:
+        return package_file(entry.locator) is not None
+    return entry.source is SourceKind.PATH and any((d / entry.locator).exists() for d in model_dirs())
+

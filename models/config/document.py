@@ -1,0 +1,64 @@
+"""The whole site file: one county's site, cameras, detectors, clips, notification targets and imports."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+from pydantic import AliasChoices, Field, ValidationInfo, field_validator
+
+from models.config.base import ConfigModel
+from models.config.cameras import CameraConfig
+from models.config.clips import ClipsSection
+from models.config.detectors import DetectorsSection
+from models.config.notifications import NotificationTarget
+from models.config.site import SiteSection
+
+
+class SiteConfig(ConfigModel):
+    site: SiteSection = Field(title="Site", description="The county or district this installation serves.")
+    cameras: list[CameraConfig] = Field(
+        default_factory=list, title="Cameras", description="Cameras to analyse."
+    )
+    detectors: DetectorsSection = Field(
+        default_factory=DetectorsSection,
+        # Site files written before the section was renamed say models:. Taking it as a second name
+        # keeps them loading, and pydantic reports their problems under the name the file used.
+        validation_alias=AliasChoices("detectors", "models"),
+        title="Detectors",
+        description="Which detector weights to run: person (people and vehicles) and fire (flames, smoke).",
+    )
+    notifications: list[NotificationTarget] = Field(
+        default_factory=list, title="Notifications", description="Where new incidents are announced."
+    )
+    clips: ClipsSection = Field(
+        default_factory=ClipsSection,
+        title="Event clips",
+        description="A short clip of the analysed frames around each event's start.",
+    )
+    grids_file: Path | None = Field(
+        default=None, title="Grids file", description="GeoJSON of the grids, relative to this file."
+    )
+    roster_file: Path | None = Field(
+        default=None, title="Roster file", description="Duty roster CSV, relative to this file."
+    )
+
+    @field_validator("grids_file", "roster_file")
+    @classmethod
+    def _existing_file(cls, value: Path | None, info: ValidationInfo) -> Path | None:
+        if value is None:
+            return None
+        base = info.context.get("base_dir") if isinstance(info.context, Mapping) else None
+        path = value if value.is_absolute() or base is None else Path(base) / value
+        if not path.is_file():
+            raise ValueError(f"no such file: {path}")
+        return path
+
+    @field_validator("cameras")
+    @classmethod
+    def _unique_ids(cls, value: list[CameraConfig]) -> list[CameraConfig]:
+        ids = [camera.id for camera in value]
+        twice = sorted({i for i in ids if ids.count(i) > 1})
+        if twice:
+            raise ValueError(f"camera ids used more than once: {', '.join(twice)}")
+        return value

@@ -1,0 +1,67 @@
+"""The one interface between the two roles: events in to the centre, camera commands out to analysis.
+
+The analysis role (detect/analysis) publishes what cameras saw as ``EventReport`` and ``ClipReport``
+messages into an ``EventSink``; the centre role (router/centre) consumes them, routes and stores them.
+The centre sends ``RunCamera``/``StopCamera`` through a ``CommandSink`` when the registry changes.
+Everything here is a plain record, so a message bus can carry it; in one process (serve, demo) it
+travels through an in-process queue (api/link.py).
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Protocol
+
+from models.records import Camera, Event, EventPhase, EvidenceBlob
+
+
+@dataclass(frozen=True, slots=True)
+class EventReport:
+    """One phase of an event a camera saw.
+
+    START carries the evidence bytes (snapshot, clean picture) that ``event.evidence`` describes. UPDATE
+    and END reuse the START event's id (same episode), with ``person_count`` the peak so far and, for END,
+    ``ended_at`` set; they carry no images. An instant START (a line crossing) has ``ended_at`` set
+    already and nothing follows it.
+    """
+
+    phase: EventPhase
+    event: Event
+    evidence: tuple[EvidenceBlob, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ClipReport:
+    """A finished clip of an event reported earlier (its frames after the start took seconds to come)."""
+
+    event_id: uuid.UUID
+    clip: EvidenceBlob
+
+
+AnalysisMessage = EventReport | ClipReport
+
+
+class EventSink(Protocol):
+    async def publish(self, message: AnalysisMessage) -> None:
+        """Hand a message to the centre; returns once it is queued (or refused, by raising)."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class RunCamera:
+    """Start analysing this camera, or restart it with this record."""
+
+    camera: Camera
+
+
+@dataclass(frozen=True, slots=True)
+class StopCamera:
+    camera_id: str
+
+
+CameraCommand = RunCamera | StopCamera
+
+
+class CommandSink(Protocol):
+    async def send(self, command: CameraCommand) -> None: ...

@@ -1,0 +1,87 @@
+"""The camera registry: each camera with its mount, calibration and zones."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from models.records import (
+    DEFAULT_LINE_LABELS,
+    CalibrationPoint,
+    Camera,
+    LineDirection,
+    Mount,
+    Zone,
+    ZoneKind,
+)
+from models.store.base import Repository, calibration_json, mount_json, zones_json
+
+
+class CameraRepository(Repository):
+    async def upsert(self, cameras: Sequence[Camera]) -> None:
+        async with self.pool.acquire() as conn, conn.transaction():
+            await conn.executemany(
+                "INSERT INTO cameras (id, name, source, frame_w, frame_h, mount, calibration, zones,"
+                " analysis_fps, enabled) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10)"
+                " ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name, source = EXCLUDED.source,"
+                " frame_w = EXCLUDED.frame_w, frame_h = EXCLUDED.frame_h, mount = EXCLUDED.mount,"
+                " calibration = EXCLUDED.calibration, zones = EXCLUDED.zones,"
+                " analysis_fps = EXCLUDED.analysis_fps, enabled = EXCLUDED.enabled, updated_at = now()",
+                [_camera_row(c) for c in cameras],
+            )
+
+    async def load(self) -> list[Camera]:
+        rows = await self.pool.fetch("SELECT * FROM cameras ORDER BY id")
+        return [_camera_from_row(r) for r in rows]
+
+    async def get(self, camera_id: str) -> Camera | None:
+        row = await self.pool.fetchrow("SELECT * FROM cameras WHERE id = $1", camera_id)
+        return _camera_from_row(row) if row is not None else None
+
+    async def delete(self, camera_id: str) -> bool:
+        """Remove the camera row; returns whether there was one. History keeps its camera_id as text."""
+        status: str = await self.pool.execute("DELETE FROM cameras WHERE id = $1", camera_id)
+        return status.endswith(" 1")
+
+
+def _camera_row(c: Camera) -> tuple[Any, ...]:
+    return (
+        c.id,
+        c.name,
+        c.source,
+        c.frame_size[0],
+        c.frame_size[1],
+        mount_json(c.mount),
+        calibration_json(c.calibration),
+        zones_json(c.zones),
+        c.analysis_fps,
+        c.enabled,
+    )
+
+
+def _camera_from_row(r: Any) -> Camera:
+    mount = r["mount"]
+    return Camera(
+        id=r["id"],
+        name=r["name"],
+        source=r["source"],
+        frame_size=(r["frame_w"], r["frame_h"]),
+        mount=Mount(tuple(mount["lonlat"]), mount.get("height_m"), mount.get("heading_deg")),
+        calibration=tuple(CalibrationPoint(tuple(p["px"]), tuple(p["lonlat"])) for p in r["calibration"]),
+        zones=tuple(
+            Zone(
+                name=z["name"],
+                kind=ZoneKind(z["kind"]),
+                polygon_px=tuple(tuple(p) for p in z["polygon_px"]),
+                min_persons=z["min_persons"],
+                min_seconds=z["min_seconds"],
+                cooldown_seconds=z["cooldown_seconds"],
+                # Rows stored before line zones existed lack these keys; the defaults are what they meant.
+                direction=LineDirection(z.get("direction", LineDirection.BOTH)),
+                labels=tuple(z.get("labels", DEFAULT_LINE_LABELS)),
+            )
+            for z in r["zones"]
+        ),
+        analysis_fps=r["analysis_fps"],
+        enabled=r["enabled"],
+    )

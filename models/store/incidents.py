@@ -1,0 +1,202 @@
+"""Incidents as read models, their log, their events, and moving an incident from one state to the next."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from models.incidents import EventRecord, Incident, IncidentFilter, LogEntry, StoredBox
+from models.records import (
+    EventKind,
+    Evidence,
+    GridMatch,
+    IncidentState,
+    LocatedBy,
+    Severity,
+    Tier,
+)
+from models.store.base import NotFound, Repository, StaleVersion, units_from_json
+
+
+class IncidentRepository(Repository):
+    async def get(self, incident_id: uuid.UUID) -> Incident:
+        row = await self.pool.fetchrow("SELECT * FROM incidents WHERE id = $1", incident_id)
+        if row is None:
+            raise NotFound(f"no incident {incident_id}")
+        return incident_from_row(row)
+
+    async def page(
+        self, filt: IncidentFilter | None = None, *, limit: int = 50, offset: int = 0
+    ) -> tuple[list[Incident], int]:
+        """One page of the incidents ``filt`` selects (all without one), newest first, and how many it
+        selects in all."""
+        where, args = _where(filt or IncidentFilter())
+        total = await self.pool.fetchval(f"SELECT count(*) FROM incidents {where}", *args)
+        rows = await self.pool.fetch(
+            f"SELECT * FROM incidents {where} ORDER BY opened_at DESC, id"
+            f" LIMIT ${len(args) + 1} OFFSET ${len(args) + 2}",
+            *args,
+            limit,
+            offset,
+        )
+        return [incident_from_row(r) for r in rows], int(total)
+
+    async def apply(self, entry: LogEntry) -> None:
+        """Move an incident from ``entry.from_state`` to ``entry.to_state`` and log it.
+
+        StaleVersion if it is no longer in ``from_state`` (someone moved it meanwhile), NotFound if there
+        is no such incident. The outbox row announcing the change commits with it.
+        """
+        if entry.from_state is None:
+            raise ValueError("a transition starts from a state")
+        async with self.pool.acquire() as conn, conn.transaction():
+            status = await conn.execute(
+                "UPDATE incidents SET state = $2, version = version + 1, updated_at = now()"
+                " WHERE id = $1 AND state = $3",
+                entry.incident_id,
+                entry.to_state.value,
+                entry.from_state.value,
+            )
+            if status != "UPDATE 1":
+                exists = await conn.fetchval("SELECT 1 FROM incidents WHERE id = $1", entry.incident_id)
+                if not exists:
+                    raise NotFound(f"no incident {entry.incident_id}")
+                raise StaleVersion(f"incident {entry.incident_id} is no longer {entry.from_state.value}")
+            await conn.execute(
+                "INSERT INTO incident_log (incident_id, from_state, to_state, action, actor, at, note,"
+                " attachments) VALUES ($1,$2,$3,$4,$5,$6,$7,$8)",
+                entry.incident_id,
+                entry.from_state.value,
+                entry.to_state.value,
+                entry.action,
+                entry.actor,
+                entry.at,
+                entry.note,
+                list(entry.attachments),
+            )
+            await conn.execute(
+                "INSERT INTO outbox (topic, incident_id, payload) VALUES ('incident.updated', $1, $2)",
+                entry.incident_id,
+                {"incident_id": str(entry.incident_id), "state": entry.to_state.value},
+            )
+
+    async def log(self, incident_id: uuid.UUID) -> list[LogEntry]:
+        rows = await self.pool.fetch(
+            "SELECT from_state, to_state, action, actor, at, note, attachments FROM incident_log"
+            " WHERE incident_id = $1 ORDER BY id",
+            incident_id,
+        )
+        return [
+            LogEntry(
+                incident_id=incident_id,
+                from_state=IncidentState(r["from_state"]) if r["from_state"] else None,
+                to_state=IncidentState(r["to_state"]),
+                action=r["action"],
+                actor=r["actor"],
+                at=r["at"],
+                note=r["note"],
+                attachments=tuple(r["attachments"]),
+            )
+            for r in rows
+        ]
+
+    async def events(self, incident_id: uuid.UUID) -> list[EventRecord]:
+        rows = await self.pool.fetch(
+            "SELECT e.id, e.kind, e.camera_id, e.zone_name, e.started_at, e.ended_at, e.confidence,"
+            " e.person_count, e.detections, e.lon, e.lat, coalesce(json_agg(json_build_object('id', v.id,"
+            " 'role', v.role, 'media_type', v.media_type, 'sha256', v.sha256, 'size', v.size)"
+            " ORDER BY v.created_at, v.id) FILTER (WHERE v.id IS NOT NULL), '[]')::jsonb AS evidence"
+            " FROM events e LEFT JOIN evidence v ON v.event_id = e.id"
+            " WHERE e.incident_id = $1 GROUP BY e.id ORDER BY e.started_at",
+            incident_id,
+        )
+        return [_event_record(r) for r in rows]
+
+
+def incident_from_row(r: Any) -> Incident:
+    return Incident(
+        id=r["id"],
+        kind=EventKind(r["kind"]),
+        state=IncidentState(r["state"]),
+        severity=Severity(r["severity"]),
+        tier=Tier(r["tier"]),
+        department=r["department"],
+        category_code=r["category_code"],
+        unit_code=r["unit_code"],
+        grid_code=r["grid_code"],
+        lonlat=(r["lon"], r["lat"]),
+        located_by=LocatedBy(r["located_by"]),
+        camera_id=r["camera_id"],
+        dedup_key=r["dedup_key"],
+        opened_at=r["opened_at"],
+        last_seen_at=r["last_seen_at"],
+        event_count=r["event_count"],
+        assignee_id=r["assignee_id"],
+        title=r["title"],
+        accept_by=r["accept_by"],
+        late=r["late"],
+        grid_match=GridMatch(r["grid_match"]),
+        chain=units_from_json(r["chain"]),
+        assignee_name=r["assignee_name"],
+        assignee_phone=r["assignee_phone"],
+        duty=r["duty"],
+        arrive_by=r["arrive_by"],
+        resolve_by=r["resolve_by"],
+        escalation_level=r["escalation_level"],
+        version=r["version"],
+    )
+
+
+def _event_record(r: Any) -> EventRecord:
+    lonlat = (r["lon"], r["lat"]) if r["lon"] is not None and r["lat"] is not None else None
+    return EventRecord(
+        id=r["id"],
+        kind=EventKind(r["kind"]),
+        camera_id=r["camera_id"],
+        zone_name=r["zone_name"],
+        started_at=r["started_at"],
+        ended_at=r["ended_at"],
+        confidence=r["confidence"],
+        person_count=r["person_count"],
+        boxes=tuple(
+            StoredBox(
+                xyxy=(b["xyxy"][0], b["xyxy"][1], b["xyxy"][2], b["xyxy"][3]),
+                confidence=b["confidence"],
+                label=b["label"],
+                track_id=b.get("track_id"),
+                ground=(b["ground"][0], b["ground"][1]) if b.get("ground") else None,
+            )
+            for b in r["detections"]
+        ),
+        lonlat=lonlat,
+        evidence=tuple(
+            Evidence(
+                id=v["id"], media_type=v["media_type"], sha256=v["sha256"], size=v["size"], role=v["role"]
+            )
+            for v in r["evidence"]
+        ),
+    )
+
+
+def _where(filt: IncidentFilter) -> tuple[str, list[Any]]:
+    clauses: list[str] = []
+    args: list[Any] = []
+    if filt.unit_prefix:
+        args.append(filt.unit_prefix + "%")
+        clauses.append(f"unit_code LIKE ${len(args)}")
+    if filt.kind:
+        args.append(filt.kind.value)
+        clauses.append(f"kind = ${len(args)}")
+    if filt.states:
+        args.append([s.value for s in filt.states])
+        clauses.append(f"state = ANY(${len(args)})")
+    if filt.assignee_id:
+        args.append(filt.assignee_id)
+        clauses.append(f"assignee_id = ${len(args)}")
+    if filt.since:
+        args.append(filt.since)
+        clauses.append(f"opened_at >= ${len(args)}")
+    if filt.until:
+        args.append(filt.until)
+        clauses.append(f"opened_at < ${len(args)}")
+    return ("WHERE " + " AND ".join(clauses) if clauses else ""), args

@@ -1,0 +1,125 @@
+"""Event intake: what the analysis role reports becomes incidents.
+
+A START is routed (ground point, grid, triage, who is on duty) and recorded through the group-committing
+EventWriter, opening an incident or folding into the open one with its dedup key; UPDATE and END refresh
+the stored event; a clip joins its event's evidence. Messages of one event are handled in the order they
+were reported, messages of different events concurrently (so events from many cameras share commits).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections.abc import AsyncIterator, Callable
+from functools import partial
+
+from models.link import AnalysisMessage, ClipReport, EventReport
+from models.records import EventPhase
+from models.store import TRANSIENT_DB_ERRORS, NotFound, Store
+from router.centre.bell import OutboxBell
+from router.centre.routing import Routing
+from router.centre.writer import EventWriter
+
+logger = logging.getLogger(__name__)
+
+#: Why a clip is dropped rather than retried: its event is not stored, or the database is restarting.
+_CLIP_DROPPED: tuple[type[BaseException], ...] = (NotFound, *TRANSIENT_DB_ERRORS)
+#: Messages handled at once; past this, intake stops taking messages and the reporting side waits.
+MAX_IN_FLIGHT = 256
+
+
+class Intake:
+    def __init__(self, routing: Routing, writer: EventWriter, store: Store, bell: OutboxBell) -> None:
+        self._routing = routing
+        self._writer = writer
+        self._store = store
+        self._bell = bell
+
+    async def handle(self, message: AnalysisMessage) -> tuple[uuid.UUID, bool] | None:
+        """Handle one message; for a START, (incident id, whether it was opened now)."""
+        if isinstance(message, ClipReport):
+            await self.attach_clip(message)
+            return None
+        return await self.report(message)
+
+    async def report(self, report: EventReport) -> tuple[uuid.UUID, bool] | None:
+        """Route a new event and record it; later phases of the same episode only refresh the stored event."""
+        event = report.event
+        if report.phase is not EventPhase.START:
+            await self._store.events.update(event.id, event.person_count, event.confidence, event.ended_at)
+            return None
+        draft = self._routing.route(event, at=event.started_at)
+        incident_id, created = await self._writer.record(event, draft.opening(), report.evidence)
+        logger.info(
+            "%s incident %s: %s at %s → %s",
+            "opened" if created else "updated",
+            incident_id,
+            event.kind.value,
+            draft.placement.unit_code,
+            draft.duty.assignee.worker_id if draft.duty.assignee else "nobody",
+        )
+        self._bell.ring()
+        return incident_id, created
+
+    async def attach_clip(self, report: ClipReport) -> str | None:
+        """Attach a finished clip to its event, recorded seconds earlier; the outbox row refreshes pages.
+
+        A clip whose event was never stored (its routing failed) or that meets a restarting database is
+        dropped with a warning: the event and its snapshots stand without it.
+        """
+        try:
+            evidence_id = await self._store.evidence.add(report.event_id, report.clip)
+        except _CLIP_DROPPED as exc:
+            logger.warning("clip of event %s not stored: %s", report.event_id, exc)
+            return None
+        self._bell.ring()
+        return evidence_id
+
+    async def run(
+        self, messages: AsyncIterator[AnalysisMessage], *, handled: Callable[[], None] = lambda: None
+    ) -> None:
+        """Handle every message until the stream ends, then wait for those still in flight.
+
+        ``handled`` is called once per message when its handling is over (stored, or failed and logged).
+        """
+        slots = asyncio.Semaphore(MAX_IN_FLIGHT)
+        latest: dict[uuid.UUID, asyncio.Task[None]] = {}
+        in_flight: set[asyncio.Task[None]] = set()
+        try:
+            async for message in messages:
+                await slots.acquire()
+                key = message.event.id if isinstance(message, EventReport) else message.event_id
+                task = asyncio.create_task(self._after(latest.get(key), message, slots, handled))
+                latest[key] = task
+                in_flight.add(task)
+                task.add_done_callback(in_flight.discard)
+                task.add_done_callback(partial(_forget, latest, key))
+            if in_flight:
+                await asyncio.gather(*in_flight)
+        finally:
+            for task in in_flight:
+                task.cancel()
+
+    async def _after(
+        self,
+        before: asyncio.Task[None] | None,
+        message: AnalysisMessage,
+        slots: asyncio.Semaphore,
+        handled: Callable[[], None],
+    ) -> None:
+        try:
+            if before is not None:
+                # An UPDATE, END or clip waits for its event's START to be stored.
+                await asyncio.gather(before, return_exceptions=True)
+            await self.handle(message)
+        except Exception:  # one event's failure must not stop the intake of the others
+            logger.exception("a %s could not be handled", type(message).__name__)
+        finally:
+            slots.release()
+            handled()
+
+
+def _forget(latest: dict[uuid.UUID, asyncio.Task[None]], key: uuid.UUID, done: asyncio.Task[None]) -> None:
+    if latest.get(key) is done:
+        del latest[key]

@@ -1,0 +1,81 @@
+"""The router as the centre runs it: built from what the store holds, rebuilt when the site changes."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+
+from models.records import Camera, Event
+from models.store import Store
+from router.crs import haversine_m
+from router.deadlines import DEFAULT_POLICY, DeadlinePolicy
+from router.duty import Roster
+from router.geo import Homography, OffGroundError, camera_homography
+from router.grids import GridIndex
+from router.pipeline import DEFAULT_MAX_GROUND_RANGE_M, IncidentDraft, Router
+from router.triage import DEFAULT_TABLE, TriageTable
+
+
+def camera_coverage(
+    camera: Camera, homography: Homography | None, grids: GridIndex, steps: int = 8
+) -> frozenset[str]:
+    """The units whose ground the camera sees: its mount's unit plus every grid under a pixel lattice."""
+    codes = {grids.locate(camera.mount.lonlat).unit_code}
+    if homography is not None:
+        width, height = camera.frame_size
+        for i in range(steps + 1):
+            for j in range(steps + 1):
+                try:
+                    ground = homography.to_ground((width * i / steps, height * j / steps))
+                except OffGroundError:
+                    continue
+                if haversine_m(ground, camera.mount.lonlat) <= DEFAULT_MAX_GROUND_RANGE_M:
+                    codes.add(grids.locate(ground).unit_code)
+    return frozenset(codes)
+
+
+class NotLoaded(RuntimeError):
+    pass
+
+
+class Routing:
+    """Grids, roster and cameras from the store, as one Router; and which units each camera's picture covers.
+
+    ``load`` swaps in a new Router in one assignment, so an event is always routed against one consistent
+    site, and a registry change or an import applies without a restart.
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        *,
+        timezone: str = "Asia/Shanghai",
+        triage: TriageTable = DEFAULT_TABLE,
+        policy: DeadlinePolicy = DEFAULT_POLICY,
+    ) -> None:
+        self._store = store
+        self.timezone = timezone
+        self._triage = triage
+        self._policy = policy
+        self._router: Router | None = None
+        self.cameras: Mapping[str, Camera] = {}
+        #: Unit codes each camera's picture covers: who may watch it.
+        self.camera_units: Mapping[str, frozenset[str]] = {}
+
+    async def load(self) -> None:
+        grids = GridIndex(await self._store.grids.load())
+        roster = Roster(await self._store.roster.load(), tz=self.timezone)
+        cameras = {c.id: c for c in await self._store.cameras.load()}
+        homographies = {cid: camera_homography(c) for cid, c in cameras.items()}
+        self._router = Router(grids, roster, homographies, cameras, self._triage, self._policy)
+        self.cameras = cameras
+        self.camera_units = {cid: camera_coverage(c, homographies[cid], grids) for cid, c in cameras.items()}
+
+    def roster(self) -> Roster | None:
+        """The roster events are routed with now (None before the first load)."""
+        return self._router.roster if self._router is not None else None
+
+    def route(self, event: Event, at: datetime) -> IncidentDraft:
+        if self._router is None:
+            raise NotLoaded("routing has not loaded the site yet")
+        return self._router.route(event, at=at)

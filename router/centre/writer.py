@@ -1,0 +1,80 @@
+"""Group commit: events from every camera are stored in shared transactions, one WAL flush per group."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
+
+from models.batching import MicroBatcher
+from models.incidents import IncidentOpening
+from models.records import Event, EvidenceBlob
+from models.store import TRANSIENT_DB_ERRORS, Recording
+from models.store.events import EventRepository
+
+
+class EventWriter:
+    """Queue events; one task stores everything queued meanwhile with ``EventRepository.record_many``.
+
+    A group that meets a restarting database is retried whole; a group that fails for one event's fault
+    (a duplicate id, a bad value) is stored one event at a time, so only that event's caller gets the error.
+    """
+
+    def __init__(
+        self,
+        events: EventRepository,
+        *,
+        max_batch: int = 256,
+        attempts: int = 30,
+        delay_s: float = 0.2,
+        sleep: Callable[[float], Awaitable[None]] | None = None,
+    ) -> None:
+        self._events = events
+        self._attempts = attempts
+        self._delay_s = delay_s
+        self._sleep = sleep or asyncio.sleep
+        self._groups: MicroBatcher[Recording, tuple[uuid.UUID, bool]] = MicroBatcher(
+            self._write_group,
+            self._write_one,
+            name="event-writer",
+            max_batch=max_batch,
+            fail_batch_on=TRANSIENT_DB_ERRORS,
+        )
+
+    @property
+    def batches(self) -> int:
+        """Transactions written: ``events / batches`` is the group size achieved."""
+        return self._groups.batches
+
+    @property
+    def events(self) -> int:
+        return self._groups.items
+
+    def start(self) -> None:
+        self._groups.start()
+
+    async def record(
+        self, event: Event, opening: IncidentOpening, evidence: Sequence[EvidenceBlob] = ()
+    ) -> tuple[uuid.UUID, bool]:
+        """Store the event as ``EventRepository.record_retrying`` would; returns once it is committed."""
+        return await self._groups.submit((event, opening, evidence))
+
+    async def aclose(self) -> None:
+        await self._groups.aclose()
+
+    async def _write_group(self, items: list[Recording]) -> list[tuple[uuid.UUID, bool]]:
+        for attempt in range(1, self._attempts + 1):
+            try:
+                return await self._events.record_many(items)
+            except TRANSIENT_DB_ERRORS:
+                if attempt == self._attempts:
+                    raise
+                await self._sleep(self._delay_s)
+        raise AssertionError("unreachable")
+
+    async def _write_one(self, item: Recording) -> tuple[uuid.UUID, bool]:
+        # The retrying path also answers an event stored by a commit whose reply was lost: its incident.
+        event, opening, evidence = item
+        return await self._events.record_retrying(
+            event, opening, evidence, attempts=self._attempts, delay_s=self._delay_s, sleep=self._sleep
+        )

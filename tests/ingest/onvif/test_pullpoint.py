@@ -1,0 +1,159 @@
+"""PullPointSubscriber against the in-suite event service, replaying real cameras' notifications."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+
+import pytest
+
+from ingest.onvif.events import CameraEvent, CameraEventKind
+from ingest.onvif.models import Credentials, DeviceTarget
+from ingest.onvif.pullpoint import PullPointSubscriber
+from models.clock import SystemClock
+from tests.ingest.onvif.event_service import EventService, Notification
+from tests.ingest.waiting import wait_until
+
+CANARY = "canary-Events-5d1e77"
+
+#: Shapes taken from real devices: Hikvision/Dahua MotionAlarm, the ONVIF profile-S cell motion rule,
+#: Hikvision's scene-change tamper, the ONVIF tamper rule, an Axis VMD vendor topic, a Reolink
+#: people rule, and a topic nobody maps (Dahua's audio alarm).
+REPLAY = [
+    Notification("tns1:VideoSource/MotionAlarm", {"State": "true"}),
+    Notification(
+        "tns1:RuleEngine/CellMotionDetector/Motion",
+        {"IsMotion": "true"},
+        source={
+            "VideoSourceConfigurationToken": "VSC_1",
+            "VideoAnalyticsConfigurationToken": "VAC_1",
+            "Rule": "MyMotionDetectorRule",
+        },
+    ),
+    Notification("tns1:VideoSource/GlobalSceneChange/ImagingService", {"State": "true"}),
+    Notification("tns1:RuleEngine/TamperDetector/Tamper", {"IsTamper": "false"}),
+    Notification("tnsaxis:CameraApplicationPlatform/VMD/Camera1Profile1", {"active": "1"}, source={}),
+    Notification("tns1:RuleEngine/MyRuleDetector/PeopleDetect", {"State": "true"}, source={"Source": "000"}),
+    Notification("tns1:AudioAnalytics/Audio/DetectedSound", {"IsSoundDetected": "true"}),
+    Notification("tns1:VideoSource/MotionAlarm", {"State": "false"}),
+]
+
+
+@pytest.fixture
+async def event_service() -> AsyncIterator[EventService]:
+    service = EventService(max_subscription_s=2)
+    await service.start()
+    yield service
+    await service.stop()
+
+
+async def run_subscriber(subscriber: PullPointSubscriber) -> asyncio.Task[None]:
+    return asyncio.create_task(subscriber.run())
+
+
+async def stop(task: asyncio.Task[None]) -> None:
+    task.cancel()
+    await asyncio.wait([task])
+    assert task.cancelled(), task.exception()
+
+
+async def test_camera_notifications_become_events_and_unknown_topics_are_logged_once(
+    event_service: EventService, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    received: list[CameraEvent] = []
+    subscriber = PullPointSubscriber(
+        "cam-ev", DeviceTarget("127.0.0.1", event_service.port), Credentials("admin", CANARY),
+        received.append, SystemClock(), subscription_s=2, pull_timeout_s=1,
+    )  # fmt: skip
+    task = await run_subscriber(subscriber)
+    try:
+        assert await wait_until(lambda: bool(event_service.subscriptions), 10) is not None
+        event_service.publish(REPLAY)
+        event_service.publish(REPLAY[-2:])  # the unknown topic again
+        assert await wait_until(lambda: len(received) >= 8, 10) is not None, received
+    finally:
+        await stop(task)
+
+    kinds = [(e.kind, e.topic, e.active, e.label) for e in received[:7]]
+    assert kinds == [
+        (CameraEventKind.MOTION, "tns1:VideoSource/MotionAlarm", True, None),
+        (CameraEventKind.MOTION, "tns1:RuleEngine/CellMotionDetector/Motion", True, None),
+        (CameraEventKind.TAMPER, "tns1:VideoSource/GlobalSceneChange/ImagingService", True, None),
+        (CameraEventKind.TAMPER, "tns1:RuleEngine/TamperDetector/Tamper", False, None),
+        (CameraEventKind.MOTION, "tnsaxis:CameraApplicationPlatform/VMD/Camera1Profile1", True, "axis_vmd"),
+        (CameraEventKind.ANALYTICS, "tns1:RuleEngine/MyRuleDetector/PeopleDetect", True, "person"),
+        (CameraEventKind.MOTION, "tns1:VideoSource/MotionAlarm", False, None),
+    ]
+    assert received[1].source["Rule"] == "MyMotionDetectorRule"
+    assert all(e.camera_id == "cam-ev" and e.at.tzinfo is not None for e in received)
+    unknown = [r for r in caplog.records if "unknown event topic" in r.getMessage()]
+    assert len(unknown) == 1 and "tns1:AudioAnalytics/Audio/DetectedSound" in unknown[0].getMessage()
+    assert subscriber.parser.unknown_topics == {"tns1:AudioAnalytics/Audio/DetectedSound"}
+    assert CANARY not in caplog.text
+
+
+async def test_renews_before_the_subscription_lapses(event_service: EventService) -> None:
+    received: list[CameraEvent] = []
+    subscriber = PullPointSubscriber(
+        "cam-ev", DeviceTarget("127.0.0.1", event_service.port), None, received.append, SystemClock(),
+        subscription_s=2, pull_timeout_s=1,
+    )  # fmt: skip
+    task = await run_subscriber(subscriber)
+    try:
+        # Three 2-second grants: without timely renewals the service answers ResourceUnknown.
+        await asyncio.sleep(6.5)
+        event_service.publish(REPLAY[:1])
+        assert await wait_until(lambda: len(received) == 1, 5) is not None
+    finally:
+        await stop(task)
+    assert event_service.lapsed == 0
+    assert subscriber.subscriptions == 1, subscriber.last_error
+    assert subscriber.renewals >= 3 and event_service.renewals == subscriber.renewals
+
+
+async def test_a_broken_sink_and_malformed_messages_never_end_the_subscription(
+    event_service: EventService,
+) -> None:
+    received: list[CameraEvent] = []
+
+    def sink(event: CameraEvent) -> None:
+        received.append(event)
+        if len(received) == 1:
+            raise RuntimeError("consumer bug")
+
+    subscriber = PullPointSubscriber(
+        "cam-ev", DeviceTarget("127.0.0.1", event_service.port), None, sink, SystemClock(),
+        subscription_s=5, pull_timeout_s=1,
+    )  # fmt: skip
+    task = await run_subscriber(subscriber)
+    try:
+        assert await wait_until(lambda: bool(event_service.subscriptions), 10) is not None
+        event_service.publish(
+            [
+                Notification("tns1:VideoSource/MotionAlarm", {"State": "true"}),
+                Notification("tns1:VideoSource/MotionAlarm", {}),  # no State item
+                Notification("tns1:VideoSource/MotionAlarm", {"State": "false"}),
+            ]
+        )
+        assert await wait_until(lambda: len(received) == 2, 10) is not None
+    finally:
+        await stop(task)
+    assert [e.active for e in received] == [True, False]
+    assert subscriber.subscriptions == 1
+
+
+async def test_a_vanished_camera_is_resubscribed(event_service: EventService) -> None:
+    subscriber = PullPointSubscriber(
+        "cam-ev", DeviceTarget("127.0.0.1", event_service.port), None, lambda e: None, SystemClock(),
+        subscription_s=5, pull_timeout_s=1, retry_s=0.2,
+    )  # fmt: skip
+    task = await run_subscriber(subscriber)
+    try:
+        assert await wait_until(lambda: subscriber.subscriptions == 1, 10) is not None
+        event_service.subscriptions.clear()  # the camera rebooted and forgot us
+        assert await wait_until(lambda: subscriber.subscriptions == 2, 10) is not None
+    finally:
+        await stop(task)
+    assert subscriber.last_error is not None and "no such subscription" in subscriber.last_error

@@ -1,0 +1,205 @@
+"""Store.record_events: a group of events in one transaction leaves what recording them one by one leaves."""
+
+from __future__ import annotations
+
+import random
+import uuid
+from collections.abc import Sequence
+from dataclasses import replace
+from datetime import timedelta
+from typing import Any
+
+import asyncpg
+import pytest
+
+from models.records import Detection, Event
+from models.store import EvidenceBlob, IncidentOpening, Store
+from tests.models.store.test_store import T0, _event, _grid, _opening
+
+Item = tuple[Event, IncidentOpening, Sequence[EvidenceBlob]]
+
+
+def _script(seed: int) -> list[tuple[int, str, timedelta, bool, bool]]:
+    """(event number, dedup key, offset from T0, with evidence, with arrive/resolve deadlines) per event.
+
+    Offsets go backwards now and then: last_seen_at must be the latest, not the last, of a key's events.
+    """
+    rng = random.Random(seed)
+    return [
+        (
+            n,
+            f"k{rng.randrange(6)}",
+            timedelta(seconds=rng.randrange(-30, 300)),
+            rng.random() < 0.4,
+            n % 3 == 0,
+        )
+        for n in range(40)
+    ]
+
+
+def _items(
+    prefix: str, script: list[tuple[int, str, timedelta, bool, bool]]
+) -> tuple[list[Item], dict[str, int]]:
+    """The script's events under keys prefixed with ``prefix``; fresh event ids, mapped back to numbers."""
+    items: list[Item] = []
+    number_of: dict[str, int] = {}
+    for n, key, offset, with_evidence, with_deadlines in script:
+        at = T0 + offset
+        boxes = tuple(
+            Detection((10.0 * b, 20.0, 10.0 * b + 30, 90.0), 0.5 + b / 100, "person", b) for b in range(n % 4)
+        )
+        event = replace(_event(at), detections=boxes, person_count=len(boxes), zone_name=f"zone-{n % 2}")
+        opening = replace(_opening(prefix + key, at), title=f"event {n}", camera_id=f"cam-{n % 3}")
+        if with_deadlines:
+            opening = replace(
+                opening, deadlines={"arrive": at + timedelta(minutes=30), "resolve": at + timedelta(hours=4)}
+            )
+        evidence = (
+            [
+                EvidenceBlob("snapshot", "image/jpeg", f"{n:064x}", b"\xff\xd8snap" + bytes([n])),
+                EvidenceBlob("clean", "image/jpeg", f"{n + 1000:064x}", b"\xff\xd8clean" + bytes([n])),
+            ]
+            if with_evidence
+            else []
+        )
+        items.append((event, opening, evidence))
+        number_of[str(event.id)] = n
+    return items, number_of
+
+
+async def _snapshot(store: Store, prefix: str, number_of: dict[str, int]) -> dict[str, Any]:
+    """Everything recording wrote under the prefix's keys, with ids replaced by what they stand for."""
+    keep = len(prefix)
+    incidents = await store.pool.fetch(
+        "SELECT * FROM incidents WHERE dedup_key LIKE $1 || '%' ORDER BY dedup_key", prefix
+    )
+    key_of = {r["id"]: r["dedup_key"][keep:] for r in incidents}
+    skip = {"id", "dedup_key", "updated_at"}
+    ids = list(key_of)
+    log = await store.pool.fetch(
+        "SELECT incident_id, from_state, to_state, action, actor, at, note, attachments FROM incident_log"
+        " WHERE incident_id = ANY($1) ORDER BY id",
+        ids,
+    )
+    timers = await store.pool.fetch(
+        "SELECT incident_id, kind, due_at, fired_at, cancelled_at, outcome FROM timers"
+        " WHERE incident_id = ANY($1) ORDER BY id",
+        ids,
+    )
+    events = await store.pool.fetch(
+        "SELECT * FROM events WHERE incident_id = ANY($1) ORDER BY started_at, id", ids
+    )
+    evidence = await store.pool.fetch(
+        "SELECT v.event_id, v.role, v.media_type, v.sha256, v.size, v.data FROM evidence v"
+        " JOIN events e ON e.id = v.event_id WHERE e.incident_id = ANY($1)",
+        ids,
+    )
+    outbox = await store.pool.fetch(
+        "SELECT topic, incident_id, payload FROM outbox WHERE incident_id = ANY($1) ORDER BY id", ids
+    )
+    return {
+        "incidents": [
+            {k: v for k, v in r.items() if k not in skip} | {"key": key_of[r["id"]]} for r in incidents
+        ],
+        "log": [(key_of[r["incident_id"]], *list(r.values())[1:]) for r in log],
+        "timers": [(key_of[r["incident_id"]], *list(r.values())[1:]) for r in timers],
+        "events": sorted(
+            (
+                number_of[str(r["id"])],
+                key_of[r["incident_id"]],
+                *(v for k, v in r.items() if k not in skip | {"incident_id", "created_at"}),
+            )
+            for r in events
+        ),
+        "evidence": sorted((number_of[str(r["event_id"])], *list(r.values())[1:]) for r in evidence),
+        "outbox": [
+            (
+                r["topic"],
+                key_of[r["incident_id"]],
+                number_of[r["payload"]["event_id"]],
+                r["payload"]["incident_id"] == str(r["incident_id"]),
+            )
+            for r in outbox
+        ],
+    }
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+async def test_a_group_leaves_what_one_by_one_leaves(store: Store, seed: int) -> None:
+    await store.replace_grids([_grid()])
+    script = _script(seed)
+    # Some keys already have an open incident before the groups arrive: the groups fold into those.
+    prelude, rest = script[:3], script[3:]
+    singles, single_numbers = _items("one:", script)
+    grouped, group_numbers = _items("group:", script)
+
+    single_results = [await store.record_event(*item) for item in singles]
+    group_results = [await store.record_event(*item) for item in grouped[: len(prelude)]]
+    position = len(prelude)
+    for size in (1, 7, 2, 100):  # the last group takes everything left
+        group_results += await store.record_events(grouped[position : position + size])
+        position += size
+    assert position >= len(script) and len(rest) > 7 + 2 + 1
+
+    def shape(results: list[tuple[uuid.UUID, bool]]) -> list[tuple[int, bool]]:
+        first_seen: dict[uuid.UUID, int] = {}
+        return [(first_seen.setdefault(i, len(first_seen)), opened) for i, opened in results]
+
+    assert shape(group_results) == shape(single_results)
+    one = await _snapshot(store, "one:", single_numbers)
+    group = await _snapshot(store, "group:", group_numbers)
+    assert group == one
+    # The comparison is not vacuous: keys folded several events, some late ones, and deadlines were armed.
+    assert {i["key"] for i in one["incidents"]} == {key for _, key, *_ in script}
+    assert any(i["event_count"] > 3 for i in one["incidents"])
+    offsets: dict[str, list[timedelta]] = {}
+    for _, key, offset, _, _ in script:
+        offsets.setdefault(key, []).append(offset)
+    assert any(max(seen) != seen[-1] for seen in offsets.values())
+    assert {kind for _, kind, *_ in one["timers"]} == {"accept", "arrive", "resolve"}
+    assert len(one["evidence"]) > 0 and len(one["outbox"]) == len(script)
+
+
+async def test_events_sharing_a_key_in_one_group_fold_into_one_incident(store: Store) -> None:
+    await store.replace_grids([_grid()])
+    offsets = [0, 40, 10, 90, 20]  # the fourth is the latest
+    items: list[Item] = [
+        (_event(T0 + timedelta(seconds=s)), _opening("crowd", T0 + timedelta(seconds=s)), []) for s in offsets
+    ]
+    results = await store.record_events(items)
+    incident_id = results[0][0]
+    assert results == [(incident_id, True)] + [(incident_id, False)] * 4
+    row = await store.get_incident_row(incident_id)
+    assert (row["event_count"], row["opened_at"], row["last_seen_at"]) == (5, T0, T0 + timedelta(seconds=90))
+    assert [e["to_state"] for e in await store.incident_log(incident_id)] == ["reported", "dispatched"]
+    assert [t["kind"] for t in await store.timers(incident_id)] == ["accept"]
+    outbox = await store.pending_outbox()
+    assert [o["topic"] for o in outbox] == ["incident.opened"] + ["incident.updated"] * 4
+    assert [o["payload"]["event_id"] for o in outbox] == [str(e.id) for e, _, _ in items]
+
+    # A later group folds into the incident now open: counted, never reopened or logged again.
+    more = await store.record_events(
+        [
+            (_event(T0 + timedelta(seconds=s)), _opening("crowd", T0 + timedelta(seconds=s)), [])
+            for s in (5, 6)
+        ]
+    )
+    assert more == [(incident_id, False)] * 2
+    assert (await store.get_incident_row(incident_id))["event_count"] == 7
+    assert len(await store.incident_log(incident_id)) == 2
+
+
+async def test_a_failing_group_stores_nothing(store: Store) -> None:
+    await store.replace_grids([_grid()])
+    stored = _event()
+    await store.record_event(stored, _opening("old"))
+    with pytest.raises(asyncpg.UniqueViolationError) as caught:
+        await store.record_events([(_event(), _opening("new"), []), (stored, _opening("old"), [])])
+    assert caught.value.constraint_name == "events_pkey"
+    counts = await store.pool.fetchrow(
+        "SELECT (SELECT count(*) FROM incidents) AS incidents, (SELECT count(*) FROM events) AS events,"
+        " (SELECT count(*) FROM outbox) AS outbox,"
+        " (SELECT event_count FROM incidents WHERE dedup_key = 'old') AS old_count"
+    )
+    assert dict(counts) == {"incidents": 1, "events": 1, "outbox": 1, "old_count": 1}
+    assert await store.record_events([]) == []
