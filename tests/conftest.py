@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
 import shutil
@@ -12,6 +13,7 @@ from pathlib import Path
 import asyncpg
 import pytest
 
+from api.site import DEFAULT_DEMO_VIDEO
 from models.db import Database, open_database
 from models.store import Store
 
@@ -19,12 +21,21 @@ REPO = Path(__file__).resolve().parent.parent
 SHARED = REPO.parent / "shared"
 DEMO_DIR = REPO / "api" / "demo"
 SHARED_MODELS = SHARED / "models"
-VTEST = Path("/usr/share/doc/opencv-doc/examples/data/vtest.avi")
+VTEST = DEFAULT_DEMO_VIDEO
+SYSTEM_TESTS = REPO / "tests" / "system"
 
 os.environ.setdefault("YOLO_OFFLINE", "1")
 os.environ.setdefault("YOLO_AUTOINSTALL", "False")
 
 _db_numbers = itertools.count(1)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """System tests (tests/system: browser, fuzz, chaos, bench smoke, end to end) are slow ones:
+    ``./run test --fast`` leaves them out, with the real-video tests marked where they live."""
+    for item in items:
+        if item.path.is_relative_to(SYSTEM_TESTS):
+            item.add_marker(pytest.mark.slow)
 
 
 @pytest.fixture(scope="session")
@@ -48,9 +59,9 @@ def _with_database(url: str, name: str) -> str:
     return f"{head}/{name}" + (f"?{query}" if query else "")
 
 
-@pytest.fixture
-async def db_url(postgres: Database) -> AsyncIterator[str]:
-    """A fresh, empty database for one test, dropped afterwards."""
+@contextlib.asynccontextmanager
+async def fresh_database(postgres: Database) -> AsyncIterator[str]:
+    """A fresh, empty database on the test server, dropped afterwards."""
     name = f"gw_test_{os.getpid()}_{next(_db_numbers)}"
     admin = await asyncpg.connect(postgres.url)
     try:
@@ -66,10 +77,26 @@ async def db_url(postgres: Database) -> AsyncIterator[str]:
 
 
 @pytest.fixture
+async def db_url(postgres: Database) -> AsyncIterator[str]:
+    """A fresh, empty database for one test, dropped afterwards."""
+    async with fresh_database(postgres) as url:
+        yield url
+
+
+@pytest.fixture
 async def store(db_url: str) -> AsyncIterator[Store]:
     s = await Store.connect(db_url)
     yield s
     await s.close()
+
+
+@pytest.fixture
+async def other_store(postgres: Database) -> AsyncIterator[Store]:
+    """A second fresh database, for tests that compare two runs side by side."""
+    async with fresh_database(postgres) as url:
+        s = await Store.connect(url)
+        yield s
+        await s.close()
 
 
 @pytest.fixture(scope="session")

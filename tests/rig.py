@@ -10,20 +10,22 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 
 import httpx
 import numpy as np
 from fastapi import FastAPI
 
 from api.auth import AuthConfig
-from api.site import DEMO_PASSWORD
+from api.site import DEMO_PASSWORD, demo_site, load_site, seed_demo_users
 from api.wiring import Centre, build_analysis, build_app, build_centre
+from detect.analysis.analyzer import evidence_of, jpeg_blob
 from detect.analysis.node import AnalysisNode
 from detect.port import Detector
-from models.clock import Clock
+from models.clock import Clock, ManualClock
 from models.link import AnalysisMessage, EventReport
-from models.records import Detection
+from models.records import Detection, Event, EventKind, EventPhase
 from models.store import Store
 from router.centre.intake import Intake
 
@@ -95,3 +97,32 @@ async def build_rig(
     await centre.start(workers=workers)
     auth = auth or AuthConfig.for_demo()
     return Rig(store, clock, link, analysis, centre, build_app(centre, analysis, auth, clock), auth)
+
+
+T0 = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)  # 10:00 in Asia/Shanghai: the demo roster's day shift
+
+
+def crowd_output(x: float) -> EventReport:
+    """A crowd START whose five people stand around image column x (left half → grid …001)."""
+    people = tuple(Detection((x + 10 * i, 300, x + 10 * i + 30, 400), 0.8, "person", 0) for i in range(5))
+    snapshot, clean = b"\xff\xd8snapshot" + bytes([int(x) % 256]), b"\xff\xd8clean" + bytes([int(x) % 256])
+    event = Event(
+        kind=EventKind.CROWD,
+        camera_id="cam-dongguan-road",
+        zone_name="road",
+        started_at=T0,
+        confidence=0.8,
+        detections=people,
+        person_count=5,
+        evidence=(evidence_of(snapshot, "snapshot"), evidence_of(clean, "clean")),
+    )
+    return EventReport(EventPhase.START, event, (jpeg_blob(snapshot, "snapshot"), jpeg_blob(clean, "clean")))
+
+
+async def demo_rig(store: Store, detector: Detector | None = None, **options: object) -> Rig:
+    """The demo county (grids, roster, camera, sign-ins) in the store, on a ManualClock at T0; the camera's
+    video is replaced by a name, for tests that feed frames or events themselves."""
+    site = demo_site()
+    await load_site(store, replace(site, cameras=[replace(c, source="unused.avi") for c in site.cameras]))
+    await seed_demo_users(store)
+    return await build_rig(store, ManualClock(T0), detector, timezone=site.timezone, **options)

@@ -12,11 +12,18 @@ import time
 from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import asyncpg
 import httpx
 import uvicorn
+
+if TYPE_CHECKING:
+    from api.wiring import System
+    from detect.port import Detector
+    from models.clock import Clock
+
+T = TypeVar("T")
 
 
 def free_port() -> int:
@@ -47,11 +54,9 @@ def running_cli(
                     raise AssertionError(f"server exited with {proc.returncode}:\n{log_path.read_text()}")
                 if time.monotonic() > deadline:
                     raise AssertionError(f"server not ready in {ready_timeout_s} s:\n{log_path.read_text()}")
-                try:
-                    if httpx.get(f"{base}/api/health", timeout=2).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    time.sleep(0.5)
+                if is_up(base):
+                    break
+                time.sleep(0.5)
             yield base
         finally:
             proc.terminate()
@@ -83,9 +88,15 @@ def is_up(base: str) -> bool:
 
 @dataclass
 class InProcessApi:
+    """A served system: both roles joined by the in-process link, as ``serve`` runs them."""
+
     base: str
-    service: Any
+    system: System
     loop: asyncio.AbstractEventLoop
+
+    def call(self, work: Callable[[System], Awaitable[T]], timeout_s: float = 30) -> T:
+        """Run ``work(system)`` on the server's event loop and return its result."""
+        return asyncio.run_coroutine_threadsafe(work(self.system), self.loop).result(timeout_s)
 
 
 @contextlib.contextmanager
@@ -93,23 +104,23 @@ def in_process_api(
     postgres_url: str,
     db_name: str,
     *,
-    detector: Any,
-    clock: Any,
+    detector: Detector,
+    clock: Clock,
     camera_source: str,
     start_cameras: bool,
-    prepare: Callable[[Any], Awaitable[object]] | None = None,
+    prepare: Callable[[System], Awaitable[object]] | None = None,
 ) -> Iterator[InProcessApi]:
-    """The demo county's API served by uvicorn in a thread with its own event loop and database.
+    """The demo county served by uvicorn in a thread with its own event loop and database.
 
-    ``start_cameras`` runs the camera loops (live video); ``prepare`` runs inside the server's loop
-    before it starts answering.
+    The system is built by ``api.wiring.build_system`` and started as ``serve`` starts it (the centre's
+    intake, feed relay and escalator run); ``start_cameras`` also runs the analysis of the demo camera
+    (live video). ``prepare`` runs inside the server's loop before it starts answering.
     """
     # Imported here: tests/servers.py also serves tests that must not load the application.
-    from api.app import create_app
     from api.auth import AuthConfig
-    from api.runner import demo_site, load_site, seed_demo_users
-    from api.service import Service
+    from api.site import demo_site, load_site, seed_demo_users
     from api.webrtc import offer_loopback_only
+    from api.wiring import build_system
     from models.store import Store
     from tests.conftest import _with_database
 
@@ -128,22 +139,20 @@ def in_process_api(
             store, replace(site, cameras=[replace(c, source=camera_source) for c in site.cameras])
         )
         await seed_demo_users(store)
-        service = Service(store, detector, clock, timezone=site.timezone)
-        await (service.start() if start_cameras else service.load())
+        system = build_system(store, detector, clock, AuthConfig.for_demo(), timezone=site.timezone)
+        await system.start(None if start_cameras else ())
         if prepare is not None:
-            await prepare(service)
+            await prepare(system)
         offer_loopback_only()
-        app = create_app(service, AuthConfig.for_demo())
         server = uvicorn.Server(
-            uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error", lifespan="off")
+            uvicorn.Config(system.app, host="127.0.0.1", port=port, log_level="error", lifespan="off")
         )
-        box.update(service=service, server=server, loop=asyncio.get_running_loop())
+        box.update(system=system, server=server, loop=asyncio.get_running_loop())
         ready.set()
         try:
             await server.serve()
         finally:
-            await app.state.webrtc.aclose()
-            await service.stop()
+            await system.stop()
             await store.close()
 
     thread = threading.Thread(target=asyncio.run, args=(main(),), daemon=True)
@@ -152,7 +161,7 @@ def in_process_api(
     base = f"http://127.0.0.1:{port}"
     assert wait_for(lambda: is_up(base), 30)
     try:
-        yield InProcessApi(base, box["service"], box["loop"])
+        yield InProcessApi(base, box["system"], box["loop"])
     finally:
         box["server"].should_exit = True
         thread.join(30)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from functools import cache
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Response
@@ -31,8 +32,10 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-# Verifying against a real hash when the user is unknown keeps both failures equally slow.
-_DUMMY_HASH = hash_password("no such user")
+@cache
+def _dummy_hash() -> str:
+    """Verifying against a real hash when the user is unknown keeps both failures equally slow."""
+    return hash_password("no such user")
 
 
 class Credentials(BaseModel):
@@ -85,7 +88,7 @@ async def token(
     body: Credentials, response: Response, store: StoreDep, config: AuthConfigDep
 ) -> dict[str, Any]:
     user = await store.users.get(body.username)
-    ok = verify_password(user.password_hash if user else _DUMMY_HASH, body.password)
+    ok = verify_password(user.password_hash if user else _dummy_hash(), body.password)
     principal = await _principal_of(store.users, body.username) if ok else None
     if principal is None:
         raise HTTPException(401, "wrong user name or password")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import cast
 
@@ -21,7 +22,12 @@ DEFAULT_FPS = 25.0
 
 
 class FileSource(ThreadedSource):
-    """Decode a file with OpenCV, looping at its end if asked, paced at its frame rate if asked."""
+    """Decode a file with OpenCV, looping at its end if asked, paced at its frame rate if asked.
+
+    Pacing reads ``monotonic`` (seconds) and sleeps with ``wait(seconds)``, which returns True when the
+    source was stopped meanwhile; by default the monotonic clock and the stop event's wait. Tests pass a
+    virtual clock that ``wait`` advances, so the pace is checked without the wall clock.
+    """
 
     def __init__(
         self,
@@ -33,6 +39,8 @@ class FileSource(ThreadedSource):
         realtime: bool = True,
         fps_override: float | None = None,
         queue_size: int = 2,
+        monotonic: Callable[[], float] = time.monotonic,
+        wait: Callable[[float], bool] | None = None,
     ) -> None:
         if fps_override is not None and fps_override <= 0:
             raise ValueError(f"fps_override must be positive, got {fps_override}")
@@ -41,10 +49,12 @@ class FileSource(ThreadedSource):
         self.loop = loop
         self.realtime = realtime
         self.fps_override = fps_override
+        self._monotonic = monotonic
+        self._wait = wait if wait is not None else self._stop.wait
 
     def _run(self) -> None:
         period_s: float | None = None
-        next_due = time.monotonic()
+        next_due = self._monotonic()
         while not self._stop.is_set():
             capture = cv2.VideoCapture(str(self.path))
             try:
@@ -66,7 +76,7 @@ class FileSource(ThreadedSource):
                 self._post_state(CameraState.OFFLINE, "end of file")
                 return
             logger.debug("camera %s: end of %s after %d frames, looping", self.camera_id, self.path, decoded)
-            next_due = time.monotonic() + (period_s or 0.0)
+            next_due = self._monotonic() + (period_s or 0.0)
 
     def _play(self, capture: cv2.VideoCapture, period_s: float | None, next_due: float) -> int | None:
         """Emit the file's frames once; returns how many, or None when stopped."""
@@ -76,11 +86,11 @@ class FileSource(ThreadedSource):
             if not ok:
                 return decoded
             if period_s is not None:
-                delay = next_due - time.monotonic()
-                if delay > 0 and self._stop.wait(delay):
+                delay = next_due - self._monotonic()
+                if delay > 0 and self._wait(delay):
                     return None
                 # After a long hiccup, carry on at the file's pace instead of bursting to catch up.
-                next_due = max(next_due + period_s, time.monotonic())
+                next_due = max(next_due + period_s, self._monotonic())
             # OpenCV does not expose picture types; only a file's first frame is surely a keyframe.
             self._emit(cast(Image, image), keyframe=decoded == 0)
             decoded += 1

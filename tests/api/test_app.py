@@ -6,51 +6,21 @@ import asyncio
 import hashlib
 import uuid
 from collections.abc import AsyncIterator, Sequence
-from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import httpx
 import numpy as np
 import pytest
 
 from api.schemas import feed_json
-from api.site import demo_site, load_site, seed_demo_users
-from detect.analysis.analyzer import CameraAnalyzer, evidence_of, jpeg_blob
+from detect.analysis.analyzer import CameraAnalyzer
 from detect.analysis.clips import ClipRecorder
 from detect.analysis.live import LiveView
 from ingest.frames import Frame
-from models.clock import ManualClock
-from models.link import ClipReport, EventReport
-from models.records import Detection, Event, EventKind, EventPhase, EvidenceBlob
+from models.link import ClipReport
+from models.records import Detection, EvidenceBlob
 from models.store import Store
-from tests.rig import Rig, build_rig
-
-T0 = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)  # 10:00 in Asia/Shanghai: the day shift
-
-
-def crowd_output(x: float) -> EventReport:
-    """A crowd START whose five people stand around image column x (left half → grid …001)."""
-    people = tuple(Detection((x + 10 * i, 300, x + 10 * i + 30, 400), 0.8, "person", 0) for i in range(5))
-    snapshot, clean = b"\xff\xd8snapshot" + bytes([int(x) % 256]), b"\xff\xd8clean" + bytes([int(x) % 256])
-    event = Event(
-        kind=EventKind.CROWD,
-        camera_id="cam-dongguan-road",
-        zone_name="road",
-        started_at=T0,
-        confidence=0.8,
-        detections=people,
-        person_count=5,
-        evidence=(evidence_of(snapshot, "snapshot"), evidence_of(clean, "clean")),
-    )
-    return EventReport(EventPhase.START, event, (jpeg_blob(snapshot, "snapshot"), jpeg_blob(clean, "clean")))
-
-
-async def demo_rig(store: Store, detector: object = None) -> Rig:
-    """The demo county in the store, its camera's video replaced (these tests run no camera loop)."""
-    site = demo_site()
-    await load_site(store, replace(site, cameras=[replace(c, source="unused.avi") for c in site.cameras]))
-    await seed_demo_users(store)
-    return await build_rig(store, ManualClock(T0), detector, timezone=site.timezone)  # type: ignore[arg-type]
+from tests.rig import T0, Rig, crowd_output, demo_rig
 
 
 @pytest.fixture

@@ -9,12 +9,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from api.runner import configured_site
-from api.service import Service
+from api.site import configured_site
+from api.wiring import build_analysis
 from detect.analysis.analyzer import CameraAnalyzer
+from detect.analysis.node import AnalysisNode
 from models.clock import SystemClock
-
-REPO = Path(__file__).resolve().parents[2]
+from tests.conftest import REPO
+from tests.rig import DirectLink, NoDetector
 
 
 def site_with(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, clips: str) -> Path:
@@ -29,13 +30,17 @@ def site_with(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, clips: str) -> Pa
     return path
 
 
+def analysis_node(clip_seconds: tuple[float, float] | None) -> AnalysisNode:
+    """The analysis role as serve builds it for the site (no camera runs: only its clip settings matter)."""
+    return build_analysis(DirectLink(), NoDetector(), SystemClock(), clip_seconds=clip_seconds)
+
+
 def test_configured_seconds_shape_each_cameras_clip(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     path = site_with(tmp_path, monkeypatch, "clips:\n  pre_seconds: 2\n  post_seconds: 1")
     site, _ = configured_site(path)
     assert site.clip_seconds == (2.0, 1.0)
     camera = site.cameras[0]  # 2 analysed frames per second
-    service = Service(None, None, SystemClock(), clip_seconds=site.clip_seconds)  # type: ignore[arg-type]
-    recorder = service.clip_recorder(camera)
+    recorder = analysis_node(site.clip_seconds).clip_recorder(camera)
     assert recorder is not None
     assert (recorder.pre_seconds, recorder.post_seconds, recorder.fps) == (2.0, 1.0, 2.0)
     # A START at 10 s: its clip holds 8 s–11 s, the frames of 2 s before and 1 s after it.
@@ -54,7 +59,7 @@ def test_configured_seconds_shape_each_cameras_clip(tmp_path: Path, monkeypatch:
 def test_clips_can_be_turned_off(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     site, _ = configured_site(site_with(tmp_path, monkeypatch, "clips:\n  enabled: false"))
     assert site.clip_seconds is None
-    service = Service(None, None, SystemClock(), clip_seconds=site.clip_seconds)  # type: ignore[arg-type]
+    node = analysis_node(site.clip_seconds)
     camera = site.cameras[0]
-    assert service.clip_recorder(camera) is None
-    assert CameraAnalyzer(camera, clips=service.clip_recorder(camera) or False).clips is None
+    assert node.clips is None and node.clip_recorder(camera) is None
+    assert CameraAnalyzer(camera, clips=node.clip_recorder(camera) or False).clips is None

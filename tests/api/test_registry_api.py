@@ -9,17 +9,17 @@ from dataclasses import replace
 import httpx
 import numpy as np
 import pytest
+from fastapi import FastAPI
 
-from api.app import create_app
-from api.auth import AuthConfig
-from api.cameras_api import router as registry_router
-from api.runner import DEMO_PASSWORD, demo_site, load_site, seed_demo_users
-from api.service import Service
+from api.site import DEMO_PASSWORD, demo_site, load_site, seed_demo_users
+from api.wiring import build_app
+from ingest.camera_urls import parse_subnets
 from models.clock import SystemClock
 from models.records import Detection, LineDirection, ZoneKind
 from models.store import Store
-from tests.ingest.rtsp_peer import free_port
 from tests.ingest.waiting import wait_until
+from tests.rig import Rig, build_rig
+from tests.servers import free_port
 
 CANARY = "canary-Registry-3f9b07"
 
@@ -30,21 +30,24 @@ class NoDetector:
 
 
 @pytest.fixture
-async def service(store: Store) -> AsyncIterator[Service]:
+async def rig(store: Store) -> AsyncIterator[Rig]:
+    """The demo county with its camera disabled: the registry's cameras are the only ones running."""
     site = demo_site()
     await load_site(store, replace(site, cameras=[replace(c, enabled=False) for c in site.cameras]))
     await seed_demo_users(store)
-    svc = Service(store, NoDetector(), SystemClock(), timezone=site.timezone)
-    await svc.load()
-    yield svc
-    await svc.stop()
+    built = await build_rig(store, SystemClock(), NoDetector(), timezone=site.timezone)
+    yield built
+    await built.stop()
+
+
+def app_with_subnets(rig: Rig, *subnets: str) -> FastAPI:
+    """The rig's roles behind an app that admits camera URLs in ``subnets`` (site.camera_subnets)."""
+    return build_app(rig.centre, rig.analysis, rig.auth, rig.clock, camera_subnets=parse_subnets(subnets))
 
 
 @pytest.fixture
-async def admin(service: Service) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(service, AuthConfig.for_demo())
-    app.include_router(registry_router)
-    app.state.camera_subnets = ["127.0.0.0/8", "192.168.10.0/24"]
+async def admin(rig: Rig) -> AsyncIterator[httpx.AsyncClient]:
+    app = app_with_subnets(rig, "127.0.0.0/8", "192.168.10.0/24")
     client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gridwatch")
     response = await client.post("/api/auth/token", json={"username": "admin", "password": DEMO_PASSWORD})
     assert response.status_code == 200, response.text
@@ -79,19 +82,19 @@ def camera_body(source: str, **changes: object) -> dict[str, object]:
     ],
 )
 async def test_refused_sources_are_422_with_a_reason(
-    admin: httpx.AsyncClient, service: Service, source: str, reason: str, caplog: pytest.LogCaptureFixture
+    admin: httpx.AsyncClient, rig: Rig, source: str, reason: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
     response = await admin.post("/api/registry/cameras", json=camera_body(source))
     assert response.status_code == 422, response.text
     assert reason in response.json()["detail"][0]["reason"]
-    assert "cam-new" not in service.cameras and "cam-new" not in service._tasks
+    assert "cam-new" not in rig.centre.routing.cameras and "cam-new" not in rig.analysis.running
     assert CANARY not in response.text and CANARY not in caplog.text
 
 
 async def test_cameras_and_zones_change_at_run_time_and_secrets_never_leak(
     admin: httpx.AsyncClient,
-    service: Service,
+    rig: Rig,
     caplog: pytest.LogCaptureFixture,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -105,9 +108,9 @@ async def test_cameras_and_zones_change_at_run_time_and_secrets_never_leak(
     captured.append(created.text)
     assert created.status_code == 201, created.text
     assert created.json()["source"].startswith("rtsp://***:***@127.0.0.1")
-    assert "cam-new" in service.cameras and "cam-new" in service._tasks
+    assert "cam-new" in rig.centre.routing.cameras and "cam-new" in rig.analysis.running
     assert (await admin.post("/api/registry/cameras", json=camera_body(source))).status_code == 409
-    assert await wait_until(lambda: service.camera_status("cam-new")["state"] == "offline", 10) is not None
+    assert await wait_until(lambda: rig.analysis.status("cam-new")["state"] == "offline", 10) is not None
 
     zones = [
         {"kind": "crowd", "name": "square", "polygon_px": [[0, 0], [300, 0], [300, 300]], "min_persons": 3}
@@ -115,7 +118,7 @@ async def test_cameras_and_zones_change_at_run_time_and_secrets_never_leak(
     updated = await admin.put("/api/registry/cameras/cam-new/zones", json=zones)
     captured.append(updated.text)
     assert updated.status_code == 200, updated.text
-    assert [z.name for z in service.cameras["cam-new"].zones] == ["square"]
+    assert [z.name for z in rig.centre.routing.cameras["cam-new"].zones] == ["square"]
     outside = [{"kind": "crowd", "name": "big", "polygon_px": [[0, 0], [900, 0], [900, 300]]}]
     refused = await admin.put("/api/registry/cameras/cam-new/zones", json=outside)
     assert refused.status_code == 422 and "outside" in refused.text
@@ -128,26 +131,26 @@ async def test_cameras_and_zones_change_at_run_time_and_secrets_never_leak(
             "direction": "right_to_left", "labels": ["vehicle", "person"]}  # fmt: skip
     gated = await admin.put("/api/registry/cameras/cam-new/zones", json=[gate])
     assert gated.status_code == 200, gated.text
-    [line] = service.cameras["cam-new"].zones
+    [line] = rig.centre.routing.cameras["cam-new"].zones
     assert (line.kind, line.direction, line.labels) == (
         ZoneKind.LINE, LineDirection.RIGHT_TO_LEFT, ("vehicle", "person")
     )  # fmt: skip
-    [stored] = [c for c in await service.store.load_cameras() if c.id == "cam-new"]
-    assert stored.zones == service.cameras["cam-new"].zones  # survives a restart as it was sent
+    [stored] = [c for c in await rig.store.cameras.load() if c.id == "cam-new"]
+    assert stored.zones == rig.centre.routing.cameras["cam-new"].zones  # survives a restart as it was sent
     bent = {**gate, "polygon_px": [[10, 100], [150, 50], [300, 90]]}
     refused = await admin.put("/api/registry/cameras/cam-new/zones", json=[bent])
     assert refused.status_code == 422 and "exactly 2 points" in refused.text, refused.text
 
     moved = await admin.put("/api/registry/cameras/cam-new", json=camera_body(source, name="Renamed"))
     captured.append(moved.text)
-    assert moved.status_code == 200 and service.cameras["cam-new"].name == "Renamed"
+    assert moved.status_code == 200 and rig.centre.routing.cameras["cam-new"].name == "Renamed"
     for path in ("/api/registry/cameras", "/api/registry/cameras/cam-new", "/api/cameras", "/api/status"):
         response = await admin.get(path)
         assert response.status_code == 200, (path, response.text)
         captured.append(response.text)
 
     assert (await admin.delete("/api/registry/cameras/cam-new")).status_code == 204
-    assert "cam-new" not in service.cameras and "cam-new" not in service._tasks
+    assert "cam-new" not in rig.centre.routing.cameras and "cam-new" not in rig.analysis.running
     assert (await admin.get("/api/registry/cameras/cam-new")).status_code == 404
     assert (await admin.delete("/api/registry/cameras/cam-new")).status_code == 404
 
@@ -155,10 +158,8 @@ async def test_cameras_and_zones_change_at_run_time_and_secrets_never_leak(
     assert all(CANARY not in text for text in [caplog.text, *captured])
 
 
-async def test_only_admins_change_the_registry(service: Service) -> None:
-    app = create_app(service, AuthConfig.for_demo())
-    app.include_router(registry_router)
-    app.state.camera_subnets = ["127.0.0.0/8"]
+async def test_only_admins_change_the_registry(rig: Rig) -> None:
+    app = app_with_subnets(rig, "127.0.0.0/8")
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gridwatch") as c:
         response = await c.post("/api/registry/cameras", json=camera_body("rtsp://127.0.0.1/x"))
         assert response.status_code == 401

@@ -6,20 +6,16 @@ The route list is read from the application itself, so a route added later is ch
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from dataclasses import replace
 
 import httpx
 import pytest
 from fastapi.routing import APIRoute
 
-from api.app import create_app
-from api.auth import AuthConfig, Principal, hash_password, key_digest
-from api.runner import DEMO_PASSWORD, demo_site, load_site, seed_demo_users
-from api.service import Service
-from models.auth_store import AuthStore
-from models.clock import ManualClock
-from models.store import Store
-from tests.api.test_app import T0, NoDetector, crowd_output
+from api.auth import Principal, hash_password, key_digest
+from api.schemas import feed_json
+from api.site import DEMO_PASSWORD
+from models.store import Store, UserRecord
+from tests.rig import Rig, crowd_output, demo_rig
 
 GRID_A = "379901001001001"  # where the incident happens (left half of the picture)
 #: Streams that never end; their scoping is asserted separately below.
@@ -27,15 +23,10 @@ STREAMS = {"/api/stream"}
 
 
 @pytest.fixture
-async def world(store: Store) -> AsyncIterator[tuple[Service, httpx.AsyncClient, dict[str, str]]]:
-    site = demo_site()
-    await load_site(store, replace(site, cameras=[replace(c, source="unused.avi") for c in site.cameras]))
-    await seed_demo_users(store)
-    service = Service(store, NoDetector(), ManualClock(T0), timezone=site.timezone)
-    await service.load()
-    app = create_app(service, AuthConfig.for_demo())
-    client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gridwatch")
-    result = await service.handle(crowd_output(100))
+async def world(store: Store) -> AsyncIterator[tuple[Rig, httpx.AsyncClient, dict[str, str]]]:
+    rig = await demo_rig(store)
+    client = await rig.client()
+    result = await rig.report(crowd_output(100))
     assert result is not None
     incident_id = str(result[0])
     tokens = {}
@@ -57,14 +48,15 @@ async def world(store: Store) -> AsyncIterator[tuple[Service, httpx.AsyncClient,
         "camera_id": "cam-dongguan-road",
         **{f"token:{u}": t for u, t in tokens.items()},
     }
-    yield service, client, ids
+    yield rig, client, ids
     await client.aclose()
+    await rig.stop()
 
 
 async def test_every_route_hides_grid_a_from_other_grids(
-    world: tuple[Service, httpx.AsyncClient, dict[str, str]],
+    world: tuple[Rig, httpx.AsyncClient, dict[str, str]],
 ) -> None:
-    _service, client, ids = world
+    _rig, client, ids = world
     app = client._transport.app  # type: ignore[attr-defined]
     routes = [r for r in app.routes if isinstance(r, APIRoute) and r.path.startswith("/api/")]
     assert len(routes) >= 14
@@ -98,7 +90,7 @@ async def test_every_route_hides_grid_a_from_other_grids(
     assert checked >= 9
 
 
-async def test_owner_and_county_do_see_it(world: tuple[Service, httpx.AsyncClient, dict[str, str]]) -> None:
+async def test_owner_and_county_do_see_it(world: tuple[Rig, httpx.AsyncClient, dict[str, str]]) -> None:
     _, client, ids = world
     for user in ("w001", "command"):
         headers = {"Authorization": f"Bearer {ids['token:' + user]}"}
@@ -109,18 +101,18 @@ async def test_owner_and_county_do_see_it(world: tuple[Service, httpx.AsyncClien
 
 
 async def test_live_feed_filter_follows_scope(
-    world: tuple[Service, httpx.AsyncClient, dict[str, str]],
+    world: tuple[Rig, httpx.AsyncClient, dict[str, str]],
 ) -> None:
-    service, _, _ids = world
-    async with service.broadcaster.subscribe() as queue:
-        await service.relay.deliver_pending()
-        message = queue.get_nowait()
+    rig, _, _ids = world
+    async with rig.centre.broadcaster.subscribe() as queue:
+        await rig.centre.relay.deliver_pending()
+        message = feed_json(queue.get_nowait())
     unit = message["incident"]["place"]["unit_code"]
     assert Principal("w001", "grid_worker", GRID_A).sees(unit)
     assert not Principal("w003", "grid_worker", "379901001001002").sees(unit)
 
 
-async def test_signed_out_callers_get_401(world: tuple[Service, httpx.AsyncClient, dict[str, str]]) -> None:
+async def test_signed_out_callers_get_401(world: tuple[Rig, httpx.AsyncClient, dict[str, str]]) -> None:
     _, client, ids = world
     assert client.cookies.get("gw_access"), "signing in sets the pages' cookie"
     client.cookies.clear()
@@ -140,16 +132,16 @@ async def test_signed_out_callers_get_401(world: tuple[Service, httpx.AsyncClien
 
 
 async def test_evidence_views_are_audited_with_who_and_why(
-    world: tuple[Service, httpx.AsyncClient, dict[str, str]],
+    world: tuple[Rig, httpx.AsyncClient, dict[str, str]],
 ) -> None:
-    service, client, ids = world
+    rig, client, ids = world
     headers = {"Authorization": f"Bearer {ids['token:command']}"}
     r = await client.get(
         f"/api/evidence/{ids['evidence_id']}", params={"reason": "核查聚集"}, headers=headers
     )
     assert r.status_code == 200
-    [entry] = await AuthStore(service.store.pool).audit_entries("evidence")
-    assert (entry["actor"], entry["object_id"], entry["reason"]) == (
+    [entry] = await rig.store.audit.entries("evidence")
+    assert (entry.actor, entry.object_id, entry.reason) == (
         "command",
         ids["evidence_id"],
         "核查聚集",
@@ -157,12 +149,12 @@ async def test_evidence_views_are_audited_with_who_and_why(
 
 
 async def test_api_keys_are_scoped_like_users(
-    world: tuple[Service, httpx.AsyncClient, dict[str, str]],
+    world: tuple[Rig, httpx.AsyncClient, dict[str, str]],
 ) -> None:
-    service, client, _ids = world
-    auth = AuthStore(service.store.pool)
-    await auth.add_api_key("k1", "grid-b-bot", key_digest("gwk_b"), "grid_worker", "379901001001002")
-    await auth.add_api_key("k2", "county-bot", key_digest("gwk_c"), "county_command", "379901")
+    rig, client, _ids = world
+    users = rig.store.users
+    await users.add_api_key("k1", "grid-b-bot", key_digest("gwk_b"), "grid_worker", "379901001001002")
+    await users.add_api_key("k2", "county-bot", key_digest("gwk_c"), "county_command", "379901")
     b = (await client.get("/api/incidents", headers={"X-API-Key": "gwk_b"})).json()
     c = (await client.get("/api/incidents", headers={"X-API-Key": "gwk_c"})).json()
     assert (b["total"], c["total"]) == (0, 1)
@@ -170,7 +162,7 @@ async def test_api_keys_are_scoped_like_users(
 
 
 async def test_refresh_rotates_and_a_spent_token_is_refused(
-    world: tuple[Service, httpx.AsyncClient, dict[str, str]],
+    world: tuple[Rig, httpx.AsyncClient, dict[str, str]],
 ) -> None:
     _, client, _ = world
     first = (
@@ -182,11 +174,9 @@ async def test_refresh_rotates_and_a_spent_token_is_refused(
     assert replay.status_code == 401
 
 
-async def test_disabled_user_cannot_sign_in(world: tuple[Service, httpx.AsyncClient, dict[str, str]]) -> None:
-    service, client, _ = world
-    from models.auth_store import UserRecord
-
-    await AuthStore(service.store.pool).upsert_user(
+async def test_disabled_user_cannot_sign_in(world: tuple[Rig, httpx.AsyncClient, dict[str, str]]) -> None:
+    rig, client, _ = world
+    await rig.store.users.upsert(
         UserRecord("gone", "Gone", hash_password("long enough pw"), "grid_worker", GRID_A, None, True)
     )
     r = await client.post("/api/auth/token", json={"username": "gone", "password": "long enough pw"})
@@ -202,7 +192,7 @@ async def test_disabled_user_cannot_sign_in(world: tuple[Service, httpx.AsyncCli
     ],
 )
 async def test_bad_uploads_are_refused(
-    world: tuple[Service, httpx.AsyncClient, dict[str, str]],
+    world: tuple[Rig, httpx.AsyncClient, dict[str, str]],
     headers: dict[str, str],
     content: bytes,
     status: int,

@@ -1,10 +1,13 @@
 from __future__ import annotations
 
 import asyncio
-import time
-from collections.abc import AsyncIterator
-from datetime import UTC
+import itertools
+import threading
+from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+
+import pytest
 
 from ingest.frames import Frame
 from ingest.health import CameraState
@@ -12,6 +15,49 @@ from ingest.sources import FileSource
 from models.clock import SystemClock
 
 VTEST_FRAMES = 795
+T0 = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)
+
+
+class VirtualTime:
+    """A monotonic clock and a Clock that move only when the source waits, and as far as it waits.
+
+    The source's worker thread waits and reads it; the event loop reads it too (health changes). The
+    source's pacing is then checked on the time it asked to wait, not on how busy the machine was.
+    """
+
+    def __init__(self, after_wait: Callable[[int], None] = lambda waits: None) -> None:
+        self.seconds = 0.0
+        self.waits = 0
+        self._after_wait = after_wait
+
+    def monotonic(self) -> float:
+        return self.seconds
+
+    def now(self) -> datetime:
+        return T0 + timedelta(seconds=self.seconds)
+
+    def wait(self, delay_s: float) -> bool:
+        """Advance by delay_s at once; never reports a stop (the source checks its stop flag itself)."""
+        self.seconds += delay_s
+        self.waits += 1
+        self._after_wait(self.waits)
+        return False
+
+
+def paced(
+    path: Path, time_: VirtualTime, *, queue_size: int, fps_override: float | None = None
+) -> FileSource:
+    """A real-time FileSource on virtual time: frames stamped, and paced, by ``time_``."""
+    return FileSource(
+        "cam-file",
+        path,
+        time_,
+        realtime=True,
+        fps_override=fps_override,
+        queue_size=queue_size,
+        monotonic=time_.monotonic,
+        wait=time_.wait,
+    )
 
 
 async def take(source: FileSource, count: int) -> list[Frame]:
@@ -61,42 +107,55 @@ async def test_without_loop_the_stream_ends_and_the_camera_goes_offline(vtest: P
         await source.aclose()
 
 
-async def test_realtime_plays_at_the_file_frame_rate(vtest: Path) -> None:
-    source = FileSource("cam-file", vtest, SystemClock(), realtime=True, queue_size=100)
-    started = time.monotonic()
+@pytest.mark.parametrize(
+    ("fps_override", "fps"),
+    [(None, 10.0), (40.0, 40.0)],  # vtest.avi's own 10 fps, or the rate asked for
+)
+async def test_realtime_plays_at_the_frame_rate(vtest: Path, fps_override: float | None, fps: float) -> None:
+    time_ = VirtualTime()
+    # Deep enough that no frame is dropped while the worker runs ahead on virtual time.
+    source = paced(vtest, time_, fps_override=fps_override, queue_size=2000)
     try:
         frames = await asyncio.wait_for(take(source, 20), 10)
     finally:
         await source.aclose()
-    elapsed = time.monotonic() - started
-    assert len(frames) == 20
-    assert 1.5 <= elapsed <= 3.0, f"20 frames at 10 fps took {elapsed:.2f} s"
-    assert 7 <= source.health.fps <= 13
-
-
-async def test_fps_override_changes_the_pace(vtest: Path) -> None:
-    source = FileSource("cam-file", vtest, SystemClock(), fps_override=40, queue_size=100)
-    started = time.monotonic()
-    try:
-        await asyncio.wait_for(take(source, 20), 10)
-    finally:
-        await source.aclose()
-    elapsed = time.monotonic() - started
-    assert 0.35 <= elapsed <= 1.0, f"20 frames at 40 fps took {elapsed:.2f} s"
+    assert [f.index for f in frames] == list(range(20))
+    # Frames are stamped with the virtual time they went out at: the first at once, each next one after
+    # waiting one period, so the 20th after the source waited 19 periods (1.9 s at 10 fps, 0.475 s at 40).
+    assert frames[0].captured_at == T0
+    assert frames[19].captured_at - frames[0].captured_at == timedelta(seconds=19 / fps)
+    assert {b.captured_at - a.captured_at for a, b in itertools.pairwise(frames)} == {
+        timedelta(seconds=1 / fps)
+    }
+    assert source.health.fps == pytest.approx(fps)
 
 
 async def test_a_slow_consumer_gets_the_newest_frame(vtest: Path) -> None:
-    source = FileSource("cam-file", vtest, SystemClock(), realtime=False, queue_size=1)
+    loop = asyncio.get_running_loop()
+    first_taken = threading.Event()
+    sixty_more = asyncio.Event()
+
+    def after_wait(waits: int) -> None:
+        # The worker waits before every frame but the first (index 0): wait n is followed by frame n.
+        if waits == 1:
+            first_taken.wait(10)  # hold frame 1 until the consumer has frame 0
+        elif waits == 61:
+            loop.call_soon_threadsafe(sixty_more.set)  # frames 1…60 are posted ahead of this
+
+    source = paced(vtest, VirtualTime(after_wait), queue_size=1)
     frames = source.frames()
     try:
         first = await asyncio.wait_for(anext(frames), 10)
-        await asyncio.sleep(0.5)  # an analyser busy with one frame while the decoder runs on
+        first_taken.set()
+        # An analyser busy with one frame while the decoder runs on.
+        await asyncio.wait_for(sixty_more.wait(), 10)
         second = await asyncio.wait_for(anext(frames), 10)
         assert source.latest is not None
         assert second.index == source.latest.index
         assert second.index - first.index > 50
         assert source.dropped > 50
     finally:
+        first_taken.set()
         await frames.aclose()
         await source.aclose()
 

@@ -7,13 +7,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from detect.analysis.analyzer import AnalyzerOutput, CameraAnalyzer
+from detect.analysis.analyzer import CameraAnalyzer
 from detect.backends.ultralytics import UltralyticsDetector
 from detect.rules import Model, Phase
+from models.link import EventReport
 from models.records import Camera, Detection, EventKind, LineDirection, Mount, Zone, ZoneKind
 
-from .conftest import read_frames
-from .helpers import SQUARE, T0, at, persons_inside, zone
+from ..conftest import read_frames
+from ..helpers import SQUARE, T0, at, persons_inside, zone
 
 
 class NoTracker:
@@ -39,14 +40,16 @@ def test_crowd_episode_becomes_one_event_with_evidence() -> None:
     assert (event.kind, event.camera_id, event.zone_name) == (EventKind.CROWD, "cam-1", crowd.name)
     assert event.started_at == at(0) and event.ended_at is None
     assert event.person_count == 6 and len(event.detections) == 6
-    assert start.snapshot_jpeg is not None and start.clean_jpeg is not None
+    snapshot_blob, clean_blob = start.evidence
+    assert (snapshot_blob.role, clean_blob.role) == ("snapshot", "clean")
+    assert snapshot_blob.data and clean_blob.data
     snapshot, clean = event.evidence
-    assert snapshot.sha256 == hashlib.sha256(start.snapshot_jpeg).hexdigest()
-    assert clean.sha256 == hashlib.sha256(start.clean_jpeg).hexdigest()
-    assert (snapshot.media_type, snapshot.size) == ("image/jpeg", len(start.snapshot_jpeg))
+    assert snapshot.sha256 == snapshot_blob.sha256 == hashlib.sha256(snapshot_blob.data).hexdigest()
+    assert clean.sha256 == clean_blob.sha256 == hashlib.sha256(clean_blob.data).hexdigest()
+    assert (snapshot.media_type, snapshot.size) == ("image/jpeg", len(snapshot_blob.data))
     assert end.event.id == event.id  # same episode
     # Gone at 10 s, tracked people still count for dropout_seconds (1), then cooldown_seconds (10).
-    assert end.event.ended_at == at(21.0) and end.snapshot_jpeg is None
+    assert end.event.ended_at == at(21.0) and end.evidence == ()
 
 
 def test_fire_zones_watch_fire_and_smoke() -> None:
@@ -58,11 +61,11 @@ def test_fire_zones_watch_fire_and_smoke() -> None:
     assert kinds == [EventKind.SMOKE]
 
 
-def fire_every_fourth_frame(analyzer: CameraAnalyzer, *, tell_which_ran: bool) -> list[AnalyzerOutput]:
+def fire_every_fourth_frame(analyzer: CameraAnalyzer, *, tell_which_ran: bool) -> list[EventReport]:
     """20 s at 2 fps with a flame in the zone; the fire model looks only at every 4th frame (every 2 s)."""
     image = np.zeros((480, 640, 3), np.uint8)
     flame = Detection((200.0, 150.0, 300.0, 250.0), 0.5, "fire", 1)
-    outputs: list[AnalyzerOutput] = []
+    outputs: list[EventReport] = []
     for i in range(40):
         fire_ran = i % 4 == 0
         detections = [*persons_inside(2), *([flame] if fire_ran else [])]
@@ -183,8 +186,10 @@ def test_line_crossing_becomes_one_ended_event_with_evidence() -> None:
     # A crossing has no duration: it is recorded as already ended, and the next one is its own event.
     assert event.started_at == event.ended_at == at(11)
     assert [d.track_id for d in event.detections] == [1]
-    assert first.snapshot_jpeg is not None and first.clean_jpeg is not None
+    snapshot_blob, clean_blob = first.evidence
+    assert (snapshot_blob.role, clean_blob.role) == ("snapshot", "clean")
+    assert snapshot_blob.data and clean_blob.data
     snapshot, clean = event.evidence
-    assert snapshot.sha256 == hashlib.sha256(first.snapshot_jpeg).hexdigest()
-    assert clean.sha256 == hashlib.sha256(first.clean_jpeg).hexdigest()
+    assert snapshot.sha256 == hashlib.sha256(snapshot_blob.data).hexdigest()
+    assert clean.sha256 == hashlib.sha256(clean_blob.data).hexdigest()
     assert second.event.id != event.id and second.event.started_at == at(21)

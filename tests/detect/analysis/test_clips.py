@@ -16,7 +16,7 @@ from detect.analysis.clips import ENCODER_PREFERENCE, MP4, Clip, ClipRecorder, p
 from detect.rules import Model, Phase
 from models.records import Camera, Detection, Mount, ZoneKind
 
-from .helpers import at, persons_inside, zone
+from ..helpers import at, persons_inside, zone
 
 # Full-size frame (1280×720 → 640×360 in the clip) and one person whose head is the top fifth of the box.
 PERSON = Detection((400.0, 80.0, 560.0, 720.0), 0.9, "person", 0, 1)

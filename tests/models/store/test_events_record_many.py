@@ -1,10 +1,9 @@
-"""Store.record_events: a group of events in one transaction leaves what recording them one by one leaves."""
+"""store.events.record_many: a group in one transaction leaves what recording its events one by one leaves."""
 
 from __future__ import annotations
 
 import random
 import uuid
-from collections.abc import Sequence
 from dataclasses import replace
 from datetime import timedelta
 from typing import Any
@@ -12,11 +11,9 @@ from typing import Any
 import asyncpg
 import pytest
 
-from models.records import Detection, Event
-from models.store import EvidenceBlob, IncidentOpening, Store
-from tests.models.store.test_store import T0, _event, _grid, _opening
-
-Item = tuple[Event, IncidentOpening, Sequence[EvidenceBlob]]
+from models.records import Detection, EvidenceBlob, IncidentState
+from models.store import Recording, Store
+from tests.models.store.samples import T0, crowd_event, crowd_opening, sample_grid
 
 
 def _script(seed: int) -> list[tuple[int, str, timedelta, bool, bool]]:
@@ -39,17 +36,17 @@ def _script(seed: int) -> list[tuple[int, str, timedelta, bool, bool]]:
 
 def _items(
     prefix: str, script: list[tuple[int, str, timedelta, bool, bool]]
-) -> tuple[list[Item], dict[str, int]]:
+) -> tuple[list[Recording], dict[str, int]]:
     """The script's events under keys prefixed with ``prefix``; fresh event ids, mapped back to numbers."""
-    items: list[Item] = []
+    items: list[Recording] = []
     number_of: dict[str, int] = {}
     for n, key, offset, with_evidence, with_deadlines in script:
         at = T0 + offset
         boxes = tuple(
             Detection((10.0 * b, 20.0, 10.0 * b + 30, 90.0), 0.5 + b / 100, "person", b) for b in range(n % 4)
         )
-        event = replace(_event(at), detections=boxes, person_count=len(boxes), zone_name=f"zone-{n % 2}")
-        opening = replace(_opening(prefix + key, at), title=f"event {n}", camera_id=f"cam-{n % 3}")
+        event = replace(crowd_event(at), detections=boxes, person_count=len(boxes), zone_name=f"zone-{n % 2}")
+        opening = replace(crowd_opening(prefix + key, at), title=f"event {n}", camera_id=f"cam-{n % 3}")
         if with_deadlines:
             opening = replace(
                 opening, deadlines={"arrive": at + timedelta(minutes=30), "resolve": at + timedelta(hours=4)}
@@ -126,18 +123,18 @@ async def _snapshot(store: Store, prefix: str, number_of: dict[str, int]) -> dic
 
 @pytest.mark.parametrize("seed", [1, 2])
 async def test_a_group_leaves_what_one_by_one_leaves(store: Store, seed: int) -> None:
-    await store.replace_grids([_grid()])
+    await store.grids.replace([sample_grid()])
     script = _script(seed)
     # Some keys already have an open incident before the groups arrive: the groups fold into those.
     prelude, rest = script[:3], script[3:]
     singles, single_numbers = _items("one:", script)
     grouped, group_numbers = _items("group:", script)
 
-    single_results = [await store.record_event(*item) for item in singles]
-    group_results = [await store.record_event(*item) for item in grouped[: len(prelude)]]
+    single_results = [await store.events.record(*item) for item in singles]
+    group_results = [await store.events.record(*item) for item in grouped[: len(prelude)]]
     position = len(prelude)
     for size in (1, 7, 2, 100):  # the last group takes everything left
-        group_results += await store.record_events(grouped[position : position + size])
+        group_results += await store.events.record_many(grouped[position : position + size])
         position += size
     assert position >= len(script) and len(rest) > 7 + 2 + 1
 
@@ -161,40 +158,47 @@ async def test_a_group_leaves_what_one_by_one_leaves(store: Store, seed: int) ->
 
 
 async def test_events_sharing_a_key_in_one_group_fold_into_one_incident(store: Store) -> None:
-    await store.replace_grids([_grid()])
+    await store.grids.replace([sample_grid()])
     offsets = [0, 40, 10, 90, 20]  # the fourth is the latest
-    items: list[Item] = [
-        (_event(T0 + timedelta(seconds=s)), _opening("crowd", T0 + timedelta(seconds=s)), []) for s in offsets
+    items: list[Recording] = [
+        (crowd_event(T0 + timedelta(seconds=s)), crowd_opening("crowd", T0 + timedelta(seconds=s)), []) for s in offsets
     ]
-    results = await store.record_events(items)
+    results = await store.events.record_many(items)
     incident_id = results[0][0]
     assert results == [(incident_id, True)] + [(incident_id, False)] * 4
-    row = await store.get_incident_row(incident_id)
-    assert (row["event_count"], row["opened_at"], row["last_seen_at"]) == (5, T0, T0 + timedelta(seconds=90))
-    assert [e["to_state"] for e in await store.incident_log(incident_id)] == ["reported", "dispatched"]
-    assert [t["kind"] for t in await store.timers(incident_id)] == ["accept"]
-    outbox = await store.pending_outbox()
-    assert [o["topic"] for o in outbox] == ["incident.opened"] + ["incident.updated"] * 4
-    assert [o["payload"]["event_id"] for o in outbox] == [str(e.id) for e, _, _ in items]
+    incident = await store.incidents.get(incident_id)
+    assert (incident.event_count, incident.opened_at, incident.last_seen_at) == (
+        5,
+        T0,
+        T0 + timedelta(seconds=90),
+    )
+    assert [e.to_state for e in await store.incidents.log(incident_id)] == [
+        IncidentState.REPORTED,
+        IncidentState.DISPATCHED,
+    ]
+    assert [t.kind for t in await store.timers.of_incident(incident_id)] == ["accept"]
+    outbox = await store.outbox.pending()
+    assert [o.topic for o in outbox] == ["incident.opened"] + ["incident.updated"] * 4
+    assert [o.payload["event_id"] for o in outbox] == [str(e.id) for e, _, _ in items]
 
     # A later group folds into the incident now open: counted, never reopened or logged again.
-    more = await store.record_events(
+    more = await store.events.record_many(
         [
-            (_event(T0 + timedelta(seconds=s)), _opening("crowd", T0 + timedelta(seconds=s)), [])
+            (crowd_event(T0 + timedelta(seconds=s)), crowd_opening("crowd", T0 + timedelta(seconds=s)), [])
             for s in (5, 6)
         ]
     )
     assert more == [(incident_id, False)] * 2
-    assert (await store.get_incident_row(incident_id))["event_count"] == 7
-    assert len(await store.incident_log(incident_id)) == 2
+    assert (await store.incidents.get(incident_id)).event_count == 7
+    assert len(await store.incidents.log(incident_id)) == 2
 
 
 async def test_a_failing_group_stores_nothing(store: Store) -> None:
-    await store.replace_grids([_grid()])
-    stored = _event()
-    await store.record_event(stored, _opening("old"))
+    await store.grids.replace([sample_grid()])
+    stored = crowd_event()
+    await store.events.record(stored, crowd_opening("old"))
     with pytest.raises(asyncpg.UniqueViolationError) as caught:
-        await store.record_events([(_event(), _opening("new"), []), (stored, _opening("old"), [])])
+        await store.events.record_many([(crowd_event(), crowd_opening("new"), []), (stored, crowd_opening("old"), [])])
     assert caught.value.constraint_name == "events_pkey"
     counts = await store.pool.fetchrow(
         "SELECT (SELECT count(*) FROM incidents) AS incidents, (SELECT count(*) FROM events) AS events,"
@@ -202,4 +206,4 @@ async def test_a_failing_group_stores_nothing(store: Store) -> None:
         " (SELECT event_count FROM incidents WHERE dedup_key = 'old') AS old_count"
     )
     assert dict(counts) == {"incidents": 1, "events": 1, "outbox": 1, "old_count": 1}
-    assert await store.record_events([]) == []
+    assert await store.events.record_many([]) == []
