@@ -99,10 +99,10 @@ class OnnxRuntimeDetector:
             return []
         cx, cy, w, h = raw[:4, picked]
         xywh = np.stack([cx - w / 2, cy - h / 2, w, h], axis=1)
-        kept = cv2.dnn.NMSBoxesBatched(
+        nms = cv2.dnn.NMSBoxesBatched(
             xywh.tolist(), best_score[picked].tolist(), best[picked].tolist(), self._confidence, self._iou
         )
-        kept = np.asarray(kept, dtype=int).reshape(-1)[: self._max_detections]
+        kept = np.asarray(nms, dtype=int).reshape(-1)[: self._max_detections]
         detections: list[Detection] = []
         for k in kept:
             x, y, bw, bh = xywh[k]

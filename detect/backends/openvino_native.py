@@ -213,10 +213,10 @@ class OpenVinoDetector:
         score = np.concatenate(scores)
         class_id = np.concatenate(classes)
         xywh = np.concatenate([xyxy[:, :2], xyxy[:, 2:] - xyxy[:, :2]], axis=1)
-        kept = cv2.dnn.NMSBoxesBatched(
+        nms = cv2.dnn.NMSBoxesBatched(
             xywh.tolist(), score.tolist(), class_id.tolist(), self._confidence, self._iou
         )
-        kept = np.asarray(kept, dtype=int).reshape(-1)[: self._max_detections]
+        kept = np.asarray(nms, dtype=int).reshape(-1)[: self._max_detections]
         xyxy = xyxy[kept]
         xyxy[:, [0, 2]] = ((xyxy[:, [0, 2]] - pad[0]) / scale).clip(0, width)
         xyxy[:, [1, 3]] = ((xyxy[:, [1, 3]] - pad[1]) / scale).clip(0, height)

@@ -170,7 +170,7 @@ class RtspSource(ThreadedSource):
             for packet in container.demux(stream):
                 if self._stop.is_set():
                     return got_frames, "closed"
-                if gop is not None and packet.is_keyframe and packet.pts is not None:
+                if gop is not None and packet.is_keyframe and packet.pts is not None and stream.time_base:
                     spacing = gop.keyframe(float(packet.pts * stream.time_base))
                     assert self.analysis_interval_s is not None
                     if spacing is not None and spacing <= self.analysis_interval_s * GOP_SLACK:

@@ -15,7 +15,6 @@ import contextlib
 import json
 import logging
 import random
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -189,7 +188,7 @@ class Notifier:
             headers[TIMESTAMP_HEADER] = str(stamp)
             headers[SIGNATURE_HEADER] = webhook_signature(channel.secret, stamp, payload)
         elif channel.kind == "dingtalk" and channel.secret:
-            url = dingtalk_signed_url(url, channel.secret, int(time.time() * 1000))
+            url = dingtalk_signed_url(url, channel.secret, int(self._clock.now().timestamp() * 1000))
         try:
             response = await self._client.post(url, content=payload, headers=headers)
         except httpx.HTTPError as exc:

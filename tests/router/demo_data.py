@@ -9,13 +9,13 @@ from __future__ import annotations
 import csv
 import json
 from functools import cache
-from pathlib import Path
 from typing import Any
 
 from models.records import CalibrationPoint, Camera, Grid, GridKind, Mount, Role, Shift
 from router.duty import parse_hhmm, parse_weekdays
+from tests.conftest import SHARED
 
-DEMO = Path(__file__).resolve().parents[3] / "shared" / "data" / "demo"
+DEMO = SHARED / "data" / "demo"
 CAMERA_ID = "cam-dongguan-road"
 
 

@@ -1,4 +1,4 @@
-"""Escalation chain and step deadlines against the demo roster, on a hand-moved clock."""
+"""Escalation up the duty chain against the demo roster, on a hand-moved clock."""
 
 from __future__ import annotations
 
@@ -9,16 +9,9 @@ import pytest
 
 from models.clock import ManualClock
 from models.records import IncidentState, Role, Severity
+from router.deadlines import DEFAULT_POLICY, TimerKind, is_pending
 from router.duty import Roster
-from router.escalation import (
-    DEFAULT_POLICY,
-    DeadlinePolicy,
-    Standing,
-    StepWindows,
-    TimerKind,
-    escalate,
-    is_pending,
-)
+from router.escalation import Standing, escalate
 from tests.router.demo_data import demo_shifts
 
 SH = ZoneInfo("Asia/Shanghai")
@@ -35,39 +28,6 @@ def standing(
     assignee: str | None, role: Role | None, state: IncidentState = IncidentState.DISPATCHED
 ) -> Standing:
     return Standing(state, Severity.MEDIUM, GRID_A, assignee, role)
-
-
-@pytest.mark.parametrize(
-    ("severity", "accept", "arrive", "resolve"),
-    [
-        (Severity.CRITICAL, timedelta(minutes=5), timedelta(minutes=15), timedelta(hours=2)),
-        (Severity.HIGH, timedelta(minutes=10), timedelta(minutes=30), timedelta(hours=4)),
-        (Severity.MEDIUM, timedelta(minutes=30), timedelta(hours=2), timedelta(hours=24)),
-        (Severity.LOW, timedelta(hours=2), timedelta(hours=8), timedelta(hours=72)),
-    ],
-)
-def test_deadlines_by_severity(
-    severity: Severity, accept: timedelta, arrive: timedelta, resolve: timedelta
-) -> None:
-    assert DEFAULT_POLICY.deadlines(severity, MON_10) == {
-        TimerKind.ACCEPT: MON_10 + accept,
-        TimerKind.ARRIVE: MON_10 + arrive,
-        TimerKind.RESOLVE: MON_10 + resolve,
-    }
-
-
-def test_explicit_accept_by_wins_and_keys_match_the_timers_table() -> None:
-    accept_by = MON_10 + timedelta(minutes=3)
-    deadlines = DEFAULT_POLICY.timer_deadlines(Severity.LOW, MON_10, accept_by)
-    assert deadlines["accept"] == accept_by and set(deadlines) == {"accept", "arrive", "resolve"}
-
-
-def test_policy_rejects_incomplete_or_disordered_windows() -> None:
-    one = StepWindows(timedelta(minutes=5), timedelta(minutes=1), timedelta(hours=1))
-    with pytest.raises(ValueError, match="accept ≤ arrive"):
-        DeadlinePolicy(dict.fromkeys(Severity, one))
-    with pytest.raises(ValueError, match="missing"):
-        DeadlinePolicy({Severity.LOW: one})
 
 
 def test_missed_accept_walks_the_chain_upwards_on_a_moving_clock(roster: Roster) -> None:

@@ -7,8 +7,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from models.incidents import Sighting
 from models.records import EventKind
-from router.verification import Sighting, Verdict, decide
+from router.verification import Verdict, decide
 
 RESOLVED = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)
 

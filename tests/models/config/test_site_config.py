@@ -10,11 +10,12 @@ from models.config import ConfigError, config_problems, load_site_config
 from models.records import LineDirection, ZoneKind
 from models.secrets import expand_source
 from router.imports import parse_cameras, site_camera_problems
-from tests.models.config.site_file import EXAMPLE, REPO
+from tests.conftest import DEMO_DIR
+from tests.models.config.site_file import EXAMPLE
 from tests.models.config.site_file import edit as _edit
 from tests.models.config.site_file import uncomment_line_zone as _uncomment_line_zone
 
-DEMO_CAMERAS = REPO / "api" / "demo" / "cameras.json"
+DEMO_CAMERAS = DEMO_DIR / "cameras.json"
 
 
 def test_example_is_valid_and_matches_the_demo_camera() -> None:

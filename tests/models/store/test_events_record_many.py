@@ -161,7 +161,8 @@ async def test_events_sharing_a_key_in_one_group_fold_into_one_incident(store: S
     await store.grids.replace([sample_grid()])
     offsets = [0, 40, 10, 90, 20]  # the fourth is the latest
     items: list[Recording] = [
-        (crowd_event(T0 + timedelta(seconds=s)), crowd_opening("crowd", T0 + timedelta(seconds=s)), []) for s in offsets
+        (crowd_event(T0 + timedelta(seconds=s)), crowd_opening("crowd", T0 + timedelta(seconds=s)), [])
+        for s in offsets
     ]
     results = await store.events.record_many(items)
     incident_id = results[0][0]
@@ -198,7 +199,9 @@ async def test_a_failing_group_stores_nothing(store: Store) -> None:
     stored = crowd_event()
     await store.events.record(stored, crowd_opening("old"))
     with pytest.raises(asyncpg.UniqueViolationError) as caught:
-        await store.events.record_many([(crowd_event(), crowd_opening("new"), []), (stored, crowd_opening("old"), [])])
+        await store.events.record_many(
+            [(crowd_event(), crowd_opening("new"), []), (stored, crowd_opening("old"), [])]
+        )
     assert caught.value.constraint_name == "events_pkey"
     counts = await store.pool.fetchrow(
         "SELECT (SELECT count(*) FROM incidents) AS incidents, (SELECT count(*) FROM events) AS events,"

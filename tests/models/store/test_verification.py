@@ -40,7 +40,9 @@ async def test_clear_window_verifies(store: Store) -> None:
     resolved, seen = await sightings(store, incident_id)
     decision = decide(await _kind(store, incident_id), resolved, resolved + timedelta(minutes=15), seen)
     assert decision.verdict is Verdict.VERIFY
-    await store.verification.verify_clear(incident_id, at=resolved + timedelta(minutes=15), note=decision.note)
+    await store.verification.verify_clear(
+        incident_id, at=resolved + timedelta(minutes=15), note=decision.note
+    )
     assert (await store.incidents.get(incident_id)).state is IncidentState.VERIFIED
 
 

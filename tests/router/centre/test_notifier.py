@@ -7,14 +7,16 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 
-from api.feed import Broadcaster, OutboxRelay
-from api.notifier import Channel, Notifier
 from models.clock import ManualClock
+from models.incidents import LogEntry
 from models.records import IncidentState
 from models.store import Store
+from router.centre.feed import Broadcaster, OutboxRelay
+from router.centre.notifier import Notifier
+from router.notify.channels import Channel
 from router.notify.signing import dingtalk_sign, verify_webhook
-from tests.router.centre.routing_helpers import demo_router, opening, stall_event
 from tests.router.centre.receiver import Received, receiving
+from tests.router.centre.routing_helpers import demo_router, opening, stall_event
 from tests.router.demo_data import CAMERA_ID
 
 T0 = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)
@@ -24,7 +26,7 @@ FOOTS = [(235, 262), (630, 365)]  # two grids, so two incidents
 def notifier(store: Store, clock: ManualClock, channel: Channel, **kw: object) -> Notifier:
     client = httpx.AsyncClient(timeout=5.0)
     return Notifier(
-        store, clock, [channel], client=client, base_delay=timedelta(seconds=1),
+        store.deliveries, store.incidents, clock, [channel], client=client, base_delay=timedelta(seconds=1),
         max_delay=timedelta(seconds=8), jitter=lambda: 0.0, **kw,  # type: ignore[arg-type]
     )  # fmt: skip
 
@@ -35,8 +37,8 @@ async def produce(store: Store, per_incident: int) -> list[int]:
     for n in range(per_incident):
         for foot in FOOTS:
             event = stall_event(CAMERA_ID, T0 + timedelta(seconds=n), foot)
-            await store.record_event(event, opening(router, event))
-    return [r["id"] for r in await store.pending_outbox(limit=1000)]
+            await store.events.record(event, opening(router, event))
+    return [r.id for r in await store.outbox.pending(limit=1000)]
 
 
 async def drain(n: Notifier, clock: ManualClock, rounds: int = 40) -> None:
@@ -70,15 +72,11 @@ async def test_fails_three_times_then_succeeds_exactly_once_in_effect_in_order(s
     assert len(per_incident) == 2
     for outbox_ids in per_incident.values():
         assert outbox_ids == sorted(outbox_ids)  # first applied order is outbox order
-    rows = await store.delivery_rows("webhook:test")
-    assert all(r["delivered_at"] is not None for r in rows) and len(rows) == len(ids)
+    rows = await store.deliveries.of_channel("webhook:test")
+    assert all(r.delivered_at is not None for r in rows) and len(rows) == len(ids)
     # The SSE relay tracks its own progress on the same rows, untouched by the webhook channel.
-    relay = OutboxRelay(store, Broadcaster(), render=_echo)
+    relay = OutboxRelay(store.outbox, store.incidents, Broadcaster())
     assert await relay.deliver_pending() == len(ids)
-
-
-async def _echo(row: dict[str, object]) -> dict[str, object]:
-    return dict(row)
 
 
 async def test_a_lost_answer_is_retried_with_the_same_key_and_applied_once(store: Store) -> None:
@@ -118,8 +116,8 @@ async def test_rate_limit_switches_to_one_digest_per_grid(store: Store) -> None:
     digests = [r.json() for r in receiver.requests[1:]]
     assert len(digests) == 2 and all("事件汇总" in d["markdown"]["title"] for d in digests)
     assert {p for d in digests for p in d["at"]["atMobiles"]} == {"13800000001", "13800000003"}
-    rows = await store.delivery_rows("dingtalk:ROBOT")
-    assert [r["outbox_id"] for r in rows] == ids and all(r["via_digest"] for r in rows)
+    rows = await store.deliveries.of_channel("dingtalk:ROBOT")
+    assert [r.outbox_id for r in rows] == ids and all(r.via_digest for r in rows)
     query = parse_qs(urlsplit(receiver.requests[0].path).query)
     assert query["access_token"] == ["tok"]
     assert query["sign"] == [parse_qs("s=" + dingtalk_sign("SECx", int(query["timestamp"][0])))["s"][0]]
@@ -135,13 +133,12 @@ async def test_rejected_notice_is_given_up_and_unblocks_the_incident(store: Stor
         await n.deliver_once()
         router = demo_router()
         event = stall_event(CAMERA_ID, T0)
-        incident_id, _ = await store.record_event(event, opening(router, event))
-        await store.transition(
-            incident_id, to_state=IncidentState.ACCEPTED, action="accept", actor="w001", at=T0,
-            expected_from=IncidentState.DISPATCHED,
-        )  # fmt: skip
+        incident_id, _ = await store.events.record(event, opening(router, event))
+        await store.incidents.apply(
+            LogEntry(incident_id, IncidentState.DISPATCHED, IncidentState.ACCEPTED, "accept", "w001", T0)
+        )
         await drain(n, clock, rounds=3)
         await n.aclose()
-    rows = await store.delivery_rows("webhook:strict")
-    assert rows[0]["failed_at"] is not None and rows[1]["delivered_at"] is not None
+    rows = await store.deliveries.of_channel("webhook:strict")
+    assert rows[0].failed_at is not None and rows[1].delivered_at is not None
     assert len(receiver.requests) == 2

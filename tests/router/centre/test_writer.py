@@ -10,16 +10,16 @@ from dataclasses import replace
 import asyncpg
 import pytest
 
-from api.event_writer import EventWriter
-from models.records import Event
-from models.store import EvidenceBlob, IncidentOpening, Store
-from tests.models.store.test_store import _event, _grid, _opening
+from models.store import Recording, Store
+from models.store.events import EventRepository
+from router.centre.writer import EventWriter
+from tests.models.store.samples import crowd_event, crowd_opening, sample_grid
 
 
 @pytest.fixture
 async def writer(store: Store) -> AsyncIterator[EventWriter]:
-    await store.replace_grids([_grid()])
-    w = EventWriter(store)
+    await store.grids.replace([sample_grid()])
+    w = EventWriter(store.events)
     yield w
     await w.aclose()
 
@@ -32,7 +32,9 @@ async def _stored_events(store: Store) -> int:
 async def test_concurrent_events_share_transactions_and_all_are_stored(
     store: Store, writer: EventWriter
 ) -> None:
-    results = await asyncio.gather(*(writer.record(_event(), _opening(f"k{n % 10}")) for n in range(100)))
+    results = await asyncio.gather(
+        *(writer.record(crowd_event(), crowd_opening(f"k{n % 10}")) for n in range(100))
+    )
     assert writer.events == 100 and writer.batches <= 10
     assert await _stored_events(store) == 100
     assert len({incident_id for incident_id, _ in results}) == 10
@@ -43,7 +45,7 @@ async def test_concurrent_events_share_transactions_and_all_are_stored(
 
 async def test_one_event_at_a_time_is_written_at_once(store: Store, writer: EventWriter) -> None:
     for n in range(3):
-        await writer.record(_event(), _opening(f"k{n}"))
+        await writer.record(crowd_event(), crowd_opening(f"k{n}"))
     # Nothing waits to fill a group: under light load each event is its own commit.
     assert (writer.batches, writer.events) == (3, 3)
 
@@ -51,31 +53,31 @@ async def test_one_event_at_a_time_is_written_at_once(store: Store, writer: Even
 async def test_a_stored_event_again_answers_its_incident_and_the_others_are_stored(
     store: Store, writer: EventWriter
 ) -> None:
-    again = _event()
-    first, _ = await store.record_event(again, _opening("old"))
-    fresh = [_event() for _ in range(5)]
+    again = crowd_event()
+    first, _ = await store.events.record(again, crowd_opening("old"))
+    fresh = [crowd_event() for _ in range(5)]
     results = await asyncio.gather(
-        *(writer.record(e, _opening("new")) for e in fresh[:3]),
-        writer.record(again, _opening("old")),
-        *(writer.record(e, _opening("new")) for e in fresh[3:]),
+        *(writer.record(e, crowd_opening("new")) for e in fresh[:3]),
+        writer.record(again, crowd_opening("old")),
+        *(writer.record(e, crowd_opening("new")) for e in fresh[3:]),
     )
-    # As record_event_retrying: a retried event whose first commit landed gets that incident back.
+    # As store.events.record_retrying: a retried event whose first commit landed gets that incident back.
     assert results[3] == (first, False)
     new_ids = {incident_id for i, (incident_id, _) in enumerate(results) if i != 3}
     assert len(new_ids) == 1 and new_ids != {first}
     assert [opened for _, opened in results] == [True, False, False, False, False, False]
     assert await _stored_events(store) == 6
-    assert (await store.get_incident_row(first))["event_count"] == 1
+    assert (await store.incidents.get(first)).event_count == 1
     # The group failed as a whole and was stored one event per transaction.
     assert (writer.batches, writer.events) == (6, 6)
 
 
 async def test_a_bad_event_fails_only_its_caller(store: Store, writer: EventWriter) -> None:
-    bad = replace(_opening("bad"), deadlines={"respond": _opening().at})  # no such timer kind
+    bad = replace(crowd_opening("bad"), deadlines={"respond": crowd_opening().at})  # no such timer kind
     outcomes = await asyncio.gather(
-        writer.record(_event(), _opening("a")),
-        writer.record(_event(), bad),
-        writer.record(_event(), _opening("b")),
+        writer.record(crowd_event(), crowd_opening("a")),
+        writer.record(crowd_event(), bad),
+        writer.record(crowd_event(), crowd_opening("b")),
         return_exceptions=True,
     )
     assert isinstance(outcomes[1], asyncpg.CheckViolationError)
@@ -85,30 +87,28 @@ async def test_a_bad_event_fails_only_its_caller(store: Store, writer: EventWrit
     assert [r["dedup_key"] for r in keys] == ["a", "b"]
 
 
-class _FlakyStore(Store):
+class _FlakyEvents(EventRepository):
     """Loses the connection on the first group, as a restarting server does."""
 
     failures = 1
 
-    async def record_events(
-        self, items: Sequence[tuple[Event, IncidentOpening, Sequence[EvidenceBlob]]]
-    ) -> list[tuple[uuid.UUID, bool]]:
+    async def record_many(self, items: Sequence[Recording]) -> list[tuple[uuid.UUID, bool]]:
         if self.failures:
             self.failures -= 1
             raise ConnectionResetError("server closed the connection")
-        return await super().record_events(items)
+        return await super().record_many(items)
 
 
 async def test_a_transient_error_retries_the_group(store: Store) -> None:
-    await store.replace_grids([_grid()])
+    await store.grids.replace([sample_grid()])
     pauses: list[float] = []
 
     async def pause(seconds: float) -> None:
         pauses.append(seconds)
 
-    writer = EventWriter(_FlakyStore(store.pool), delay_s=0.5, sleep=pause)
+    writer = EventWriter(_FlakyEvents(store.pool), delay_s=0.5, sleep=pause)
     try:
-        results = await asyncio.gather(*(writer.record(_event(), _opening("k")) for _ in range(4)))
+        results = await asyncio.gather(*(writer.record(crowd_event(), crowd_opening("k")) for _ in range(4)))
     finally:
         await writer.aclose()
     assert pauses == [0.5]
