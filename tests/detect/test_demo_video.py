@@ -18,12 +18,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from detect.analysis.analyzer import AnalyzerOutput, CameraAnalyzer
+from detect.analysis.analyzer import CameraAnalyzer
 from detect.backends.ultralytics import UltralyticsDetector
 from detect.labels import PERSON_LIKE, Meaning
 from detect.rules import Model, Phase
 from detect.tracking import ByteTracker
 from detect.zones import detections_in_zone, in_zone
+from models.link import EventReport
 from models.records import Camera, Detection, EventKind, Zone, ZoneKind
 
 from .conftest import read_frames
@@ -60,9 +61,9 @@ class Replay:
     indices: list[int]
     #: What the rules saw on each analysed frame: the detector's boxes with ByteTrack ids.
     tracked: list[list[Detection]]
-    outputs: list[tuple[int, AnalyzerOutput]]
+    outputs: list[tuple[int, EventReport]]
 
-    def of(self, kind: EventKind) -> list[tuple[int, AnalyzerOutput]]:
+    def of(self, kind: EventKind) -> list[tuple[int, EventReport]]:
         return [(i, o) for i, o in self.outputs if o.event.kind is kind]
 
 

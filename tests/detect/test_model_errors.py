@@ -10,8 +10,7 @@ import pytest
 from detect.backends.ultralytics import UltralyticsDetector
 from detect.errors import ModelError, ModelNotFound, ModelUnreadable, UnexpectedClasses
 from detect.registry import FIRE_DETECTOR, package_file
-
-from .conftest import SHARED_MODELS
+from tests.conftest import SHARED_MODELS
 
 
 def truncated_export(tmp_path: Path) -> Path:

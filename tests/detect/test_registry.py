@@ -20,8 +20,7 @@ from detect.registry import (
     resolve_person_model,
     sha256_of,
 )
-
-from .conftest import SHARED_MODELS
+from tests.conftest import SHARED_MODELS
 
 NOT_INSTALLED = ModelEntry(
     "absent",

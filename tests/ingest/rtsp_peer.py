@@ -1,4 +1,4 @@
-"""Drive the real GStreamer RTSP server (/work/shared/peers/rtsp_server.py) as a child process."""
+"""Drive the real GStreamer RTSP server (peers/rtsp_server.py of the shared checkout) as a child process."""
 
 from __future__ import annotations
 
@@ -9,8 +9,10 @@ import subprocess
 import time
 from pathlib import Path
 
+from tests.conftest import REPO, SHARED
+
 SYSTEM_PYTHON = "/usr/bin/python3"
-SERVER_SCRIPT = Path(__file__).resolve().parents[3] / "shared" / "peers" / "rtsp_server.py"
+SERVER_SCRIPT = SHARED / "peers" / "rtsp_server.py"
 
 
 def gi_missing_reason() -> str | None:
@@ -20,7 +22,7 @@ def gi_missing_reason() -> str | None:
     except (OSError, subprocess.SubprocessError):
         return (
             f"{SYSTEM_PYTHON} cannot import gi: install the RTSP peer with "
-            "`sh /work/shared/peers/install.sh /work/main/.venv/bin/python` (as root)"
+            f"`sh {SHARED / 'peers' / 'install.sh'} {REPO / '.venv' / 'bin' / 'python'}` (as root)"
         )
     return None
 

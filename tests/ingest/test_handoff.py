@@ -18,7 +18,7 @@ async def test_full_queue_drops_the_oldest_and_keeps_the_newest() -> None:
 async def test_get_waits_for_a_put() -> None:
     queue: DropOldestQueue[str] = DropOldestQueue(1)
     getter = asyncio.create_task(queue.get())
-    await asyncio.sleep(0.01)
+    await asyncio.sleep(0)  # one turn of the loop: the getter runs up to its wait
     assert not getter.done()
     queue.put("frame")
     assert await asyncio.wait_for(getter, 1) == "frame"
@@ -36,7 +36,8 @@ async def test_close_drains_then_returns_none() -> None:
 async def test_close_wakes_a_waiting_consumer() -> None:
     queue: DropOldestQueue[int] = DropOldestQueue(1)
     getter = asyncio.create_task(queue.get())
-    await asyncio.sleep(0.01)
+    await asyncio.sleep(0)  # one turn of the loop: the getter is waiting when the queue closes
+    assert not getter.done()
     queue.close()
     assert await asyncio.wait_for(getter, 1) is None
 

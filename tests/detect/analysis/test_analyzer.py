@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from datetime import timedelta
 from pathlib import Path
 
@@ -18,7 +19,7 @@ from ..helpers import SQUARE, T0, at, persons_inside, zone
 
 
 class NoTracker:
-    def update(self, detections: list[Detection]) -> list[Detection]:
+    def update(self, detections: Sequence[Detection]) -> list[Detection]:
         return list(detections)
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 
@@ -17,6 +17,8 @@ class PickyDetector:
     """Refuses any frame whose first pixel is 255 (a stand-in for a frame the back-end chokes on)."""
 
     def __init__(self) -> None:
+        self.name = "picky"
+        self.labels: Mapping[int, str] = {0: "person"}
         self.calls: list[int] = []
 
     def detect(self, images: Sequence[np.ndarray]) -> list[list[Detection]]:

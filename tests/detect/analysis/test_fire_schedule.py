@@ -1,17 +1,21 @@
-"""Which analysed frames the service shows the fire model; a failing fire model blinds nothing else."""
+"""Which analysed frames the analysis node shows the fire model; a failing fire model blinds nothing else."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pytest
 
-from api.service import LiveView, Service
+from api.wiring import build_analysis
 from detect.analysis.analyzer import CameraAnalyzer
+from detect.analysis.live import LiveView
+from detect.analysis.node import AnalysisNode
+from detect.rules.fire import FIRE_EVERY_SECONDS
 from ingest.frames import Frame
-from models.clock import SystemClock
+from models.clock import ManualClock
+from models.link import AnalysisMessage
 from models.records import Camera, Detection, Mount, Zone, ZoneKind
 
 T0 = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
@@ -22,6 +26,8 @@ class Recording:
     """A detector that finds nothing and remembers how many images it was shown, or fails when told to."""
 
     def __init__(self, *, fails: bool = False) -> None:
+        self.name = "recording"
+        self.labels: Mapping[int, str] = {0: "person"}
         self.images = 0
         self.fails = fails
 
@@ -32,21 +38,37 @@ class Recording:
         return [[] for _ in images]
 
 
+class Published:
+    """An EventSink that keeps what the node publishes."""
+
+    def __init__(self) -> None:
+        self.messages: list[AnalysisMessage] = []
+
+    async def publish(self, message: AnalysisMessage) -> None:
+        self.messages.append(message)
+
+
+def node_with(
+    person: Recording, fire: Recording, *, fire_every_s: float = FIRE_EVERY_SECONDS
+) -> AnalysisNode:
+    return build_analysis(Published(), person, ManualClock(T0), fire_detector=fire, fire_every_s=fire_every_s)
+
+
 def camera(*zones: Zone, fps: float = 2.0) -> Camera:
     return Camera(
         "cam-1", "test", "test.avi", (640, 480), Mount((118.63, 35.79)), zones=zones, analysis_fps=fps
     )
 
 
-async def analyse_frames(service: Service, cam: Camera, count: int) -> LiveView:
+async def analyse_frames(node: AnalysisNode, cam: Camera, count: int) -> LiveView:
     analyzer, view = CameraAnalyzer(cam), LiveView()
     image = np.zeros((480, 640, 3), np.uint8)
     try:
         for i in range(count):
             frame = Frame(cam.id, i, T0 + timedelta(seconds=i / cam.analysis_fps), image, keyframe=False)
-            await service.analyse(cam, analyzer, frame, view)
+            await node.analyse(cam, analyzer, frame, view)
     finally:
-        await service.stop()
+        await node.stop()
     return view
 
 
@@ -63,14 +85,14 @@ async def test_the_fire_model_sees_every_nth_frame_of_fire_zone_cameras(
     zones: tuple[Zone, ...], fire_every_s: float, fps: float, fire_images: int
 ) -> None:
     person, fire = Recording(), Recording()
-    service = Service(None, person, SystemClock(), fire_detector=fire, fire_every_s=fire_every_s)  # type: ignore[arg-type]
-    view = await analyse_frames(service, camera(*zones, fps=fps), 9)
+    view = await analyse_frames(
+        node_with(person, fire, fire_every_s=fire_every_s), camera(*zones, fps=fps), 9
+    )
     assert (person.images, fire.images, view.analysed_frames) == (9, fire_images, 9)
 
 
 async def test_a_failing_fire_model_leaves_the_person_model_running() -> None:
     person, fire = Recording(), Recording(fails=True)
-    service = Service(None, person, SystemClock(), fire_detector=fire)  # type: ignore[arg-type]
-    view = await analyse_frames(service, camera(Zone("yard", ZoneKind.FIRE, WHOLE)), 9)
+    view = await analyse_frames(node_with(person, fire), camera(Zone("yard", ZoneKind.FIRE, WHOLE)), 9)
     assert (person.images, view.analysed_frames) == (9, 9)
     assert fire.images >= 3  # tried on each due frame (a failed batch is retried frame by frame)

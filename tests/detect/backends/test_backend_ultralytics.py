@@ -94,7 +94,7 @@ def test_a_batch_of_different_sizes_keeps_order(yolov8n: UltralyticsDetector, bu
 
 
 def test_classes_of_interest_filter(bus_image: np.ndarray) -> None:
-    from .conftest import SHARED_MODELS
+    from tests.conftest import SHARED_MODELS
 
     persons_only = UltralyticsDetector(
         SHARED_MODELS / "yolov8n_int8_openvino_model", classes_of_interest={"person"}

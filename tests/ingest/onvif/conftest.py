@@ -1,4 +1,4 @@
-"""The virtual ONVIF camera (ipycam runner in /work/shared/peers) as a child process on loopback."""
+"""The virtual ONVIF camera (ipycam, run by the shared checkout's peers/) as a child process on loopback."""
 
 from __future__ import annotations
 

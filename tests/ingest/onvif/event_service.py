@@ -3,7 +3,8 @@
 No ONVIF events emulator runs here (the virtual camera has no Events service), so this plays the
 camera's part: device service (clock, services), CreatePullPointSubscription, PullMessages, Renew
 and Unsubscribe. Subscriptions really lapse: a call after the termination time gets the
-ResourceUnknown fault, and ``lapsed`` counts them, so a client that renews late is caught.
+ResourceUnknown fault, and ``lapsed`` counts them, so a client that renews late is caught. ``changes`` is
+rung on every request it answers, so a test waits for what it expects of the client instead of polling.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ import onvif
 from aiohttp import web
 from lxml import etree
 from zeep import Client
+
+from tests.ingest.waiting import Changes
 
 WSDL_DIR = Path(onvif.__file__).parent / "wsdl"
 NS_SOAP = "http://www.w3.org/2003/05/soap-envelope"
@@ -81,6 +84,9 @@ class EventService:
         self.renewals = 0
         self.lapsed = 0
         self.pulls = 0
+        #: The subscription number of each PullMessages, in arrival order.
+        self.pulled: list[int] = []
+        self.changes = Changes()
         self.port = 0
         self._numbers = itertools.count(1)
         self._runner: web.AppRunner | None = None
@@ -180,6 +186,7 @@ class EventService:
         number = next(self._numbers)
         subscription = Subscription(number, now + timedelta(seconds=self._grant(requested)))
         self.subscriptions[number] = subscription
+        self.changes.ring()
         reference = {"Address": {"_value_1": f"{self.base}/onvif/subscription/{number}"}}
         return self._reply(
             self._events, name, SubscriptionReference=reference, CurrentTime=now,
@@ -195,9 +202,12 @@ class EventService:
         if now > subscription.terminates:
             self.lapsed += 1
             del self.subscriptions[subscription.number]
+            self.changes.ring()
             return self._fault("the subscription has lapsed", "wsrf-rw:ResourceUnknownFault")
         if name == "PullMessages":
             self.pulls += 1
+            self.pulled.append(subscription.number)
+            self.changes.ring()
             timeout = _duration_s(operation.findtext(f"{_EVENTS}Timeout"), 1.0)
             limit = int(operation.findtext(f"{_EVENTS}MessageLimit") or 100)
             messages = await self._drain(subscription, min(timeout, 10.0), limit)
@@ -215,9 +225,11 @@ class EventService:
             self.renewals += 1
             requested = operation.findtext("{http://docs.oasis-open.org/wsn/b-2}TerminationTime")
             subscription.terminates = now + timedelta(seconds=self._grant(requested))
+            self.changes.ring()
             return self._reply(self._manager, name, TerminationTime=subscription.terminates, CurrentTime=now)
         if name == "Unsubscribe":
             del self.subscriptions[subscription.number]
+            self.changes.ring()
             return self._reply(self._manager, name)
         return self._fault(f"{name} is not implemented", "ter:ActionNotSupported")
 

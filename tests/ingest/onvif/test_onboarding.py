@@ -13,7 +13,7 @@ from ingest.onvif.models import Credentials, DeviceReport, DeviceTarget, Failure
 from ingest.onvif.onboarding import merge_cameras, onboard, parse_hosts, stream_source
 from ingest.sources import RtspSource
 from models.clock import SystemClock
-from models.config import expand_source
+from models.secrets import expand_source
 from tests.ingest.onvif.conftest import CAMERA_PASSWORD, CAMERA_USER, OnvifPeer
 
 LOOPBACK = parse_subnets(["127.0.0.0/8"])

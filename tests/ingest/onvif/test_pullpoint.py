@@ -13,7 +13,7 @@ from ingest.onvif.models import Credentials, DeviceTarget
 from ingest.onvif.pullpoint import PullPointSubscriber
 from models.clock import SystemClock
 from tests.ingest.onvif.event_service import EventService, Notification
-from tests.ingest.waiting import wait_until
+from tests.ingest.waiting import Changes
 
 CANARY = "canary-Events-5d1e77"
 
@@ -48,6 +48,18 @@ async def event_service() -> AsyncIterator[EventService]:
     await service.stop()
 
 
+class Received(list[CameraEvent]):
+    """A subscriber's sink that keeps its events and rings ``changes`` for each."""
+
+    def __init__(self, changes: Changes) -> None:
+        super().__init__()
+        self._changes = changes
+
+    def __call__(self, event: CameraEvent) -> None:
+        self.append(event)
+        self._changes.ring()
+
+
 async def run_subscriber(subscriber: PullPointSubscriber) -> asyncio.Task[None]:
     return asyncio.create_task(subscriber.run())
 
@@ -62,17 +74,18 @@ async def test_camera_notifications_become_events_and_unknown_topics_are_logged_
     event_service: EventService, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
-    received: list[CameraEvent] = []
+    changes = event_service.changes
+    received = Received(changes)
     subscriber = PullPointSubscriber(
         "cam-ev", DeviceTarget("127.0.0.1", event_service.port), Credentials("admin", CANARY),
-        received.append, SystemClock(), subscription_s=2, pull_timeout_s=1,
+        received, SystemClock(), subscription_s=2, pull_timeout_s=1,
     )  # fmt: skip
     task = await run_subscriber(subscriber)
     try:
-        assert await wait_until(lambda: bool(event_service.subscriptions), 10) is not None
+        assert await changes.until(lambda: bool(event_service.subscriptions), 10)
         event_service.publish(REPLAY)
         event_service.publish(REPLAY[-2:])  # the unknown topic again
-        assert await wait_until(lambda: len(received) >= 8, 10) is not None, received
+        assert await changes.until(lambda: len(received) >= 8, 10), received
     finally:
         await stop(task)
 
@@ -95,17 +108,18 @@ async def test_camera_notifications_become_events_and_unknown_topics_are_logged_
 
 
 async def test_renews_before_the_subscription_lapses(event_service: EventService) -> None:
-    received: list[CameraEvent] = []
+    changes = event_service.changes
+    received = Received(changes)
     subscriber = PullPointSubscriber(
-        "cam-ev", DeviceTarget("127.0.0.1", event_service.port), None, received.append, SystemClock(),
+        "cam-ev", DeviceTarget("127.0.0.1", event_service.port), None, received, SystemClock(),
         subscription_s=2, pull_timeout_s=1,
     )  # fmt: skip
     task = await run_subscriber(subscriber)
     try:
-        # Three 2-second grants: without timely renewals the service answers ResourceUnknown.
-        await asyncio.sleep(6.5)
+        # Three 2-second grants renewed: one renewed late would have lapsed (ResourceUnknown) first.
+        assert await changes.until(lambda: event_service.renewals >= 3 or event_service.lapsed > 0, 15)
         event_service.publish(REPLAY[:1])
-        assert await wait_until(lambda: len(received) == 1, 5) is not None
+        assert await changes.until(lambda: len(received) == 1, 5)
     finally:
         await stop(task)
     assert event_service.lapsed == 0
@@ -116,10 +130,12 @@ async def test_renews_before_the_subscription_lapses(event_service: EventService
 async def test_a_broken_sink_and_malformed_messages_never_end_the_subscription(
     event_service: EventService,
 ) -> None:
+    changes = event_service.changes
     received: list[CameraEvent] = []
 
     def sink(event: CameraEvent) -> None:
         received.append(event)
+        changes.ring()
         if len(received) == 1:
             raise RuntimeError("consumer bug")
 
@@ -129,7 +145,7 @@ async def test_a_broken_sink_and_malformed_messages_never_end_the_subscription(
     )  # fmt: skip
     task = await run_subscriber(subscriber)
     try:
-        assert await wait_until(lambda: bool(event_service.subscriptions), 10) is not None
+        assert await changes.until(lambda: bool(event_service.subscriptions), 10)
         event_service.publish(
             [
                 Notification("tns1:VideoSource/MotionAlarm", {"State": "true"}),
@@ -137,7 +153,7 @@ async def test_a_broken_sink_and_malformed_messages_never_end_the_subscription(
                 Notification("tns1:VideoSource/MotionAlarm", {"State": "false"}),
             ]
         )
-        assert await wait_until(lambda: len(received) == 2, 10) is not None
+        assert await changes.until(lambda: len(received) == 2, 10)
     finally:
         await stop(task)
     assert [e.active for e in received] == [True, False]
@@ -149,11 +165,15 @@ async def test_a_vanished_camera_is_resubscribed(event_service: EventService) ->
         "cam-ev", DeviceTarget("127.0.0.1", event_service.port), None, lambda e: None, SystemClock(),
         subscription_s=5, pull_timeout_s=1, retry_s=0.2,
     )  # fmt: skip
+    changes = event_service.changes
     task = await run_subscriber(subscriber)
     try:
-        assert await wait_until(lambda: subscriber.subscriptions == 1, 10) is not None
+        # The subscriber pulls from a subscription only once it has counted it.
+        assert await changes.until(lambda: 1 in event_service.pulled, 10)
+        assert subscriber.subscriptions == 1
         event_service.subscriptions.clear()  # the camera rebooted and forgot us
-        assert await wait_until(lambda: subscriber.subscriptions == 2, 10) is not None
+        assert await changes.until(lambda: 2 in event_service.pulled, 10)
+        assert subscriber.subscriptions == 2
     finally:
         await stop(task)
     assert subscriber.last_error is not None and "no such subscription" in subscriber.last_error

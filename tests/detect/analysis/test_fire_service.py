@@ -1,14 +1,14 @@
-"""A camera with a fire zone, fed a clip of a real fire, opens a fire incident through the running service.
+"""A camera with a fire zone, fed a clip of a real fire, opens a fire incident through both running roles.
 
-Everything is the production path: the camera loop reads the clip as a file source, the person and fire
-models run through their own batchers, the fire model only on every fourth analysed frame, and the fire rule
-votes over those frames alone.
+Everything is the production path: the analysis node's camera loop reads the clip as a file source, the
+person and fire models run through their own batchers, the fire model only on every fourth analysed frame,
+and the fire rule votes over those frames alone; the centre routes the event and opens the incident, whose
+outbox row reaches the live feed the test listens to.
 """
 
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -17,13 +17,16 @@ import cv2
 import numpy as np
 import pytest
 
-from api.runner import build_detector, build_fire_detector, demo_site, load_site
-from api.service import Service
+from api.site import demo_site, load_site
+from detect.backends.factory import build_detector, build_fire_detector
 from detect.port import Detector
 from models.clock import SystemClock
-from models.records import Camera, EventKind, Incident, Zone, ZoneKind
-from models.store import IncidentFilter, Store
+from models.incidents import Incident
+from models.records import Camera, EventKind, Zone, ZoneKind
+from models.store import Store
+from router.centre.feed import FeedMessage
 from tests.conftest import SHARED, SHARED_MODELS
+from tests.rig import build_rig
 
 pytestmark = pytest.mark.slow
 
@@ -60,6 +63,13 @@ def with_fire_zone(camera: Camera, clip: Path) -> Camera:
     return replace(camera, source=str(clip), zones=(Zone("alley", ZoneKind.FIRE, whole_frame),))
 
 
+async def first_fire(feed: asyncio.Queue[FeedMessage]) -> Incident:
+    """The first incident of kind fire the live feed announces."""
+    while (message := await feed.get()).incident.kind is not EventKind.FIRE:
+        pass
+    return message.incident
+
+
 async def test_a_fire_on_camera_opens_a_fire_incident(
     store: Store, tmp_path: Path, detectors: tuple[Detector, Detector]
 ) -> None:
@@ -68,26 +78,28 @@ async def test_a_fire_on_camera_opens_a_fire_incident(
     street = site.cameras[0]
     camera = with_fire_zone(street, fire_clip(tmp_path / "fire.avi", street.frame_size))
     await load_site(store, replace(site, cameras=[camera]))
-    service = Service(store, person, SystemClock(), timezone=site.timezone, fire_detector=fire)
-    assert service.fire_stride(camera) == 4  # 2 fps analysis, the fire model every 2 s
-    await service.start()
+    # The clip plays in real time: frames are stamped, and the rules' votes timed, by the system clock.
+    rig = await build_rig(
+        store, SystemClock(), person, timezone=site.timezone, workers=True, fire_detector=fire
+    )
+    node = rig.analysis
+    assert node.fire_stride(camera) == 4  # 2 fps analysis, the fire model every 2 s
     try:
-        deadline = time.monotonic() + 120
-        incidents: list[Incident] = []
-        while not incidents and time.monotonic() < deadline:
-            await asyncio.sleep(0.5)
-            incidents = await store.list_incidents(IncidentFilter(kind=EventKind.FIRE))
-        analysed = service.live[camera.id].analysed_frames
+        async with rig.centre.broadcaster.subscribe() as feed:
+            await node.start(rig.centre.routing.cameras.values())
+            try:
+                incident = await asyncio.wait_for(first_fire(feed), 120)
+            except TimeoutError:
+                pytest.fail(f"no fire incident after {node.live[camera.id].analysed_frames} analysed frames")
+        # Read at once: the event's clip comes seconds later, once its post-roll is recorded.
+        events = await store.incidents.events(incident.id)
     finally:
-        await service.stop()
+        await rig.stop()
 
-    assert incidents, f"no fire incident after {analysed} analysed frames"
-    incident = incidents[0]
     assert incident.camera_id == camera.id
-    events = await store.incident_events(incident.id)
-    assert events[0]["zone_name"] == "alley"
-    assert {e["role"] for e in events[0]["evidence"]} == {"snapshot", "clean"}
+    assert events[0].zone_name == "alley"
+    assert {e.role for e in events[0].evidence} == {"snapshot", "clean"}
     # The fire model saw one analysed frame in four (the first included); the person model saw them all.
-    assert service.fire_batcher is not None
-    assert service.fire_batcher.frames <= service.batcher.frames // 4 + 1
-    assert service.fire_batcher.frames >= 3  # k=3 votes
+    assert node.fire_batcher is not None
+    assert node.fire_batcher.frames <= node.batcher.frames // 4 + 1
+    assert node.fire_batcher.frames >= 3  # k=3 votes
