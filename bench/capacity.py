@@ -3,10 +3,11 @@
 Each camera is a thread that plays the 1080p H.264 clip (GOP 25) at real-time pace by packet timestamps,
 demuxes every packet, decodes keyframes only (``skip_frame = "NONKEY"``, as ``RtspSource(keyframes_only=
 True)`` does) and scales each to the demo camera's 768×576 in the same swscale pass (standing in for the
-detection sub-stream). Frames go through the real ``Service``: ``DetectionBatcher`` → native OpenVINO
-detector (long side 416) → ``CameraAnalyzer`` → ``Router`` → ``EventWriter`` (group commit) on embedded
-PostgreSQL → outbox relay → ``Broadcaster`` → the FastAPI app's live feed ``/api/stream``
-→ an HTTP client on loopback.
+detection sub-stream). Frames go through the real system as ``serve`` builds it (api.wiring.build_system):
+the analysis role's ``AnalysisNode`` (``DetectionBatcher`` → native OpenVINO detector (long side 416) →
+``CameraAnalyzer``) → the in-process link → the centre role's ``Intake`` (``Routing`` → ``EventWriter``,
+group commit) on embedded PostgreSQL → outbox relay → ``Broadcaster`` → the FastAPI app's live feed
+``/api/stream`` → an HTTP client on loopback.
 
 Incidents: the real detector runs on every frame (its cost is real), and a script adds six persons to the
 crowd zone during the first 3 s of every 8 s, so the crowd rule (min_seconds 0, cooldown 2 s) starts an
@@ -115,10 +116,17 @@ class PacedCamera(threading.Thread):
 
 
 async def _trial(url: str, cameras: int, seconds: float, detector: Any) -> dict[str, Any]:
-    from api.service import LiveView, Service
+    import httpx
+    import uvicorn
+
+    from api.auth import AuthConfig
+    from api.site import DEMO_PASSWORD, seed_demo_users
+    from api.wiring import build_system
     from detect.analysis.analyzer import CameraAnalyzer
+    from detect.analysis.live import LiveView
     from ingest.frames import Frame
     from models.clock import SystemClock
+    from models.link import EventReport
     from models.store import Store
 
     road = next(z for z in demo_cameras(1, "x")[0].zones if z.name == "road")
@@ -126,24 +134,32 @@ async def _trial(url: str, cameras: int, seconds: float, detector: Any) -> dict[
     records = demo_cameras(cameras, "bench-paced-file", zones=zones, analysis_fps=1.0, enabled=False)
     store = await Store.connect(url)
     await load_demo_county(store, records)
+    await seed_demo_users(store)
     committed: dict[uuid.UUID, list[tuple[float, float]]] = {}
     commit_latency: list[float] = []
     push_latency: list[float] = []
     analysed_latency: list[float] = []
     capture_of: dict[uuid.UUID, float] = {}
 
-    class TimedService(Service):
-        async def handle(self, output: Any) -> tuple[uuid.UUID, bool] | None:
-            result = await super().handle(output)
-            captured = capture_of.pop(output.event.id, None)
-            if result is not None and captured is not None:
-                now = time.monotonic()
-                commit_latency.append(now - captured)
-                committed.setdefault(result[0], []).append((captured, now))
-            return result
+    system = build_system(
+        store, ScriptedCrowd(detector, time.monotonic()), SystemClock(), AuthConfig.for_demo()
+    )
+    # "Committed" is when the centre's intake has stored the START the analysis role reported over the
+    # link: time each report the intake handles.
+    handle_report = system.centre.intake.report
 
-    service = TimedService(store, ScriptedCrowd(detector, time.monotonic()), SystemClock())
-    await service.start()
+    async def timed_report(report: EventReport) -> tuple[uuid.UUID, bool] | None:
+        result = await handle_report(report)
+        captured = capture_of.pop(report.event.id, None)
+        if result is not None and captured is not None:
+            now = time.monotonic()
+            commit_latency.append(now - captured)
+            committed.setdefault(result[0], []).append((captured, now))
+        return result
+
+    system.centre.intake.report = timed_report  # type: ignore[method-assign]
+    # The cameras are disabled: the benchmark's paced players feed the analysis role instead of loops.
+    await system.start()
     loop = asyncio.get_running_loop()
     path = clip("h264", 20)
     players = [PacedCamera(path, loop, offset_s=i / max(1, cameras)) for i in range(cameras)]
@@ -151,23 +167,12 @@ async def _trial(url: str, cameras: int, seconds: float, detector: Any) -> dict[
 
     # The wall's live feed for real: the FastAPI app on loopback, a command-centre login, and an SSE
     # client reading /api/stream; "pushed" is when the client has parsed the incident's message.
-    import httpx
-    import uvicorn
-
-    from api.app import create_app
-    from api.auth import AuthConfig
-    from api.runner import DEMO_PASSWORD, seed_demo_users
-
-    await seed_demo_users(store)
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     server = uvicorn.Server(
-        uvicorn.Config(
-            create_app(service, AuthConfig.for_demo()), host="127.0.0.1", port=port, log_level="error",
-            lifespan="off",
-        )
-    )  # fmt: skip
+        uvicorn.Config(system.app, host="127.0.0.1", port=port, log_level="error", lifespan="off")
+    )
     serving = asyncio.create_task(server.serve())
     for _ in range(400):  # uvicorn offers no "started" event to await
         if server.started:
@@ -192,17 +197,17 @@ async def _trial(url: str, cameras: int, seconds: float, detector: Any) -> dict[
                     push_latency.append(now - captured)
 
     async def camera_loop(index: int) -> None:
-        camera = service.cameras[records[index].id]
+        camera = system.centre.routing.cameras[records[index].id]
         analyzer = CameraAnalyzer(camera)
-        view = service.live.setdefault(camera.id, LiveView())
+        view = system.analysis.live.setdefault(camera.id, LiveView())
         player = players[index]
         original = analyzer.analyze
 
         def analyze(detections: Any, image: Any, at: datetime, **kw: Any) -> Any:
-            outputs = original(detections, image, at, **kw)
-            for output in outputs:
-                capture_of[output.event.id] = captured
-            return outputs
+            reports = original(detections, image, at, **kw)
+            for reported in reports:
+                capture_of[reported.event.id] = captured
+            return reports
 
         analyzer.analyze = analyze  # type: ignore[method-assign]
         index_no = 0
@@ -210,7 +215,7 @@ async def _trial(url: str, cameras: int, seconds: float, detector: Any) -> dict[
             captured, image = await player.queue.get()
             frame = Frame(camera.id, index_no, datetime.now(UTC), image, True)
             index_no += 1
-            await service.analyse(camera, analyzer, frame, view)
+            await system.analysis.analyse(camera, analyzer, frame, view)
             analysed_latency.append(time.monotonic() - captured)
             analysed[index] += 1
 
@@ -240,7 +245,7 @@ async def _trial(url: str, cameras: int, seconds: float, detector: Any) -> dict[
     await client.aclose()
     server.should_exit = True
     await serving
-    await service.stop()
+    await system.stop()
     await store.close()
     for player in players:
         player.join(5)
@@ -313,8 +318,8 @@ async def _run(quick: bool) -> Section:
             "CPU is the benchmark process's (decode, detection, rules, router, asyncpg, clips); "
             "PostgreSQL's backends are extra.",
             "Every START also gets its event clip (analysed frames 5 s before to 5 s after, H.264), encoded "
-            "on the service's one low-priority clip thread: a clip per camera every 8 s, far more than a "
-            "site sees. Past the sustained count that thread falls behind and drops clips (logged).",
+            "on the analysis role's one low-priority clip thread: a clip per camera every 8 s, far more than "
+            "a site sees. Past the sustained count that thread falls behind and drops clips (logged).",
         ],
         figures={
             "largest": float(largest),

@@ -9,11 +9,15 @@ import uuid
 from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import asyncpg
 
 from models.db import open_database
 from models.records import Camera
+
+if TYPE_CHECKING:
+    from models.store import Store
 
 
 @contextlib.contextmanager
@@ -55,7 +59,7 @@ async def fresh_database(admin_url: str) -> AsyncIterator[str]:
 
 def demo_cameras(count: int, source: str, **changes: object) -> list[Camera]:
     """``count`` copies of the demo county's camera (same mount and calibration), ids cam-000…"""
-    from api.runner import demo_site
+    from api.site import demo_site
 
     template = demo_site().cameras[0]
     return [
@@ -64,8 +68,8 @@ def demo_cameras(count: int, source: str, **changes: object) -> list[Camera]:
     ]
 
 
-async def load_demo_county(store: object, cameras: Sequence[Camera]) -> None:
-    from api.runner import demo_site, load_site
+async def load_demo_county(store: Store, cameras: Sequence[Camera]) -> None:
+    from api.site import demo_site, load_site
 
     site = demo_site()
-    await load_site(store, replace(site, cameras=list(cameras)))  # type: ignore[arg-type]
+    await load_site(store, replace(site, cameras=list(cameras)))

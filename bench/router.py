@@ -1,10 +1,11 @@
 """Router throughput: events through geolocate + grid + dedup + duty + incident + outbox, on PostgreSQL.
 
-Each event takes the service's own path for a START: ``Router.route`` (pure, in process) then
-``Service.writer.record`` (the EventWriter), which stores it with every other event queued meanwhile in one
-``Store.record_events`` transaction (incident upserts, log, timers, events, outbox) and returns once that
-commit is done. Rows differ in how many events are in flight at once, as many cameras' loops would keep:
-a single in-flight event waits on one commit at a time; more in flight share commits (group commit).
+Each event takes the centre role's own path for a START, ``Intake.report``: ``Routing.route`` (the pure
+Router, in process), then the centre's ``EventWriter.record``, which stores it with every other event
+queued meanwhile in one ``store.events.record_many`` transaction (incident upserts, log, timers, events,
+outbox) and returns once that commit is done. Rows differ in how many events are in flight at once, as the
+intake keeps for many cameras' reports: a single in-flight event waits on one commit at a time; more in
+flight share commits (group commit).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from datetime import UTC, datetime, timedelta
 
 from bench.common import Section, median, percentile
 from bench.postgres import demo_cameras, embedded_postgres, fresh_database, load_demo_county
+from models.link import CameraCommand
 from models.records import Detection, Event, EventKind
 
 IN_FLIGHT = (1, 8, 64, 256)
@@ -34,6 +36,13 @@ class Pass:
     cpu_share: float
 
 
+class NoCameras:
+    """The analysis role's command side, for a centre that only routes and records: no camera runs here."""
+
+    async def send(self, command: CameraCommand) -> None:
+        raise RuntimeError("the router benchmark runs no cameras")
+
+
 def _event(rng: random.Random, camera_id: str, at: datetime) -> Event:
     # Feet anywhere on the demo camera's road: spreads events over grids and dedup cells.
     x, y = rng.uniform(50, 700), rng.uniform(250, 560)
@@ -45,17 +54,16 @@ def _event(rng: random.Random, camera_id: str, at: datetime) -> Event:
 
 
 async def _measure(url: str, events: int, in_flight: int, seed: int) -> Pass:
-    from api.service import Service, opening_from_draft
+    from api.wiring import build_centre
     from models.clock import SystemClock
+    from models.link import EventReport
+    from models.records import EventPhase
     from models.store import Store
 
     store = await Store.connect(url, max_size=2)
-    service = Service(store, detector=None, clock=SystemClock())  # type: ignore[arg-type]
+    centre = build_centre(store, SystemClock(), NoCameras())
     try:
-        await service.load()
-        router = service.router
-        assert router is not None
-        writer = service.writer
+        await centre.start(workers=False)  # the site loaded into routing, the event writer running
         rng = random.Random(seed)
         start_at = datetime.now(UTC)
         batch = [
@@ -72,10 +80,10 @@ async def _measure(url: str, events: int, in_flight: int, seed: int) -> Pass:
             while not queue.empty():
                 event = queue.get_nowait()
                 began = time.perf_counter()
-                draft = router.route(event, at=event.started_at)
-                _, created = await writer.record(event, opening_from_draft(draft))
+                result = await centre.intake.report(EventReport(EventPhase.START, event))
+                assert result is not None
                 latencies.append(time.perf_counter() - began)
-                opened += created
+                opened += result[1]
 
         began, cpu = time.perf_counter(), time.process_time()
         await asyncio.gather(*(caller() for _ in range(in_flight)))
@@ -84,11 +92,11 @@ async def _measure(url: str, events: int, in_flight: int, seed: int) -> Pass:
             rate=events / elapsed,
             latencies=latencies,
             opened=opened,
-            group=writer.events / max(1, writer.batches),
+            group=centre.writer.events / max(1, centre.writer.batches),
             cpu_share=(time.process_time() - cpu) / elapsed,
         )
     finally:
-        await service.writer.aclose()
+        await centre.stop()
         await store.close()
 
 
@@ -122,7 +130,7 @@ async def _run(quick: bool) -> Section:
     opened_share = median([x.opened / events for n in IN_FLIGHT for x in passes[n]])
     return Section(
         key="router",
-        title="Router throughput (route + group-committed record_events on embedded PostgreSQL)",
+        title="Router throughput (route + group-committed record_many on embedded PostgreSQL)",
         columns=["events in flight", "events/s", "p50 ms", "p99 ms", "events per commit", "gridwatch CPU %"],
         rows=rows,
         headline=f"{rate:,.0f} events/s with {best} in flight, p99 {p(best, 99):.1f} ms",
@@ -131,10 +139,11 @@ async def _run(quick: bool) -> Section:
         notes=[
             f"{events} crowd START events per pass from {CAMERAS} cameras, feet spread over the demo road; "
             f"{opened_share:.1%} opened an incident, the rest folded into an open one (dedup).",
-            "Each event: Router.route + the service's EventWriter.record, which stores every event queued "
-            "while the previous commit was in flight in one Store.record_events transaction (incident "
-            "upserts, log, timers, event rows, outbox rows: one statement per table) and answers each "
-            "caller once it is committed; latency is per event, from routing to its commit.",
+            "Each event: the centre's Intake.report, i.e. Routing.route + its EventWriter.record, which "
+            "stores every event queued while the previous commit was in flight in one "
+            "store.events.record_many transaction (incident upserts, log, timers, event rows, outbox rows: "
+            "one statement per table) and answers each caller once it is committed; latency is per event, "
+            "from routing to its commit.",
             f"With {single} in flight every event is its own transaction: a commit per event, each with its "
             f"WAL flush, is the limit of that row ({med(single, 'rate'):,.0f} events/s). With more in "
             "flight the commits are shared (events per commit) and the limit becomes CPU: gridwatch's "

@@ -207,7 +207,7 @@ def slope(points: list[tuple[float, float]]) -> float:
 async def _measure(
     base: str, server_pid: int, counts: tuple[int, ...], passes: int, window_s: float
 ) -> dict[int, list[dict[str, float]]]:
-    from api.runner import DEMO_PASSWORD
+    from api.site import DEMO_PASSWORD
     from api.webrtc import offer_loopback_only
 
     offer_loopback_only()  # the viewers too: no candidate on another interface, no STUN
@@ -230,7 +230,7 @@ def _bitrate_mbit(path: Path) -> float:
 
 
 async def _prepare(url: str, rtsp: str) -> None:
-    from api.runner import seed_demo_users
+    from api.site import seed_demo_users
     from models.store import Store
 
     file_camera, clock_camera = demo_cameras(2, f"{rtsp}/cam", enabled=False)
@@ -244,7 +244,7 @@ async def _prepare(url: str, rtsp: str) -> None:
 
 def glass_to_glass(base: str, seconds: float) -> dict[str, Any] | str:
     """Latencies (ms) of the frames Chromium paints in the clock camera's wall tile, or why there are none."""
-    from api.runner import DEMO_PASSWORD
+    from api.site import DEMO_PASSWORD
 
     if shutil.which("node") is None or not Path(os.environ.get("CHROMIUM", "/usr/bin/chromium")).exists():
         return "node or Chromium is not installed"
@@ -362,22 +362,23 @@ async def _serve(url: str, port: int) -> None:
     """The server process: the gridwatch app over an already loaded database, no camera loops."""
     import uvicorn
 
-    from api.app import create_app
     from api.auth import AuthConfig
-    from api.runner import demo_site
-    from api.service import Service
+    from api.site import demo_site
     from api.webrtc import offer_loopback_only
+    from api.wiring import build_system
     from detect.backends.scripted import ScriptedDetector
     from models.clock import SystemClock
     from models.store import Store
 
     store = await Store.connect(url)
-    service = Service(store, ScriptedDetector([]), SystemClock(), timezone=demo_site().timezone)
-    await service.load()
+    system = build_system(
+        store, ScriptedDetector([]), SystemClock(), AuthConfig.for_demo(), timezone=demo_site().timezone
+    )
+    # The centre's routing (which cameras exist, who may watch them) without its workers; no analysis runs.
+    await system.centre.start(workers=False)
     offer_loopback_only()
-    app = create_app(service, AuthConfig.for_demo())
     server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error", lifespan="off")
+        uvicorn.Config(system.app, host="127.0.0.1", port=port, log_level="error", lifespan="off")
     )
     serving = asyncio.create_task(server.serve())
     while not server.started:  # uvicorn offers no "started" event to await
@@ -389,7 +390,7 @@ async def _serve(url: str, port: int) -> None:
     try:
         await serving
     finally:
-        await app.state.webrtc.aclose()
+        await system.stop()
         await store.close()
 
 

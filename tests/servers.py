@@ -9,7 +9,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -67,7 +67,7 @@ def running_cli(
                 proc.wait()
 
 
-def wait_for(predicate, timeout_s: float, interval_s: float = 1.0):  # type: ignore[no-untyped-def]
+def wait_for(predicate: Callable[[], T], timeout_s: float, interval_s: float = 1.0) -> T | None:
     """Poll ``predicate`` until it returns something truthy; return it, or None on time-out."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
@@ -94,7 +94,7 @@ class InProcessApi:
     system: System
     loop: asyncio.AbstractEventLoop
 
-    def call(self, work: Callable[[System], Awaitable[T]], timeout_s: float = 30) -> T:
+    def call(self, work: Callable[[System], Coroutine[Any, Any, T]], timeout_s: float = 30) -> T:
         """Run ``work(system)`` on the server's event loop and return its result."""
         return asyncio.run_coroutine_threadsafe(work(self.system), self.loop).result(timeout_s)
 

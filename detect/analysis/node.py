@@ -12,7 +12,7 @@ import contextlib
 import logging
 import os
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from functools import partial
 from typing import Any
@@ -24,7 +24,7 @@ from detect.analysis.clips import POST_SECONDS, PRE_SECONDS, ClipRecorder
 from detect.analysis.live import LiveView
 from detect.rules import Model, Phase
 from detect.rules.fire import FIRE_EVERY_SECONDS
-from ingest.frames import Frame, FrameSource
+from ingest.frames import Frame
 from ingest.offline import OfflineWatch
 from ingest.sources import open_source
 from models.clock import Clock
@@ -53,7 +53,6 @@ class AnalysisNode:
         fire_batcher: DetectionBatcher | None = None,
         fire_every_s: float = FIRE_EVERY_SECONDS,
         fire_every_s_by_camera: Mapping[str, float] | None = None,
-        open_camera: Callable[[Camera, Clock], FrameSource] = open_source,
     ) -> None:
         self._sink = sink
         self.batcher = batcher
@@ -66,7 +65,6 @@ class AnalysisNode:
         self._clip_seconds = clip_seconds
         self._fire_every_s = fire_every_s
         self._fire_every_s_by_camera = dict(fire_every_s_by_camera or {})
-        self._open_camera = open_camera
         self.cameras: dict[str, Camera] = {}
         self.live: dict[str, LiveView] = {}
         self._tasks: dict[str, asyncio.Task[None]] = {}
@@ -139,7 +137,7 @@ class AnalysisNode:
             try:
                 # Secrets stay placeholders everywhere but here, at the moment of connecting.
                 live = replace(camera, source=expand_source(camera.source, os.environ))
-                source = self._open_camera(live, self._clock)
+                source = open_source(live, self._clock)
             except (KeyError, ValueError) as exc:
                 logger.error("camera %s cannot be opened: %s", camera.id, exc)
                 return

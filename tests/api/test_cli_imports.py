@@ -16,9 +16,10 @@ import asyncpg
 import pytest
 
 from models.db import migrate
+from tests.conftest import DEMO_DIR, REPO
 from tests.servers import run_cli
 
-DEMO = Path(__file__).resolve().parents[2] / "api" / "demo"
+DEMO = DEMO_DIR
 GRID_A = "379901001001001"
 
 
@@ -172,7 +173,7 @@ async def test_degenerate_calibrations_are_rejected(
     assert (await table_counts(db_url))["cameras"] == 0
 
 
-SITE_YAML = Path(__file__).resolve().parents[2] / "docs" / "site.example.yaml"
+SITE_YAML = REPO / "docs" / "site.example.yaml"
 
 
 @pytest.mark.parametrize(

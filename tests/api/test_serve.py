@@ -49,7 +49,9 @@ def site_file(tmp_path: Path, vtest: Path, webhook: str | None = None) -> Path:
     )
     site["grids_file"] = str(DEMO_DIR / "grids.geojson")
     site["roster_file"] = str(DEMO_DIR / "roster.csv")
-    site["models"] = {"person": {"weights": str(SHARED_MODELS / "yolov8n_int8_openvino_model"), "imgsz": 640}}
+    site["detectors"] = {
+        "person": {"weights": str(SHARED_MODELS / "yolov8n_int8_openvino_model"), "imgsz": 640}
+    }
     path = tmp_path / "site.yaml"
     path.write_text(yaml.safe_dump(site, allow_unicode=True), encoding="utf-8")
     return path

@@ -206,6 +206,8 @@ async def test_an_unreachable_camera_is_offline_and_retried(caplog: pytest.LogCa
     assert password not in caplog.text
 
 
+# A chaos test of a minute and a half: ./run test --fast leaves it out.
+@pytest.mark.slow
 async def test_twenty_kills_and_restarts_are_each_noticed_and_recovered(rtsp_peer: RtspPeer) -> None:
     """Acceptance 2 of issue 3: offline within 2 s of each kill, a frame within 10 s of each restart."""
     source = RtspSource("cam-rtsp", rtsp_peer.url(), SystemClock())

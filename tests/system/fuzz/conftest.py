@@ -7,11 +7,11 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from api.runner import DEMO_PASSWORD
-from api.service import Service
+from api.site import DEMO_PASSWORD
+from api.wiring import System
 from models.clock import ManualClock
 from models.db import Database
-from tests.api.test_app import T0, NoDetector, crowd_output
+from tests.rig import T0, NoDetector, crowd_output
 from tests.servers import in_process_api
 
 CASES: list[str] = []
@@ -27,8 +27,8 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
 
 @pytest.fixture(scope="module")
 def api_base(postgres: Database) -> Iterator[str]:
-    async def one_incident(service: Service) -> None:
-        await service.handle(crowd_output(100))
+    async def one_incident(system: System) -> None:
+        await system.centre.intake.handle(crowd_output(100))
 
     with in_process_api(
         postgres.url,
