@@ -9,9 +9,10 @@ the event stored.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from types import MappingProxyType
 
 import httpx
 import numpy as np
@@ -32,6 +33,9 @@ from router.centre.intake import Intake
 
 class NoDetector:
     """For tests that report events directly; a camera loop calling the detector would be a bug."""
+
+    name = "none"
+    labels: Mapping[int, str] = MappingProxyType({0: "person"})
 
     def detect(self, images: Sequence[np.ndarray]) -> list[list[Detection]]:
         raise AssertionError("this test runs no camera")

@@ -147,4 +147,3 @@ def _present(entry: ModelEntry) -> bool:
     if entry.source is SourceKind.PACKAGE:
         return package_file(entry.locator) is not None
     return entry.source is SourceKind.PATH and any((d / entry.locator).exists() for d in model_dirs())
-

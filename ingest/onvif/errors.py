@@ -17,12 +17,25 @@ from zeep.exceptions import Fault, TransportError, XMLParseError, XMLSyntaxError
 from ingest.onvif.models import Failure, FailureKind
 
 #: Fault texts and subcodes cameras use for a refused login (ONVIF core spec §5.12 plus vendor wording).
-_AUTH_MARKERS = ("notauthorized", "not authorized", "sender not authorized", "authority failure",
-                 "unauthorized", "authentication", "failedauthentication", "invalid username", "password")
+_AUTH_MARKERS = (
+    "notauthorized",
+    "not authorized",
+    "sender not authorized",
+    "authority failure",
+    "unauthorized",
+    "authentication",
+    "failedauthentication",
+    "invalid username",
+    "password",
+)
 
 #: What one ONVIF call may raise for reasons outside our code.
 CALL_ERRORS: tuple[type[BaseException], ...] = (
-    ONVIFError, ZeepError, aiohttp.ClientError, asyncio.TimeoutError, OSError,
+    ONVIFError,
+    ZeepError,
+    aiohttp.ClientError,
+    asyncio.TimeoutError,
+    OSError,
 )
 
 
