@@ -17,7 +17,6 @@ from datetime import datetime, timedelta
 import jwt
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from fastapi import HTTPException
 
 ROLE_LEVELS: dict[str, int] = {
     "grid_worker": 15,
@@ -144,13 +143,17 @@ def issue_refresh(config: AuthConfig, username: str, now: datetime) -> tuple[str
     return jwt.encode(claims, config.secret, algorithm=ALGORITHM), jti, expires
 
 
+class InvalidToken(ValueError):
+    """A token that proves nothing: expired, forged, malformed or of the wrong kind (the API answers 401)."""
+
+
 def decode(config: AuthConfig, token: str, kind: str) -> dict[str, object]:
     try:
         claims: dict[str, object] = jwt.decode(token, config.secret, algorithms=[ALGORITHM])
     except jwt.ExpiredSignatureError:
-        raise HTTPException(401, "token expired", headers={"WWW-Authenticate": "Bearer"}) from None
+        raise InvalidToken("token expired") from None
     except jwt.PyJWTError:
-        raise HTTPException(401, "invalid token", headers={"WWW-Authenticate": "Bearer"}) from None
+        raise InvalidToken("invalid token") from None
     if claims.get("typ") != kind:
-        raise HTTPException(401, f"not an {kind} token", headers={"WWW-Authenticate": "Bearer"})
+        raise InvalidToken(f"not an {kind} token")
     return claims

@@ -8,6 +8,7 @@ import asyncpg
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 
+from api.auth import InvalidToken
 from models.store import NotFound
 
 #: Request bodies above this are refused with 413 before they are read.
@@ -32,7 +33,12 @@ async def not_found(_: Request, exc: Exception) -> Response:
     return JSONResponse({"detail": str(exc)}, status_code=404)
 
 
+async def unauthorized(_: Request, exc: Exception) -> Response:
+    return JSONResponse({"detail": str(exc)}, status_code=401, headers={"WWW-Authenticate": "Bearer"})
+
+
 def install(app: FastAPI) -> None:
     app.middleware("http")(limit_body)
     app.add_exception_handler(asyncpg.DataError, bad_data)
     app.add_exception_handler(NotFound, not_found)
+    app.add_exception_handler(InvalidToken, unauthorized)

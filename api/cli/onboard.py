@@ -6,7 +6,7 @@ import asyncio
 import ipaddress
 import os
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
@@ -14,19 +14,12 @@ from rich.table import Table
 from api.cli.common import app, err, guard, out, progress, read_text, run_with_store, settings
 from api.problems import UsageProblem
 from ingest.camera_urls import IPNetwork, parse_subnets
-from ingest.onvif.models import Credentials, DeviceReport, DeviceTarget
-from ingest.onvif.onboarding import (
-    TargetError,
-    camera_id_for,
-    merge_cameras,
-    onboard,
-    parse_hosts,
-    resolve_credentials,
-    subnet_targets,
-)
 from models.clock import SystemClock
 from models.config import ConfigError, load_site_config
 from models.store import Store
+
+if TYPE_CHECKING:
+    from ingest.onvif.models import DeviceReport, DeviceTarget
 
 DEFAULT_PASSWORD_ENV = "GRIDWATCH_ONVIF_PASSWORD"
 
@@ -53,6 +46,8 @@ def _allowed_subnets(site: Path | None, allow: list[str], subnet: str | None) ->
 
 
 def _row(report: DeviceReport) -> list[str]:
+    from ingest.onvif.onboarding import camera_id_for
+
     info = report.info
     main, sub = report.main, report.sub
     streams = [p for p in (main, sub) if p is not None]
@@ -108,6 +103,17 @@ def onboard_command(
     """
 
     def action() -> None:
+        # The ONVIF stack (zeep, aiohttp) takes a quarter of a second to import: only this command pays it.
+        from ingest.onvif.models import Credentials
+        from ingest.onvif.onboarding import (
+            TargetError,
+            merge_cameras,
+            onboard,
+            parse_hosts,
+            resolve_credentials,
+            subnet_targets,
+        )
+
         if (hosts is None) == (subnet is None):
             raise UsageProblem("give exactly one of --hosts FILE or --subnet CIDR")
         try:

@@ -3,20 +3,25 @@
 from __future__ import annotations
 
 import json
+from collections.abc import AsyncIterator
 
 import pytest
 
+from models.db import Database
 from tests.api.test_cli_imports import DEMO, gridwatch
+from tests.conftest import fresh_database
 
 MON = "2026-11-23T{}+08:00"
 
 
-@pytest.fixture
-async def demo_db(db_url: str) -> str:
-    for command, name in (("import-grids", "grids.geojson"), ("import-roster", "roster.csv"),
-                          ("import-cameras", "cameras.json")):  # fmt: skip
-        assert gridwatch(db_url, command, str(DEMO / name)).returncode == 0
-    return db_url
+@pytest.fixture(scope="module")
+async def demo_db(postgres: Database) -> AsyncIterator[str]:
+    """The demo county imported once, as a user imports it; these commands only read it."""
+    async with fresh_database(postgres) as db_url:
+        for command, name in (("import-grids", "grids.geojson"), ("import-roster", "roster.csv"),
+                              ("import-cameras", "cameras.json")):  # fmt: skip
+            assert gridwatch(db_url, command, str(DEMO / name)).returncode == 0
+        yield db_url
 
 
 def locate(db_url: str, *args: str) -> dict:  # type: ignore[type-arg]

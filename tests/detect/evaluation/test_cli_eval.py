@@ -37,6 +37,8 @@ def env() -> dict[str, str]:
     return {**os.environ, "GRIDWATCH_MODEL_DIRS": str(SHARED / "models"), "YOLO_OFFLINE": "1"}
 
 
+# Real models on real pictures: ./run test --fast leaves it out.
+@pytest.mark.slow
 def test_json_records_per_file_and_figures(small_set: Path) -> None:
     result = run_cli("eval", str(small_set), "--json", env=env(), timeout_s=170)
     assert result.returncode == 0, result.stderr
