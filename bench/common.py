@@ -10,7 +10,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-VTEST = Path("/usr/share/doc/opencv-doc/examples/data/vtest.avi")
+from api.site import DEFAULT_DEMO_VIDEO
+
+VTEST = DEFAULT_DEMO_VIDEO
 MODELS = Path(
     os.environ.get("GRIDWATCH_BENCH_MODELS", Path(__file__).resolve().parents[2] / "shared" / "models")
 )
