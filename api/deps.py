@@ -17,7 +17,6 @@ from api.auth import ACCESS_COOKIE, AuthConfig, Principal, decode, key_digest, s
 from api.webrtc import WebRTCHub
 from detect.analysis.node import AnalysisNode
 from ingest.camera_urls import IPNetwork
-from models.clock import Clock
 from models.store import Store
 from router.centre.casework import Casework
 from router.centre.feed import Broadcaster, OutboxRelay
@@ -31,7 +30,6 @@ class AppContext:
 
     store: Store
     auth: AuthConfig
-    clock: Clock
     routing: Routing
     casework: Casework
     registry: CameraRegistry

@@ -72,6 +72,7 @@ class Centre:
     casework: Casework
     registry: CameraRegistry
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    _intake: asyncio.Task[None] | None = None
 
     async def start(self, *, workers: bool = True) -> None:
         """Load the site into the router; with ``workers``, start the feed relay, escalator and notifier."""
@@ -85,13 +86,15 @@ class Centre:
 
     def consume(self, link: InProcessLink) -> None:
         """Take the analysis role's messages from an in-process link until it closes."""
-        self._spawn(self.intake.run(link.messages(), handled=link.handled), "intake")
+        self._intake = asyncio.create_task(
+            self.intake.run(link.messages(), handled=link.handled), name="intake"
+        )
 
     async def stop(self) -> None:
         """Stop the workers; intake first drains what its link still holds (close the link before)."""
-        intake = [t for t in self._tasks if t.get_name() == "intake"]
-        if intake:
-            await asyncio.gather(*intake, return_exceptions=True)
+        if self._intake is not None:
+            await asyncio.gather(self._intake, return_exceptions=True)
+            self._intake = None
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
@@ -166,21 +169,21 @@ def build_app(
     centre: Centre,
     analysis: AnalysisNode,
     auth: AuthConfig,
-    clock: Clock,
     *,
+    webrtc: WebRTCHub | None = None,
     camera_subnets: tuple[IPNetwork, ...] = (),
 ) -> FastAPI:
+    """The HTTP app over both roles; live video plays what the analysis role last saw."""
     context = AppContext(
         store=centre.store,
         auth=auth,
-        clock=clock,
         routing=centre.routing,
         casework=centre.casework,
         registry=centre.registry,
         broadcaster=centre.broadcaster,
         relay=centre.relay,
         analysis=analysis,
-        webrtc=WebRTCHub(analysis),
+        webrtc=webrtc or WebRTCHub(analysis),
         camera_subnets=camera_subnets,
     )
     return create_app(context)
@@ -193,6 +196,7 @@ class System:
     link: InProcessLink
     analysis: AnalysisNode
     centre: Centre
+    webrtc: WebRTCHub
     app: FastAPI
 
     async def start(self, cameras: Iterable[Camera] | None = None) -> None:
@@ -203,7 +207,7 @@ class System:
 
     async def stop(self) -> None:
         """Cameras first, so their last events and clips still reach the store; then the centre."""
-        await self.app.state.context.webrtc.aclose()
+        await self.webrtc.aclose()
         await self.analysis.stop()
         await self.link.close()
         await self.centre.stop()
@@ -236,5 +240,6 @@ def build_system(
         offline_after_s=offline_after_s,
     )
     centre = build_centre(store, clock, analysis, timezone=timezone, channels=channels)
-    app = build_app(centre, analysis, auth, clock, camera_subnets=camera_subnets)
-    return System(link, analysis, centre, app)
+    webrtc = WebRTCHub(analysis)
+    app = build_app(centre, analysis, auth, webrtc=webrtc, camera_subnets=camera_subnets)
+    return System(link, analysis, centre, webrtc, app)

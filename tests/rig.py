@@ -100,7 +100,7 @@ async def build_rig(
     link.intake = centre.intake
     await centre.start(workers=workers)
     auth = auth or AuthConfig.for_demo()
-    return Rig(store, clock, link, analysis, centre, build_app(centre, analysis, auth, clock), auth)
+    return Rig(store, clock, link, analysis, centre, build_app(centre, analysis, auth), auth)
 
 
 T0 = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)  # 10:00 in Asia/Shanghai: the demo roster's day shift

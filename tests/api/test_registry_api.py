@@ -47,7 +47,7 @@ async def rig(store: Store) -> AsyncIterator[Rig]:
 
 def app_with_subnets(rig: Rig, *subnets: str) -> FastAPI:
     """The rig's roles behind an app that admits camera URLs in ``subnets`` (site.camera_subnets)."""
-    return build_app(rig.centre, rig.analysis, rig.auth, rig.clock, camera_subnets=parse_subnets(subnets))
+    return build_app(rig.centre, rig.analysis, rig.auth, camera_subnets=parse_subnets(subnets))
 
 
 @pytest.fixture
