@@ -1,0 +1,1 @@
+"""Cameras in: frame sources (RTSP, files), camera health, URL admission, ONVIF onboarding and events."""
