@@ -18,14 +18,8 @@ import jwt
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-ROLE_LEVELS: dict[str, int] = {
-    "grid_worker": 15,
-    "grid_leader": 15,
-    "community": 12,
-    "township": 9,
-    "county_command": 6,
-    "admin": 0,
-}
+from models.records import POST_LEVEL, Post
+
 ACCESS_COOKIE = "gw_access"
 ALGORITHM = "HS256"
 #: Secrets that must never sign tokens outside the demo (copied from docs and examples).
@@ -83,14 +77,15 @@ class Principal:
 
     @property
     def is_admin(self) -> bool:
-        return self.role == "admin"
+        return self.role == Post.ADMIN
 
 
 def scope_of(role: str, unit_code: str) -> str:
-    level = ROLE_LEVELS.get(role)
-    if level is None:
-        raise ValueError(f"unknown role {role!r}; one of {', '.join(ROLE_LEVELS)}")
-    if role == "admin":
+    try:
+        level = POST_LEVEL[Post(role)]
+    except ValueError:
+        raise ValueError(f"unknown role {role!r}; one of {', '.join(Post)}") from None
+    if role == Post.ADMIN:
         return ""
     if len(unit_code) != level or not unit_code.isdigit():
         raise ValueError(f"a {role} needs a {level}-digit unit code, got {unit_code!r}")

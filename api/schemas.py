@@ -16,13 +16,23 @@ from router.centre.feed import FeedMessage
 class TransitionIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    action: str = Field(description="dispatch, accept, start, resolve, verify, close, return, reject, reopen")
+    action: str = Field(
+        description="file, dispatch, reassign, escalate, accept, depart, start, resolve, verify, close, "
+        "evaluate, return, reject, reopen: the incident's `actions` lists those the caller may take now"
+    )
     note: str = Field(default="", max_length=2000)
     attachments: list[str] = Field(
         default_factory=list, max_length=10, description="Ids from POST /api/incidents/{id}/attachments"
     )
     expected_state: IncidentState | None = Field(
         default=None, description="Refuse with 409 if the incident is no longer in this state"
+    )
+    reason: str | None = Field(
+        default=None, max_length=40, description="return and reject: why, a code of GET /api/casework"
+    )
+    rating: int | None = Field(default=None, ge=1, le=5, description="evaluate: 1 (poor) to 5 (excellent)")
+    assignee_id: str | None = Field(
+        default=None, max_length=64, description="reassign (required), file and dispatch: who gets the case"
     )
 
 

@@ -136,7 +136,7 @@ def build_centre(
         relay=relay,
         escalator=Escalator(store.timers, clock, routing.roster, bell, policy=policy),
         notifier=notifier,
-        casework=Casework(store, clock, bell),
+        casework=Casework(store, clock, bell, routing, policy=policy),
         registry=CameraRegistry(store, routing, analysis),
     )
 

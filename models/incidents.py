@@ -94,6 +94,8 @@ class IncidentOpening:
     deadlines: Mapping[str, datetime] = field(default_factory=dict)
     #: The ground (lon, lat) under each of the event's boxes, in its order; stored with the boxes.
     ground_points: Sequence[LonLat | None] = ()
+    #: DISPATCHED (filed as it opens) or REPORTED (waiting for a reviewer to file it; no deadlines yet).
+    state: IncidentState = IncidentState.DISPATCHED
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,6 +121,10 @@ class LogEntry:
     note: str = ""
     #: Ids of photos the handler attached to this step.
     attachments: tuple[str, ...] = ()
+    #: Why a case was returned or rejected: a code of router.lifecycle.REASONS.
+    reason: str | None = None
+    #: The verifier's rating of a closed case, 1 (poor) to 5 (excellent).
+    rating: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -89,9 +89,12 @@ class EventKind(enum.StrEnum):
 
 
 class IncidentState(enum.StrEnum):
+    #: Reported, waiting to be filed (立案) by a reviewer: a detection below its kind's auto-file confidence.
     REPORTED = "reported"
     DISPATCHED = "dispatched"
     ACCEPTED = "accepted"
+    #: The assignee is on the way (出发).
+    EN_ROUTE = "en_route"
     IN_PROGRESS = "in_progress"
     RESOLVED = "resolved"
     VERIFIED = "verified"
@@ -107,11 +110,35 @@ OPEN_STATES: frozenset[IncidentState] = frozenset(
         IncidentState.REPORTED,
         IncidentState.DISPATCHED,
         IncidentState.ACCEPTED,
+        IncidentState.EN_ROUTE,
         IncidentState.IN_PROGRESS,
         IncidentState.REOPENED,
         IncidentState.RETURNED,
     }
 )
+
+
+class Post(enum.StrEnum):
+    """A user's post in the hierarchy: what they may do to incidents (router/permissions.py) and where."""
+
+    GRID_WORKER = "grid_worker"
+    GRID_LEADER = "grid_leader"
+    COMMUNITY = "community"
+    TOWNSHIP = "township"
+    COUNTY_COMMAND = "county_command"
+    #: Configuration, not case handling.
+    ADMIN = "admin"
+
+
+#: The length of the unit code each post is held on; admins hold none (they see everything).
+POST_LEVEL: dict[Post, int] = {
+    Post.GRID_WORKER: 15,
+    Post.GRID_LEADER: 15,
+    Post.COMMUNITY: 12,
+    Post.TOWNSHIP: 9,
+    Post.COUNTY_COMMAND: 6,
+    Post.ADMIN: 0,
+}
 
 
 class Severity(enum.IntEnum):

@@ -26,15 +26,25 @@ class TimerKind(enum.StrEnum):
 #: tests/models/store/test_policy_functions.py compares the two for every kind and state.
 _PENDING: Mapping[TimerKind, frozenset[IncidentState]] = MappingProxyType(
     {
-        TimerKind.ACCEPT: frozenset({IncidentState.REPORTED, IncidentState.DISPATCHED}),
+        # A reopened case waits to be dispatched again: nobody has accepted the rework yet.
+        TimerKind.ACCEPT: frozenset(
+            {IncidentState.REPORTED, IncidentState.DISPATCHED, IncidentState.REOPENED}
+        ),
         TimerKind.ARRIVE: frozenset(
-            {IncidentState.REPORTED, IncidentState.DISPATCHED, IncidentState.ACCEPTED}
+            {
+                IncidentState.REPORTED,
+                IncidentState.DISPATCHED,
+                IncidentState.ACCEPTED,
+                IncidentState.EN_ROUTE,
+                IncidentState.REOPENED,
+            }
         ),
         TimerKind.RESOLVE: frozenset(
             {
                 IncidentState.REPORTED,
                 IncidentState.DISPATCHED,
                 IncidentState.ACCEPTED,
+                IncidentState.EN_ROUTE,
                 IncidentState.IN_PROGRESS,
                 IncidentState.REOPENED,
             }

@@ -116,6 +116,13 @@ class Roster:
                 )
         return tuple(found[worker_id] for worker_id in sorted(found))
 
+    def worker(self, worker_id: str) -> Assignee | None:
+        """A rostered worker by id, on duty or not (their first shift's post), for handing a case to."""
+        for shift in self.shifts:
+            if shift.worker_id == worker_id:
+                return Assignee(shift.worker_id, shift.name, shift.phone, shift.role, shift.unit_code)
+        return None
+
     def resolve(self, unit_code: str, at: datetime, absent: Collection[str] = ()) -> DutyResult:
         """The first on-duty person along the fallback chain, skipping workers known to be absent."""
         tried: list[tuple[Role, str, bool]] = []

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, Request
@@ -14,13 +14,24 @@ from api.auth import Principal
 from api.deps import BroadcasterDep, CaseworkDep, CurrentPrincipal, StoreDep
 from api.schemas import TransitionIn, event_json, feed_json, incident_json, log_json, parse_uuid
 from models.incidents import Incident, IncidentFilter
-from models.records import OPEN_STATES, EventKind, IncidentState
-from models.store import NotFound, StaleVersion, Store
-from router.lifecycle import Action, IllegalTransition
+from models.records import OPEN_STATES, EventKind, IncidentState, Post
+from models.store import NotFound, OpenTwin, StaleVersion, Store
+from router.centre.casework import NobodyToTake, Step, StepIncomplete
+from router.lifecycle import REASONS, TRANSITIONS, Action
+from router.permissions import POST_ACTIONS, Actor, NotAllowed
 
 router = APIRouter(tags=["incidents"])
 
 MAX_PAGE = 200
+
+
+def actor_of(principal: Principal) -> Actor:
+    return Actor(principal.name, Post(principal.role), principal.worker_id)
+
+
+def with_actions(incident: Incident, steps: Sequence[Action]) -> dict[str, Any]:
+    """The incident as the caller sees it: with the steps they may take on it now (the pages' buttons)."""
+    return {**incident_json(incident), "actions": [step.value for step in steps]}
 
 
 def no_such_incident(incident_id: object) -> HTTPException:
@@ -45,6 +56,7 @@ async def scoped_incident(store: Store, principal: Principal, incident_id: str) 
 @router.get("/api/incidents")
 async def list_incidents(
     store: StoreDep,
+    casework: CaseworkDep,
     principal: CurrentPrincipal,
     unit: Annotated[
         str | None, Query(pattern=r"^\d{6}(\d{3}){0,3}$", description="Unit code subtree")
@@ -70,14 +82,19 @@ async def list_incidents(
         limit=limit,
         offset=offset,
     )
-    return {"items": [incident_json(i) for i in incidents], "total": total, "limit": limit, "offset": offset}
+    steps = await casework.steps_for(actor_of(principal), incidents)
+    items = [with_actions(i, s) for i, s in zip(incidents, steps, strict=True)]
+    return {"items": items, "total": total, "limit": limit, "offset": offset}
 
 
 @router.get("/api/incidents/{incident_id}")
-async def get_incident(incident_id: str, store: StoreDep, principal: CurrentPrincipal) -> dict[str, Any]:
+async def get_incident(
+    incident_id: str, store: StoreDep, casework: CaseworkDep, principal: CurrentPrincipal
+) -> dict[str, Any]:
     incident = await scoped_incident(store, principal, incident_id)
+    [steps] = await casework.steps_for(actor_of(principal), [incident])
     return {
-        **incident_json(incident),
+        **with_actions(incident, steps),
         "log": [log_json(e) for e in await store.incidents.log(incident.id)],
         "events": [event_json(e) for e in await store.incidents.events(incident.id)],
     }
@@ -87,6 +104,7 @@ async def get_incident(incident_id: str, store: StoreDep, principal: CurrentPrin
 async def transition(
     incident_id: str, body: TransitionIn, store: StoreDep, casework: CaseworkDep, principal: CurrentPrincipal
 ) -> dict[str, Any]:
+    """Take a step of the loop: 403 when the caller's post may not take it on this case now."""
     try:
         action = Action(body.action)
     except ValueError:
@@ -94,25 +112,42 @@ async def transition(
             422, f"unknown action {body.action!r}; one of {[a.value for a in Action]}"
         ) from None
     incident = await scoped_incident(store, principal, incident_id)
+    step = Step(action, body.note, body.attachments, body.reason, body.rating, body.assignee_id)
+    actor = actor_of(principal)
     try:
-        moved = await casework.transition(
-            incident,
-            action,
-            principal.worker_id or principal.name,
-            note=body.note,
-            attachments=body.attachments,
-            expected_state=body.expected_state,
-        )
-    except (IllegalTransition, StaleVersion) as exc:
-        raise HTTPException(409, str(exc)) from exc
-    return incident_json(moved)
+        moved = await casework.take(incident, actor, step, expected_state=body.expected_state)
+    except NotAllowed as exc:
+        raise HTTPException(403, str(exc)) from None
+    except StepIncomplete as exc:
+        raise HTTPException(422, str(exc)) from None
+    except (StaleVersion, OpenTwin, NobodyToTake) as exc:
+        raise HTTPException(409, str(exc)) from None
+    [steps] = await casework.steps_for(actor, [moved])
+    return with_actions(moved, steps)
+
+
+@router.get("/api/casework")
+async def casework_rules(principal: CurrentPrincipal) -> dict[str, Any]:
+    """The loop's rules as data, for pages and clients: the state machine, who may take which step, and the
+    reason codes returns and rejections need."""
+    return {
+        "transitions": [
+            {"from": state.value, "action": action.value, "to": to.value}
+            for (state, action), to in TRANSITIONS.items()
+        ],
+        "posts": {post.value: sorted(a.value for a in actions) for post, actions in POST_ACTIONS.items()},
+        "reasons": {action.value: codes for action, codes in REASONS.items()},
+        "mine": principal.role,
+    }
 
 
 @router.get("/api/stream")
 async def stream(
-    request: Request, broadcaster: BroadcasterDep, principal: CurrentPrincipal
+    request: Request, broadcaster: BroadcasterDep, casework: CaseworkDep, principal: CurrentPrincipal
 ) -> StreamingResponse:
-    """Server-sent events: every change of an incident the caller may see, as it commits."""
+    """Server-sent events: every change of an incident the caller may see, as it commits, with the steps
+    the caller may take on it now."""
+    actor = actor_of(principal)
 
     async def events() -> AsyncIterator[str]:
         async with broadcaster.subscribe() as queue:
@@ -125,7 +160,11 @@ async def stream(
                     continue
                 if not principal.sees(message.incident.unit_code):
                     continue
-                data = json.dumps(feed_json(message), ensure_ascii=False)
+                [steps] = await casework.steps_for(actor, [message.incident])
+                data = json.dumps(
+                    {**feed_json(message), "incident": with_actions(message.incident, steps)},
+                    ensure_ascii=False,
+                )
                 yield f"event: {message.topic}\ndata: {data}\n\n"
 
     return StreamingResponse(events(), media_type="text/event-stream", headers={"Cache-Control": "no-store"})

@@ -166,22 +166,37 @@ function renderIncidents(freshId) {
       <div class="row meta"><span>${fmtTime(inc.opened_at)} · ${inc.department}</span>
         <span class="due ${late ? "late" : ""}">受理时限 ${fmtTime(inc.accept_by)}</span></div>
       <div class="row"><span class="meta">${inc.category_code} · ${inc.place.grid_code || inc.place.unit_code}</span>
-        <button ${inc.state === "dispatched" ? "" : "disabled"}>确认 Ack</button></div>`;
+        <span class="actions"></span></div>`;
     li.querySelector(".title").textContent = inc.title;
     li.querySelector(".grid").textContent = grid;
     li.querySelector(".who").textContent = `→ ${who}`;
-    li.querySelector("button").addEventListener("click", () => acknowledge(inc));
+    // Only the steps the server says this operator may take now: the buttons are the permission table.
+    for (const action of inc.actions || []) {
+      if (NEEDS_INPUT.has(action)) continue;
+      const b = document.createElement("button");
+      b.textContent = STEP_LABELS[action] || action; b.dataset.action = action;
+      b.addEventListener("click", () => takeStep(inc, action));
+      li.querySelector(".actions").appendChild(b);
+    }
     list.appendChild(li);
   }
   $("#open-count").textContent = sorted.filter(isOpen).length;
 }
 
-async function acknowledge(inc) {
+const STEP_LABELS = {
+  file: "立案 File", dispatch: "派遣 Dispatch", escalate: "升级 Escalate", verify: "核查 Verify",
+  close: "结案 Close", reopen: "返工 Reopen",
+};
+// Steps that need a choice the list has no room for (a reason, a rating, a person): the detail page asks.
+const NEEDS_INPUT = new Set(["return", "reject", "evaluate", "reassign"]);
+
+async function takeStep(inc, action) {
   const res = await fetch(`/api/incidents/${inc.id}/transitions`, {
     method: "POST", headers: { "Content-Type": "application/json" },
-    body: JSON.stringify({ action: "accept", expected_state: "dispatched" }),
+    body: JSON.stringify({ action, expected_state: inc.state }),
   });
   if (res.ok) upsert(await res.json());
+  else alert((await res.json()).detail);
 }
 
 function upsert(inc, fresh = false) {

@@ -1,12 +1,11 @@
 "use strict";
-// A grid worker's phone: the incidents assigned to them, and the next step of each.
-const NEXT = {
-  dispatched: [["accept", "接单 Accept"], ["return", "退回 Return"]],
-  accepted: [["start", "出发 On the way"]],
-  in_progress: [["resolve", "办结 Resolve"]],
-  returned: [], reopened: [],
+// A grid worker's phone: the incidents assigned to them, and the steps the server says they may take.
+const LABELS = {
+  accept: "接单 Accept", depart: "出发 On the way", start: "到场处置 Start", resolve: "办结 Resolve",
+  return: "退回 Return",
 };
 let timeZone;
+let reasons = {};
 // What the worker typed or picked per incident: the list is redrawn on every feed event, and a note
 // half-written must survive that.
 const drafts = new Map();
@@ -20,7 +19,7 @@ async function api(url, options) {
   return res.json();
 }
 
-async function act(inc, action) {
+async function act(inc, action, reason) {
   const { note, file } = draftOf(inc.id);
   const attachments = [];
   if (file) {
@@ -31,7 +30,7 @@ async function act(inc, action) {
   }
   await api(`/api/incidents/${inc.id}/transitions`, {
     method: "POST", headers: { "Content-Type": "application/json" },
-    body: JSON.stringify({ action, note, attachments, expected_state: inc.state }),
+    body: JSON.stringify({ action, note, attachments, expected_state: inc.state, reason }),
   });
   drafts.delete(inc.id);
   await load();
@@ -61,10 +60,18 @@ function render(items) {
     picker.addEventListener("change", () => { draft.file = picker.files[0] || null; });
     li.querySelector(".place").textContent = inc.place.chain.map((u) => u.name).slice(1).join(" › ")
       + ` (${inc.place.lat.toFixed(5)}, ${inc.place.lon.toFixed(5)})`;
-    for (const [action, label] of NEXT[inc.state] || []) {
+    for (const action of inc.actions || []) {
       const b = document.createElement("button");
-      b.textContent = label; b.dataset.action = action;
-      b.onclick = () => act(inc, action).catch((e) => alert(e.message));
+      b.textContent = LABELS[action] || action; b.dataset.action = action;
+      let why = null;
+      if (reasons[action]) {
+        // A return says why: the leader who gets it back sees the reason in the log.
+        why = document.createElement("select");
+        why.className = "reason";
+        for (const [code, text] of Object.entries(reasons[action])) why.add(new Option(text, code));
+        li.querySelector(".actions").appendChild(why);
+      }
+      b.onclick = () => act(inc, action, why ? why.value : undefined).catch((e) => alert(e.message));
       li.querySelector(".actions").appendChild(b);
     }
     api(`/api/incidents/${inc.id}`).then((d) => {
@@ -86,6 +93,7 @@ async function load() {
 async function main() {
   const me = await api("/api/auth/me");
   timeZone = (await api("/api/site")).timezone;
+  reasons = (await api("/api/casework")).reasons;
   document.getElementById("user").textContent = `${me.name} · ${me.worker_id || me.role}`;
   await load();
   const es = new EventSource("/api/stream");

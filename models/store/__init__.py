@@ -14,7 +14,7 @@ import asyncpg
 from models.db import migrate
 from models.store.attachments import AttachmentRepository, StoredAttachment
 from models.store.audit import AuditEntry, AuditRepository
-from models.store.base import TRANSIENT_DB_ERRORS, NotFound, StaleVersion, init_connection
+from models.store.base import TRANSIENT_DB_ERRORS, NotFound, OpenTwin, StaleVersion, init_connection
 from models.store.cameras import CameraRepository
 from models.store.deliveries import ClaimedDelivery, DeliveryRecord, DeliveryRepository
 from models.store.events import EventRepository, Recording
@@ -35,6 +35,7 @@ __all__ = [
     "DeliveryRecord",
     "FiredTimer",
     "NotFound",
+    "OpenTwin",
     "OutboxRow",
     "Recording",
     "StaleVersion",

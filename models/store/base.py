@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Sequence
 from typing import Any
 
@@ -17,6 +18,17 @@ class NotFound(LookupError):
 
 class StaleVersion(RuntimeError):
     """The incident changed since the caller read it; re-read and decide again."""
+
+
+class OpenTwin(RuntimeError):
+    """The step would reopen a case while another open incident holds its dedup key (a recurrence)."""
+
+    def __init__(self, incident_id: uuid.UUID, twin_id: uuid.UUID, twin_state: str) -> None:
+        super().__init__(
+            f"incident {twin_id} ({twin_state}) is open for the same place and kind: work on it, "
+            f"or reject it as a duplicate before reopening {incident_id}"
+        )
+        self.twin_id = twin_id
 
 
 #: What a dying or restarting server raises: connection loss, refused connects, pool release after loss.

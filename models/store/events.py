@@ -18,7 +18,7 @@ from typing import Any
 import asyncpg
 
 from models.incidents import IncidentOpening
-from models.records import Detection, Event, EvidenceBlob, LonLat
+from models.records import Detection, Event, EvidenceBlob, IncidentState, LonLat
 from models.store.base import TRANSIENT_DB_ERRORS, NotFound, Repository, unit_json
 
 #: One event to record: the event, the incident it opens or joins, and its evidence bytes.
@@ -53,7 +53,8 @@ class EventRepository(Repository):
         # Every transaction locks incident rows in key order, so two concurrent groups cannot deadlock.
         keys = sorted(groups)
         firsts = [items[groups[key][0]][1] for key in keys]
-        deadlines = [_deadlines(o) for o in firsts]
+        # A case waiting to be filed has no deadlines yet: filing dispatches it and arms them.
+        deadlines = [_deadlines(o) if o.state is IncidentState.DISPATCHED else {} for o in firsts]
         async with self.pool.acquire() as conn, conn.transaction():
             rows = await conn.fetch(
                 _UPSERT_INCIDENTS,
@@ -80,9 +81,10 @@ class EventRepository(Repository):
                 [o.at for o in firsts],
                 [max(items[i][1].at for i in groups[key]) for key in keys],
                 [len(groups[key]) for key in keys],
-                [o.accept_by for o in firsts],
+                [d.get("accept") for d in deadlines],
                 [d.get("arrive") for d in deadlines],
                 [d.get("resolve") for d in deadlines],
+                [o.state.value for o in firsts],
             )
             incident_of: dict[str, tuple[uuid.UUID, bool]] = {
                 r["dedup_key"]: (r["id"], r["inserted"]) for r in rows
@@ -232,9 +234,13 @@ def _lonlat_json(point: LonLat | None) -> list[float] | None:
 
 
 def _opening_log(incident_id: uuid.UUID, opening: IncidentOpening) -> list[tuple[Any, ...]]:
-    """The two log rows of a new incident: the camera reported it, the router dispatched it."""
+    """The log rows of a new incident: the camera reported it; the router filed and dispatched it, unless it
+    waits for a reviewer."""
+    reported = (incident_id, None, "reported", "report", f"camera:{opening.camera_id}", opening.at, "")
+    if opening.state is IncidentState.REPORTED:
+        return [reported]
     return [
-        (incident_id, None, "reported", "report", f"camera:{opening.camera_id}", opening.at, ""),
+        reported,
         (
             incident_id,
             "reported",
@@ -253,17 +259,17 @@ _UPSERT_INCIDENTS = (
     "INSERT INTO incidents (id, kind, state, severity, tier, department, category_code, unit_code, grid_code,"
     " grid_match, chain, lon, lat, located_by, camera_id, dedup_key, title, assignee_id, assignee_name,"
     " assignee_phone, duty, opened_at, last_seen_at, event_count, accept_by, arrive_by, resolve_by)"
-    " SELECT id, kind, 'dispatched', severity, tier, department, category_code, unit_code, grid_code,"
+    " SELECT id, kind, state, severity, tier, department, category_code, unit_code, grid_code,"
     " grid_match, chain::jsonb, lon, lat, located_by, camera_id, dedup_key, title, assignee_id,"
     " assignee_name, assignee_phone, duty::jsonb, opened_at, last_seen_at, event_count, accept_by,"
     " arrive_by, resolve_by FROM unnest($1::uuid[], $2::text[], $3::smallint[], $4::text[], $5::text[],"
     " $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::float8[], $12::float8[],"
     " $13::text[], $14::text[], $15::text[], $16::text[], $17::text[], $18::text[], $19::text[],"
     " $20::text[], $21::timestamptz[], $22::timestamptz[], $23::int[], $24::timestamptz[],"
-    " $25::timestamptz[], $26::timestamptz[]) AS t(id, kind, severity, tier, department, category_code,"
-    " unit_code, grid_code, grid_match, chain, lon, lat, located_by, camera_id, dedup_key, title,"
-    " assignee_id, assignee_name, assignee_phone, duty, opened_at, last_seen_at, event_count, accept_by,"
-    " arrive_by, resolve_by)"
+    " $25::timestamptz[], $26::timestamptz[], $27::text[]) AS t(id, kind, severity, tier, department,"
+    " category_code, unit_code, grid_code, grid_match, chain, lon, lat, located_by, camera_id, dedup_key,"
+    " title, assignee_id, assignee_name, assignee_phone, duty, opened_at, last_seen_at, event_count,"
+    " accept_by, arrive_by, resolve_by, state)"
     " ON CONFLICT (dedup_key) WHERE gridwatch_open_state(state)"
     " DO UPDATE SET event_count = incidents.event_count + EXCLUDED.event_count,"
     " last_seen_at = GREATEST(incidents.last_seen_at, EXCLUDED.last_seen_at), updated_at = now()"

@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import Any
+
+import asyncpg
 
 from models.incidents import EventRecord, Incident, IncidentFilter, LogEntry, StoredBox
 from models.records import (
+    Assignee,
     EventKind,
     Evidence,
     GridMatch,
@@ -15,7 +20,7 @@ from models.records import (
     Severity,
     Tier,
 )
-from models.store.base import NotFound, Repository, StaleVersion, units_from_json
+from models.store.base import NotFound, OpenTwin, Repository, StaleVersion, units_from_json
 
 
 class IncidentRepository(Repository):
@@ -41,30 +46,59 @@ class IncidentRepository(Repository):
         )
         return [incident_from_row(r) for r in rows], int(total)
 
-    async def apply(self, entry: LogEntry) -> None:
+    async def apply(
+        self,
+        entry: LogEntry,
+        *,
+        handover: Assignee | None = None,
+        deadlines: Mapping[str, datetime] | None = None,
+    ) -> None:
         """Move an incident from ``entry.from_state`` to ``entry.to_state`` and log it.
 
-        StaleVersion if it is no longer in ``from_state`` (someone moved it meanwhile), NotFound if there
-        is no such incident. The outbox row announcing the change commits with it.
+        ``handover`` gives the case to that person; ``deadlines`` (timer kind → due) replaces the live
+        deadline timers with fresh ones, as every dispatch, reassignment and reopening does. StaleVersion if
+        it is no longer in ``from_state`` (someone moved it meanwhile), NotFound if there is no such
+        incident, OpenTwin if reopening it would clash with an open recurrence. The outbox row announcing the
+        change commits with it.
         """
         if entry.from_state is None:
             raise ValueError("a transition starts from a state")
         async with self.pool.acquire() as conn, conn.transaction():
-            status = await conn.execute(
-                "UPDATE incidents SET state = $2, version = version + 1, updated_at = now()"
-                " WHERE id = $1 AND state = $3",
-                entry.incident_id,
-                entry.to_state.value,
-                entry.from_state.value,
-            )
+            try:
+                status = await conn.execute(
+                    "UPDATE incidents SET state = $2, version = version + 1, updated_at = now()"
+                    " WHERE id = $1 AND state = $3",
+                    entry.incident_id,
+                    entry.to_state.value,
+                    entry.from_state.value,
+                )
+            except asyncpg.UniqueViolationError as exc:
+                if exc.constraint_name != "incidents_open_dedup":
+                    raise
+                twin = await self._twin(entry.incident_id)
+                raise OpenTwin(entry.incident_id, twin[0], twin[1]) from None
             if status != "UPDATE 1":
                 exists = await conn.fetchval("SELECT 1 FROM incidents WHERE id = $1", entry.incident_id)
                 if not exists:
                     raise NotFound(f"no incident {entry.incident_id}")
                 raise StaleVersion(f"incident {entry.incident_id} is no longer {entry.from_state.value}")
+            if handover is not None:
+                await conn.execute(
+                    "UPDATE incidents SET assignee_id = $2, assignee_name = $3, assignee_phone = $4,"
+                    " duty = duty || jsonb_build_object('role', $5::text, 'handed_over_by', $6::text)"
+                    " WHERE id = $1",
+                    entry.incident_id,
+                    handover.worker_id,
+                    handover.name,
+                    handover.phone,
+                    handover.role.value,
+                    entry.actor,
+                )
+            if deadlines is not None:
+                await _rearm(conn, entry.incident_id, deadlines)
             await conn.execute(
                 "INSERT INTO incident_log (incident_id, from_state, to_state, action, actor, at, note,"
-                " attachments) VALUES ($1,$2,$3,$4,$5,$6,$7,$8)",
+                " attachments, reason, rating) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10)",
                 entry.incident_id,
                 entry.from_state.value,
                 entry.to_state.value,
@@ -73,17 +107,45 @@ class IncidentRepository(Repository):
                 entry.at,
                 entry.note,
                 list(entry.attachments),
+                entry.reason,
+                entry.rating,
             )
             await conn.execute(
                 "INSERT INTO outbox (topic, incident_id, payload) VALUES ('incident.updated', $1, $2)",
                 entry.incident_id,
-                {"incident_id": str(entry.incident_id), "state": entry.to_state.value},
+                {
+                    "incident_id": str(entry.incident_id),
+                    "state": entry.to_state.value,
+                    "action": entry.action,
+                },
             )
+
+    async def _twin(self, incident_id: uuid.UUID) -> tuple[uuid.UUID, str]:
+        row = await self.pool.fetchrow(
+            "SELECT t.id, t.state FROM incidents i JOIN incidents t ON t.dedup_key = i.dedup_key"
+            " AND t.id <> i.id AND gridwatch_open_state(t.state) WHERE i.id = $1",
+            incident_id,
+        )
+        assert row is not None, "a dedup clash names an open twin"
+        return row["id"], row["state"]
+
+    async def resolver(self, incident_id: uuid.UUID) -> str | None:
+        """Who took the case's last resolve step (None before it was ever resolved)."""
+        return (await self.resolvers([incident_id])).get(incident_id)
+
+    async def resolvers(self, incident_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, str]:
+        """Who took each case's last resolve step, for the cases that were ever resolved."""
+        rows = await self.pool.fetch(
+            "SELECT DISTINCT ON (incident_id) incident_id, actor FROM incident_log"
+            " WHERE incident_id = ANY($1) AND action = 'resolve' ORDER BY incident_id, id DESC",
+            list(incident_ids),
+        )
+        return {r["incident_id"]: r["actor"] for r in rows}
 
     async def log(self, incident_id: uuid.UUID) -> list[LogEntry]:
         rows = await self.pool.fetch(
-            "SELECT from_state, to_state, action, actor, at, note, attachments FROM incident_log"
-            " WHERE incident_id = $1 ORDER BY id",
+            "SELECT from_state, to_state, action, actor, at, note, attachments, reason, rating"
+            " FROM incident_log WHERE incident_id = $1 ORDER BY id",
             incident_id,
         )
         return [
@@ -96,6 +158,8 @@ class IncidentRepository(Repository):
                 at=r["at"],
                 note=r["note"],
                 attachments=tuple(r["attachments"]),
+                reason=r["reason"],
+                rating=r["rating"],
             )
             for r in rows
         ]
@@ -111,6 +175,27 @@ class IncidentRepository(Repository):
             incident_id,
         )
         return [_event_record(r) for r in rows]
+
+
+async def _rearm(conn: asyncpg.Connection, incident_id: uuid.UUID, deadlines: Mapping[str, datetime]) -> None:
+    """Retire the live deadline timers and arm fresh ones; the incident shows the new deadlines."""
+    await conn.execute(
+        "UPDATE timers SET cancelled_at = now(), outcome = 'superseded'"
+        " WHERE incident_id = $1 AND fired_at IS NULL AND cancelled_at IS NULL",
+        incident_id,
+    )
+    await conn.executemany(
+        "INSERT INTO timers (incident_id, kind, due_at) VALUES ($1, $2, $3)",
+        [(incident_id, kind, due) for kind, due in sorted(deadlines.items())],
+    )
+    await conn.execute(
+        "UPDATE incidents SET late = false, accept_by = COALESCE($2, accept_by),"
+        " arrive_by = COALESCE($3, arrive_by), resolve_by = COALESCE($4, resolve_by) WHERE id = $1",
+        incident_id,
+        deadlines.get("accept"),
+        deadlines.get("arrive"),
+        deadlines.get("resolve"),
+    )
 
 
 def incident_from_row(r: Any) -> Incident:

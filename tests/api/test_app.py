@@ -107,8 +107,9 @@ async def test_worker_walks_the_loop_and_illegal_steps_are_refused(
         response = await worker.post(url, json={"action": action, "note": "到场处置"})
         assert response.status_code == 200, response.text
         assert response.json()["state"] == state
+    # A step the state machine does not allow now is one the worker's post may not take: 403, saying why.
     refused = await worker.post(url, json={"action": "accept"})
-    assert refused.status_code == 409 and "resolved" in refused.json()["detail"]
+    assert refused.status_code == 403 and "resolved" in refused.json()["detail"]
     stale = await worker.post(url, json={"action": "verify", "expected_state": "accepted"})
     assert stale.status_code == 409
     log = (await worker.get(f"/api/incidents/{result[0]}")).json()["log"]

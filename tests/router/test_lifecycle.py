@@ -9,17 +9,20 @@ from models.records import OPEN_STATES
 from models.records import IncidentState as S
 from router.lifecycle import TRANSITIONS, Action, IllegalTransition, allowed_actions, next_state, transition
 
+#: report → file → dispatch → accept → on the way → handle → feedback → verify → close → evaluate
 HAPPY_PATH = [
-    (S.REPORTED, Action.DISPATCH, S.DISPATCHED),
+    (S.REPORTED, Action.FILE, S.DISPATCHED),
     (S.DISPATCHED, Action.ACCEPT, S.ACCEPTED),
-    (S.ACCEPTED, Action.START, S.IN_PROGRESS),
+    (S.ACCEPTED, Action.DEPART, S.EN_ROUTE),
+    (S.EN_ROUTE, Action.START, S.IN_PROGRESS),
     (S.IN_PROGRESS, Action.RESOLVE, S.RESOLVED),
     (S.RESOLVED, Action.VERIFY, S.VERIFIED),
     (S.VERIFIED, Action.CLOSE, S.CLOSED),
+    (S.CLOSED, Action.EVALUATE, S.CLOSED),
 ]
 SIDE_ROADS = [
     (S.REPORTED, Action.REJECT, S.REJECTED),
-    (S.DISPATCHED, Action.DISPATCH, S.DISPATCHED),
+    (S.ACCEPTED, Action.START, S.IN_PROGRESS),
     (S.DISPATCHED, Action.RETURN_, S.RETURNED),
     (S.ACCEPTED, Action.RETURN_, S.RETURNED),
     (S.RETURNED, Action.DISPATCH, S.DISPATCHED),
@@ -29,24 +32,39 @@ SIDE_ROADS = [
     (S.CLOSED, Action.REOPEN, S.REOPENED),
     (S.REJECTED, Action.REOPEN, S.REOPENED),
 ]
+#: Handing a case on: reassigning starts it again from dispatch; escalating keeps the step it reached.
+HANDOVERS = [
+    *[
+        (state, Action.REASSIGN, S.DISPATCHED)
+        for state in (S.DISPATCHED, S.ACCEPTED, S.EN_ROUTE, S.IN_PROGRESS)
+    ],
+    *[
+        (state, Action.ESCALATE, state)
+        for state in (S.DISPATCHED, S.ACCEPTED, S.EN_ROUTE, S.IN_PROGRESS, S.REOPENED)
+    ],
+]
 
 
-@pytest.mark.parametrize(("state", "action", "after"), HAPPY_PATH + SIDE_ROADS)
+@pytest.mark.parametrize(("state", "action", "after"), HAPPY_PATH + SIDE_ROADS + HANDOVERS)
 def test_allowed_transitions(state: S, action: Action, after: S) -> None:
     assert next_state(state, action) is after
 
 
 def test_the_table_holds_exactly_these_rows() -> None:
-    expected = {(state, action): after for state, action, after in HAPPY_PATH + SIDE_ROADS}
+    expected = {(state, action): after for state, action, after in HAPPY_PATH + SIDE_ROADS + HANDOVERS}
     assert expected == TRANSITIONS
 
 
 @pytest.mark.parametrize(
     ("state", "action", "message"),
     [
-        (S.REPORTED, Action.ACCEPT, "cannot accept an incident that is reported (allowed: dispatch, reject)"),
-        (S.CLOSED, Action.CLOSE, "cannot close an incident that is closed (allowed: reopen)"),
-        (S.IN_PROGRESS, Action.RETURN_, "cannot return an incident that is in_progress (allowed: resolve)"),
+        (S.REPORTED, Action.ACCEPT, "cannot accept an incident that is reported (allowed: file, reject)"),
+        (S.CLOSED, Action.CLOSE, "cannot close an incident that is closed (allowed: evaluate, reopen)"),
+        (
+            S.IN_PROGRESS,
+            Action.RETURN_,
+            "cannot return an incident that is in_progress (allowed: resolve, reassign, escalate)",
+        ),
         (S.VERIFIED, Action.REOPEN, "cannot reopen an incident that is verified (allowed: close)"),
     ],
 )
@@ -70,16 +88,26 @@ def test_return_action_is_spelled_return() -> None:
 def test_transition_builds_the_log_entry() -> None:
     incident = uuid.uuid4()
     instant = datetime(2026, 11, 23, 2, 5, tzinfo=UTC)
-    entry = transition(incident, S.DISPATCHED, Action.RETURN_, "w001", instant, "位置不在本网格", ("ev-1",))
-    assert (entry.incident_id, entry.from_state, entry.to_state) == (incident, S.DISPATCHED, S.RETURNED)
-    assert (entry.action, entry.actor, entry.at, entry.note, entry.attachments) == (
+    entry = transition(
+        incident,
+        S.DISPATCHED,
         Action.RETURN_,
         "w001",
         instant,
         "位置不在本网格",
         ("ev-1",),
+        reason="not_my_grid",
+    )
+    assert (entry.incident_id, entry.from_state, entry.to_state) == (incident, S.DISPATCHED, S.RETURNED)
+    assert (entry.action, entry.actor, entry.at, entry.note, entry.attachments, entry.reason) == (
+        Action.RETURN_,
+        "w001",
+        instant,
+        "位置不在本网格",
+        ("ev-1",),
+        "not_my_grid",
     )
     with pytest.raises(IllegalTransition):
         transition(incident, S.CLOSED, Action.ACCEPT, "w001", instant)
     with pytest.raises(ValueError, match="timezone-aware"):
-        transition(incident, S.REPORTED, Action.DISPATCH, "w014", datetime(2026, 11, 23, 10, 0))
+        transition(incident, S.REPORTED, Action.FILE, "w014", datetime(2026, 11, 23, 10, 0))

@@ -55,8 +55,8 @@ def test_state_machine_only_moves_along_its_table(actions: list[Action]) -> None
     assert isinstance(state, IncidentState)
 
 
-def test_closed_incidents_can_only_be_reopened() -> None:
-    assert allowed_actions(IncidentState.CLOSED) == (Action.REOPEN,)
+def test_closed_incidents_can_only_be_evaluated_or_reopened() -> None:
+    assert allowed_actions(IncidentState.CLOSED) == (Action.EVALUATE, Action.REOPEN)
 
 
 lon = st.floats(min_value=73.5, max_value=134.7, allow_nan=False)
