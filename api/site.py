@@ -19,6 +19,7 @@ from router.imports.cameras import parse_cameras, site_camera_problems
 from router.imports.grids import parse_grids
 from router.imports.roster import parse_roster
 from router.notify.channels import Channel, channels_from_targets
+from router.policies import DEFAULT_POLICIES, Policies, build_policies, policy_problems
 
 logger = logging.getLogger(__name__)
 
@@ -54,6 +55,8 @@ class SiteData:
     fire_every_s_by_camera: Mapping[str, float] = field(default_factory=dict)
     #: Seconds of event clip before and after each event's start; None: no clips.
     clip_seconds: tuple[float, float] | None = (PRE_SECONDS, POST_SECONDS)
+    #: The site file's policies: section (triage, deadlines, filing, offline, dedup cell, snap distance).
+    policies: Policies = DEFAULT_POLICIES
 
 
 def demo_video() -> Path:
@@ -79,7 +82,7 @@ def demo_site() -> SiteData:
 
 def configured_site(path: Path) -> tuple[SiteData, DetectorsSection]:
     try:
-        config = load_site_config(path, checks=[site_camera_problems])
+        config = load_site_config(path, checks=[site_camera_problems, policy_problems])
     except ConfigError as exc:
         raise UsageProblem(*exc.problems) from None
     grids = parse_grids(config.grids_file.read_text(encoding="utf-8")) if config.grids_file else None
@@ -106,6 +109,7 @@ def configured_site(path: Path) -> tuple[SiteData, DetectorsSection]:
         tuple(config.site.camera_subnets),
         fire_every,
         (clips.pre_seconds, clips.post_seconds) if clips.enabled else None,
+        build_policies(config.policies),
     )
     return site, config.detectors
 

@@ -50,6 +50,7 @@ from router.centre.routing import Routing
 from router.centre.writer import EventWriter
 from router.deadlines import DEFAULT_POLICY, DeadlinePolicy
 from router.notify.channels import Channel
+from router.policies import Policies
 
 logger = logging.getLogger(__name__)
 
@@ -117,9 +118,13 @@ def build_centre(
     timezone: str = "Asia/Shanghai",
     channels: Sequence[Channel] = (),
     policy: DeadlinePolicy = DEFAULT_POLICY,
+    policies: Policies | None = None,
 ) -> Centre:
+    """``policies`` (the site file's) supplies triage, deadlines, filing, dedup cell and snap distance."""
+    if policies is not None:
+        policy = policies.deadlines
     bell = OutboxBell()
-    routing = Routing(store, timezone=timezone, policy=policy)
+    routing = Routing(store, timezone=timezone, policy=policy, policies=policies)
     writer = EventWriter(store.events)
     broadcaster = Broadcaster()
     relay = OutboxRelay(store.outbox, store.incidents, broadcaster)
@@ -227,7 +232,10 @@ def build_system(
     fire_every_s_by_camera: Mapping[str, float] | None = None,
     clip_seconds: tuple[float, float] | None = (PRE_SECONDS, POST_SECONDS),
     offline_after_s: float = OFFLINE_AFTER_S,
+    policies: Policies | None = None,
 ) -> System:
+    if policies is not None:
+        offline_after_s = policies.offline_after_s
     link = InProcessLink()
     analysis = build_analysis(
         link,
@@ -239,7 +247,7 @@ def build_system(
         clip_seconds=clip_seconds,
         offline_after_s=offline_after_s,
     )
-    centre = build_centre(store, clock, analysis, timezone=timezone, channels=channels)
+    centre = build_centre(store, clock, analysis, timezone=timezone, channels=channels, policies=policies)
     webrtc = WebRTCHub(analysis)
     app = build_app(centre, analysis, auth, webrtc=webrtc, camera_subnets=camera_subnets)
     return System(link, analysis, centre, webrtc, app)

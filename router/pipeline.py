@@ -19,6 +19,7 @@ from models.records import (
     DutyResult,
     Event,
     EventKind,
+    IncidentState,
     LocatedBy,
     LonLat,
     Placement,
@@ -30,6 +31,7 @@ from router.dedup import dedup_key
 from router.duty import Roster
 from router.geo import Homography, OffGroundError
 from router.grids import GridIndex
+from router.policies import DEFAULT_FILING, FilingPolicy
 from router.triage import TriageTable
 
 KIND_TITLES: Mapping[EventKind, str] = MappingProxyType(
@@ -71,10 +73,15 @@ class IncidentDraft:
     ground_points: tuple[LonLat | None, ...] = ()
     #: Every step's deadline (accept_by among them), from the router's DeadlinePolicy.
     deadlines: Mapping[TimerKind, datetime] = field(default_factory=dict)
+    #: DISPATCHED when filed as it opens; REPORTED when its confidence is below the kind's file_above.
+    state: IncidentState = IncidentState.DISPATCHED
 
     def opening(self) -> IncidentOpening:
         """What the store needs to open this incident, or to fold the event into the open one."""
-        assignee = self.duty.assignee
+        # A case waiting for review is nobody's yet and runs no clock: filing it dispatches it to whoever is
+        # on duty then and arms its deadlines (router/centre/casework.py).
+        filed = self.state is IncidentState.DISPATCHED
+        assignee = self.duty.assignee if filed else None
         return IncidentOpening(
             kind=self.kind,
             severity=self.triage.severity,
@@ -91,7 +98,7 @@ class IncidentDraft:
             dedup_key=self.dedup_key,
             title=self.title,
             at=self.opened_at,
-            accept_by=self.accept_by,
+            accept_by=self.accept_by if filed else None,
             assignee_id=assignee.worker_id if assignee else None,
             assignee_name=assignee.name if assignee else None,
             assignee_phone=assignee.phone if assignee else None,
@@ -101,7 +108,8 @@ class IncidentDraft:
                 "role": assignee.role.value if assignee else None,
                 "tried": [[role.value, unit, found] for role, unit, found in self.duty.tried],
             },
-            deadlines={kind.value: due for kind, due in self.deadlines.items()},
+            deadlines={kind.value: due for kind, due in self.deadlines.items()} if filed else {},
+            state=self.state,
         )
 
 
@@ -154,6 +162,7 @@ class Router:
         snap_m: float = 50.0,
         dedup_cell_m: float = 100.0,
         max_ground_range_m: float = DEFAULT_MAX_GROUND_RANGE_M,
+        filing: FilingPolicy = DEFAULT_FILING,
     ) -> None:
         self.grids = grids
         self.roster = roster
@@ -164,6 +173,7 @@ class Router:
         self.snap_m = snap_m
         self.dedup_cell_m = dedup_cell_m
         self.max_ground_range_m = max_ground_range_m
+        self.filing = filing
 
     def route(self, event: Event, at: datetime, absent: frozenset[str] = frozenset()) -> IncidentDraft:
         """Route an event seen at `at` (aware); `absent` names workers known to be unreachable."""
@@ -185,7 +195,10 @@ class Router:
             chain=location.chain,
             distance_m=location.distance_m,
         )
-        triage = self.triage.triage(event.kind, grids.grid_kind(location.grid_code))
+        grid = grids.get(location.grid_code) if location.grid_code is not None else None
+        triage = self.triage.triage(
+            event.kind, grid.kind if grid else None, grid.exclusive_type if grid else None
+        )
         deadlines = self.policy.deadlines(triage.severity, at)
         return IncidentDraft(
             kind=event.kind,
@@ -200,6 +213,7 @@ class Router:
             event=event,
             ground_points=fix.feet,
             deadlines=deadlines,
+            state=self.filing.opening_state(event.kind, event.confidence),
         )
 
 

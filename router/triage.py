@@ -35,19 +35,57 @@ class TriageTable:
         self,
         table: Mapping[EventKind, Triage],
         exclusive_raise: Collection[EventKind] = DEFAULT_EXCLUSIVE_RAISE,
+        *,
+        exclusive: Mapping[EventKind, Triage] | None = None,
+        exclusive_types: Mapping[tuple[EventKind, str], Triage] | None = None,
     ) -> None:
         missing = [kind.value for kind in EventKind if kind not in table]
         if missing:
             raise ValueError(f"triage table has no entry for: {', '.join(missing)}")
         self._table: Mapping[EventKind, Triage] = MappingProxyType(dict(table))
         self.exclusive_raise = frozenset(exclusive_raise)
+        #: A kind's row inside any exclusive grid; it replaces the one-severity raise for that kind.
+        self.exclusive: Mapping[EventKind, Triage] = MappingProxyType(dict(exclusive or {}))
+        #: A kind's row inside exclusive grids of one exclusive_type (market, school…); wins over the above.
+        self.exclusive_types: Mapping[tuple[EventKind, str], Triage] = MappingProxyType(
+            dict(exclusive_types or {})
+        )
 
     def with_overrides(self, overrides: Mapping[EventKind, Triage]) -> TriageTable:
-        return TriageTable({**self._table, **overrides}, self.exclusive_raise)
+        return TriageTable(
+            {**self._table, **overrides},
+            self.exclusive_raise,
+            exclusive=self.exclusive,
+            exclusive_types=self.exclusive_types,
+        )
 
-    def triage(self, kind: EventKind, grid_kind: GridKind | None) -> Triage:
+    def with_exclusive(self, rows: Mapping[EventKind, Triage]) -> TriageTable:
+        return TriageTable(
+            self._table,
+            self.exclusive_raise,
+            exclusive={**self.exclusive, **rows},
+            exclusive_types=self.exclusive_types,
+        )
+
+    def with_exclusive_types(self, rows: Mapping[tuple[EventKind, str], Triage]) -> TriageTable:
+        return TriageTable(
+            self._table,
+            self.exclusive_raise,
+            exclusive=self.exclusive,
+            exclusive_types={**self.exclusive_types, **rows},
+        )
+
+    def triage(
+        self, kind: EventKind, grid_kind: GridKind | None, exclusive_type: str | None = None
+    ) -> Triage:
         base = self._table[kind]
-        if grid_kind is GridKind.EXCLUSIVE and kind in self.exclusive_raise:
+        if grid_kind is not GridKind.EXCLUSIVE:
+            return base
+        if exclusive_type is not None and (kind, exclusive_type) in self.exclusive_types:
+            return self.exclusive_types[(kind, exclusive_type)]
+        if kind in self.exclusive:
+            return self.exclusive[kind]
+        if kind in self.exclusive_raise:
             return replace(base, severity=Severity(min(base.severity + 1, Severity.CRITICAL)))
         return base
 

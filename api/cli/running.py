@@ -141,6 +141,7 @@ async def serve_site(
         fire_every_s=fire_every_s,
         fire_every_s_by_camera=site.fire_every_s_by_camera,
         clip_seconds=site.clip_seconds,
+        policies=site.policies,
     )
     await system.start()
     if demo:

@@ -31,10 +31,11 @@ def check_config(file: Annotated[Path, typer.Argument(help="Site YAML file")]) -
     """Validate a site YAML: every problem with its place in the file; exit 2 if any."""
     from models.config import config_problems
     from router.imports.cameras import site_camera_problems
+    from router.policies import policy_problems
 
     def action() -> None:
         read_text(file)  # existence and encoding first, with the same messages as the importers
-        problems = config_problems(file, checks=[site_camera_problems])
+        problems = config_problems(file, checks=[site_camera_problems, policy_problems])
         if problems:
             raise UsageProblem(*problems)
         out.print(f"{file}: OK")

@@ -22,6 +22,7 @@ from models.config.loader import (
     load_site_config,
 )
 from models.config.notifications import DingTalkTarget, NotificationTarget, WebhookTarget, WeComTarget
+from models.config.policies import PoliciesSection
 from models.config.site import SiteSection
 from models.config.zones import (
     MAX_ZONE_VERTICES,
@@ -55,6 +56,7 @@ __all__ = [
     "NotificationTarget",
     "OccupationZone",
     "PersonDetectorConfig",
+    "PoliciesSection",
     "SiteConfig",
     "SiteSection",
     "WeComTarget",

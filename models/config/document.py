@@ -12,6 +12,7 @@ from models.config.cameras import CameraConfig
 from models.config.clips import ClipsSection
 from models.config.detectors import DetectorsSection
 from models.config.notifications import NotificationTarget
+from models.config.policies import PoliciesSection
 from models.config.site import SiteSection
 
 
@@ -35,6 +36,11 @@ class SiteConfig(ConfigModel):
         default_factory=ClipsSection,
         title="Event clips",
         description="A short clip of the analysed frames around each event's start.",
+    )
+    policies: PoliciesSection = Field(
+        default_factory=PoliciesSection,
+        title="Policies",
+        description="Triage, deadlines, filing, offline tolerance, dedup cell and snap distance.",
     )
     grids_file: Path | None = Field(
         default=None, title="Grids file", description="GeoJSON of the grids, relative to this file."

@@ -150,8 +150,10 @@ class Casework:
         if step.assignee_id is None:
             if step.action is Action.REASSIGN:
                 raise StepIncomplete("reassign needs assignee_id: the roster id of who gets the case")
-            if step.action is Action.DISPATCH:
-                # A returned or reopened case goes to whoever is on duty for its unit now.
+            waited = step.action is Action.FILE and incident.assignee_id is None
+            if step.action is Action.DISPATCH or waited:
+                # A returned or reopened case goes to whoever is on duty for its unit now; so does a case that
+                # waited in the review queue (it opened with nobody: router/pipeline.py).
                 return roster.resolve(incident.unit_code, now).assignee
             return None
         found = roster.worker(step.assignee_id)

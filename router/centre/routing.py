@@ -13,6 +13,7 @@ from router.duty import Roster
 from router.geo import Homography, OffGroundError, camera_homography
 from router.grids import GridIndex
 from router.pipeline import DEFAULT_MAX_GROUND_RANGE_M, IncidentDraft, Router
+from router.policies import Policies
 from router.triage import DEFAULT_TABLE, TriageTable
 
 
@@ -52,11 +53,14 @@ class Routing:
         timezone: str = "Asia/Shanghai",
         triage: TriageTable = DEFAULT_TABLE,
         policy: DeadlinePolicy = DEFAULT_POLICY,
+        policies: Policies | None = None,
     ) -> None:
+        """``policies`` (the site file's), when given, supplies the triage table and deadlines too."""
         self._store = store
         self.timezone = timezone
-        self._triage = triage
-        self._policy = policy
+        self._policies = policies or Policies(triage=triage, deadlines=policy)
+        self._triage = self._policies.triage
+        self._policy = self._policies.deadlines
         self._router: Router | None = None
         self.cameras: Mapping[str, Camera] = {}
         #: Unit codes each camera's picture covers: who may watch it.
@@ -67,7 +71,17 @@ class Routing:
         roster = Roster(await self._store.roster.load(), tz=self.timezone)
         cameras = {c.id: c for c in await self._store.cameras.load()}
         homographies = {cid: camera_homography(c) for cid, c in cameras.items()}
-        self._router = Router(grids, roster, homographies, cameras, self._triage, self._policy)
+        self._router = Router(
+            grids,
+            roster,
+            homographies,
+            cameras,
+            self._triage,
+            self._policy,
+            snap_m=self._policies.snap_m,
+            dedup_cell_m=self._policies.dedup_cell_m,
+            filing=self._policies.filing,
+        )
         self.cameras = cameras
         self.camera_units = {cid: camera_coverage(c, homographies[cid], grids) for cid, c in cameras.items()}
 

@@ -20,6 +20,7 @@ from models.config import (
     MountConfig,
     OccupationZone,
     PersonDetectorConfig,
+    PoliciesSection,
     SiteConfig,
     SiteSection,
     WebhookTarget,
@@ -28,6 +29,15 @@ from models.config import (
     describe_errors,
 )
 from models.config.hints import document_path, reachable_models
+from models.config.policies import (
+    DeadlineRow,
+    DeadlinesSection,
+    FilingRule,
+    FilingSection,
+    KindTriage,
+    TriageRow,
+    TriageSection,
+)
 from tests.models.config.site_file import edit, uncomment_line_zone
 
 
@@ -90,6 +100,20 @@ DID_YOU_MEAN: list[tuple[type[BaseModel], str, str, str, str]] = [
      "notifications[1].webhook_env", "webhook_url_env"),
     (DingTalkTarget, "secret_env: GRIDWATCH_DINGTALK", "secret_evn: GRIDWATCH_DINGTALK",
      "notifications[2].secret_evn", "secret_env"),
+    (PoliciesSection, "  dedup_cell_m: 100", "  dedup_cell: 100", "policies.dedup_cell", "dedup_cell_m"),
+    (TriageSection, "    occupation: {severity", "    occupations: {severity", "policies.triage.occupations",
+     "occupation"),
+    (KindTriage, "      exclusive: {severity", "      exclusives: {severity",
+     "policies.triage.crowd.exclusives", "exclusive"),
+    (TriageRow, "exclusive: {severity: critical}", "exclusive: {severty: critical}",
+     "policies.triage.crowd.exclusive.severty", "severity"),
+    (DeadlinesSection, "    critical: {accept", "    critcal: {accept", "policies.deadlines.critcal",
+     "critical"),
+    (DeadlineRow, "high: {accept_minutes: 10", "high: {accept_minute: 10",
+     "policies.deadlines.high.accept_minute", "accept_minutes"),
+    (FilingSection, "    crowd: {file_above", "    crwod: {file_above", "policies.filing.crwod", "crowd"),
+    (FilingRule, "{file_above: 0}", "{file_above: 0, file_abve: 0}", "policies.filing.crowd.file_abve",
+     "file_above"),
 ]  # fmt: skip
 
 
