@@ -12,7 +12,7 @@ from pathlib import Path
 from api.auth import hash_password
 from api.problems import UsageProblem
 from detect.analysis.clips import POST_SECONDS, PRE_SECONDS
-from models.config import ConfigError, DetectorsSection, load_site_config
+from models.config import ConfigError, DetectorsSection, load_policies_file, load_site_config
 from models.records import Camera, Grid, Shift
 from models.store import Store, UserRecord
 from router.imports.cameras import parse_cameras, site_camera_problems
@@ -112,6 +112,14 @@ def configured_site(path: Path) -> tuple[SiteData, DetectorsSection]:
         build_policies(config.policies),
     )
     return site, config.detectors
+
+
+def read_policies(path: Path) -> Policies:
+    """The policies: section of a YAML file (a whole site file will do), for the demo county."""
+    try:
+        return build_policies(load_policies_file(path, checks=[policy_problems]))
+    except ConfigError as exc:
+        raise UsageProblem(*exc.problems) from None
 
 
 async def load_site(store: Store, site: SiteData) -> None:

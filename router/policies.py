@@ -14,7 +14,7 @@ from datetime import timedelta
 from itertools import pairwise
 from types import MappingProxyType
 
-from models.config import PoliciesSection, SiteConfig
+from models.config import PoliciesFile, PoliciesSection, SiteConfig
 from models.config.policies import DeadlineRow, KindTriage, TriageRow
 from models.records import EventKind, GridKind, IncidentState, Severity, Tier, Triage
 from router.deadlines import DEFAULT_POLICY, DeadlinePolicy, StepWindows
@@ -150,8 +150,8 @@ def build_policies(section: PoliciesSection) -> Policies:
     )
 
 
-def policy_problems(config: SiteConfig) -> list[Problem]:
-    """What is wrong with the site's policies beyond the schema; pass it to config_problems(checks=...)."""
+def policy_problems(config: SiteConfig | PoliciesFile) -> list[Problem]:
+    """What is wrong with the file's policies beyond the schema; pass it to config_problems(checks=...)."""
     try:
         build_policies(config.policies)
     except PolicyRejected as rejected:

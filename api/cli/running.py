@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -12,7 +13,15 @@ import uvicorn
 
 from api.auth import AuthConfig, WeakSecret
 from api.problems import UsageProblem
-from api.site import DEMO_PASSWORD, SiteData, configured_site, demo_site, load_site, seed_demo_users
+from api.site import (
+    DEMO_PASSWORD,
+    SiteData,
+    configured_site,
+    demo_site,
+    load_site,
+    read_policies,
+    seed_demo_users,
+)
 from api.webrtc import offer_loopback_only
 from api.wiring import build_system
 from detect.backends.factory import build_detector, build_fire_detector
@@ -53,9 +62,13 @@ def run_site(current: Settings, config_path: Path, *, host: str, port: int) -> N
     )
 
 
-def run_demo(current: Settings, *, host: str, port: int) -> None:
+def run_demo(current: Settings, *, host: str, port: int, policies: Path | None = None) -> None:
+    """``policies``: a YAML file whose policies: section the demo county runs by."""
+    site_policies = read_policies(policies) if policies is not None else None
     check_port_free(host, port)
     site = demo_site()
+    if site_policies is not None:
+        site = replace(site, policies=site_policies)
     # The fire model loads although the demo street has no fire zone: cameras added from the console may.
     person, fire = _detectors(DetectorsSection())
     _run(

@@ -36,6 +36,10 @@ def demo(
     host: Annotated[str, typer.Option(help="Listen address")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Listen port")] = 8000,
     data_dir: Annotated[Path | None, typer.Option(help="Where the demo keeps its database")] = None,
+    policies: Annotated[
+        Path | None,
+        typer.Option(help="YAML whose policies: section the demo runs by (a site file will do)"),
+    ] = None,
 ) -> None:
     """Run the 青河县 demo county: its grids, roster and a camera playing vtest.avi at real time."""
     from api.cli.running import run_demo
@@ -44,4 +48,4 @@ def demo(
     current = settings()
     if data_dir is not None:
         current = current.model_copy(update={"data_dir": data_dir})
-    guard(lambda: run_demo(current, host=host, port=port))
+    guard(lambda: run_demo(current, host=host, port=port, policies=policies))

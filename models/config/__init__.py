@@ -16,9 +16,11 @@ from models.config.loader import (
     ConfigCheck,
     ConfigError,
     LocatedProblem,
+    PoliciesFile,
     config_problems,
     describe_errors,
     dotted,
+    load_policies_file,
     load_site_config,
 )
 from models.config.notifications import DingTalkTarget, NotificationTarget, WebhookTarget, WeComTarget
@@ -56,6 +58,7 @@ __all__ = [
     "NotificationTarget",
     "OccupationZone",
     "PersonDetectorConfig",
+    "PoliciesFile",
     "PoliciesSection",
     "SiteConfig",
     "SiteSection",
@@ -65,6 +68,7 @@ __all__ = [
     "config_problems",
     "describe_errors",
     "dotted",
+    "load_policies_file",
     "load_site_config",
     "to_zone",
 ]

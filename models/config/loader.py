@@ -9,13 +9,14 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import yaml
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from models.config.document import SiteConfig
 from models.config.hints import Loc, document_path, reachable_models, unknown_key
+from models.config.policies import PoliciesSection
 
 
 class LocatedProblem(Protocol):
@@ -30,6 +31,15 @@ class LocatedProblem(Protocol):
 
 #: A check that needs more than the schema (geometry, homography fits); it runs on a valid config.
 ConfigCheck = Callable[[SiteConfig], Iterable[LocatedProblem]]
+
+
+class PoliciesFile(BaseModel):
+    """A YAML file read only for its ``policies:`` section (``gridwatch demo --policies``): a whole site file
+    will do, its other sections unread."""
+
+    model_config = ConfigDict(extra="ignore", allow_inf_nan=False, frozen=True)
+
+    policies: PoliciesSection = Field(title="Policies", description="The policies: section of a site file.")
 
 
 class ConfigError(Exception):
@@ -112,7 +122,12 @@ def describe_errors(error: ValidationError, schema: type[BaseModel] | None = Non
     return [_error_text(root, e) for e in error.errors()]
 
 
-def _validate(path: Path, checks: Sequence[ConfigCheck]) -> tuple[SiteConfig | None, list[str]]:
+M = TypeVar("M", bound=BaseModel)
+
+
+def _validate(
+    path: Path, checks: Sequence[Callable[[M], Iterable[LocatedProblem]]], schema: type[M]
+) -> tuple[M | None, list[str]]:
     name = path.name
     try:
         text = path.read_text(encoding="utf-8")
@@ -146,9 +161,9 @@ def _validate(path: Path, checks: Sequence[ConfigCheck]) -> tuple[SiteConfig | N
 
     problems = [located(loc, message) for loc, message in _duplicate_keys(root)] if root is not None else []
     try:
-        config = SiteConfig.model_validate(data, context={"base_dir": path.parent})
+        config = schema.model_validate(data, context={"base_dir": path.parent})
     except ValidationError as error:
-        problems += [located(loc, message) for loc, message in describe_errors(error, SiteConfig)]
+        problems += [located(loc, message) for loc, message in describe_errors(error, schema)]
         return None, problems
     for check in checks:
         problems += [located(_parse_dotted(p.where), p.message) for p in check(config)]
@@ -157,12 +172,22 @@ def _validate(path: Path, checks: Sequence[ConfigCheck]) -> tuple[SiteConfig | N
 
 def config_problems(path: Path, *, checks: Sequence[ConfigCheck] = ()) -> list[str]:
     """Every problem of the site file, each like ``site.yaml:12: cameras[0].zonez: unknown key``."""
-    return _validate(path, checks)[1]
+    return _validate(path, checks, SiteConfig)[1]
 
 
 def load_site_config(path: Path, *, checks: Sequence[ConfigCheck] = ()) -> SiteConfig:
     """The validated site config; raises ConfigError listing every problem."""
-    config, problems = _validate(path, checks)
+    config, problems = _validate(path, checks, SiteConfig)
     if config is None:
         raise ConfigError(problems)
     return config
+
+
+def load_policies_file(
+    path: Path, *, checks: Sequence[Callable[[PoliciesFile], Iterable[LocatedProblem]]] = ()
+) -> PoliciesSection:
+    """The validated policies: section of a YAML file; raises ConfigError listing every problem."""
+    document, problems = _validate(path, checks, PoliciesFile)
+    if document is None:
+        raise ConfigError(problems)
+    return document.policies

@@ -20,7 +20,8 @@ import httpx
 import pytest
 
 from api.auth import AuthConfig
-from api.site import DEMO_PASSWORD, SiteData, configured_site, load_site, seed_demo_users
+from api.problems import UsageProblem
+from api.site import DEMO_PASSWORD, SiteData, configured_site, load_site, read_policies, seed_demo_users
 from api.wiring import OFFLINE_AFTER_S, System, build_system
 from ingest.frames import FrameSource
 from ingest.health import CameraState
@@ -213,3 +214,30 @@ def test_check_config_names_each_policy_mistake(tmp_path: Path, policies: str, p
     assert len(lines) == 1 and "Traceback" not in result.stderr
     assert lines[0].startswith("error: site.yaml:") and f": {problem}" in lines[0]
     assert int(lines[0].split(":")[2]) >= line
+
+
+def test_the_demo_reads_the_policies_of_a_file(tmp_path: Path) -> None:
+    only = tmp_path / "policies.yaml"
+    only.write_text(POLICIES, encoding="utf-8")
+    policies = read_policies(only)
+    assert policies.offline_after_s == 42 and policies.filing.file_above == {EventKind.CROWD: 0.9}
+    assert policies.deadlines.windows[Severity.MEDIUM].accept == timedelta(minutes=7)
+    # A whole site file will do: its other sections are not read.
+    assert read_policies(site_file(tmp_path)).offline_after_s == 42
+
+
+def test_the_demo_refuses_a_broken_policies_file_in_one_line_per_mistake(tmp_path: Path) -> None:
+    path = tmp_path / "policies.yaml"
+    path.write_text("policies:\n  filing:\n    crowd: {file_abov: 0.5}\n  snap_m: -3\n", encoding="utf-8")
+    with pytest.raises(UsageProblem) as refused:
+        read_policies(path)
+    assert refused.value.problems == [
+        "policies.yaml:3: policies.filing.crowd.file_above: required key is missing",
+        "policies.yaml:3: policies.filing.crowd.file_abov: unknown key (did you mean 'file_above'?)",
+        "policies.yaml:4: policies.snap_m: Input should be greater than or equal to 0",
+    ]
+    polices = tmp_path / "polices.yaml"
+    polices.write_text("polices: {snap_m: 3}\n", encoding="utf-8")
+    result = gridwatch("postgresql://unused", "demo", "--policies", str(polices), "--port", "1")
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == ["error: polices.yaml:1: policies: required key is missing"]
