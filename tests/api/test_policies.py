@@ -140,6 +140,13 @@ async def test_a_low_confidence_crowd_waits_in_the_review_queue_until_filed(serv
         "resolve": filed_at + timedelta(hours=24),
     }
     assert incident.accept_by == filed_at + timedelta(minutes=7)
+    # Missed: the escalator hands it up with the file's accept window again, counted from the miss.
+    missed_at = filed_at + timedelta(minutes=8)
+    served.clock.advance(8 * 60)
+    fired = await served.system.centre.escalator.run_once()
+    assert [(f.kind, f.outcome) for f in fired] == [("accept", "escalated")]
+    live = {t.kind: t.due_at for t in await served.store.timers.of_incident(incident_id) if t.outcome is None}
+    assert live["accept"] == missed_at + timedelta(minutes=7)
 
 
 async def test_the_files_triage_row_sets_severity_and_department(served: Served) -> None:
