@@ -9,17 +9,20 @@ were reported, messages of different events concurrently (so events from many ca
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import uuid
 from collections.abc import AsyncIterator, Callable
 from functools import partial
 
 from models.link import AnalysisMessage, ClipReport, EventReport
-from models.records import EventPhase
-from models.store import TRANSIENT_DB_ERRORS, NotFound, Store
+from models.records import EventPhase, IncidentState
+from models.store import TRANSIENT_DB_ERRORS, NotFound, StaleVersion, Store
 from router.centre.bell import OutboxBell
 from router.centre.routing import Routing
 from router.centre.writer import EventWriter
+from router.lifecycle import Action, transition
+from router.pipeline import IncidentDraft
 
 logger = logging.getLogger(__name__)
 
@@ -59,8 +62,29 @@ class Intake:
             draft.placement.unit_code,
             draft.duty.assignee.worker_id if draft.duty.assignee else "nobody",
         )
+        if not created and draft.state is IncidentState.DISPATCHED and self._routing.reviews(event.kind):
+            await self._file_waiting(incident_id, draft)
         self._bell.ring()
         return incident_id, created
+
+    async def _file_waiting(self, incident_id: uuid.UUID, draft: IncidentDraft) -> None:
+        """A detection confident enough to be filed, folding into a case still waiting for review, files it
+        as if the case had opened with it: to whoever is on duty, on deadlines from this event."""
+        if (await self._store.incidents.get(incident_id)).state is not IncidentState.REPORTED:
+            return
+        entry = transition(
+            incident_id,
+            IncidentState.REPORTED,
+            Action.FILE,
+            "system:router",
+            draft.opened_at,
+            f"confidence {draft.event.confidence:.2f} reached file_above",
+        )
+        # StaleVersion: a reviewer filed or rejected it meanwhile, and theirs stands.
+        with contextlib.suppress(StaleVersion):
+            await self._store.incidents.apply(
+                entry, handover=draft.duty.assignee, deadlines=dict(draft.opening().deadlines)
+            )
 
     async def attach_clip(self, report: ClipReport) -> str | None:
         """Attach a finished clip to its event, recorded seconds earlier; the outbox row refreshes pages.

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import datetime
 
-from models.records import Camera, Event
+from models.records import Camera, Event, EventKind
 from models.store import Store
 from router.crs import haversine_m
 from router.deadlines import DEFAULT_POLICY, DeadlinePolicy
@@ -84,6 +84,10 @@ class Routing:
         )
         self.cameras = cameras
         self.camera_units = {cid: camera_coverage(c, homographies[cid], grids) for cid, c in cameras.items()}
+
+    def reviews(self, kind: EventKind) -> bool:
+        """Whether some detections of ``kind`` wait for review (the site's file_above for it is above 0)."""
+        return self._policies.filing.file_above.get(kind, 0.0) > 0
 
     def roster(self) -> Roster | None:
         """The roster events are routed with now (None before the first load)."""

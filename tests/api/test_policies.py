@@ -11,6 +11,7 @@ offline tolerance is the one the analysis role applies.
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
 from datetime import timedelta
@@ -147,6 +148,36 @@ async def test_a_low_confidence_crowd_waits_in_the_review_queue_until_filed(serv
     assert [(f.kind, f.outcome) for f in fired] == [("accept", "escalated")]
     live = {t.kind: t.due_at for t in await served.store.timers.of_incident(incident_id) if t.outcome is None}
     assert live["accept"] == missed_at + timedelta(minutes=7)
+
+
+async def test_a_confident_detection_folding_into_a_waiting_case_files_it(served: Served) -> None:
+    first = await served.system.centre.intake.handle(crowd_output(100))
+    assert first is not None
+    later = T0 + timedelta(minutes=5)
+    report = crowd_output(100)
+    confident = replace(
+        report, event=replace(report.event, id=uuid.uuid4(), confidence=0.95, started_at=later)
+    )
+    second = await served.system.centre.intake.handle(confident)
+    assert second == (first[0], False)
+    incident = await served.store.incidents.get(first[0])
+    assert (incident.state, incident.assignee_id, incident.event_count) == (
+        IncidentState.DISPATCHED,
+        "w001",
+        2,
+    )
+    assert incident.accept_by == later + timedelta(minutes=7)
+    log = await served.store.incidents.log(first[0])
+    assert [(e.action, e.actor) for e in log] == [
+        ("report", "camera:cam-dongguan-road"),
+        ("file", "system:router"),
+    ]
+    # A detection below file_above folding in leaves a filed case as it is.
+    again = await served.system.centre.intake.handle(
+        replace(report, event=replace(report.event, id=uuid.uuid4()))
+    )
+    assert again == (first[0], False)
+    assert len(await served.store.incidents.log(first[0])) == 2
 
 
 async def test_the_files_triage_row_sets_severity_and_department(served: Served) -> None:
