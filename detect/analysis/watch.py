@@ -5,12 +5,12 @@ analysis keeps running exactly as before (the same rule object, with its dwell a
 ``ZoneWatch`` reads that rule's state on every analysed frame until it can answer.
 
 What "clear" means: the rule neither starts an episode for the zone nor keeps one open, from the moment its
-own hysteresis could have ended an episode open at resolution (``zone.cooldown_seconds`` after the watch
-began) until the window is over. Concretely, on each analysed frame of the camera:
+own hysteresis could have ended an episode open at resolution (the grace: ``zone.cooldown_seconds`` after
+the watch began, plus ``GRACE_MARGIN_S``) until the window is over. On each analysed frame of the camera:
 
 - a START of the rule for the zone → PRESENT at once (the condition came back within the window);
-- the rule's episode is still open once ``cooldown_seconds`` have passed since the watch began → PRESENT:
-  the condition never went away, or the rule would have ended the episode by then;
+- the rule's episode is still open once the grace has passed since the watch began → PRESENT: the
+  condition never went away, or the rule would have ended the episode by then;
 - the episode is open but within that grace → no answer yet (it may still end by the rule's hysteresis);
 - the window has passed and no episode is open → CLEAR, with this frame as the last clear snapshot.
 
@@ -33,6 +33,11 @@ from detect.analysis.evidence import render_snapshot
 from models.link import EventReport, WatchZone, ZoneReport, ZoneVerdict
 from models.records import Camera, Detection, EventKind, EventPhase, ZoneKind
 
+#: Beyond the zone's cooldown, what an episode open at resolution may take to end: the rules' own dropout
+#: tolerance (a person missed for a second still counts), a few analysed frames, the handler's last
+#: seconds on the spot.
+GRACE_MARGIN_S = 5.0
+
 #: The zone kind whose rule reports each incident kind the camera can verify.
 ZONE_KINDS = {
     EventKind.CROWD: ZoneKind.CROWD,
@@ -45,15 +50,16 @@ ZONE_KINDS = {
 class ZoneWatch:
     """Not thread-safe: fed one camera's analysed frames in time order by the node."""
 
-    def __init__(self, command: WatchZone, cooldown_s: float) -> None:
+    def __init__(self, command: WatchZone, cooldown_s: float | None) -> None:
         self.command = command
-        #: An episode open when the watch began gets this long to end on the rule's own hysteresis.
-        self.grace_s = cooldown_s
+        #: An episode open when the watch began gets this long to end on the rule's own hysteresis; None
+        #: until the camera's record is known (the first frame brings it).
+        self.grace_s = None if cooldown_s is None else cooldown_s + GRACE_MARGIN_S
         self.began_at: datetime | None = None
 
     def restart(self, cooldown_s: float) -> None:
         """The camera was restarted with a fresh rule, which remembers nothing: judge a whole window again."""
-        self.grace_s = cooldown_s
+        self.grace_s = cooldown_s + GRACE_MARGIN_S
         self.began_at = None
 
     def observe(self, at: datetime, *, started: bool, open_: bool) -> ZoneVerdict | None:
@@ -61,7 +67,7 @@ class ZoneWatch:
         if self.began_at is None:
             self.began_at = at
         elapsed = (at - self.began_at).total_seconds()
-        if started or (open_ and elapsed >= self.grace_s):
+        if started or (open_ and elapsed >= (self.grace_s or 0.0)):
             return ZoneVerdict.PRESENT
         if open_:
             return None
@@ -97,16 +103,15 @@ class Watches:
     def add(self, command: WatchZone, camera: Camera | None, at: datetime) -> list[ZoneReport]:
         """Start a watch (replacing the incident's earlier one: a second resolution starts afresh).
 
-        A camera the node does not know yet is watched anyway (it may be started after the command);
-        if it never delivers a frame the centre gives up on the watch when its answer is overdue.
+        A camera the node does not run yet is watched anyway (it may be started after the command; its first
+        frame brings its record); if it never delivers a frame the centre gives up when the answer is overdue.
         """
         self._by_incident.pop(command.incident_id, None)
+        cooldown = None
         if camera is not None:
             cooldown = watched_zone_cooldown(camera, command)
             if cooldown is None or not camera.enabled:
                 return [_unavailable(command, at, "the camera no longer watches this zone")]
-        else:
-            cooldown = 0.0
         self._by_incident[command.incident_id] = ZoneWatch(command, cooldown)
         return []
 
@@ -140,6 +145,12 @@ class Watches:
         answers = []
         for watch in self._of(camera.id):
             command = watch.command
+            if watch.grace_s is None:
+                cooldown = watched_zone_cooldown(camera, command)
+                if cooldown is None:
+                    answers.append(self._drop(watch, at, "the camera does not watch this zone"))
+                    continue
+                watch.restart(cooldown)
             started = any(
                 r.phase is EventPhase.START
                 and r.event.zone_name == command.zone_name
