@@ -104,6 +104,9 @@ def check(actor: Actor | SystemActor, action: Action, case: Case) -> None:
             raise NotAllowed(f"the system may only verify or reopen a resolved case, not {action.value} one "
                              f"that is {case.state.value}")  # fmt: skip
         return
+    if actor.ident == CAMERA.ident:
+        # The log must not show a person's step as the camera's: the name is the system's alone.
+        raise NotAllowed(f"{CAMERA.ident!r} is the system's name: no signed-in user may act under it")
     if action not in POST_ACTIONS[actor.post]:
         if not POST_ACTIONS[actor.post]:
             raise NotAllowed(f"a {actor.post.value} configures the system and handles no case")

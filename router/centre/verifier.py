@@ -141,13 +141,16 @@ class Verifier:
         action = Action.VERIFY if report.verdict is ZoneVerdict.CLEAR else Action.REOPEN
         step = Step(action, note=report.note, attachments=(attachment_id,))
         try:
-            await self._casework.take(incident, CAMERA, step, expected_state=IncidentState.RESOLVED)
-        except (StaleVersion, NotAllowed) as exc:
+            try:
+                await self._casework.take(incident, CAMERA, step, expected_state=IncidentState.RESOLVED)
+            except OpenTwin:
+                # The condition came back as a new episode, which opened an incident of its own: a duplicate
+                # report of this case. It is folded in, so the rework is counted on the case it belongs to.
+                twin = await self._store.verification.fold_twin(incident.id, at=self._clock.now())
+                logger.info("incident %s: folded its recurrence %s before reopening", incident.id, twin)
+                await self._casework.take(incident, CAMERA, step, expected_state=IncidentState.RESOLVED)
+        except (StaleVersion, NotAllowed, OpenTwin) as exc:
             logger.info("incident %s moved on before the camera's %s: %s", incident.id, action.value, exc)
-        except OpenTwin as exc:
-            # The recurrence already opened a case of its own, dispatched on its own deadlines; this one
-            # waits for a person, who sees the camera's snapshot on it.
-            logger.warning("incident %s stays resolved: %s", incident.id, exc)
         else:
             logger.info(
                 "camera %s %s incident %s: %s", report.camera_id, action.value, incident.id, report.note
