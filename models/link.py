@@ -2,7 +2,8 @@
 
 The analysis role (detect/analysis) publishes what cameras saw as ``EventReport`` and ``ClipReport``
 messages into an ``EventSink``; the centre role (router/centre) consumes them, routes and stores them.
-The centre sends ``RunCamera``/``StopCamera`` through a ``CommandSink`` when the registry changes.
+The centre sends ``RunCamera``/``StopCamera`` through a ``CommandSink`` when the registry changes, and
+``WatchZone`` when a case the camera can judge is resolved; the node answers that with a ``ZoneReport``.
 Everything here is a plain record, so a message bus can carry it; in one process (serve, demo) it
 travels through an in-process queue (api/link.py).
 """
