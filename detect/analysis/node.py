@@ -206,14 +206,8 @@ class AnalysisNode:
                 self.clips.submit(job)
         if self.watches.on(camera.id):
             await self._answer(
-                await asyncio.to_thread(
-                    self.watches.observe,
-                    camera,
-                    analyzer,
-                    frame.image,
-                    frame.captured_at,
-                    detections,
-                    reports,
+                await self.watches.judge(
+                    camera, analyzer, frame.image, frame.captured_at, detections, reports
                 )
             )
         return reports

@@ -22,6 +22,8 @@ up on a watch whose answer is overdue.
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
@@ -132,7 +134,7 @@ class Watches:
         """The camera cannot answer (stopped, removed, offline): a person has to verify."""
         return [self._drop(watch, at, why) for watch in self._of(camera_id)]
 
-    def observe(
+    async def judge(
         self,
         camera: Camera,
         analyzer: CameraAnalyzer,
@@ -141,7 +143,22 @@ class Watches:
         detections: Sequence[Detection],
         reports: Sequence[EventReport],
     ) -> list[ZoneReport]:
-        """One analysed frame of the camera, after its rules ran (blocking: renders JPEGs on a verdict)."""
+        """One analysed frame of the camera, after its rules ran: the answers it settles, with snapshots.
+
+        Watches change on the event loop only (the centre's commands change them there too); the JPEG of a
+        verdict's frame is drawn on a worker thread.
+        """
+        answers = []
+        for answer in self._verdicts(camera, analyzer, at, reports):
+            if answer.verdict is not ZoneVerdict.UNAVAILABLE:
+                jpeg = await asyncio.to_thread(render_snapshot, image, detections, camera.zones)
+                answer = dataclasses.replace(answer, snapshot=jpeg_blob(jpeg, "snapshot"))
+            answers.append(answer)
+        return answers
+
+    def _verdicts(
+        self, camera: Camera, analyzer: CameraAnalyzer, at: datetime, reports: Sequence[EventReport]
+    ) -> list[ZoneReport]:
         answers = []
         for watch in self._of(camera.id):
             command = watch.command
@@ -163,7 +180,6 @@ class Watches:
             if verdict is None:
                 continue
             del self._by_incident[command.incident_id]
-            snapshot = jpeg_blob(render_snapshot(image, detections, camera.zones), "snapshot")
             seconds = (at - watch.began_at).total_seconds() if watch.began_at is not None else 0.0
             note = (
                 f"camera clear of {command.kind.value} in zone {command.zone_name} for {seconds:.0f} s"
@@ -172,7 +188,7 @@ class Watches:
                 " after resolution"
             )
             answers.append(
-                ZoneReport(command.watch_id, command.incident_id, camera.id, verdict, at, snapshot, note)
+                ZoneReport(command.watch_id, command.incident_id, camera.id, verdict, at, None, note)
             )
         return answers
 
