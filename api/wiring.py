@@ -18,6 +18,7 @@ import contextlib
 import logging
 from collections.abc import Coroutine, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 from fastapi import FastAPI
@@ -37,7 +38,7 @@ from ingest.camera_urls import IPNetwork
 from ingest.offline import OfflineWatch
 from models.clock import Clock
 from models.link import CommandSink, EventSink
-from models.records import Camera
+from models.records import Camera, EventKind
 from models.store import Store
 from router.centre.bell import OutboxBell
 from router.centre.casework import Casework
@@ -47,6 +48,7 @@ from router.centre.intake import Intake
 from router.centre.notifier import Notifier
 from router.centre.registry import CameraRegistry
 from router.centre.routing import Routing
+from router.centre.verifier import CLEAR_WINDOWS, Verifier
 from router.centre.writer import EventWriter
 from router.deadlines import DEFAULT_POLICY, DeadlinePolicy
 from router.notify.channels import Channel
@@ -74,6 +76,8 @@ class Centre:
     registry: CameraRegistry
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
     _intake: asyncio.Task[None] | None = None
+    #: Camera-verified closure of resolved cases (router/centre/verifier.py).
+    verifier: Verifier | None = None
 
     async def start(self, *, workers: bool = True) -> None:
         """Load the site into the router; with ``workers``, start the feed relay, escalator and notifier."""
@@ -84,6 +88,8 @@ class Centre:
             self._spawn(self.escalator.run(), "escalator")
             if self.notifier is not None:
                 self._spawn(self.notifier.run(), "notifier")
+            if self.verifier is not None:
+                self._spawn(self.verifier.run(), "verifier")
 
     def consume(self, link: InProcessLink) -> None:
         """Take the analysis role's messages from an in-process link until it closes."""
@@ -119,6 +125,7 @@ def build_centre(
     channels: Sequence[Channel] = (),
     policy: DeadlinePolicy = DEFAULT_POLICY,
     policies: Policies | None = None,
+    clear_windows: Mapping[EventKind, timedelta] = CLEAR_WINDOWS,
 ) -> Centre:
     """``policies`` (the site file's) supplies triage, deadlines, filing, dedup cell and snap distance."""
     if policies is not None:
@@ -132,17 +139,24 @@ def build_centre(
     notifier = Notifier(store.deliveries, store.incidents, clock, channels) if channels else None
     if notifier is not None:
         bell.listen(notifier.wake)
+    intake = Intake(routing, writer, store, bell)
+    casework = Casework(store, clock, bell, routing, policy=policy)
+    # The camera verifies what people resolve: resolutions go out as WatchZone, answers come back by intake.
+    verifier = Verifier(store, clock, casework, analysis, windows=clear_windows)
+    casework.on_resolved(verifier.resolved)
+    intake.zone_reports = verifier.report
     return Centre(
         store=store,
         routing=routing,
         writer=writer,
-        intake=Intake(routing, writer, store, bell),
+        intake=intake,
         broadcaster=broadcaster,
         relay=relay,
         escalator=Escalator(store.timers, clock, routing.roster, bell, policy=policy),
         notifier=notifier,
-        casework=Casework(store, clock, bell, routing, policy=policy),
+        casework=casework,
         registry=CameraRegistry(store, routing, analysis),
+        verifier=verifier,
     )
 
 
@@ -233,6 +247,7 @@ def build_system(
     clip_seconds: tuple[float, float] | None = (PRE_SECONDS, POST_SECONDS),
     offline_after_s: float = OFFLINE_AFTER_S,
     policies: Policies | None = None,
+    clear_windows: Mapping[EventKind, timedelta] = CLEAR_WINDOWS,
 ) -> System:
     if policies is not None:
         offline_after_s = policies.offline_after_s
@@ -247,7 +262,15 @@ def build_system(
         clip_seconds=clip_seconds,
         offline_after_s=offline_after_s,
     )
-    centre = build_centre(store, clock, analysis, timezone=timezone, channels=channels, policies=policies)
+    centre = build_centre(
+        store,
+        clock,
+        analysis,
+        timezone=timezone,
+        channels=channels,
+        policies=policies,
+        clear_windows=clear_windows,
+    )
     webrtc = WebRTCHub(analysis)
     app = build_app(centre, analysis, auth, webrtc=webrtc, camera_subnets=camera_subnets)
     return System(link, analysis, centre, webrtc, app)

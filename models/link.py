@@ -2,18 +2,21 @@
 
 The analysis role (detect/analysis) publishes what cameras saw as ``EventReport`` and ``ClipReport``
 messages into an ``EventSink``; the centre role (router/centre) consumes them, routes and stores them.
-The centre sends ``RunCamera``/``StopCamera`` through a ``CommandSink`` when the registry changes.
+The centre sends ``RunCamera``/``StopCamera`` through a ``CommandSink`` when the registry changes, and
+``WatchZone`` when a case the camera can judge is resolved; the node answers that with a ``ZoneReport``.
 Everything here is a plain record, so a message bus can carry it; in one process (serve, demo) it
 travels through an in-process queue (api/link.py).
 """
 
 from __future__ import annotations
 
+import enum
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Protocol
 
-from models.records import Camera, Event, EventPhase, EvidenceBlob
+from models.records import Camera, Event, EventKind, EventPhase, EvidenceBlob
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,7 +42,33 @@ class ClipReport:
     clip: EvidenceBlob
 
 
-AnalysisMessage = EventReport | ClipReport
+class ZoneVerdict(enum.StrEnum):
+    #: The rule held no episode for the zone for the whole window (see detect/analysis/watch.py).
+    CLEAR = "clear"
+    #: The rule started an episode, or one open at resolution outlived the rule's own hysteresis.
+    PRESENT = "present"
+    #: The camera cannot answer (stopped, offline, its zone gone): a person has to verify.
+    UNAVAILABLE = "unavailable"
+
+
+@dataclass(frozen=True, slots=True)
+class ZoneReport:
+    """The answer to a ``WatchZone``: what the zone rule saw after the incident was resolved.
+
+    ``snapshot`` is the frame the verdict was taken on (the last clear frame, or the fresh sighting),
+    annotated and with heads pixelated like any event snapshot; None when the camera could not answer.
+    """
+
+    watch_id: uuid.UUID
+    incident_id: uuid.UUID
+    camera_id: str
+    verdict: ZoneVerdict
+    at: datetime
+    snapshot: EvidenceBlob | None = None
+    note: str = ""
+
+
+AnalysisMessage = EventReport | ClipReport | ZoneReport
 
 
 class EventSink(Protocol):
@@ -60,7 +89,23 @@ class StopCamera:
     camera_id: str
 
 
-CameraCommand = RunCamera | StopCamera
+@dataclass(frozen=True, slots=True)
+class WatchZone:
+    """Keep judging one zone rule of a camera for ``window_s`` after its incident was resolved.
+
+    The analysis role answers once with a ``ZoneReport`` carrying the same ``watch_id``; a second
+    WatchZone for the same incident (resolved again) replaces the first.
+    """
+
+    watch_id: uuid.UUID
+    incident_id: uuid.UUID
+    camera_id: str
+    zone_name: str
+    kind: EventKind
+    window_s: float
+
+
+CameraCommand = RunCamera | StopCamera | WatchZone
 
 
 class CommandSink(Protocol):

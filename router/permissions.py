@@ -71,12 +71,42 @@ class Case:
     resolved_by: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class SystemActor:
+    """The service itself acting on a case: only the camera verifying or reopening what a person resolved.
+
+    It is not a post: no user, token or HTTP route can hold it (api/routes builds every ``Actor`` from a
+    signed-in principal). The centre's verifier (router/centre/verifier.py) is its one holder.
+    """
+
+    name: str
+
+    @property
+    def ident(self) -> str:
+        return self.name
+
+
+#: The camera's own judgement after a resolution (camera-verified closure); it never resolves anything,
+#: so the rule that a resolver never verifies holds by construction.
+CAMERA = SystemActor("camera")
+#: All the system may do: from resolved, verify (the zone stayed clear) or reopen (it did not).
+SYSTEM_ACTIONS = frozenset({Action.VERIFY, Action.REOPEN})
+
+
 class NotAllowed(PermissionError):
     """The actor may not take this step on this case; str() says why, fit for a 403 body."""
 
 
-def check(actor: Actor, action: Action, case: Case) -> None:
+def check(actor: Actor | SystemActor, action: Action, case: Case) -> None:
     """Raise NotAllowed unless ``actor`` may take ``action`` on ``case`` now."""
+    if isinstance(actor, SystemActor):
+        if action not in SYSTEM_ACTIONS or case.state is not IncidentState.RESOLVED:
+            raise NotAllowed(f"the system may only verify or reopen a resolved case, not {action.value} one "
+                             f"that is {case.state.value}")  # fmt: skip
+        return
+    if actor.ident == CAMERA.ident:
+        # The log must not show a person's step as the camera's: the name is the system's alone.
+        raise NotAllowed(f"{CAMERA.ident!r} is the system's name: no signed-in user may act under it")
     if action not in POST_ACTIONS[actor.post]:
         if not POST_ACTIONS[actor.post]:
             raise NotAllowed(f"a {actor.post.value} configures the system and handles no case")

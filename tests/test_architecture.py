@@ -45,6 +45,7 @@ WORKERS = frozenset(
         "Casework",
         "CameraRegistry",
         "WebRTCHub",
+        "Verifier",
     }
 )
 WIRING = "api.wiring"

@@ -124,6 +124,10 @@ class CameraAnalyzer:
                     self.clips.start(output.event.id, at)
         return outputs
 
+    def is_open(self, zone_name: str, kind: EventKind) -> bool:
+        """Whether the rule for ``kind`` in the zone holds an episode now (started, not yet ended)."""
+        return (zone_name, kind) in self._open
+
     def take_clip_jobs(self) -> list[ClipJob]:
         """Clips whose frames were all collected since the last call, for events already emitted; not yet
         encoded: the node's ClipEncoder encodes them on its background thread."""

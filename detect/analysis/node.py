@@ -22,13 +22,14 @@ from detect.analysis.batcher import DetectionBatcher
 from detect.analysis.clip_encoder import ClipEncoder
 from detect.analysis.clips import POST_SECONDS, PRE_SECONDS, ClipRecorder
 from detect.analysis.live import LiveView
+from detect.analysis.watch import Watches
 from detect.rules import Model, Phase
 from detect.rules.fire import FIRE_EVERY_SECONDS
 from ingest.frames import Frame
 from ingest.offline import OfflineWatch
 from ingest.sources import open_source
 from models.clock import Clock
-from models.link import CameraCommand, EventReport, EventSink, RunCamera, StopCamera
+from models.link import CameraCommand, EventReport, EventSink, RunCamera, StopCamera, WatchZone, ZoneReport
 from models.records import Camera, Detection
 from models.secrets import expand_source
 
@@ -69,6 +70,8 @@ class AnalysisNode:
         self.live: dict[str, LiveView] = {}
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._watch: asyncio.Task[None] | None = None
+        #: Resolved incidents whose zone rule this node judges for the centre (camera-verified closure).
+        self.watches = Watches()
 
     # --- running ------------------------------------------------------------------------------------
 
@@ -90,9 +93,20 @@ class AnalysisNode:
                 self._tasks[camera.id] = asyncio.create_task(
                     self._camera_loop(camera), name=f"camera:{camera.id}"
                 )
+            await self._answer(self.watches.restarted(camera, self._clock.now()))
         elif isinstance(command, StopCamera):
             await self._stop_camera(command.camera_id)
             self.cameras.pop(command.camera_id, None)
+            await self._answer(
+                self.watches.lost(command.camera_id, self._clock.now(), "the camera was stopped")
+            )
+        elif isinstance(command, WatchZone):
+            known = self.cameras.get(command.camera_id)
+            await self._answer(self.watches.add(command, known, self._clock.now()))
+
+    async def _answer(self, answers: list[ZoneReport]) -> None:
+        for answer in answers:
+            await self._sink.publish(answer)
 
     @property
     def running(self) -> frozenset[str]:
@@ -190,6 +204,12 @@ class AnalysisNode:
         if self.clips is not None:
             for job in analyzer.take_clip_jobs():
                 self.clips.submit(job)
+        if self.watches.on(camera.id):
+            await self._answer(
+                await self.watches.judge(
+                    camera, analyzer, frame.image, frame.captured_at, detections, reports
+                )
+            )
         return reports
 
     def fire_stride(self, camera: Camera) -> int:
@@ -228,6 +248,7 @@ class AnalysisNode:
                 report = EventReport(Phase.START, event)
                 await self._sink.publish(report)
                 reports.append(report)
+                await self._answer(self.watches.lost(camera_id, event.started_at, "the camera went offline"))
         return reports
 
     async def _watch_offline(self) -> None:

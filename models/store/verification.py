@@ -66,6 +66,35 @@ class VerificationRepository(Repository):
             await _log_transition(conn, incident_id, "resolved", "reopened", "reopen", at, note, attachments)
         return twin
 
+    async def fold_twin(self, incident_id: uuid.UUID, *, at: datetime) -> uuid.UUID | None:
+        """Fold the open recurrence of a resolved incident into it, so that the camera can reopen it.
+
+        The camera saw the problem again and its new episode opened an incident of its own under the same
+        dedup key: that one is a duplicate report of this case (its events move here, it is rejected as a
+        duplicate). Returns the folded incident's id, or None when there was none or this one is no longer
+        resolved (the reopen that follows then finds out why).
+        """
+        async with self.pool.acquire() as conn, conn.transaction():
+            key = await conn.fetchval(
+                "SELECT dedup_key FROM incidents WHERE id = $1 AND state = 'resolved' FOR UPDATE", incident_id
+            )
+            if key is None:
+                return None
+            twin: uuid.UUID | None = await conn.fetchval(
+                "SELECT id FROM incidents WHERE dedup_key = $1 AND id <> $2 AND gridwatch_open_state(state)"
+                " FOR UPDATE",
+                key,
+                incident_id,
+            )
+            if twin is not None:
+                await _fold_duplicate(conn, twin, incident_id, at, actor="camera")
+                await conn.execute(
+                    "INSERT INTO outbox (topic, incident_id, payload) VALUES ('incident.updated', $1, $2)",
+                    twin,
+                    {"incident_id": str(twin), "state": "rejected", "action": "merge"},
+                )
+        return twin
+
     async def verify_clear(self, incident_id: uuid.UUID, *, at: datetime, note: str) -> None:
         async with self.pool.acquire() as conn, conn.transaction():
             status = await conn.execute(
@@ -110,7 +139,9 @@ async def _log_transition(
     )
 
 
-async def _fold_duplicate(conn: asyncpg.Connection, twin: uuid.UUID, into: uuid.UUID, at: datetime) -> None:
+async def _fold_duplicate(
+    conn: asyncpg.Connection, twin: uuid.UUID, into: uuid.UUID, at: datetime, actor: str = "system:verifier"
+) -> None:
     state = await conn.fetchval("SELECT state FROM incidents WHERE id = $1", twin)
     moved = await conn.fetchval(
         "WITH m AS (UPDATE events SET incident_id = $2 WHERE incident_id = $1 RETURNING 1)"
@@ -132,9 +163,10 @@ async def _fold_duplicate(conn: asyncpg.Connection, twin: uuid.UUID, into: uuid.
     )
     await conn.execute(
         "INSERT INTO incident_log (incident_id, from_state, to_state, action, actor, at, note)"
-        " VALUES ($1, $2, 'rejected', 'merge', 'system:verifier', $3, $4)",
+        " VALUES ($1, $2, 'rejected', 'merge', $5, $3, $4)",
         twin,
         state,
         at,
         f"duplicate of {into}, which camera verification reopened",
+        actor,
     )

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -25,7 +25,7 @@ from router.deadlines import DEFAULT_POLICY, DeadlinePolicy, TimerKind, is_pendi
 from router.duty import Roster
 from router.escalation import Standing, escalate
 from router.lifecycle import ARMS_DEADLINES, REASONS, Action, transition
-from router.permissions import Actor, Case, available, check
+from router.permissions import Actor, Case, SystemActor, available, check
 
 #: Accepted handler photo types and the bytes each must start with.
 PHOTO_TYPES = {"image/jpeg": b"\xff\xd8", "image/png": b"\x89PNG"}
@@ -84,6 +84,11 @@ class Casework:
         self._bell = bell
         self._routing = routing
         self._policy = policy
+        self._on_resolved: list[Callable[[Incident], Awaitable[None]]] = []
+
+    def on_resolved(self, listener: Callable[[Incident], Awaitable[None]]) -> None:
+        """Call ``listener`` with each incident just resolved (the camera verifier watches its zone)."""
+        self._on_resolved.append(listener)
 
     async def case(self, incident: Incident) -> Case:
         """What the permission rules need of the incident, its resolver read from its log."""
@@ -99,7 +104,12 @@ class Casework:
         return [available(actor, case) for case in await self.cases(incidents)]
 
     async def take(
-        self, incident: Incident, actor: Actor, step: Step, *, expected_state: IncidentState | None = None
+        self,
+        incident: Incident,
+        actor: Actor | SystemActor,
+        step: Step,
+        *,
+        expected_state: IncidentState | None = None,
     ) -> Incident:
         """Take ``step`` on the incident as the caller read it; returns it as it stands afterwards.
 
@@ -129,7 +139,11 @@ class Casework:
         )
         await self._store.incidents.apply(entry, handover=handover, deadlines=deadlines)
         self._bell.ring()
-        return await self._store.incidents.get(incident.id)
+        moved = await self._store.incidents.get(incident.id)
+        if step.action is Action.RESOLVE:
+            for listener in self._on_resolved:
+                await listener(moved)
+        return moved
 
     def _handover(self, incident: Incident, step: Step, now: datetime) -> Assignee | None:
         """Who gets the case with this step: None keeps the assignee it has."""

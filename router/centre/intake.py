@@ -12,10 +12,10 @@ import asyncio
 import contextlib
 import logging
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from functools import partial
 
-from models.link import AnalysisMessage, ClipReport, EventReport
+from models.link import AnalysisMessage, ClipReport, EventReport, ZoneReport
 from models.records import EventPhase, IncidentState
 from models.store import TRANSIENT_DB_ERRORS, NotFound, StaleVersion, Store
 from router.centre.bell import OutboxBell
@@ -38,11 +38,17 @@ class Intake:
         self._writer = writer
         self._store = store
         self._bell = bell
+        #: Where the camera's answers on resolved incidents go (router/centre/verifier.py); None drops them.
+        self.zone_reports: Callable[[ZoneReport], Awaitable[None]] | None = None
 
     async def handle(self, message: AnalysisMessage) -> tuple[uuid.UUID, bool] | None:
         """Handle one message; for a START, (incident id, whether it was opened now)."""
         if isinstance(message, ClipReport):
             await self.attach_clip(message)
+            return None
+        if isinstance(message, ZoneReport):
+            if self.zone_reports is not None:
+                await self.zone_reports(message)
             return None
         return await self.report(message)
 
@@ -113,7 +119,7 @@ class Intake:
         try:
             async for message in messages:
                 await slots.acquire()
-                key = message.event.id if isinstance(message, EventReport) else message.event_id
+                key = _key(message)
                 task = asyncio.create_task(self._after(latest.get(key), message, slots, handled))
                 latest[key] = task
                 in_flight.add(task)
@@ -142,6 +148,13 @@ class Intake:
         finally:
             slots.release()
             handled()
+
+
+def _key(message: AnalysisMessage) -> uuid.UUID:
+    """What orders messages: one event's phases and clip in turn; a zone answer needs no order."""
+    if isinstance(message, EventReport):
+        return message.event.id
+    return message.event_id if isinstance(message, ClipReport) else message.watch_id
 
 
 def _forget(latest: dict[uuid.UUID, asyncio.Task[None]], key: uuid.UUID, done: asyncio.Task[None]) -> None:
