@@ -35,7 +35,7 @@ from detect.port import Detector
 from detect.rules.fire import FIRE_EVERY_SECONDS
 from ingest.camera_urls import IPNetwork
 from ingest.offline import OfflineWatch
-from models.clock import Clock
+from models.clock import Clock, SystemClock
 from models.link import CommandSink, EventSink
 from models.records import Camera
 from models.store import Store
@@ -73,6 +73,8 @@ class Centre:
     registry: CameraRegistry
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
     _intake: asyncio.Task[None] | None = None
+    #: The centre's time: what the KPIs judge open deadlines against.
+    clock: Clock = field(default_factory=SystemClock)
 
     async def start(self, *, workers: bool = True) -> None:
         """Load the site into the router; with ``workers``, start the feed relay, escalator and notifier."""
@@ -138,6 +140,7 @@ def build_centre(
         notifier=notifier,
         casework=Casework(store, clock, bell, routing, policy=policy),
         registry=CameraRegistry(store, routing, analysis),
+        clock=clock,
     )
 
 
@@ -185,6 +188,7 @@ def build_app(
         analysis=analysis,
         webrtc=webrtc or WebRTCHub(analysis),
         camera_subnets=camera_subnets,
+        clock=centre.clock,
     )
     return create_app(context)
 
