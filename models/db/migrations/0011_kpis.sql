@@ -30,7 +30,8 @@ BEGIN
       FROM met;
     RETURN NEW;
 END $$;
--- BEFORE INSERT triggers fire in name order; the leading 0 runs this one before any trigger that seals the
--- row's content (a hash chain, say), so what is sealed includes late_steps.
-CREATE TRIGGER incident_log_0_record_lateness BEFORE INSERT ON incident_log
+-- BEFORE INSERT triggers fire in name order (byte order); the leading underscore sorts before every
+-- lower-case name, so this runs before any trigger that seals the row's content (a hash chain, say) and
+-- what is sealed includes late_steps.
+CREATE TRIGGER _incident_log_record_lateness BEFORE INSERT ON incident_log
     FOR EACH ROW EXECUTE FUNCTION gridwatch_record_lateness();
