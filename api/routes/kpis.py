@@ -127,6 +127,12 @@ def _xlsx(rows: list[dict[str, Any]], by: Grouping, span: Range, tz: ZoneInfo) -
     sheet.append(list(COLUMNS))
     for row in rows:
         sheet.append([row[column] for column in COLUMNS])
+    # Shares stay fractions (what the JSON and the CSV say) and only display as percentages.
+    for index, column in enumerate(COLUMNS, start=1):
+        if column.endswith(("_rate", "_share")):
+            for (cell,) in sheet.iter_rows(min_row=2, min_col=index, max_col=index):
+                cell.number_format = "0.00%"
+    sheet.freeze_panes = "C2"
     notes = book.create_sheet("range")
     notes.append(["from", span.since.astimezone(tz).isoformat()])
     notes.append(["to (excluded)", span.until.astimezone(tz).isoformat()])

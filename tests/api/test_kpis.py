@@ -202,6 +202,9 @@ async def test_the_xlsx_opens_with_openpyxl_and_holds_the_same_numbers(
     expected = [*(GRID_ROWS[g] for g in (G1, G2, G3, G4)), TOTAL]
     # openpyxl reads an empty string cell back as None.
     assert rows == [[row[c] if row[c] != "" else None for c in COLUMNS] for row in expected]
+    formats = load_workbook(io.BytesIO(response.content))["by grid"]
+    closure = formats.cell(row=2, column=COLUMNS.index("closure_rate") + 1)
+    assert (closure.value, closure.number_format) == (0.9091, "0.00%")
 
 
 @pytest.mark.parametrize(
