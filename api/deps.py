@@ -7,7 +7,7 @@ through ``app.dependency_overrides``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request
@@ -17,6 +17,7 @@ from api.auth import ACCESS_COOKIE, AuthConfig, Principal, decode, key_digest, s
 from api.webrtc import WebRTCHub
 from detect.analysis.node import AnalysisNode
 from ingest.camera_urls import IPNetwork
+from models.clock import Clock, SystemClock
 from models.store import Store
 from router.centre.casework import Casework
 from router.centre.feed import Broadcaster, OutboxRelay
@@ -39,6 +40,8 @@ class AppContext:
     webrtc: WebRTCHub
     #: Networks cameras may be added from at run time (the registry refuses every other URL).
     camera_subnets: tuple[IPNetwork, ...] = ()
+    #: The centre's clock (the KPIs judge open deadlines against it).
+    clock: Clock = field(default_factory=SystemClock)
 
 
 def context(request: Request) -> AppContext:

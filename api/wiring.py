@@ -36,7 +36,7 @@ from detect.port import Detector
 from detect.rules.fire import FIRE_EVERY_SECONDS
 from ingest.camera_urls import IPNetwork
 from ingest.offline import OfflineWatch
-from models.clock import Clock
+from models.clock import Clock, SystemClock
 from models.link import CommandSink, EventSink
 from models.records import Camera, EventKind
 from models.store import Store
@@ -78,6 +78,8 @@ class Centre:
     _intake: asyncio.Task[None] | None = None
     #: Camera-verified closure of resolved cases (router/centre/verifier.py).
     verifier: Verifier | None = None
+    #: The centre's time: what the KPIs judge open deadlines against.
+    clock: Clock = field(default_factory=SystemClock)
 
     async def start(self, *, workers: bool = True) -> None:
         """Load the site into the router; with ``workers``, start the feed relay, escalator and notifier."""
@@ -157,6 +159,7 @@ def build_centre(
         casework=casework,
         registry=CameraRegistry(store, routing, analysis),
         verifier=verifier,
+        clock=clock,
     )
 
 
@@ -204,6 +207,7 @@ def build_app(
         analysis=analysis,
         webrtc=webrtc or WebRTCHub(analysis),
         camera_subnets=camera_subnets,
+        clock=centre.clock,
     )
     return create_app(context)
 

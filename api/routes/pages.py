@@ -26,3 +26,8 @@ async def login_page() -> FileResponse:
 @router.get("/worker")
 async def worker_page() -> FileResponse:
     return FileResponse(STATIC_DIR / "worker.html")
+
+
+@router.get("/kpis")
+async def kpi_page() -> FileResponse:
+    return FileResponse(STATIC_DIR / "kpis.html")

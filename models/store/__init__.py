@@ -4,7 +4,8 @@
 ``store.events`` records events into incidents; ``store.incidents`` reads them and moves them on;
 ``store.evidence``, ``store.attachments``: their files; ``store.outbox``, ``store.deliveries``: what
 announces each change; ``store.timers``: deadlines; ``store.verification``: camera-verified closure;
-``store.users``, ``store.audit``: who may do what, and what they did.
+``store.users``, ``store.audit``: who may do what, and what they did; ``store.kpis``: what the KPIs
+are computed from.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from models.store.events import EventRepository, Recording
 from models.store.evidence import EvidenceRepository, StoredEvidence
 from models.store.grids import GridRepository
 from models.store.incidents import IncidentRepository
+from models.store.kpis import KpiRepository
 from models.store.outbox import OutboxRepository, OutboxRow
 from models.store.roster import RosterRepository
 from models.store.timers import FiredTimer, TimerDue, TimerFiring, TimerRecord, TimerRepository
@@ -65,6 +67,7 @@ class Store:
         self.verification = VerificationRepository(pool)
         self.users = UserRepository(pool)
         self.audit = AuditRepository(pool)
+        self.kpis = KpiRepository(pool)
 
     @classmethod
     async def connect(cls, url: str, *, run_migrations: bool = True, max_size: int = 8) -> Store:

@@ -105,6 +105,10 @@ def test_serve_runs_the_configured_site(tmp_path: Path, vtest: Path, db_url: str
         assert (
             httpx.get(f"{base}/api/cameras/nope/snapshot.jpg", headers=headers, timeout=5).status_code == 404
         )
+        # The KPIs and their page are served (their figures: tests/api/test_kpis.py).
+        kpis = httpx.get(f"{base}/api/kpis", params={"by": "township", "format": "xlsx"}, headers=headers)
+        assert kpis.status_code == 200 and kpis.content[:2] == b"PK", kpis.text[:200]
+        assert 'src="/static/kpis.js"' in httpx.get(f"{base}/kpis", timeout=5).text
 
 
 @pytest.mark.parametrize("secret", [None, "changeme", "short-but-not-default"])
