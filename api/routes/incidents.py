@@ -89,9 +89,16 @@ async def list_incidents(
 
 @router.get("/api/incidents/{incident_id}")
 async def get_incident(
-    incident_id: str, store: StoreDep, casework: CaseworkDep, principal: CurrentPrincipal
+    incident_id: str, request: Request, store: StoreDep, casework: CaseworkDep, principal: CurrentPrincipal
 ) -> dict[str, Any]:
     incident = await scoped_incident(store, principal, incident_id)
+    await store.audit.record(
+        actor=principal.name,
+        action="view",
+        object_type="incident",
+        object_id=str(incident.id),
+        client=request.client.host if request.client else "",
+    )
     [steps] = await casework.steps_for(actor_of(principal), [incident])
     return {
         **with_actions(incident, steps),
