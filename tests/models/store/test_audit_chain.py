@@ -130,7 +130,10 @@ async def test_a_superuser_edit_names_the_edited_row(store: Store, superuser: as
     await superuser.execute("SET session_replication_role = replica")  # every trigger off
     await superuser.execute("UPDATE incident_log SET note = 'nothing happened' WHERE id = $1", log_ids[-1])
     report = await store.audit.verify()
-    assert [(b.table, b.row_id) for b in report.breaks] == [("audit_log", ids[2]), ("incident_log", log_ids[-1])]
+    assert [(b.table, b.row_id) for b in report.breaks] == [
+        ("audit_log", ids[2]),
+        ("incident_log", log_ids[-1]),
+    ]
     assert str(report.breaks[0]) == f"audit_log row {ids[2]}: its content does not match its hash: edited"
 
 
