@@ -24,8 +24,11 @@ BEGIN
         END;
     END IF;
     -- The owner (who runs the migrations and opens the service's connections) takes the role on per
-    -- connection with SET ROLE, so it must be a member.
-    IF NOT pg_has_role(current_user, 'gridwatch_service', 'MEMBER') THEN
+    -- connection with SET ROLE, so it must be a member with the SET option (PostgreSQL 16 gives whoever
+    -- creates a role only ADMIN on it, not SET).
+    IF NOT pg_has_role(current_user, 'gridwatch_service',
+                       CASE WHEN current_setting('server_version_num')::int >= 160000 THEN 'SET'
+                            ELSE 'MEMBER' END) THEN
         BEGIN
             EXECUTE format('GRANT gridwatch_service TO %I', current_user);
         EXCEPTION WHEN insufficient_privilege THEN

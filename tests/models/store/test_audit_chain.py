@@ -8,12 +8,14 @@ both is named by ``AuditRepository.verify``.
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import AsyncIterator
+from urllib.parse import urlsplit
 
 import asyncpg
 import pytest
 
-from models.db import available_migrations, migrate
+from models.db import Database, available_migrations, migrate
 from models.incidents import LogEntry
 from models.records import IncidentState
 from models.store import Store
@@ -195,3 +197,42 @@ async def test_the_migration_chains_the_rows_already_there(db_url: str) -> None:
         await store.close()
     assert report.intact, report.breaks
     assert report.rows["audit_log"] == 5
+
+
+async def test_a_configured_owner_who_is_no_superuser(postgres: Database) -> None:
+    """As with an external database URL: the owner runs the migrations, the pool acts as the service."""
+    if not postgres.embedded:
+        pytest.skip("signs in as a new role without a password: needs the embedded server's trust")
+    owner, name = f"gw_owner_{os.getpid()}", f"gw_owned_{os.getpid()}"
+    admin = await asyncpg.connect(postgres.url)
+    await admin.execute(f'CREATE ROLE "{owner}" LOGIN CREATEROLE')
+    await admin.execute(f'CREATE DATABASE "{name}" OWNER "{owner}"')
+    head, _, query = postgres.url.partition("?")
+    url = f"postgresql://{owner}@{urlsplit(head).netloc.rpartition('@')[2]}/{name}" + (
+        f"?{query}" if query else ""
+    )
+    try:
+        if await admin.fetchval("SELECT 1 FROM pg_roles WHERE rolname = 'gridwatch_service'"):
+            # Created by someone else (here: the superuser, for the other tests): the owner may not take
+            # it on until granted, and is told how.
+            with pytest.raises(asyncpg.RaiseError, match="may not take it on") as refused:
+                await Store.connect(url)
+            assert f"GRANT gridwatch_service TO {owner}" in str(refused.value.hint)
+            await admin.execute(f'GRANT gridwatch_service TO "{owner}"')
+        store = await Store.connect(url)
+        try:
+            await store.audit.record(actor="a", action="view", object_type="incident", object_id="1")
+            assert await store.pool.fetchval("SELECT current_user") == "gridwatch_service"
+            assert (
+                await store.pool.fetchval("SELECT tableowner FROM pg_tables WHERE tablename = 'audit_log'")
+                == owner
+            )
+            with pytest.raises(asyncpg.InsufficientPrivilegeError, match="permission denied"):
+                await store.pool.execute("UPDATE audit_log SET actor = 'forged'")
+            assert (await store.audit.verify()).intact
+        finally:
+            await store.close()
+    finally:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.execute(f'DROP ROLE IF EXISTS "{owner}"')
+        await admin.close()
