@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from datetime import UTC, datetime
 from functools import cache
 from typing import Any
@@ -84,11 +85,18 @@ async def _principal_of(users: UserRepository, username: str) -> Principal | Non
     return Principal(user.username, user.role, scope_of(user.role, user.unit_code), user.worker_id)
 
 
-async def _audit(store: Store, request: Request, actor: str, action: str, reason: str = "") -> None:
+async def _audit(
+    store: Store, request: Request, actor: str, action: str, reason: str = "", *, object_id: str | None = None
+) -> None:
     # Sign-ins, failed ones included, are part of the audit trail (issue 12): who, from where, when.
     client = request.client.host if request.client else ""
     await store.audit.record(
-        actor=actor, action=action, object_type="user", object_id=actor, reason=reason, client=client
+        actor=actor,
+        action=action,
+        object_type="user",
+        object_id=actor if object_id is None else object_id,
+        reason=reason,
+        client=client,
     )
 
 
@@ -100,9 +108,14 @@ async def token(
     ok = verify_password(user.password_hash if user else _dummy_hash(), body.password)
     principal = await _principal_of(store.users, body.username) if ok else None
     if principal is None:
-        # The reason says which check failed for the auditor; the caller learns no more than before.
-        why = "unknown user" if user is None else ("disabled" if user.disabled else "wrong password")
-        await _audit(store, request, body.username, "sign_in_failed", why)
+        # The reason says which check failed for the auditor; the caller learns no more than before. An
+        # unknown name is kept as a digest only: people type their password into the name field.
+        if user is None:
+            typed = "sha256:" + hashlib.sha256(body.username.encode()).hexdigest()[:16]
+            await _audit(store, request, "(unknown)", "sign_in_failed", "unknown user name", object_id=typed)
+        else:
+            why = "disabled" if user.disabled else "wrong password"
+            await _audit(store, request, user.username, "sign_in_failed", why)
         raise HTTPException(401, "wrong user name or password")
     await _audit(store, request, principal.name, "sign_in")
     refresh, jti, expires = issue_refresh(config, principal.name, _now())

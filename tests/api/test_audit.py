@@ -10,6 +10,7 @@ import asyncio
 import os
 import subprocess
 from collections.abc import Iterator
+from dataclasses import astuple
 from pathlib import Path
 
 import asyncpg
@@ -19,8 +20,9 @@ import pytest
 from api.site import DEMO_PASSWORD
 from models.clock import ManualClock
 from models.db import Database
-from tests.conftest import _with_database
-from tests.rig import T0, NoDetector, crowd_output
+from models.store import Store
+from tests.conftest import DEMO_DIR, _with_database
+from tests.rig import T0, NoDetector, crowd_output, demo_rig
 from tests.servers import InProcessApi, in_process_api, run_cli, wait_for
 
 DB_NAME = "gw_audit_live"
@@ -188,3 +190,44 @@ def test_verify_without_a_database_exits_2_with_one_line(tmp_path: Path, postgre
     assert absent.returncode == 2
     [line] = absent.stderr.splitlines()
     assert line.startswith("error: cannot read the audit chains of ") and "gw_audit_no_such_db" in line
+
+
+async def test_sign_ins_are_audited_without_a_typed_secret(store: Store) -> None:
+    rig = await demo_rig(store)
+    client = await rig.client()
+    try:
+        for username, password in (("w001", "wrong"), ("my-Secret-passw0rd", "x"), ("w001", DEMO_PASSWORD)):
+            await client.post("/api/auth/token", json={"username": username, "password": password})
+    finally:
+        await client.aclose()
+        await rig.stop()
+    signins = [e for e in reversed(await store.audit.entries("user")) if e.action.startswith("sign_in")]
+    assert [(e.actor, e.action, e.reason) for e in signins] == [
+        ("w001", "sign_in_failed", "wrong password"),
+        ("(unknown)", "sign_in_failed", "unknown user name"),
+        ("w001", "sign_in", ""),
+    ]
+    assert signins[1].object_id.startswith("sha256:")
+    assert not any("Secret" in str(value) for e in await store.audit.entries() for value in astuple(e))
+
+
+def test_command_line_changes_are_audited(db_url: str) -> None:
+    env = {"GRIDWATCH_DATABASE_URL": db_url, "GRIDWATCH_NEW_PASSWORD": "a long admin password"}
+    for args in (
+        ("import-grids", str(DEMO_DIR / "grids.geojson")),
+        ("import-roster", str(DEMO_DIR / "roster.csv")),
+        ("user", "add", "ops", "--role", "admin"),
+    ):
+        done = run_cli(*args, env={**os.environ, **env})
+        assert done.returncode == 0, done.stderr
+    trail = asyncio.run(
+        _fetch(db_url, "SELECT actor, action, object_type, object_id FROM audit_log ORDER BY id")
+    )
+    assert [(r["action"], r["object_type"], r["object_id"]) for r in trail] == [
+        ("import", "grids", "grids.geojson"),
+        ("import", "roster", "roster.csv"),
+        ("upsert", "user", "ops"),
+    ]
+    assert all(r["actor"].startswith("cli:") for r in trail)
+    intact = verify_cli({"GRIDWATCH_DATABASE_URL": db_url})
+    assert intact.returncode == 0 and "audit_log 3 rows" in intact.stdout, intact.stdout + intact.stderr
