@@ -6,6 +6,7 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from api import errors
+from api.audit_trail import AuditChanges
 from api.deps import AppContext
 from api.routes import auth, evidence, grids, incidents, live, meta, pages, registry
 
@@ -21,4 +22,5 @@ def create_app(context: AppContext) -> FastAPI:
     for resource in (auth, incidents, evidence, live, registry, grids, meta, pages):
         app.include_router(resource.router)
     app.mount("/static", StaticFiles(directory=pages.STATIC_DIR), name="static")
+    app.add_middleware(AuditChanges)
     return app

@@ -10,6 +10,7 @@ from typing import Any
 from fastapi import APIRouter, HTTPException, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
+from api.audit_trail import mark_audited
 from api.auth import (
     ACCESS_COOKIE,
     AuthConfig,
@@ -89,6 +90,7 @@ async def _audit(
     store: Store, request: Request, actor: str, action: str, reason: str = "", *, object_id: str | None = None
 ) -> None:
     # Sign-ins, failed ones included, are part of the audit trail (issue 12): who, from where, when.
+    mark_audited(request)
     client = request.client.host if request.client else ""
     await store.audit.record(
         actor=actor,

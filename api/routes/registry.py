@@ -17,6 +17,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, HTTPException, Request
 from pydantic import ValidationError
 
+from api.audit_trail import mark_audited
 from api.auth import Principal
 from api.deps import AdminPrincipal, ContextDep, RegistryDep, StoreDep
 from ingest.camera_urls import IPNetwork, RefusedUrl, check_camera_url
@@ -77,6 +78,7 @@ async def _checked_camera(body: Any, subnets: tuple[IPNetwork, ...], path_id: st
 
 async def _audit(store: Store, request: Request, principal: Principal, action: str, camera_id: str) -> None:
     # Registry changes belong to the audit trail (issue 12); the source URL stays out of it (passwords).
+    mark_audited(request)
     await store.audit.record(
         actor=principal.name,
         action=action,

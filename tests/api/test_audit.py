@@ -16,7 +16,9 @@ from pathlib import Path
 import asyncpg
 import httpx
 import pytest
+from fastapi import HTTPException
 
+from api.deps import CurrentPrincipal
 from api.site import DEMO_PASSWORD
 from models.clock import ManualClock
 from models.db import Database
@@ -231,3 +233,33 @@ def test_command_line_changes_are_audited(db_url: str) -> None:
     assert all(r["actor"].startswith("cli:") for r in trail)
     intact = verify_cli({"GRIDWATCH_DATABASE_URL": db_url})
     assert intact.returncode == 0 and "audit_log 3 rows" in intact.stdout, intact.stdout + intact.stderr
+
+
+async def test_a_change_through_any_route_is_audited_once(store: Store) -> None:
+    """Routes without a record of their own (a roster or configuration resource added later, say) are
+    audited by the app; routes with one (steps, the registry, sign-ins) are not recorded twice."""
+    rig = await demo_rig(store)
+
+    @rig.app.put("/api/later-resource/{item}")
+    async def later_resource(item: str, principal: CurrentPrincipal) -> dict[str, str]:
+        return {"item": item, "by": principal.name}
+
+    @rig.app.delete("/api/later-resource/{item}")
+    async def refused_change(item: str, principal: CurrentPrincipal) -> None:
+        raise HTTPException(409, "refused")
+
+    worker = await rig.client("w001")
+    try:
+        assert (await worker.put("/api/later-resource/r1")).status_code == 200
+        assert (await worker.delete("/api/later-resource/r1")).status_code == 409
+        result = await rig.report(crowd_output(100))
+        assert result is not None
+        step = await worker.post(f"/api/incidents/{result[0]}/transitions", json={"action": "accept"})
+        assert step.status_code == 200, step.text
+        assert (await worker.post("/api/auth/logout")).status_code == 200
+    finally:
+        await worker.aclose()
+        await rig.stop()
+    requests = [(e.actor, e.action, e.object_id, e.reason) for e in await store.audit.entries("request")]
+    assert requests == [("w001", "PUT /api/later-resource/{item}", "/api/later-resource/r1", "200")]
+    assert [e.action for e in reversed(await store.audit.entries("user"))] == ["sign_in", "sign_out"]
