@@ -52,13 +52,14 @@ async def _record(scope: Scope, status: int) -> None:
     if principal is None or state.get("audited"):
         return
     route = scope.get("route")
-    template = getattr(route, "path", scope["path"])
+    path = scope["path"].replace("\x00", "")  # a decoded %00 is no text PostgreSQL stores
+    template = getattr(route, "path", path)
     client = scope.get("client")
     await scope["app"].state.context.store.audit.record(
         actor=principal.name,
         action=f"{scope['method']} {template}",
         object_type="request",
-        object_id=scope["path"],
+        object_id=path,
         reason=str(status),
         client=client[0] if client else "",
     )
