@@ -106,6 +106,8 @@ class ChainReport:
 async def _walk(
     conn: asyncpg.Connection, table: str, content: str, head: tuple[int, str] | None, batch: int
 ) -> tuple[int, ChainBreak | None]:
+    if head is None:
+        return 0, ChainBreak(table, None, "its chain head is missing")
     query = (
         f"SELECT id, chain_seq, prev_hash, row_hash,"
         f" encode(sha256(convert_to(prev_hash || E'\\n' || {content}, 'UTF8')), 'hex') AS computed"
@@ -115,26 +117,32 @@ async def _walk(
     while True:
         rows = await conn.fetch(query, seq, batch)
         for row in rows:
-            if row["chain_seq"] != seq + 1:
-                return seq, ChainBreak(
-                    table,
-                    row["id"],
-                    f"numbered {row['chain_seq']} in the chain where {seq + 1} belongs:"
-                    " a row before it was removed or renumbered",
-                )
-            if row["prev_hash"] != last_hash:
-                after = f"row {last_id}" if last_id is not None else "the chain's start"
-                problem = f"does not follow {after} (its previous hash differs)"
+            problem = _mismatch(row, seq, last_id, last_hash, head[0])
+            if problem:
                 return seq, ChainBreak(table, row["id"], problem)
-            if row["computed"] != row["row_hash"]:
-                return seq, ChainBreak(table, row["id"], "its content does not match its hash: edited")
             seq, last_id, last_hash = row["chain_seq"], row["id"], row["row_hash"]
         if len(rows) < batch:
             break
-    if head is None:
-        return seq, ChainBreak(table, None, "its chain head is missing")
-    if head != (seq, last_hash):
-        return seq, ChainBreak(
-            table, None, f"the chain holds {seq} rows but its head says {head[0]}: rows removed from the end"
-        )
+    if seq < head[0]:
+        problem = f"the chain ends after {seq} rows but its head says {head[0]}: rows removed from the end"
+        return seq, ChainBreak(table, None, problem)
+    if last_hash != head[1]:
+        return seq, ChainBreak(table, last_id, "its hash differs from the chain's head")
     return seq, None
+
+
+def _mismatch(row: asyncpg.Record, seq: int, last_id: int | None, last_hash: str, head_seq: int) -> str:
+    """Why ``row`` cannot follow row ``last_id`` (numbered ``seq``, hash ``last_hash``); "" if it can."""
+    if row["chain_seq"] != seq + 1:
+        return (
+            f"numbered {row['chain_seq']} in the chain where {seq + 1} belongs:"
+            " a row before it was removed or renumbered"
+        )
+    if row["prev_hash"] != last_hash:
+        after = f"row {last_id}" if last_id is not None else "the chain's start"
+        return f"does not follow {after} (its previous hash differs)"
+    if row["computed"] != row["row_hash"]:
+        return "its content does not match its hash: edited"
+    if row["chain_seq"] > head_seq:
+        return "it lies beyond the chain's head: appended with the triggers off"
+    return ""

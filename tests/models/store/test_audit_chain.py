@@ -236,3 +236,24 @@ async def test_a_configured_owner_who_is_no_superuser(postgres: Database) -> Non
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         await admin.execute(f'DROP ROLE IF EXISTS "{owner}"')
         await admin.close()
+
+
+async def test_a_row_appended_with_the_triggers_off_is_named(
+    store: Store, superuser: asyncpg.Connection
+) -> None:
+    """A well-formed row (next number, right previous hash, its own hash right) that the head never saw."""
+    await _trail(store, 3)
+    await superuser.execute("SET session_replication_role = replica")
+    forged = await superuser.fetchval(
+        "INSERT INTO audit_log (actor, action, object_type, object_id, chain_seq, prev_hash, row_hash)"
+        " SELECT 'forged', 'view', 'evidence', 'e9', 4, row_hash, '' FROM audit_log WHERE chain_seq = 3"
+        " RETURNING id"
+    )
+    await superuser.execute(
+        "UPDATE audit_log a SET row_hash = gridwatch_chain_hash(a.prev_hash, gridwatch_audit_content(a))"
+        " WHERE id = $1",
+        forged,
+    )
+    [found] = (await store.audit.verify()).breaks
+    assert (found.table, found.row_id) == ("audit_log", forged)
+    assert "beyond the chain's head" in found.problem
