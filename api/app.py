@@ -6,6 +6,7 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from api import errors
+from api.audit_trail import AuditChanges
 from api.deps import AppContext
 from api.routes import auth, evidence, grids, incidents, kpis, live, meta, pages, registry
 
@@ -22,4 +23,5 @@ def create_app(context: AppContext) -> FastAPI:
         app.include_router(resource.router)
     app.include_router(kpis.router)
     app.mount("/static", StaticFiles(directory=pages.STATIC_DIR), name="static")
+    app.add_middleware(AuditChanges)
     return app

@@ -13,6 +13,7 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from api.audit_trail import note_caller
 from api.auth import ACCESS_COOKIE, AuthConfig, Principal, decode, key_digest, scope_of
 from api.webrtc import WebRTCHub
 from detect.analysis.node import AnalysisNode
@@ -108,20 +109,24 @@ async def current_principal(
         record = await store.users.api_key(key_digest(api_key))
         if record is None:
             raise HTTPException(401, "unknown or revoked API key")
-        return Principal(
+        machine = Principal(
             f"key:{record.name}", record.role, scope_of(record.role, record.unit_code), via="api_key"
         )
+        note_caller(request, machine)
+        return machine
     token = bearer.credentials if bearer is not None else request.cookies.get(ACCESS_COOKIE)
     if not token:
         raise HTTPException(401, "sign in first", headers={"WWW-Authenticate": "Bearer"})
     claims = decode(auth, token, "access")
     wid = claims.get("wid")
-    return Principal(
+    principal = Principal(
         name=str(claims["sub"]),
         role=str(claims["role"]),
         scope=str(claims["scope"]),
         worker_id=str(wid) if wid else None,
     )
+    note_caller(request, principal)
+    return principal
 
 
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]

@@ -128,6 +128,15 @@ async def load_site(store: Store, site: SiteData) -> None:
     if site.roster is not None:
         await store.roster.replace(site.roster)
     await store.cameras.upsert(site.cameras)
+    # Starting a site applies its file to the registry, the roster and the configuration: audited.
+    applied = [f"{len(site.cameras)} cameras"]
+    if site.grids is not None:
+        applied.insert(0, f"{len(site.grids)} grids")
+    if site.roster is not None:
+        applied.append(f"{len(site.roster)} roster rows")
+    await store.audit.record(
+        actor="serve", action="apply", object_type="site", object_id="site", reason=", ".join(applied)
+    )
 
 
 async def seed_demo_users(store: Store) -> None:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import getpass
 import logging
+import os
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import NoReturn, TypeVar
@@ -64,6 +66,21 @@ def run_with_store(settings: Settings, work: Callable[[Store], Awaitable[T]]) ->
         return asyncio.run(main())
     finally:
         database.close()
+
+
+def cli_actor() -> str:
+    """Who the audit trail names for a change made on the command line: the operating-system user."""
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):  # no passwd entry and no $USER (containers)
+        return f"cli:uid {os.getuid()}"
+
+
+async def audit_change(store: Store, action: str, object_type: str, object_id: str, reason: str = "") -> None:
+    """Record a registry, roster or configuration change made on the command line (issue 12)."""
+    await store.audit.record(
+        actor=cli_actor(), action=action, object_type=object_type, object_id=object_id, reason=reason
+    )
 
 
 def settings() -> Settings:

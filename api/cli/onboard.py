@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.table import Table
 
-from api.cli.common import app, err, guard, out, progress, read_text, run_with_store, settings
+from api.cli.common import app, audit_change, err, guard, out, progress, read_text, run_with_store, settings
 from api.problems import UsageProblem
 from ingest.camera_urls import IPNetwork, parse_subnets
 from models.clock import SystemClock
@@ -156,6 +156,7 @@ def onboard_command(
             existing = {c.id: c for c in await store.cameras.load()}
             cameras = merge_cameras(working, existing)
             await store.cameras.upsert(cameras)
+            await audit_change(store, "onboard", "cameras", "onvif", ", ".join(c.id for c in cameras))
             return len(cameras)
 
         stored = run_with_store(settings(), work)

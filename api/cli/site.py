@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from api.cli.common import app, guard, out, progress, read_text, run_with_store, settings
+from api.cli.common import app, audit_change, guard, out, progress, read_text, run_with_store, settings
 from api.problems import UsageProblem
 from models.store import Store
 
@@ -65,6 +65,7 @@ def import_grids(
 
         async def work(store: Store) -> None:
             await store.grids.replace(grids)
+            await audit_change(store, "import", "grids", file.name, f"{len(grids)} grids")
 
         run_with_store(settings(), work)
         out.print(f"imported {len(grids)} grids from {file}")
@@ -83,6 +84,7 @@ def import_roster(file: Annotated[Path, typer.Argument(help="Duty roster CSV")])
         async def work(store: Store) -> int:
             shifts = parse_roster(text, known_units=await store.grids.unit_codes())
             await store.roster.replace(shifts)
+            await audit_change(store, "import", "roster", file.name, f"{len(shifts)} rows")
             return len(shifts)
 
         count = run_with_store(settings(), work)
@@ -103,6 +105,7 @@ def import_cameras(
 
         async def work(store: Store) -> None:
             await store.cameras.upsert(cameras)
+            await audit_change(store, "import", "cameras", file.name, ", ".join(c.id for c in cameras))
 
         run_with_store(settings(), work)
         out.print(f"imported {len(cameras)} cameras from {file}")

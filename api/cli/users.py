@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from api.auth import hash_password, key_digest, new_api_key, scope_of
-from api.cli.common import app, guard, out, run_with_store, settings
+from api.cli.common import app, audit_change, guard, out, run_with_store, settings
 from api.problems import UsageProblem
 from models.store import Store, UserRecord
 
@@ -55,6 +55,7 @@ def add_user(
 
         async def work(store: Store) -> None:
             await store.users.upsert(record)
+            await audit_change(store, "upsert", "user", username, f"{role} of {unit or 'everything'}")
 
         run_with_store(settings(), work)
         out.print(f"user {username}: {role} of {unit or 'everything'}", markup=False)
@@ -76,6 +77,7 @@ def add_key(
 
         async def work(store: Store) -> None:
             await store.users.add_api_key(key_id, name, key_digest(key), role, unit)
+            await audit_change(store, "add", "api_key", key_id, f"{name}: {role} of {unit or 'everything'}")
 
         run_with_store(settings(), work)
         out.print(key, markup=False)

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import hashlib
 from datetime import UTC, datetime
 from functools import cache
 from typing import Any
 
-from fastapi import APIRouter, HTTPException, Response
+from fastapi import APIRouter, HTTPException, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
+from api.audit_trail import mark_audited
 from api.auth import (
     ACCESS_COOKIE,
     AuthConfig,
@@ -21,6 +23,7 @@ from api.auth import (
     verify_password,
 )
 from api.deps import AuthConfigDep, CurrentPrincipal, StoreDep
+from models.store import Store
 from models.store.users import UserRepository
 
 router = APIRouter(prefix="/api/auth", tags=["auth"])
@@ -83,15 +86,40 @@ async def _principal_of(users: UserRepository, username: str) -> Principal | Non
     return Principal(user.username, user.role, scope_of(user.role, user.unit_code), user.worker_id)
 
 
+async def _audit(
+    store: Store, request: Request, actor: str, action: str, reason: str = "", *, object_id: str | None = None
+) -> None:
+    # Sign-ins, failed ones included, are part of the audit trail (issue 12): who, from where, when.
+    mark_audited(request)
+    client = request.client.host if request.client else ""
+    await store.audit.record(
+        actor=actor,
+        action=action,
+        object_type="user",
+        object_id=actor if object_id is None else object_id,
+        reason=reason,
+        client=client,
+    )
+
+
 @router.post("/token")
 async def token(
-    body: Credentials, response: Response, store: StoreDep, config: AuthConfigDep
+    body: Credentials, request: Request, response: Response, store: StoreDep, config: AuthConfigDep
 ) -> dict[str, Any]:
     user = await store.users.get(body.username)
     ok = verify_password(user.password_hash if user else _dummy_hash(), body.password)
     principal = await _principal_of(store.users, body.username) if ok else None
     if principal is None:
+        # The reason says which check failed for the auditor; the caller learns no more than before. An
+        # unknown name is kept as a digest only: people type their password into the name field.
+        if user is None:
+            typed = "sha256:" + hashlib.sha256(body.username.encode()).hexdigest()[:16]
+            await _audit(store, request, "(unknown)", "sign_in_failed", "unknown user name", object_id=typed)
+        else:
+            why = "disabled" if user.disabled else "wrong password"
+            await _audit(store, request, user.username, "sign_in_failed", why)
         raise HTTPException(401, "wrong user name or password")
+    await _audit(store, request, principal.name, "sign_in")
     refresh, jti, expires = issue_refresh(config, principal.name, _now())
     await store.users.save_refresh(jti, principal.name, expires)
     return _tokens(config, response, principal, refresh)
@@ -99,7 +127,7 @@ async def token(
 
 @router.post("/refresh")
 async def refresh(
-    body: RefreshIn, response: Response, store: StoreDep, config: AuthConfigDep
+    body: RefreshIn, request: Request, response: Response, store: StoreDep, config: AuthConfigDep
 ) -> dict[str, Any]:
     """Rotate: the old refresh token is spent, a new pair is returned."""
     claims = decode(config, body.refresh_token, "refresh")
@@ -107,15 +135,20 @@ async def refresh(
     username = await store.users.use_refresh(str(claims["jti"]), now)
     principal = await _principal_of(store.users, username) if username else None
     if principal is None:
+        await _audit(store, request, username or str(claims.get("sub", "")), "refresh_failed")
         raise HTTPException(401, "refresh token already used, revoked or expired")
+    await _audit(store, request, principal.name, "refresh")
     new_refresh, jti, expires = issue_refresh(config, principal.name, now)
     await store.users.save_refresh(jti, principal.name, expires)
     return _tokens(config, response, principal, new_refresh)
 
 
 @router.post("/logout")
-async def logout(principal: CurrentPrincipal, response: Response, store: StoreDep) -> dict[str, str]:
+async def logout(
+    principal: CurrentPrincipal, request: Request, response: Response, store: StoreDep
+) -> dict[str, str]:
     await store.users.revoke_refresh_tokens(principal.name, _now())
+    await _audit(store, request, principal.name, "sign_out")
     response.delete_cookie(ACCESS_COOKIE)
     return {"status": "signed out"}
 

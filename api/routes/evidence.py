@@ -34,11 +34,20 @@ async def attach(
 
 
 @router.get("/api/attachments/{attachment_id}")
-async def attachment(attachment_id: str, store: StoreDep, principal: CurrentPrincipal) -> Response:
+async def attachment(
+    attachment_id: str, request: Request, store: StoreDep, principal: CurrentPrincipal
+) -> Response:
     found = await store.attachments.get(attachment_id) if attachment_id.isalnum() else None
     if found is None or not principal.sees(found[0].unit_code):
         raise HTTPException(404, "no such attachment")
     meta, data = found
+    await store.audit.record(
+        actor=principal.name,
+        action="view",
+        object_type="attachment",
+        object_id=attachment_id,
+        client=request.client.host if request.client else "",
+    )
     return Response(data, media_type=meta.media_type, headers={"X-Content-SHA256": meta.sha256})
 
 

@@ -10,6 +10,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import StreamingResponse
 
+from api.audit_trail import mark_audited
 from api.auth import Principal
 from api.deps import BroadcasterDep, CaseworkDep, CurrentPrincipal, StoreDep
 from api.schemas import TransitionIn, event_json, feed_json, incident_json, log_json, parse_uuid
@@ -89,9 +90,16 @@ async def list_incidents(
 
 @router.get("/api/incidents/{incident_id}")
 async def get_incident(
-    incident_id: str, store: StoreDep, casework: CaseworkDep, principal: CurrentPrincipal
+    incident_id: str, request: Request, store: StoreDep, casework: CaseworkDep, principal: CurrentPrincipal
 ) -> dict[str, Any]:
     incident = await scoped_incident(store, principal, incident_id)
+    await store.audit.record(
+        actor=principal.name,
+        action="view",
+        object_type="incident",
+        object_id=str(incident.id),
+        client=request.client.host if request.client else "",
+    )
     [steps] = await casework.steps_for(actor_of(principal), [incident])
     return {
         **with_actions(incident, steps),
@@ -102,9 +110,15 @@ async def get_incident(
 
 @router.post("/api/incidents/{incident_id}/transitions")
 async def transition(
-    incident_id: str, body: TransitionIn, store: StoreDep, casework: CaseworkDep, principal: CurrentPrincipal
+    incident_id: str,
+    body: TransitionIn,
+    request: Request,
+    store: StoreDep,
+    casework: CaseworkDep,
+    principal: CurrentPrincipal,
 ) -> dict[str, Any]:
     """Take a step of the loop: 403 when the caller's post may not take it on this case now."""
+    mark_audited(request)  # a step taken is a row of the incident log, itself hash-chained
     try:
         action = Action(body.action)
     except ValueError:

@@ -14,14 +14,17 @@ import logging
 from dataclasses import replace
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, HTTPException
+from fastapi import APIRouter, Body, HTTPException, Request
 from pydantic import ValidationError
 
-from api.deps import AdminPrincipal, ContextDep, RegistryDep
+from api.audit_trail import mark_audited
+from api.auth import Principal
+from api.deps import AdminPrincipal, ContextDep, RegistryDep, StoreDep
 from ingest.camera_urls import IPNetwork, RefusedUrl, check_camera_url
 from ingest.urls import mask_url
 from models.config import CameraConfig, ZoneConfig, describe_errors, dotted, to_zone
 from models.records import Camera
+from models.store import Store
 from models.store.base import calibration_json, mount_json, zones_json
 from router.centre.registry import CameraRegistry
 
@@ -73,6 +76,18 @@ async def _checked_camera(body: Any, subnets: tuple[IPNetwork, ...], path_id: st
         raise _unprocessable([f"{dotted(loc)}: {message}" for loc, message in describe_errors(exc)]) from None
 
 
+async def _audit(store: Store, request: Request, principal: Principal, action: str, camera_id: str) -> None:
+    # Registry changes belong to the audit trail (issue 12); the source URL stays out of it (passwords).
+    mark_audited(request)
+    await store.audit.record(
+        actor=principal.name,
+        action=action,
+        object_type="camera",
+        object_id=camera_id,
+        client=request.client.host if request.client else "",
+    )
+
+
 async def _known(registry: CameraRegistry, camera_id: str) -> Camera:
     camera = await registry.get(camera_id)
     if camera is None:
@@ -92,13 +107,19 @@ async def get_camera(camera_id: str, registry: RegistryDep, principal: AdminPrin
 
 @router.post("", status_code=201)
 async def add_camera(
-    registry: RegistryDep, ctx: ContextDep, principal: AdminPrincipal, body: JsonBody = None
+    registry: RegistryDep,
+    ctx: ContextDep,
+    principal: AdminPrincipal,
+    store: StoreDep,
+    request: Request,
+    body: JsonBody = None,
 ) -> dict[str, Any]:
     """Add a camera; it starts streaming at once. 409 if the id is taken (use PUT to replace)."""
     camera = await _checked_camera(body, ctx.camera_subnets)
     if await registry.get(camera.id) is not None:
         raise HTTPException(409, f"camera {camera.id!r} exists; PUT /api/registry/cameras/{camera.id}")
     await registry.save(camera)
+    await _audit(store, request, principal, "add", camera.id)
     masked = mask_url(camera.source)
     logger.info("camera registry: %s added camera %s (%s)", principal.name, camera.id, masked)
     return camera_json(camera)
@@ -106,18 +127,30 @@ async def add_camera(
 
 @router.put("/{camera_id}")
 async def replace_camera(
-    camera_id: str, registry: RegistryDep, ctx: ContextDep, principal: AdminPrincipal, body: JsonBody = None
+    camera_id: str,
+    registry: RegistryDep,
+    ctx: ContextDep,
+    principal: AdminPrincipal,
+    store: StoreDep,
+    request: Request,
+    body: JsonBody = None,
 ) -> dict[str, Any]:
     """Create or replace a camera; its analysis restarts with the new settings, the others run on."""
     camera = await _checked_camera(body, ctx.camera_subnets, camera_id)
     await registry.save(camera)
+    await _audit(store, request, principal, "replace", camera.id)
     logger.info("camera registry: %s replaced camera %s", principal.name, camera.id)
     return camera_json(camera)
 
 
 @router.put("/{camera_id}/zones")
 async def replace_zones(
-    camera_id: str, registry: RegistryDep, principal: AdminPrincipal, body: JsonBody = None
+    camera_id: str,
+    registry: RegistryDep,
+    principal: AdminPrincipal,
+    store: StoreDep,
+    request: Request,
+    body: JsonBody = None,
 ) -> dict[str, Any]:
     """Replace the camera's zones (a JSON list); checked against its frame like the site YAML."""
     current = await _known(registry, camera_id)
@@ -135,12 +168,16 @@ async def replace_zones(
     zones: list[ZoneConfig] = config.zones
     camera = replace(current, zones=tuple(to_zone(z) for z in zones))
     await registry.save(camera)
+    await _audit(store, request, principal, "replace_zones", camera_id)
     logger.info("camera registry: %s replaced the zones of camera %s", principal.name, camera_id)
     return camera_json(camera)
 
 
 @router.delete("/{camera_id}", status_code=204)
-async def remove_camera(camera_id: str, registry: RegistryDep, principal: AdminPrincipal) -> None:
+async def remove_camera(
+    camera_id: str, registry: RegistryDep, principal: AdminPrincipal, store: StoreDep, request: Request
+) -> None:
     if not await registry.remove(camera_id):
         raise HTTPException(404, f"no camera {camera_id!r}")
+    await _audit(store, request, principal, "remove", camera_id)
     logger.info("camera registry: %s removed camera %s", principal.name, camera_id)

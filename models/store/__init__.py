@@ -14,7 +14,7 @@ import asyncpg
 
 from models.db import migrate
 from models.store.attachments import AttachmentRepository, StoredAttachment
-from models.store.audit import AuditEntry, AuditRepository
+from models.store.audit import AuditEntry, AuditRepository, ChainBreak, ChainReport
 from models.store.base import TRANSIENT_DB_ERRORS, NotFound, OpenTwin, StaleVersion, init_connection
 from models.store.cameras import CameraRepository
 from models.store.deliveries import ClaimedDelivery, DeliveryRecord, DeliveryRepository
@@ -33,6 +33,8 @@ __all__ = [
     "TRANSIENT_DB_ERRORS",
     "ApiKeyRecord",
     "AuditEntry",
+    "ChainBreak",
+    "ChainReport",
     "ClaimedDelivery",
     "DeliveryRecord",
     "FiredTimer",

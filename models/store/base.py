@@ -43,8 +43,21 @@ TRANSIENT_DB_ERRORS: tuple[type[BaseException], ...] = (
 )
 
 
+#: The role the service's connections act as (migration 0008): everything on its tables except changing
+#: or removing audit and incident-log rows.
+SERVICE_ROLE = "gridwatch_service"
+
+
 async def init_connection(conn: asyncpg.Connection) -> None:
     await conn.set_type_codec("jsonb", encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
+    # SET ROLE rather than a second login role: it works the same with the embedded server (one
+    # superuser over a socket, no passwords) and with a configured URL (one set of credentials to
+    # manage; the migration makes that user a member of the role), while migrations keep running as the
+    # connecting user, who owns the schema. The role stops the service's own statements from rewriting
+    # the trail; a session could RESET ROLE, which is why the triggers refuse the owner too and the hash
+    # chain shows what a superuser changes behind both. The pool's reset on release (RESET ALL) leaves
+    # the role in place, so it holds for the connection's life.
+    await conn.execute(f"SET ROLE {SERVICE_ROLE}")
 
 
 class Repository:

@@ -160,6 +160,15 @@ async def test_cameras_and_zones_change_at_run_time_and_secrets_never_leak(
     assert (await admin.delete("/api/registry/cameras/cam-new")).status_code == 404
 
     assert any("cannot open stream" in r.getMessage() for r in caplog.records)
+    trail = [e for e in reversed(await rig.store.audit.entries("camera")) if e.object_id == "cam-new"]
+    assert [(e.actor, e.action) for e in trail] == [
+        ("admin", "add"),
+        ("admin", "replace_zones"),
+        ("admin", "replace_zones"),
+        ("admin", "replace"),
+        ("admin", "remove"),
+    ]  # registry changes are audited; the refused ones changed nothing
+    captured.extend(repr(e) for e in await rig.store.audit.entries())
     assert all(CANARY not in text for text in [caplog.text, *captured])
 
 
