@@ -7,7 +7,7 @@ from fastapi.staticfiles import StaticFiles
 
 from api import errors
 from api.deps import AppContext
-from api.routes import auth, evidence, grids, incidents, live, meta, pages, registry
+from api.routes import auth, evidence, grids, incidents, live, meta, pages, registry, roster
 
 
 def create_app(context: AppContext) -> FastAPI:
@@ -20,5 +20,6 @@ def create_app(context: AppContext) -> FastAPI:
     errors.install(app)
     for resource in (auth, incidents, evidence, live, registry, grids, meta, pages):
         app.include_router(resource.router)
+    app.include_router(roster.router)
     app.mount("/static", StaticFiles(directory=pages.STATIC_DIR), name="static")
     return app

@@ -21,6 +21,7 @@ from models.store import Store
 from router.centre.casework import Casework
 from router.centre.feed import Broadcaster, OutboxRelay
 from router.centre.registry import CameraRegistry
+from router.centre.rosters import RosterDesk
 from router.centre.routing import Routing
 
 
@@ -39,6 +40,8 @@ class AppContext:
     webrtc: WebRTCHub
     #: Networks cameras may be added from at run time (the registry refuses every other URL).
     camera_subnets: tuple[IPNetwork, ...] = ()
+    #: The roster API's use case (None in a context built without one: the roster routes answer 503).
+    rosters: RosterDesk | None = None
 
 
 def context(request: Request) -> AppContext:
@@ -131,3 +134,12 @@ def require_admin(principal: CurrentPrincipal) -> Principal:
 
 
 AdminPrincipal = Annotated[Principal, Depends(require_admin)]
+
+
+def _rosters(ctx: ContextDep) -> RosterDesk:
+    if ctx.rosters is None:
+        raise HTTPException(503, "this service was started without the roster desk")
+    return ctx.rosters
+
+
+RosterDeskDep = Annotated[RosterDesk, Depends(_rosters)]

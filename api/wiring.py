@@ -46,6 +46,7 @@ from router.centre.feed import Broadcaster, OutboxRelay
 from router.centre.intake import Intake
 from router.centre.notifier import Notifier
 from router.centre.registry import CameraRegistry
+from router.centre.rosters import Handover, RosterDesk, RosterWatch
 from router.centre.routing import Routing
 from router.centre.writer import EventWriter
 from router.deadlines import DEFAULT_POLICY, DeadlinePolicy
@@ -73,6 +74,10 @@ class Centre:
     registry: CameraRegistry
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
     _intake: asyncio.Task[None] | None = None
+    #: Live rosters: reloads what any process changed; moves waiting cases at a shift's end; the API's desk.
+    roster_watch: RosterWatch | None = None
+    handover: Handover | None = None
+    rosters: RosterDesk | None = None
 
     async def start(self, *, workers: bool = True) -> None:
         """Load the site into the router; with ``workers``, start the feed relay, escalator and notifier."""
@@ -83,6 +88,10 @@ class Centre:
             self._spawn(self.escalator.run(), "escalator")
             if self.notifier is not None:
                 self._spawn(self.notifier.run(), "notifier")
+            if self.roster_watch is not None:
+                self._spawn(self.roster_watch.run(), "roster-watch")
+            if self.handover is not None:
+                self._spawn(self.handover.run(), "handover")
 
     def consume(self, link: InProcessLink) -> None:
         """Take the analysis role's messages from an in-process link until it closes."""
@@ -117,6 +126,8 @@ def build_centre(
     timezone: str = "Asia/Shanghai",
     channels: Sequence[Channel] = (),
     policy: DeadlinePolicy = DEFAULT_POLICY,
+    roster_recheck_s: float = 30.0,
+    handover_every_s: float = 30.0,
 ) -> Centre:
     bell = OutboxBell()
     routing = Routing(store, timezone=timezone, policy=policy)
@@ -127,6 +138,7 @@ def build_centre(
     notifier = Notifier(store.deliveries, store.incidents, clock, channels) if channels else None
     if notifier is not None:
         bell.listen(notifier.wake)
+    casework = Casework(store, clock, bell, routing, policy=policy)
     return Centre(
         store=store,
         routing=routing,
@@ -136,8 +148,11 @@ def build_centre(
         relay=relay,
         escalator=Escalator(store.timers, clock, routing.roster, bell, policy=policy),
         notifier=notifier,
-        casework=Casework(store, clock, bell, routing, policy=policy),
+        casework=casework,
         registry=CameraRegistry(store, routing, analysis),
+        roster_watch=RosterWatch(store, routing, recheck_s=roster_recheck_s),
+        handover=Handover(store, casework, routing, clock, poll_s=handover_every_s),
+        rosters=RosterDesk(store, routing),
     )
 
 
@@ -185,6 +200,7 @@ def build_app(
         analysis=analysis,
         webrtc=webrtc or WebRTCHub(analysis),
         camera_subnets=camera_subnets,
+        rosters=centre.rosters,
     )
     return create_app(context)
 
