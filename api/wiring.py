@@ -243,6 +243,8 @@ def build_system(
     fire_every_s_by_camera: Mapping[str, float] | None = None,
     clip_seconds: tuple[float, float] | None = (PRE_SECONDS, POST_SECONDS),
     offline_after_s: float = OFFLINE_AFTER_S,
+    roster_recheck_s: float = 30.0,
+    handover_every_s: float = 30.0,
 ) -> System:
     link = InProcessLink()
     analysis = build_analysis(
@@ -255,7 +257,15 @@ def build_system(
         clip_seconds=clip_seconds,
         offline_after_s=offline_after_s,
     )
-    centre = build_centre(store, clock, analysis, timezone=timezone, channels=channels)
+    centre = build_centre(
+        store,
+        clock,
+        analysis,
+        timezone=timezone,
+        channels=channels,
+        roster_recheck_s=roster_recheck_s,
+        handover_every_s=handover_every_s,
+    )
     webrtc = WebRTCHub(analysis)
     app = build_app(centre, analysis, auth, webrtc=webrtc, camera_subnets=camera_subnets)
     return System(link, analysis, centre, webrtc, app)

@@ -45,6 +45,9 @@ WORKERS = frozenset(
         "Casework",
         "CameraRegistry",
         "WebRTCHub",
+        "RosterWatch",
+        "Handover",
+        "RosterDesk",
     }
 )
 WIRING = "api.wiring"

@@ -40,12 +40,21 @@ class RosterListener:
         self._pool = pool
         self._conn = conn
         self._callback = callback
+        self._released = False
 
     @property
     def alive(self) -> bool:
-        return not self._conn.is_closed()
+        if self._released:
+            return False
+        try:
+            return not self._conn.is_closed()
+        except asyncpg.InterfaceError:  # the pool took the connection back
+            return False
 
     async def close(self) -> None:
+        if self._released:
+            return
+        self._released = True
         with contextlib.suppress(*TRANSIENT_DB_ERRORS):
             if not self._conn.is_closed():
                 await self._conn.remove_listener(CHANNEL, self._callback)

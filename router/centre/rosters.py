@@ -61,16 +61,17 @@ class RosterWatch:
         listener: RosterListener | None = None
         try:
             while True:
-                if listener is None or not listener.alive:
-                    listener = await self._relisten(listener)
+                # Cleared before the check: a change heard while we reload wakes the next round at once.
+                self._changed.clear()
                 try:
+                    if listener is None or not listener.alive:
+                        listener = await self._relisten(listener)
                     # A change committed before the listener was up is caught by this first check.
                     await self.check()
                 except TRANSIENT_DB_ERRORS as exc:
-                    logger.warning("roster check failed (%s); retrying in %.0f s", exc, self._recheck_s)
+                    logger.warning("roster check failed (%s); retrying in %.1f s", exc, self._recheck_s)
                 except Exception:  # a bad roster row must not end the watch
-                    logger.exception("roster reload failed; retrying in %.0f s", self._recheck_s)
-                self._changed.clear()
+                    logger.exception("roster reload failed; retrying in %.1f s", self._recheck_s)
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._changed.wait(), self._recheck_s)
         finally:
@@ -80,14 +81,14 @@ class RosterWatch:
     async def _relisten(self, old: RosterListener | None) -> RosterListener | None:
         if old is not None:
             logger.warning(
-                "roster listener connection lost; checking every %.0f s until it is back", self._recheck_s
+                "roster listener connection lost; checking every %.1f s until it is back", self._recheck_s
             )
             await old.close()
         try:
             return await self._store.roster.listen(self._heard)
         except TRANSIENT_DB_ERRORS as exc:
             logger.warning(
-                "cannot listen for roster changes (%s); checking every %.0f s", exc, self._recheck_s
+                "cannot listen for roster changes (%s); checking every %.1f s", exc, self._recheck_s
             )
             return None
 
@@ -149,7 +150,7 @@ class Handover:
             try:
                 await self.run_once()
             except Exception:  # a database restart must not end the handovers
-                logger.exception("shift handover failed; retrying in %.0f s", self._poll_s)
+                logger.exception("shift handover failed; retrying in %.1f s", self._poll_s)
             await asyncio.sleep(self._poll_s)
 
 
@@ -194,8 +195,10 @@ class RosterDesk:
         shifts = await self._checked(unit_code, rows)
         if not shifts:
             raise RosterRefused(["shifts: give at least one shift to add"])
-        known = set(await self._store.roster.load(unit_code))
-        repeated = [f"shifts[{i}]: is already in the roster" for i, s in enumerate(shifts) if s in known]
+        known = {_slot(s) for s in await self._store.roster.load(unit_code)}
+        repeated = [
+            f"shifts[{i}]: is already in the roster" for i, s in enumerate(shifts) if _slot(s) in known
+        ]
         if repeated:
             raise RosterRefused(repeated)
         await self._store.roster.add(shifts)
@@ -285,3 +288,15 @@ class RosterDesk:
 
 def _stamp(at: datetime) -> str:
     return at.isoformat(timespec="minutes")
+
+
+def _slot(shift: Shift) -> tuple[object, ...]:
+    """A shift without the contact details: the same person, post and hours is the same shift."""
+    return (
+        shift.worker_id,
+        shift.role,
+        shift.unit_code,
+        shift.weekdays,
+        shift.start_minute,
+        shift.end_minute,
+    )
