@@ -202,12 +202,17 @@ async def add_absence(
 
 @router.delete("/absences/{absence_id}", status_code=204)
 async def remove_absence(
-    absence_id: int, request: Request, desk: RosterDeskDep, principal: CurrentPrincipal
+    absence_id: str, request: Request, desk: RosterDeskDep, principal: CurrentPrincipal
 ) -> None:
+    # The id is parsed after the post check, so a caller without the post learns nothing from a 422.
     _manager(principal)
+    if not absence_id.isdigit() or len(absence_id) > 18:
+        raise HTTPException(404, f"no absence {absence_id!r}")
     try:
-        removed = await desk.remove_absence(principal.name, principal.scope, absence_id, _client(request))
+        removed = await desk.remove_absence(
+            principal.name, principal.scope, int(absence_id), _client(request)
+        )
     except OutOfScope as exc:
         raise HTTPException(403, str(exc)) from None
     if removed is None:
-        raise HTTPException(404, f"no absence {absence_id}")
+        raise HTTPException(404, f"no absence {absence_id!r}")

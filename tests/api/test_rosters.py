@@ -5,6 +5,7 @@ workers for their cover, and hands waiting cases over at a shift's end."""
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import uuid
 from collections.abc import AsyncIterator, Callable
@@ -19,7 +20,7 @@ from api.auth import AuthConfig, hash_password
 from api.site import DEMO_PASSWORD, demo_site, load_site, seed_demo_users
 from api.wiring import System, build_system
 from models.clock import ManualClock
-from models.records import IncidentState, Post
+from models.records import Absence, IncidentState, Post
 from models.store import Store, UserRecord
 from router.deadlines import DEFAULT_POLICY, TimerKind
 from tests.rig import T0, NoDetector, crowd_output
@@ -212,6 +213,7 @@ async def test_an_absent_worker_is_skipped_and_the_duty_chain_names_the_cover(ru
         assert roster is not None and roster.resolve(GRID_1, T0).assignee.worker_id == "w001"  # type: ignore[union-attr]
         again = await community.delete(f"/api/roster/absences/{absence['id']}")
         assert again.status_code == 404 and "no absence" in again.json()["detail"]
+        assert (await community.delete("/api/roster/absences/first")).status_code == 404
     finally:
         await community.aclose()
     actions = [e.action for e in await running.store.audit.entries("roster")]
@@ -326,7 +328,7 @@ async def test_the_roster_needs_a_sign_in(running: Running) -> None:
         ("POST", "/api/roster/absences", {**ABSENCE, "worker_id": "w099"}, 422, "no worker 'w099' in the"),
         ("POST", "/api/roster/absences", {**ABSENCE, "cover_id": "w001"}, 422, "cannot cover for themselves"),
         ("POST", "/api/roster/absences", "w001", 422, "the body must be a JSON object"),
-        ("DELETE", "/api/roster/absences/999", None, 404, "no absence 999"),
+        ("DELETE", "/api/roster/absences/999", None, 404, "no absence '999'"),
     ],
 )  # fmt: skip
 async def test_bad_input_is_refused_with_a_message(
@@ -344,3 +346,32 @@ async def test_bad_input_is_refused_with_a_message(
     )
     assert await running.store.audit.entries("roster") == []
     assert {s.worker_id for s in await running.store.roster.load(GRID_1)} == {"w001", "w002", "w008"}
+
+
+async def test_the_cli_refuses_bad_leave_in_one_line_and_duty_names_the_cover(
+    running: Running, db_url: str, demo_dir: Path, tmp_path: Path
+) -> None:
+    env = {**os.environ, "GRIDWATCH_DATABASE_URL": db_url}
+    rows = (demo_dir / "roster.csv").read_text(encoding="utf-8").splitlines()
+    bad = [
+        rows[0] + ",absent_from,absent_to,cover_id,absence_reason",
+        rows[1] + ",2026-11-24 08:00,2026-11-23 08:00,,",
+    ]
+    path = tmp_path / "bad.csv"
+    path.write_text("\n".join(bad) + "\n", encoding="utf-8")
+    version = await running.store.roster.version()
+    refused = await asyncio.to_thread(run_cli, "import-roster", str(path), env=env)
+    assert refused.returncode == 2
+    assert refused.stderr.strip() == "error: line 2, absent_to: must be after absent_from"
+    assert await running.store.roster.version() == version
+
+    absence = Absence("w001", T0 - timedelta(hours=1), T0 + timedelta(hours=8), "w002", "培训 training")
+    await running.store.roster.add_absence(absence, "test")
+    duty = await asyncio.to_thread(
+        run_cli, "duty", GRID_1, "--at", "2026-11-23T10:00+08:00", "--json", env=env
+    )
+    assert duty.returncode == 0, duty.stderr
+    report = json.loads(duty.stdout)
+    assert report["assignee"]["worker_id"] == "w002"
+    assert report["covers"] == [{"absent": "w001", "cover": "w002"}]
+    assert report["chain"][0]["absent"] == ["w001"]
