@@ -140,7 +140,8 @@ def _client(request: Request) -> str:
 async def read_roster(
     unit_code: str, desk: RosterDeskDep, routing: RoutingDep, principal: CurrentPrincipal
 ) -> dict[str, Any]:
-    """The shifts of every unit under ``unit_code`` and the absences of the workers rostered there."""
+    """The shifts of every unit under ``unit_code`` and the absences of the workers rostered there;
+    ``version`` is the roster version the running router routes with (it moves once a change applied)."""
     _manager(principal, unit_code)
     shifts, absences = await desk.view(unit_code)
     return {

@@ -15,7 +15,7 @@ import io
 import re
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 from models.records import ROLE_LEVEL, Absence, Grid, Role, Shift
@@ -152,7 +152,11 @@ def parse_instant(text: str, zone: ZoneInfo) -> datetime:
     if parsed.tzinfo is None:
         if _LOCAL.fullmatch(value) is None:
             raise ValueError(f"{value!r} is not a date and time like 2026-12-01 08:00")
-        return parsed.replace(tzinfo=zone)
+        parsed = parsed.replace(tzinfo=zone)
+    try:
+        parsed.astimezone(UTC)  # year 1 or 9999 with an offset has no UTC instant to store
+    except OverflowError:
+        raise ValueError(f"{value!r} is out of range") from None
     return parsed
 
 

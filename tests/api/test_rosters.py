@@ -325,6 +325,7 @@ async def test_the_roster_needs_a_sign_in(running: Running) -> None:
         ("POST", "/api/roster/absences", {**ABSENCE, "starts_at": "tomorrow"}, 422,
          "starts_at: 'tomorrow' is not a date and time"),
         ("POST", "/api/roster/absences", {"worker_id": "w001"}, 422, "starts_at: required"),
+        ("POST", "/api/roster/absences", {**ABSENCE, "starts_at": "0001-01-01 00:00"}, 422, "out of range"),
         ("POST", "/api/roster/absences", {**ABSENCE, "worker_id": "w099"}, 422, "no worker 'w099' in the"),
         ("POST", "/api/roster/absences", {**ABSENCE, "cover_id": "w001"}, 422, "cannot cover for themselves"),
         ("POST", "/api/roster/absences", "w001", 422, "the body must be a JSON object"),
