@@ -120,9 +120,10 @@ class Handover:
             target = roster.resolve(incident.unit_code, now).assignee
             if target is None or target.worker_id == held_by:
                 continue
+            why = "on leave" if held_by in roster.away(now) else "off duty"
             step = Step(
                 Action.REASSIGN,
-                note=f"shift handover: {held_by} is off duty; {target.name} ({target.worker_id}) takes over",
+                note=f"shift handover: {held_by} is {why}; {target.name} ({target.worker_id}) takes over",
                 reason=HANDOVER_REASON,
                 assignee_id=target.worker_id,
             )

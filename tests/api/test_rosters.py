@@ -246,6 +246,7 @@ async def test_handover_at_shift_end_moves_the_unaccepted_case_and_leaves_the_ac
     assert (moved.state, moved.assignee_id) == (IncidentState.DISPATCHED, "w002")
     entry = (await running.store.incidents.log(waiting))[-1]
     assert (entry.action, entry.actor, entry.reason) == ("reassign", "system", "handover")
+    assert entry.note.startswith("shift handover: w001 is off duty;")
     # The night worker's clock starts at the handover, not at the case's opening.
     assert moved.accept_by == DEFAULT_POLICY.deadlines(moved.severity, shift_end)[TimerKind.ACCEPT]
     assert moved.accept_by > late + timedelta(minutes=10)
@@ -376,3 +377,24 @@ async def test_the_cli_refuses_bad_leave_in_one_line_and_duty_names_the_cover(
     assert report["assignee"]["worker_id"] == "w002"
     assert report["covers"] == [{"absent": "w001", "cover": "w002"}]
     assert report["chain"][0]["absent"] == ["w001"]
+
+
+async def test_leave_that_starts_hands_the_waiting_case_to_the_cover(running: Running) -> None:
+    waiting = await running.incident_at(100, T0)
+    assert (await running.store.incidents.get(waiting)).assignee_id == "w001"
+    command = await running.client("command")
+    try:
+        response = await command.post(
+            "/api/roster/absences",
+            json={**ABSENCE, "cover_id": "w006", "reason": "家中急事 called away"},
+        )
+        assert response.status_code == 201, response.text
+    finally:
+        await command.aclose()
+    await eventually(
+        lambda: running.system.centre.handover is not None and running.system.centre.handover.moved
+    )
+    moved = await running.store.incidents.get(waiting)
+    assert (moved.state, moved.assignee_id) == (IncidentState.DISPATCHED, "w006")
+    entry = (await running.store.incidents.log(waiting))[-1]
+    assert (entry.actor, entry.reason) == ("system", "handover") and "w001 is on leave" in entry.note
