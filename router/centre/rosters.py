@@ -133,6 +133,11 @@ class Handover:
                 )
             except StaleVersion:
                 continue  # accepted (or moved) since we read it: it stays where it is
+            except TRANSIENT_DB_ERRORS:
+                raise
+            except Exception:  # one case that cannot move must not hold up the others
+                logger.exception("handing over incident %s failed", incident.id)
+                continue
             logger.info("incident %s handed over from %s to %s", incident.id, held_by, target.worker_id)
         self.moved += len(moved)
         return moved
