@@ -8,7 +8,7 @@ from fastapi.staticfiles import StaticFiles
 from api import errors
 from api.audit_trail import AuditChanges
 from api.deps import AppContext
-from api.routes import auth, evidence, grids, incidents, kpis, live, meta, pages, registry
+from api.routes import auth, evidence, grids, incidents, kpis, live, meta, pages, registry, roster
 
 
 def create_app(context: AppContext) -> FastAPI:
@@ -22,6 +22,7 @@ def create_app(context: AppContext) -> FastAPI:
     for resource in (auth, incidents, evidence, live, registry, grids, meta, pages):
         app.include_router(resource.router)
     app.include_router(kpis.router)
+    app.include_router(roster.router)
     app.mount("/static", StaticFiles(directory=pages.STATIC_DIR), name="static")
     app.add_middleware(AuditChanges)
     return app

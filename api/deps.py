@@ -23,6 +23,7 @@ from models.store import Store
 from router.centre.casework import Casework
 from router.centre.feed import Broadcaster, OutboxRelay
 from router.centre.registry import CameraRegistry
+from router.centre.rosters import RosterDesk
 from router.centre.routing import Routing
 
 
@@ -43,6 +44,8 @@ class AppContext:
     camera_subnets: tuple[IPNetwork, ...] = ()
     #: The centre's clock (the KPIs judge open deadlines against it).
     clock: Clock = field(default_factory=SystemClock)
+    #: The roster API's use case (None in a context built without one: the roster routes answer 503).
+    rosters: RosterDesk | None = None
 
 
 def context(request: Request) -> AppContext:
@@ -139,3 +142,12 @@ def require_admin(principal: CurrentPrincipal) -> Principal:
 
 
 AdminPrincipal = Annotated[Principal, Depends(require_admin)]
+
+
+def _rosters(ctx: ContextDep) -> RosterDesk:
+    if ctx.rosters is None:
+        raise HTTPException(503, "this service was started without the roster desk")
+    return ctx.rosters
+
+
+RosterDeskDep = Annotated[RosterDesk, Depends(_rosters)]

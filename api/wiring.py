@@ -47,6 +47,7 @@ from router.centre.feed import Broadcaster, OutboxRelay
 from router.centre.intake import Intake
 from router.centre.notifier import Notifier
 from router.centre.registry import CameraRegistry
+from router.centre.rosters import Handover, RosterDesk, RosterWatch
 from router.centre.routing import Routing
 from router.centre.verifier import CLEAR_WINDOWS, Verifier
 from router.centre.writer import EventWriter
@@ -80,6 +81,10 @@ class Centre:
     verifier: Verifier | None = None
     #: The centre's time: what the KPIs judge open deadlines against.
     clock: Clock = field(default_factory=SystemClock)
+    #: Live rosters: reloads what any process changed; moves waiting cases at a shift's end; the API's desk.
+    roster_watch: RosterWatch | None = None
+    handover: Handover | None = None
+    rosters: RosterDesk | None = None
 
     async def start(self, *, workers: bool = True) -> None:
         """Load the site into the router; with ``workers``, start the feed relay, escalator and notifier."""
@@ -92,6 +97,10 @@ class Centre:
                 self._spawn(self.notifier.run(), "notifier")
             if self.verifier is not None:
                 self._spawn(self.verifier.run(), "verifier")
+            if self.roster_watch is not None:
+                self._spawn(self.roster_watch.run(), "roster-watch")
+            if self.handover is not None:
+                self._spawn(self.handover.run(), "handover")
 
     def consume(self, link: InProcessLink) -> None:
         """Take the analysis role's messages from an in-process link until it closes."""
@@ -128,6 +137,8 @@ def build_centre(
     policy: DeadlinePolicy = DEFAULT_POLICY,
     policies: Policies | None = None,
     clear_windows: Mapping[EventKind, timedelta] = CLEAR_WINDOWS,
+    roster_recheck_s: float = 30.0,
+    handover_every_s: float = 30.0,
 ) -> Centre:
     """``policies`` (the site file's) supplies triage, deadlines, filing, dedup cell and snap distance."""
     if policies is not None:
@@ -160,6 +171,9 @@ def build_centre(
         registry=CameraRegistry(store, routing, analysis),
         verifier=verifier,
         clock=clock,
+        roster_watch=RosterWatch(store, routing, recheck_s=roster_recheck_s),
+        handover=Handover(store, casework, routing, clock, poll_s=handover_every_s),
+        rosters=RosterDesk(store, routing),
     )
 
 
@@ -208,6 +222,7 @@ def build_app(
         webrtc=webrtc or WebRTCHub(analysis),
         camera_subnets=camera_subnets,
         clock=centre.clock,
+        rosters=centre.rosters,
     )
     return create_app(context)
 
@@ -252,6 +267,8 @@ def build_system(
     offline_after_s: float = OFFLINE_AFTER_S,
     policies: Policies | None = None,
     clear_windows: Mapping[EventKind, timedelta] = CLEAR_WINDOWS,
+    roster_recheck_s: float = 30.0,
+    handover_every_s: float = 30.0,
 ) -> System:
     if policies is not None:
         offline_after_s = policies.offline_after_s
@@ -274,6 +291,8 @@ def build_system(
         channels=channels,
         policies=policies,
         clear_windows=clear_windows,
+        roster_recheck_s=roster_recheck_s,
+        handover_every_s=handover_every_s,
     )
     webrtc = WebRTCHub(analysis)
     app = build_app(centre, analysis, auth, webrtc=webrtc, camera_subnets=camera_subnets)

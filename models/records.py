@@ -342,6 +342,8 @@ class DutyResult:
     on_duty: tuple[Assignee, ...]
     #: (role, unit_code, found) for each step of the fallback chain that was tried.
     tried: tuple[tuple[Role, str, bool], ...]
+    #: (absent worker id, cover worker id) for each absent worker whose cover stood in on the way.
+    covers: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -364,3 +366,22 @@ class Triage:
     tier: Tier
     department: str
     category_code: str
+
+
+@dataclass(frozen=True, slots=True)
+class Absence:
+    """A rostered worker away (leave, sickness, training) from one instant to another, and who covers."""
+
+    worker_id: str
+    starts_at: datetime
+    ends_at: datetime
+    #: The roster id of the worker who takes their cases meanwhile; None: the duty chain goes on without.
+    cover_id: str | None = None
+    reason: str = ""
+    #: Where it came from: "api" (entered by hand) or "import" (a roster CSV, replaced by the next import).
+    source: str = "api"
+    id: int | None = None
+
+    def covers(self, at: datetime) -> bool:
+        """Whether the worker is away at ``at``: [starts_at, ends_at)."""
+        return self.starts_at <= at < self.ends_at

@@ -11,7 +11,7 @@ from collections.abc import Collection, Sequence
 from datetime import datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from models.records import ROLE_LEVEL, Assignee, DutyResult, Role, Shift, UnitLevel
+from models.records import ROLE_LEVEL, Absence, Assignee, DutyResult, Role, Shift, UnitLevel
 from router.grids import unit_level
 
 MINUTES_PER_DAY = 24 * 60
@@ -92,21 +92,26 @@ def fallback_chain(unit_code: str) -> tuple[tuple[Role, str], ...]:
 
 
 class Roster:
-    """An immutable duty roster; replace the whole object to apply a new roster."""
+    """An immutable duty roster and its absences; replace the whole object to apply a new roster."""
 
-    def __init__(self, shifts: Sequence[Shift], tz: str = "Asia/Shanghai") -> None:
+    def __init__(
+        self, shifts: Sequence[Shift], tz: str = "Asia/Shanghai", absences: Sequence[Absence] = ()
+    ) -> None:
         try:
             self.tz = ZoneInfo(tz)
         except (ZoneInfoNotFoundError, ValueError):
             raise ValueError(f"unknown time zone {tz!r}") from None
         self._shifts: dict[tuple[Role, str], list[Shift]] = {}
+        self._by_worker: dict[str, list[Shift]] = {}
         for shift in shifts:
             _check_shift(shift)
             self._shifts.setdefault((shift.role, shift.unit_code), []).append(shift)
+            self._by_worker.setdefault(shift.worker_id, []).append(shift)
         self.shifts: tuple[Shift, ...] = tuple(shifts)
+        self.absences: tuple[Absence, ...] = tuple(absences)
 
     def on_duty(self, role: Role, unit_code: str, at: datetime) -> tuple[Assignee, ...]:
-        """Everyone of `role` on duty for the unit at `at`, lowest worker_id first."""
+        """Everyone of `role` rostered on for the unit at `at`, lowest worker_id first (absent or not)."""
         local = self._local(at)
         found: dict[str, Assignee] = {}
         for shift in self._shifts.get((role, unit_code), ()):
@@ -118,20 +123,72 @@ class Roster:
 
     def worker(self, worker_id: str) -> Assignee | None:
         """A rostered worker by id, on duty or not (their first shift's post), for handing a case to."""
-        for shift in self.shifts:
-            if shift.worker_id == worker_id:
-                return Assignee(shift.worker_id, shift.name, shift.phone, shift.role, shift.unit_code)
+        for shift in self._by_worker.get(worker_id, ()):
+            return Assignee(shift.worker_id, shift.name, shift.phone, shift.role, shift.unit_code)
         return None
 
+    def away(self, at: datetime, absent: Collection[str] = ()) -> dict[str, Absence | None]:
+        """Who is absent at `at`: each stored absence, and the ad-hoc `absent` ids (no cover named)."""
+        found: dict[str, Absence | None] = {}
+        for absence in self.absences:
+            if absence.covers(at):
+                found.setdefault(absence.worker_id, absence)
+        for worker_id in absent:
+            found.setdefault(worker_id, None)
+        return found
+
+    def at_work(self, worker_id: str, at: datetime) -> bool:
+        """Whether one of the worker's shifts covers `at` and they are not absent then."""
+        local = self._local(at)
+        if not any(covers(shift, local) for shift in self._by_worker.get(worker_id, ())):
+            return False
+        return worker_id not in self.away(at)
+
+    def present(
+        self, role: Role, unit_code: str, at: datetime, skip: Collection[str] = ()
+    ) -> tuple[Assignee, ...]:
+        """Who answers for `role` at the unit now: the rostered, each absent one replaced by their cover."""
+        return self._present(role, unit_code, at, self.away(at), skip)[0]
+
     def resolve(self, unit_code: str, at: datetime, absent: Collection[str] = ()) -> DutyResult:
-        """The first on-duty person along the fallback chain, skipping workers known to be absent."""
+        """The first one present along the fallback chain; an absent worker's cover stands in for them."""
+        away = self.away(at, absent)
         tried: list[tuple[Role, str, bool]] = []
+        stood_in: list[tuple[str, str]] = []
         for role, code in fallback_chain(unit_code):
-            present = tuple(a for a in self.on_duty(role, code, at) if a.worker_id not in absent)
+            present, covering = self._present(role, code, at, away)
+            stood_in += covering
             tried.append((role, code, bool(present)))
             if present:
-                return DutyResult(assignee=present[0], on_duty=present, tried=tuple(tried))
-        return DutyResult(assignee=None, on_duty=(), tried=tuple(tried))
+                return DutyResult(present[0], present, tuple(tried), tuple(stood_in))
+        return DutyResult(assignee=None, on_duty=(), tried=tuple(tried), covers=tuple(stood_in))
+
+    def _present(
+        self,
+        role: Role,
+        unit_code: str,
+        at: datetime,
+        away: dict[str, Absence | None],
+        skip: Collection[str] = (),
+    ) -> tuple[tuple[Assignee, ...], list[tuple[str, str]]]:
+        found: dict[str, Assignee] = {}
+        covering: list[tuple[str, str]] = []
+        for assignee in self.on_duty(role, unit_code, at):
+            if assignee.worker_id in skip:
+                continue
+            if assignee.worker_id not in away:
+                found.setdefault(assignee.worker_id, assignee)
+                continue
+            absence = away[assignee.worker_id]
+            cover_id = absence.cover_id if absence is not None else None
+            # A cover who is away too, or already passed over, does not stand in: the chain goes on.
+            if cover_id is None or cover_id in away or cover_id in skip:
+                continue
+            cover = self.worker(cover_id)
+            if cover is not None:
+                found.setdefault(cover_id, cover)
+                covering.append((assignee.worker_id, cover_id))
+        return tuple(found.values()), covering
 
     def _local(self, at: datetime) -> datetime:
         if at.tzinfo is None or at.utcoffset() is None:

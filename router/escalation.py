@@ -50,7 +50,7 @@ def escalate(
 
     The chain is the roster's fallback chain for the incident's unit; we start one tier above the
     current assignee's role (a grid worker's miss goes to the grid leader, a leader's to community
-    duty, …) and skip the current assignee and absent workers.
+    duty, …) and skip the current assignee and absent workers (whose covers stand in).
     """
     if not is_pending(kind, standing.state):
         return None
@@ -60,7 +60,7 @@ def escalate(
     skip = {*absent, *([standing.assignee_id] if standing.assignee_id else [])}
     tried: list[tuple[Role, str, bool]] = []
     for role, code in chain[start:]:
-        present = [a for a in roster.on_duty(role, code, at) if a.worker_id not in skip]
+        present = roster.present(role, code, at, skip)
         tried.append((role, code, bool(present)))
         if present:
             target = present[0]

@@ -107,6 +107,7 @@ class IncidentDraft:
                 "on_duty": [a.worker_id for a in self.duty.on_duty],
                 "role": assignee.role.value if assignee else None,
                 "tried": [[role.value, unit, found] for role, unit, found in self.duty.tried],
+                "covers": [{"absent": away, "cover": cover} for away, cover in self.duty.covers],
             },
             deadlines={kind.value: due for kind, due in self.deadlines.items()} if filed else {},
             state=self.state,

@@ -46,6 +46,9 @@ WORKERS = frozenset(
         "CameraRegistry",
         "WebRTCHub",
         "Verifier",
+        "RosterWatch",
+        "Handover",
+        "RosterDesk",
     }
 )
 WIRING = "api.wiring"

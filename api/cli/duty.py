@@ -19,7 +19,7 @@ import typer
 from api.cli.common import app, fail, out, run_with_store
 from api.problems import UsageProblem
 from models.clock import SystemClock
-from models.records import Assignee, Camera, EventKind, Grid, Shift, Unit
+from models.records import Absence, Assignee, Camera, EventKind, Grid, Shift, Unit
 from models.settings import Settings
 from models.store import Store
 from router.duty import Roster, fallback_chain
@@ -44,13 +44,16 @@ class _Site:
     units: tuple[Unit, ...]
     shifts: tuple[Shift, ...]
     cameras: dict[str, Camera]
+    #: Stored leave (the roster API, the roster CSV); --absent adds to it for one lookup.
+    absences: tuple[Absence, ...] = ()
 
 
 def _load() -> _Site:
     async def work(store: Store) -> _Site:
         cameras = {c.id: c for c in await store.cameras.load()}
         grids, units, shifts = await store.grids.load(), await store.grids.units(), await store.roster.load()
-        return _Site(tuple(grids), tuple(units), tuple(shifts), cameras)
+        absences = await store.roster.absences()
+        return _Site(tuple(grids), tuple(units), tuple(shifts), cameras, tuple(absences))
 
     return run_with_store(Settings(), work)
 
@@ -87,6 +90,7 @@ def _person(a: Assignee | None) -> dict[str, Any] | None:
 def duty_report(roster: Roster, unit_code: str, at: datetime, absent: frozenset[str]) -> dict[str, Any]:
     """Who is on duty and the whole fallback chain: each tier with everyone rostered on at `at`."""
     result = roster.resolve(unit_code, at, absent)
+    away = roster.away(at, absent)
     chain = []
     for role, code in fallback_chain(unit_code):
         on = roster.on_duty(role, code, at)
@@ -94,8 +98,8 @@ def duty_report(roster: Roster, unit_code: str, at: datetime, absent: frozenset[
             {
                 "role": role.value,
                 "unit_code": code,
-                "on_duty": [_person(a) for a in on if a.worker_id not in absent],
-                "absent": [a.worker_id for a in on if a.worker_id in absent],
+                "on_duty": [_person(a) for a in on if a.worker_id not in away],
+                "absent": [a.worker_id for a in on if a.worker_id in away],
             }
         )
     return {
@@ -103,6 +107,7 @@ def duty_report(roster: Roster, unit_code: str, at: datetime, absent: frozenset[
         "at": at.isoformat(),
         "assignee": _person(result.assignee),
         "chain": chain,
+        "covers": [{"absent": absent_id, "cover": cover} for absent_id, cover in result.covers],
     }
 
 
@@ -147,7 +152,9 @@ def locate_report(
         "distance_m": round(place.distance_m, 1),
         "chain": [{"code": u.code, "name": u.name, "level": u.level.name.lower()} for u in place.chain],
         "departments": departments,
-        "duty": duty_report(Roster(site.shifts, tz=str(at.tzinfo)), place.unit_code, at, absent),
+        "duty": duty_report(
+            Roster(site.shifts, tz=str(at.tzinfo), absences=site.absences), place.unit_code, at, absent
+        ),
     }
 
 
@@ -162,6 +169,8 @@ def _print_duty(duty: dict[str, Any]) -> None:
         names = ", ".join(_who(p, role=False) for p in step["on_duty"]) or "—"
         away = f"  (absent: {', '.join(step['absent'])})" if step["absent"] else ""
         out.print(f"  {step['role']:<15} {step['unit_code']:<16} {names}{away}", markup=False)
+    for cover in duty.get("covers", ()):
+        out.print(f"  cover     {cover['cover']} stands in for {cover['absent']}", markup=False)
 
 
 def _who(p: dict[str, Any], *, role: bool = True) -> str:
@@ -226,7 +235,9 @@ def duty(
         site = _load()
         if unit_code not in {u.code for u in site.units}:
             raise UsageProblem(f"unknown unit {unit_code!r}: import grids that contain it first")
-        report = duty_report(Roster(site.shifts, tz=tz), unit_code, instant, frozenset(absent or ()))
+        report = duty_report(
+            Roster(site.shifts, tz=tz, absences=site.absences), unit_code, instant, frozenset(absent or ())
+        )
         if as_json:
             sys.stdout.write(json.dumps(report, ensure_ascii=False, indent=1) + "\n")
             return

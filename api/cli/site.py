@@ -74,21 +74,41 @@ def import_grids(
 
 
 @app.command("import-roster")
-def import_roster(file: Annotated[Path, typer.Argument(help="Duty roster CSV")]) -> None:
-    """Replace the duty roster with FILE (all or nothing); units must exist (import grids first)."""
-    from router.imports.roster import parse_roster
+def import_roster(
+    file: Annotated[Path, typer.Argument(help="Duty roster CSV (optional leave columns: see FORMATS.md)")],
+    tz: Annotated[str, typer.Option("--tz", help="Time zone of leave times written without an offset")] = (
+        "Asia/Shanghai"
+    ),
+) -> None:
+    """Replace the duty roster with FILE (all or nothing); units must exist (import grids first).
+
+    A running service applies it at once (it hears the change from the database)."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    from router.imports.roster import parse_roster_file
 
     def action() -> None:
         text = read_text(file)
+        try:
+            ZoneInfo(tz)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise UsageProblem(f"--tz {tz!r} is not an IANA time zone such as Asia/Shanghai") from None
 
-        async def work(store: Store) -> int:
-            shifts = parse_roster(text, known_units=await store.grids.unit_codes())
-            await store.roster.replace(shifts)
-            await audit_change(store, "import", "roster", file.name, f"{len(shifts)} rows")
-            return len(shifts)
+        async def work(store: Store) -> tuple[int, int]:
+            roster = parse_roster_file(text, known_units=await store.grids.unit_codes(), tz=tz)
+            await store.roster.replace(roster.shifts, roster.absences)
+            await audit_change(
+                store,
+                "import",
+                "roster",
+                file.name,
+                f"{len(roster.shifts)} rows, {len(roster.absences)} absences",
+            )
+            return len(roster.shifts), len(roster.absences)
 
-        count = run_with_store(settings(), work)
-        out.print(f"imported {count} roster rows from {file}")
+        shifts, absences = run_with_store(settings(), work)
+        leave = f" and {absences} absences" if absences else ""
+        out.print(f"imported {shifts} roster rows{leave} from {file}")
 
     guard(action)
 

@@ -65,10 +65,12 @@ class Routing:
         self.cameras: Mapping[str, Camera] = {}
         #: Unit codes each camera's picture covers: who may watch it.
         self.camera_units: Mapping[str, frozenset[str]] = {}
+        #: The roster version (store.roster.version) the router's roster was read at; 0 before a load.
+        self.roster_version = 0
 
     async def load(self) -> None:
         grids = GridIndex(await self._store.grids.load())
-        roster = Roster(await self._store.roster.load(), tz=self.timezone)
+        roster = await self._load_roster()
         cameras = {c.id: c for c in await self._store.cameras.load()}
         homographies = {cid: camera_homography(c) for cid, c in cameras.items()}
         self._router = Router(
@@ -88,6 +90,23 @@ class Routing:
     def reviews(self, kind: EventKind) -> bool:
         """Whether some detections of ``kind`` wait for review (the site's file_above for it is above 0)."""
         return self._policies.filing.file_above.get(kind, 0.0) > 0
+
+    async def reload_roster(self) -> int:
+        """Read shifts and absences again and swap them into the router in one assignment; returns the
+        version read (a change committed meanwhile leaves it behind, so the next check reloads again)."""
+        if self._router is None:
+            await self.load()
+            return self.roster_version
+        self._router.roster = await self._load_roster()
+        return self.roster_version
+
+    async def _load_roster(self) -> Roster:
+        # The version first: a change that commits while we read is then newer than what we record.
+        version = await self._store.roster.version()
+        shifts, absences = await self._store.roster.load(), await self._store.roster.absences()
+        roster = Roster(shifts, tz=self.timezone, absences=absences)
+        self.roster_version = version
+        return roster
 
     def roster(self) -> Roster | None:
         """The roster events are routed with now (None before the first load)."""
