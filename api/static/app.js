@@ -16,6 +16,8 @@ const $ = (sel) => document.querySelector(sel);
 const fmtTime = (iso) => iso ? new Date(iso).toLocaleTimeString("zh-CN", { hour12: false, timeZone: state.timeZone }) : "—";
 const OPEN = new Set(["reported", "dispatched", "accepted", "en_route", "in_progress", "returned", "reopened"]);
 const isOpen = (inc) => Boolean(inc) && OPEN.has(inc.state);
+// On the wall: open cases, and resolved ones the centre still has to verify.
+const onWall = (inc) => isOpen(inc) || (inc?.state === "resolved" && (inc.actions || []).includes("verify"));
 const bySeverityThenAge = (a, b) => b.severity_level - a.severity_level || (a.opened_at || "").localeCompare(b.opened_at || "");
 const cameraOf = (id) => state.cameras.find((c) => c.id === id);
 
@@ -40,23 +42,23 @@ async function getJSON(url) {
 function slotKeys() {
   const n = state.layout * state.layout;
   const keys = new Array(n).fill(null);
-  const live = (key) => key.startsWith("inc:") ? isOpen(incidents.get(key.slice(4))) : Boolean(cameraOf(key.slice(4)));
+  const live = (key) => key.startsWith("inc:") ? onWall(incidents.get(key.slice(4))) : Boolean(cameraOf(key.slice(4)));
   let pinsChanged = false;
   for (const [slot, key] of Object.entries(state.pins)) {
     if (!live(key)) { delete state.pins[slot]; pinsChanged = true; } else if (Number(slot) < n) keys[Number(slot)] = key;
   }
   if (pinsChanged) localStorage.setItem(PINS_KEY, JSON.stringify(state.pins));
   const shown = new Set(keys.filter(Boolean));
-  const free = () => keys.indexOf(null);
-  for (const inc of [...incidents.values()].filter(isOpen).sort(bySeverityThenAge)) {
-    if (free() < 0) break;
-    if (!shown.has(`inc:${inc.id}`)) { keys[free()] = `inc:${inc.id}`; shown.add(`inc:${inc.id}`); }
-  }
-  const watched = new Set([...shown].map((k) => k.startsWith("cam:") ? k.slice(4) : incidents.get(k.slice(4))?.camera_id));
-  for (const cam of state.cameras) {
-    if (free() < 0) break;
-    if (!watched.has(cam.id)) { keys[free()] = `cam:${cam.id}`; watched.add(cam.id); }
-  }
+  const place = (key) => {
+    const slot = keys.indexOf(null);
+    if (slot >= 0 && !shown.has(key)) { keys[slot] = key; shown.add(key); }
+  };
+  const all = [...incidents.values()].sort(bySeverityThenAge);
+  for (const inc of all.filter(isOpen)) place(`inc:${inc.id}`);
+  // Then the cases the centre itself must act on next: resolved ones waiting for verification.
+  for (const inc of all.filter((i) => i.state === "resolved" && (i.actions || []).includes("verify"))) place(`inc:${inc.id}`);
+  // Then every camera's whole picture (all zones, all detections), the wall's overview.
+  for (const cam of state.cameras) place(`cam:${cam.id}`);
   return keys.map((k, i) => k || `idle:${i}`);
 }
 
@@ -202,10 +204,14 @@ function attachFeed(tile, cam) {
 function showFeed(tile, feed) {
   if (!feed.media) return;
   const video = tile.querySelector("video"), img = tile.querySelector("img.mjpeg");
-  tile.dataset.media = feed.media;
   if (feed.media === "webrtc") {
-    if (video.srcObject !== feed.stream) video.srcObject = feed.stream;
+    // The tile says it shows WebRTC once its own element plays the shared stream, not before.
+    if (video.srcObject !== feed.stream) {
+      video.onplaying = () => { tile.dataset.media = "webrtc"; };
+      video.srcObject = feed.stream;
+    }
   } else {
+    tile.dataset.media = "mjpeg";
     video.hidden = true;
     tile.querySelector("g.boxes").innerHTML = "";
     if (!img.src) img.src = `/api/cameras/${encodeURIComponent(feed.cam.id)}/mjpeg`;

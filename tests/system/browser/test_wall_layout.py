@@ -168,6 +168,16 @@ def test_wall_fills_the_screen_maps_the_county_and_offers_exactly_the_allowed_st
         key=lambda i: (-i["severity_level"], i["opened_at"]),
     )
     assert [t["key"] for t in seen["default_layout"]["tiles"]] == [f"inc:{i['id']}" for i in open_order]
+    # A bigger wall goes on with what the centre acts on next (the resolved case it must verify), then
+    # each camera's whole picture; only then are tiles idle.
+    assert [t["key"] for t in seen["layouts"]["3"]["tiles"]] == [
+        *(f"inc:{i['id']}" for i in open_order),
+        f"inc:{ids['resolved']}",
+        "cam:cam-dongguan-road",
+        "idle:6",
+        "idle:7",
+        "idle:8",
+    ]
     for tile in seen["incident_tiles"]:
         assert tile["media"] == "webrtc", tile
         assert tile["zones"] == ["road"], tile
@@ -223,7 +233,8 @@ def test_wall_fills_the_screen_maps_the_county_and_offers_exactly_the_allowed_st
     assert seen["reject_dialog"] == {"reasons": list(REASONS[Action.REJECT]), "reason_visible": True}
     before, after = seen["pin"]["before"], seen["pin"]["after"]
     assert after[2] == before[2] and after[:2] == [before[1], before[3]]
-    assert not seen["pin"]["dialog_open"]
+    assert after[3] == f"inc:{ids['resolved']}"
+    assert seen["pin"]["dialog_closed"]
     final = _listed(api.base, COMMANDER)[ids["reported"]]
     assert final["state"] == "rejected"
     assert shot.stat().st_size > 50_000

@@ -144,7 +144,8 @@ try {
   await page.waitForFunction((id) => !document.querySelector(`#wall .tile[data-incident="${id}"]`), rejectId, { timeout: 5000 });
   out.pin = { before, after: (await tilesOf(page)).tiles.map((t) => t.key),
     stored: await page.evaluate(() => localStorage.getItem("gridwatch.wall.pins")),
-    dialog_open: await page.locator("#step").isVisible() };
+    // The live feed may bring the rejection before the POST answers; the dialog closes on the answer.
+    dialog_closed: await page.locator("#step").waitFor({ state: "hidden", timeout: 5000 }).then(() => true, () => false) };
 } catch (err) {
   out.failure = String(err.stack || err);
 } finally {
