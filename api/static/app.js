@@ -388,7 +388,10 @@ function connectFeed() {
 }
 
 async function refreshCameras() {
+  const before = state.cameras.map((c) => c.id).join();
   state.cameras = await getJSON("/api/cameras");
+  // A camera added or removed through the registry appears on (or leaves) the map as on the wall.
+  if (state.cameras.map((c) => c.id).join() !== before) map.setCameras(state.cameras);
   renderWall();
 }
 
@@ -412,13 +415,15 @@ async function main() {
   out.href = "#"; out.textContent = "退出";
   out.onclick = async (e) => { e.preventDefault(); await fetch("/api/auth/logout", { method: "POST" }); location.href = "/login"; };
   $("#user").append(out);
-  const [site, cams, grids, page, rules] = await Promise.all([
-    getJSON("/api/site"), getJSON("/api/cameras"), getJSON("/api/grids"), getJSON("/api/incidents?limit=100"), getJSON("/api/casework"),
+  // Every open case (the tiles follow them however old they are), and the latest of the others for the list.
+  const [site, cams, grids, page, open, rules] = await Promise.all([
+    getJSON("/api/site"), getJSON("/api/cameras"), getJSON("/api/grids"), getJSON("/api/incidents?limit=100"),
+    getJSON("/api/incidents?open_only=true&limit=200"), getJSON("/api/casework"),
   ]);
   state.timeZone = site.timezone; state.cameras = cams; state.reasons = rules.reasons;
   const county = grids.features[0]?.properties;
   $("#site").textContent = county ? `${county.township_name} · ${grids.features.length} 网格 · ${cams.length} 路视频` : "";
-  for (const inc of page.items) incidents.set(inc.id, inc);
+  for (const inc of [...page.items, ...open.items]) incidents.set(inc.id, inc);
   map.setGrids(grids);
   map.setCameras(cams);
   map.setIncidents([...incidents.values()].filter(isOpen));

@@ -234,6 +234,7 @@ def test_wall_fills_the_screen_maps_the_county_and_offers_exactly_the_allowed_st
     before, after = seen["pin"]["before"], seen["pin"]["after"]
     assert after[2] == before[2] and after[:2] == [before[1], before[3]]
     assert after[3] == f"inc:{ids['resolved']}"
+    assert json.loads(seen["pin"]["stored"]) == {"2": before[2]}  # kept by the browser across reloads
     assert seen["pin"]["dialog_closed"]
     final = _listed(api.base, COMMANDER)[ids["reported"]]
     assert final["state"] == "rejected"
