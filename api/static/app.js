@@ -105,6 +105,7 @@ function buildTile(tile, key) {
       <button class="pin" type="button" title="固定在此 pin this tile here">固定</button></span></div>
       <div class="row meta"><span class="info"></span><span class="actions"></span></div></div>`;
   tile.querySelector(".pin").addEventListener("click", () => togglePin(tile));
+  if (kind === "inc") tile.querySelector(".name").addEventListener("click", () => pick(id));
   if (!cam) return;
   tile.dataset.camera = cam.id;
   const [fw, fh] = cam.frame_size;
@@ -363,6 +364,7 @@ function renderIncidents(freshId) {
 }
 
 function pick(id) {
+  map.highlight(id);
   const li = document.querySelector(`#incidents li[data-id="${id}"]`);
   if (!li) return;
   for (const other of document.querySelectorAll("#incidents li.picked")) other.classList.remove("picked");

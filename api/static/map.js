@@ -121,6 +121,7 @@ class GridMap {
     const hot = new Set(open.map((i) => i.place.grid_code).filter(Boolean));
     for (const [code, path] of this.paths || []) path.classList.toggle("hot", hot.has(code));
     for (const inc of open) {
+      const at = this.project([inc.place.lon, inc.place.lat]);
       const g = svgEl("g", {}, `incident sev-${inc.severity}`);
       g.dataset.id = inc.id;
       g.appendChild(svgEl("circle", { r: 7 }));
@@ -129,9 +130,13 @@ class GridMap {
       g.appendChild(title);
       g.addEventListener("click", () => this.onPick(inc.id));
       this.layers.incidents.appendChild(g);
-      this.markers.push({ el: g, at: this.project([inc.place.lon, inc.place.lat]), kind: "incident" });
+      this.markers.push({ el: g, at, kind: "incident" });
     }
     this.placeMarkers();
+  }
+
+  highlight(id) {
+    for (const g of this.layers.incidents.children) g.classList.toggle("picked", g.dataset.id === id);
   }
 
   // Units per screen pixel; the viewBox always has the element's aspect, so the scale is the same both ways.
@@ -163,7 +168,26 @@ class GridMap {
   placeMarkers() {
     if (!this.view) return;
     const s = this.upp;
-    for (const m of this.markers) m.el.setAttribute("transform", `translate(${m.at[0]},${m.at[1]}) scale(${s})`);
+    // Cases that would cover each other at this zoom sit on a small ring around the first, so that each
+    // stays visible and clickable; zoomed in far enough they part and stand where they are.
+    const clusters = [];
+    for (const m of this.markers) {
+      if (m.kind !== "incident") continue;
+      const near = clusters.find((c) => Math.hypot(c.at[0] - m.at[0], c.at[1] - m.at[1]) / s < 14);
+      if (near) near.members.push(m); else clusters.push({ at: m.at, members: [m] });
+    }
+    for (const { members } of clusters) {
+      const r = members.length > 1 ? Math.max(9, members.length * 2.5) : 0;
+      members.forEach((m, k) => {
+        const angle = (2 * Math.PI * k) / members.length - Math.PI / 2;
+        // Offsets are in screen pixels (after the scale), measured from the cluster's first case.
+        m.offset = [r * Math.cos(angle) + (members[0].at[0] - m.at[0]) / s, r * Math.sin(angle) + (members[0].at[1] - m.at[1]) / s];
+      });
+    }
+    for (const m of this.markers) {
+      const [dx, dy] = m.offset || [0, 0];
+      m.el.setAttribute("transform", `translate(${m.at[0]},${m.at[1]}) scale(${s}) translate(${dx},${dy})`);
+    }
   }
 
   placeLabels() {

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import math
 import shutil
 import subprocess
 import uuid
@@ -224,6 +225,9 @@ def test_wall_fills_the_screen_maps_the_county_and_offers_exactly_the_allowed_st
     scale = zoomed["viewBox"][2] / zoomed["rect"]["w"]
     assert dragged["viewBox"][0] == pytest.approx(zoomed["viewBox"][0] - 60 * scale, rel=0.02, abs=scale * 3)
     assert dragged["viewBox"][2] == pytest.approx(zoomed["viewBox"][2])
+    for state in (fit, county):  # cases a few metres apart stay apart on the screen (14 px markers)
+        centres = state["incident_centres"]
+        assert min(math.dist(a, b) for a, b in itertools.combinations(centres, 2)) >= 12, centres
     assert fit["cameras"] == ["cam-dongguan-road"]
     assert sorted(fit["incidents"]) == sorted(i["id"] for i in open_order)
 

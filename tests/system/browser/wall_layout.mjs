@@ -8,6 +8,15 @@ import { chromium } from "playwright-core";
 
 const [url, password, commander, worker, rejectId, screenshot] = process.argv.slice(2);
 const out = { errors: [] };
+const pages = [];
+// The pages catch their own start-up errors and print them on the page: those count too.
+async function shownErrors() {
+  for (const [user, page] of pages.splice(0)) {
+    if (page.isClosed()) continue;
+    const shown = await page.locator("body > p.error").allInnerTexts().catch(() => []);
+    out.errors.push(...shown.map((text) => `${user}: ${text}`));
+  }
+}
 
 const browser = await chromium.launch({
   executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
@@ -25,6 +34,7 @@ async function signedIn(user, viewport, path) {
   await page.fill("input[name=password]", password);
   await Promise.all([page.waitForURL((u) => !u.pathname.startsWith("/login")), page.click("button[type=submit]")]);
   if (new URL(page.url()).pathname !== path) await page.goto(url + path.slice(1));
+  pages.push([user, page]);
   return page;
 }
 
@@ -56,6 +66,10 @@ const mapState = (page) => page.evaluate(() => {
     labels, font_px: labels.length ? Math.min(...labels.map((l) => l.h)) : 0,
     cameras: [...svg.querySelectorAll(".camera")].map((g) => g.dataset.camera),
     incidents: [...svg.querySelectorAll(".incident")].map((g) => g.dataset.id),
+    incident_centres: [...svg.querySelectorAll(".incident circle")].map((c) => {
+      const b = c.getBoundingClientRect();
+      return [b.x + b.width / 2, b.y + b.height / 2];
+    }),
   };
 });
 
@@ -66,16 +80,19 @@ try {
   out.worker_page = await buttons(phone, "#mine li[data-id]");
   out.worker_reason_options = await phone.locator("#mine li[data-id] select.reason").first()
     .evaluate((s) => [...s.options].map((o) => o.value)).catch(() => []);
+  await shownErrors();
   await phone.context().close();
   const workerWall = await signedIn(worker, { width: 1600, height: 900 }, "/");
   await workerWall.locator("#incidents li").first().waitFor({ timeout: 15000 });
   out.worker_wall = await buttons(workerWall, "#incidents li");
+  await shownErrors();
   await workerWall.context().close();
 
   // ---- the county's map: the town's small grids beside the villages' large ones ----
   const county = await signedIn("command", { width: 1600, height: 900 }, "/");
   await county.locator("#map text.label").first().waitFor({ state: "attached", timeout: 10000 });
   out.county_map = await mapState(county);
+  await shownErrors();
   await county.context().close();
 
   // ---- the commander's wall ----
@@ -149,6 +166,7 @@ try {
 } catch (err) {
   out.failure = String(err.stack || err);
 } finally {
+  await shownErrors();
   console.log(JSON.stringify(out));
   await browser.close();
 }
