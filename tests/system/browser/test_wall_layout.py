@@ -225,6 +225,7 @@ def test_wall_fills_the_screen_maps_the_county_and_offers_exactly_the_allowed_st
     scale = zoomed["viewBox"][2] / zoomed["rect"]["w"]
     assert dragged["viewBox"][0] == pytest.approx(zoomed["viewBox"][0] - 60 * scale, rel=0.02, abs=scale * 3)
     assert dragged["viewBox"][2] == pytest.approx(zoomed["viewBox"][2])
+    assert seen["map_refit"] == pytest.approx(fit["viewBox"], abs=0.05)  # the ⤢ button fits it again
     for state in (fit, county):  # cases a few metres apart stay apart on the screen (14 px markers)
         centres = state["incident_centres"]
         assert min(math.dist(a, b) for a, b in itertools.combinations(centres, 2)) >= 12, centres

@@ -144,6 +144,7 @@ try {
   await page.mouse.up();
   out.map_dragged = await mapState(page);
   await page.click("#zoom-fit");
+  out.map_refit = (await mapState(page)).viewBox;
 
   // ---- pin the third tile, then reject the first incident with a reason: the pinned tile stays put ----
   const before = (await tilesOf(page)).tiles.map((t) => t.key);
