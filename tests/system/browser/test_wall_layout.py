@@ -243,4 +243,6 @@ def test_wall_fills_the_screen_maps_the_county_and_offers_exactly_the_allowed_st
     assert seen["pin"]["dialog_closed"]
     final = _listed(api.base, COMMANDER)[ids["reported"]]
     assert final["state"] == "rejected"
+    assert seen["reassign_dialog"] == {"id": ids["dispatched"], "asks": ["ask-assignee"]}
+    assert _listed(api.base, COMMANDER)[ids["dispatched"]]["assignee"]["worker_id"] == "w002"
     assert shot.stat().st_size > 50_000

@@ -164,6 +164,17 @@ try {
     stored: await page.evaluate(() => localStorage.getItem("gridwatch.wall.pins")),
     // The live feed may bring the rejection before the POST answers; the dialog closes on the answer.
     dialog_closed: await page.locator("#step").waitFor({ state: "hidden", timeout: 5000 }).then(() => true, () => false) };
+
+  // Reassign asks for the worker who gets the case, and for nothing else.
+  const dispatched = await page.locator("#incidents li").evaluateAll((lis) =>
+    lis.find((li) => li.querySelector(".state").textContent === "dispatched")?.dataset.id);
+  await page.locator(`#incidents li[data-id="${dispatched}"] button[data-action="reassign"]`).click();
+  await page.locator("#step").waitFor({ state: "visible", timeout: 5000 });
+  out.reassign_dialog = { id: dispatched, asks: await page.locator("#step label[id^=ask-]").evaluateAll((ls) => ls.filter((l) => !l.hidden).map((l) => l.id)) };
+  await page.fill("#step input[name=assignee_id]", "w002");
+  await page.click("#step-ok");
+  await page.locator("#step").waitFor({ state: "hidden", timeout: 5000 });
+  await page.locator(`#incidents li[data-id="${dispatched}"] .who`, { hasText: "李强" }).waitFor({ timeout: 5000 });
 } catch (err) {
   out.failure = String(err.stack || err);
 } finally {
