@@ -1,11 +1,34 @@
 "use strict";
-// The video wall: camera tiles, a grid map and the incident list, kept current by the live feed.
+// The video wall: an N×N grid of tiles that follows the open incidents (most severe, then oldest, first;
+// pinned tiles stay where the operator put them; cameras with no incident fill what is left), the grid map
+// and the incident list, kept current by the live feed. The buttons are the incident's `actions` as the
+// server lists them for this operator: the page never decides who may do what.
 const incidents = new Map();
-const state = { cameras: [], grids: null, alertCamera: null, alertUntil: 0, timeZone: undefined };
+const details = new Map(); // incident id → its detail (zone, snapshot), fetched once per tile
+const feeds = new Map(); // camera id → one live connection shared by every tile showing that camera
+const state = { cameras: [], alertCamera: null, alertUntil: 0, timeZone: undefined, reasons: {}, layout: 2, pins: {} };
+const LAYOUT_KEY = "gridwatch.wall.layout", PINS_KEY = "gridwatch.wall.pins";
+const LAYOUTS = [1, 2, 3, 4];
+let map;
 
 const $ = (sel) => document.querySelector(sel);
 // Times are shown in the county's zone (Asia/Shanghai), whatever the browser's own zone is.
 const fmtTime = (iso) => iso ? new Date(iso).toLocaleTimeString("zh-CN", { hour12: false, timeZone: state.timeZone }) : "—";
+const OPEN = new Set(["reported", "dispatched", "accepted", "en_route", "in_progress", "returned", "reopened"]);
+const isOpen = (inc) => Boolean(inc) && OPEN.has(inc.state);
+// On the wall: open cases, and resolved ones the centre still has to verify.
+const onWall = (inc) => isOpen(inc) || (inc?.state === "resolved" && (inc.actions || []).includes("verify"));
+const bySeverityThenAge = (a, b) => b.severity_level - a.severity_level || (a.opened_at || "").localeCompare(b.opened_at || "");
+const cameraOf = (id) => state.cameras.find((c) => c.id === id);
+
+const STEP_LABELS = {
+  file: "立案 File", dispatch: "派遣 Dispatch", reassign: "改派 Reassign", escalate: "升级 Escalate",
+  accept: "接单 Accept", depart: "出发 On the way", start: "到场处置 Start", resolve: "办结 Resolve",
+  verify: "核查 Verify", close: "结案 Close", evaluate: "评价 Evaluate", return: "退回 Return",
+  reject: "不予立案 Reject", reopen: "返工 Reopen",
+};
+// Steps the server refuses without a choice: the dialog asks for it before anything is sent.
+const ASKS = { return: "reason", reject: "reason", evaluate: "rating", reassign: "assignee" };
 
 async function getJSON(url) {
   const res = await fetch(url);
@@ -14,50 +37,218 @@ async function getJSON(url) {
   return res.json();
 }
 
+// ---- tiles ----
+
+function slotKeys() {
+  const n = state.layout * state.layout;
+  const keys = new Array(n).fill(null);
+  const live = (key) => key.startsWith("inc:") ? onWall(incidents.get(key.slice(4))) : Boolean(cameraOf(key.slice(4)));
+  let pinsChanged = false;
+  for (const [slot, key] of Object.entries(state.pins)) {
+    if (!live(key)) { delete state.pins[slot]; pinsChanged = true; } else if (Number(slot) < n) keys[Number(slot)] = key;
+  }
+  if (pinsChanged) localStorage.setItem(PINS_KEY, JSON.stringify(state.pins));
+  const shown = new Set(keys.filter(Boolean));
+  const place = (key) => {
+    const slot = keys.indexOf(null);
+    if (slot >= 0 && !shown.has(key)) { keys[slot] = key; shown.add(key); }
+  };
+  const all = [...incidents.values()].sort(bySeverityThenAge);
+  for (const inc of all.filter(isOpen)) place(`inc:${inc.id}`);
+  // Then the cases the centre itself must act on next: resolved ones waiting for verification.
+  for (const inc of all.filter((i) => i.state === "resolved" && (i.actions || []).includes("verify"))) place(`inc:${inc.id}`);
+  // Then every camera's whole picture (all zones, all detections), the wall's overview.
+  for (const cam of state.cameras) place(`cam:${cam.id}`);
+  return keys.map((k, i) => k || `idle:${i}`);
+}
+
 function renderWall() {
   const wall = $("#wall");
-  for (const cam of state.cameras) {
-    let tile = document.getElementById(`tile-${cam.id}`);
-    if (!tile) {
-      tile = document.createElement("div");
-      tile.className = "tile";
-      tile.id = `tile-${cam.id}`;
-      tile.innerHTML = `<div class="media"><video autoplay muted playsinline></video>
-        <img alt="${cam.name}" hidden><canvas class="overlay"></canvas></div>
-        <div class="cap"><b>${cam.name}</b><span class="cam-state"></span></div>`;
-      wall.appendChild(tile);
-      playLive(cam, tile);
-    }
-    tile.classList.toggle("alert", state.alertCamera === cam.id && Date.now() < state.alertUntil);
-    tile.querySelector(".cam-state").textContent = `${cam.id} · ${cam.status.state}`;
+  wall.style.setProperty("--n", state.layout);
+  const keys = slotKeys();
+  while (wall.children.length > keys.length) dropTile(wall.lastElementChild);
+  while (wall.children.length < keys.length) {
+    const slot = document.createElement("div");
+    slot.dataset.slot = String(wall.children.length);
+    wall.appendChild(slot);
+  }
+  keys.forEach((key, i) => {
+    const tile = wall.children[i];
+    if (tile.dataset.key !== key) buildTile(tile, key);
+    updateTile(tile);
+  });
+}
+
+function dropTile(tile) {
+  tile.feed?.tiles.delete(tile);
+  tile.remove();
+}
+
+function buildTile(tile, key) {
+  tile.feed?.tiles.delete(tile);
+  tile.feed = null;
+  const [kind, id] = [key.slice(0, key.indexOf(":")), key.slice(key.indexOf(":") + 1)];
+  tile.className = `tile ${kind === "inc" ? "incident" : kind === "cam" ? "camera" : "idle"}`;
+  for (const k of ["key", "kind", "incident", "camera", "media", "boxes", "session"]) delete tile.dataset[k];
+  tile.dataset.key = key;
+  tile.dataset.kind = tile.classList[1];
+  if (kind === "idle") {
+    tile.innerHTML = `<div class="media"><p class="idle-note">空闲 · no open incident for this tile</p></div>`;
+    return;
+  }
+  const cam = kind === "cam" ? cameraOf(id) : cameraOf(incidents.get(id).camera_id);
+  if (kind === "inc") tile.dataset.incident = id;
+  tile.innerHTML = `<div class="media"><video autoplay muted playsinline></video><img class="mjpeg" alt="" hidden>
+      <svg class="overlay" preserveAspectRatio="xMidYMid meet"><g class="zones"></g><g class="boxes"></g></svg>
+      <img class="evidence" alt="证据 snapshot" hidden></div>
+    <div class="cap"><div class="row"><b class="name"></b><span class="right"><span class="state"></span>
+      <button class="pin" type="button" title="固定在此 pin this tile here">固定</button></span></div>
+      <div class="row meta"><span class="info"></span><span class="actions"></span></div></div>`;
+  tile.querySelector(".pin").addEventListener("click", () => togglePin(tile));
+  if (kind === "inc") tile.querySelector(".name").addEventListener("click", () => pick(id));
+  if (!cam) return;
+  tile.dataset.camera = cam.id;
+  const [fw, fh] = cam.frame_size;
+  tile.querySelector("svg.overlay").setAttribute("viewBox", `0 0 ${fw} ${fh}`);
+  tile.querySelector(".mjpeg").alt = cam.name;
+  if (kind === "cam") drawZones(tile, cam, null);
+  else showEvidence(tile, cam, id);
+  attachFeed(tile, cam);
+}
+
+function updateTile(tile) {
+  if (tile.dataset.kind === "idle") return;
+  const pinned = Object.values(state.pins).includes(tile.dataset.key);
+  tile.classList.toggle("pinned", pinned);
+  tile.querySelector(".pin").setAttribute("aria-pressed", String(pinned));
+  const cam = cameraOf(tile.dataset.camera);
+  tile.classList.toggle("alert", Boolean(cam) && state.alertCamera === cam.id && Date.now() < state.alertUntil);
+  if (tile.dataset.kind === "camera") {
+    tile.querySelector(".name").textContent = cam ? cam.name : tile.dataset.key;
+    tile.querySelector(".info").textContent = cam ? `${cam.id} · ${cam.status.state}` : "";
+    return;
+  }
+  const inc = incidents.get(tile.dataset.incident);
+  tile.classList.remove("sev-low", "sev-medium", "sev-high", "sev-critical");
+  tile.classList.add(`sev-${inc.severity}`);
+  tile.querySelector(".name").textContent = inc.title;
+  tile.querySelector(".state").textContent = inc.state;
+  const who = inc.assignee ? inc.assignee.name : "无人值班";
+  tile.querySelector(".info").textContent = `${fmtTime(inc.opened_at)} · ${who} · ${cam ? cam.name : inc.camera_id || ""}`;
+  const acts = tile.querySelector(".actions");
+  if (acts.dataset.of !== `${inc.id}:${inc.version}:${(inc.actions || []).join()}`) {
+    acts.dataset.of = `${inc.id}:${inc.version}:${(inc.actions || []).join()}`;
+    fillActions(acts, inc);
   }
 }
 
-// Live video: WebRTC (WHEP) with the detections drawn from its data channel; MJPEG (boxes drawn by the
-// server) when WebRTC cannot connect within a few seconds.
-async function playLive(cam, tile) {
-  const video = tile.querySelector("video");
-  try {
-    await Promise.race([startWebRTC(cam, tile, video), new Promise((_, no) => setTimeout(() => no(new Error("timeout")), 8000))]);
-    tile.dataset.media = "webrtc";
-  } catch (err) {
-    console.warn(`WebRTC for ${cam.id} failed (${err.message}); using MJPEG`);
-    video.hidden = true;
-    tile.querySelector("canvas").hidden = true;
-    const img = tile.querySelector("img");
-    img.src = `/api/cameras/${encodeURIComponent(cam.id)}/mjpeg`;
+function togglePin(tile) {
+  const slot = tile.dataset.slot, key = tile.dataset.key;
+  if (state.pins[slot] === key) delete state.pins[slot];
+  else {
+    for (const [s, k] of Object.entries(state.pins)) if (k === key) delete state.pins[s];
+    state.pins[slot] = key;
+  }
+  localStorage.setItem(PINS_KEY, JSON.stringify(state.pins));
+  renderWall();
+}
+
+function setLayout(n) {
+  state.layout = LAYOUTS.includes(n) ? n : 2;
+  localStorage.setItem(LAYOUT_KEY, String(state.layout));
+  for (const b of document.querySelectorAll("#layout button")) b.setAttribute("aria-pressed", String(Number(b.dataset.layout) === state.layout));
+  renderWall();
+}
+
+function drawZones(tile, cam, zoneName) {
+  const g = tile.querySelector("g.zones");
+  g.innerHTML = "";
+  for (const z of cam.zones) {
+    if (zoneName !== null && z.name !== zoneName) continue;
+    const poly = document.createElementNS("http://www.w3.org/2000/svg", "polygon");
+    poly.setAttribute("points", z.polygon_px.map((p) => p.join(",")).join(" "));
+    poly.setAttribute("class", `zone-${z.kind}` + (zoneName !== null ? " incident-zone" : ""));
+    poly.dataset.zone = z.name;
+    g.appendChild(poly);
+  }
+}
+
+// The incident's zone over the live picture, and the snapshot it opened with in a corner of the tile.
+async function showEvidence(tile, cam, id) {
+  if (!details.has(id)) details.set(id, getJSON(`/api/incidents/${id}`).catch(() => null));
+  const detail = await details.get(id);
+  if (!detail || tile.dataset.incident !== id) return;
+  const event = detail.events[0];
+  drawZones(tile, cam, event?.zone_name ?? "");
+  const shot = event?.evidence.find((e) => e.role === "snapshot");
+  if (shot) {
+    const img = tile.querySelector("img.evidence");
+    img.src = `${shot.url}?reason=${encodeURIComponent("wall")}`;
     img.hidden = false;
-    tile.dataset.media = "mjpeg";
   }
 }
 
-async function startWebRTC(cam, tile, video) {
+// ---- live video: WebRTC (WHEP) with detections from its data channel; MJPEG if WebRTC cannot connect ----
+
+function attachFeed(tile, cam) {
+  let feed = feeds.get(cam.id);
+  if (!feed) {
+    feed = { cam, media: null, stream: null, last: null, tiles: new Set() };
+    feeds.set(cam.id, feed);
+    startFeed(feed);
+  }
+  feed.tiles.add(tile);
+  tile.feed = feed;
+  showFeed(tile, feed);
+}
+
+function showFeed(tile, feed) {
+  if (!feed.media) return;
+  const video = tile.querySelector("video"), img = tile.querySelector("img.mjpeg");
+  if (feed.media === "webrtc") {
+    // The tile says it shows WebRTC once its own element plays the shared stream, not before.
+    if (video.srcObject !== feed.stream) {
+      video.onplaying = () => { tile.dataset.media = "webrtc"; };
+      video.srcObject = feed.stream;
+    }
+  } else {
+    tile.dataset.media = "mjpeg";
+    video.hidden = true;
+    tile.querySelector("g.boxes").innerHTML = "";
+    if (!img.src) img.src = `/api/cameras/${encodeURIComponent(feed.cam.id)}/mjpeg`;
+    img.hidden = false;
+  }
+  if (feed.last) drawBoxes(tile, feed.last);
+}
+
+async function startFeed(feed) {
+  try {
+    await Promise.race([startWebRTC(feed), new Promise((_, no) => setTimeout(() => no(new Error("timeout")), 8000))]);
+    feed.media = "webrtc";
+  } catch (err) {
+    console.warn(`WebRTC for ${feed.cam.id} failed (${err.message}); using MJPEG`);
+    feed.media = "mjpeg";
+  }
+  for (const tile of feed.tiles) showFeed(tile, feed);
+}
+
+async function startWebRTC(feed) {
   const pc = new RTCPeerConnection({ iceServers: [] });
   pc.addTransceiver("video", { direction: "recvonly" });
   const channel = pc.createDataChannel("detections");
-  channel.onmessage = (e) => drawOverlay(tile, JSON.parse(e.data));
-  const playing = new Promise((ok) => { video.onplaying = ok; });
-  pc.ontrack = (e) => { video.srcObject = e.streams[0] || new MediaStream([e.track]); };
+  channel.onmessage = (e) => {
+    feed.last = JSON.parse(e.data);
+    if (feed.media === "webrtc") for (const tile of feed.tiles) drawBoxes(tile, feed.last);
+  };
+  // One connection per camera however many tiles show it: a probe element says when the picture plays.
+  const probe = document.createElement("video");
+  probe.muted = true; probe.playsInline = true;
+  const playing = new Promise((ok) => { probe.onplaying = ok; });
+  pc.ontrack = (e) => {
+    feed.stream = e.streams[0] || new MediaStream([e.track]);
+    probe.srcObject = feed.stream;
+    probe.play().catch(() => {});
+  };
   await pc.setLocalDescription(await pc.createOffer());
   // WHEP without trickle: send the offer once all (loopback) candidates are in it.
   await new Promise((ok) => {
@@ -65,88 +256,84 @@ async function startWebRTC(cam, tile, video) {
     pc.onicegatheringstatechange = () => pc.iceGatheringState === "complete" && ok();
     setTimeout(ok, 2000);
   });
-  const res = await fetch(`/api/cameras/${encodeURIComponent(cam.id)}/whep`, {
+  const res = await fetch(`/api/cameras/${encodeURIComponent(feed.cam.id)}/whep`, {
     method: "POST", headers: { "Content-Type": "application/sdp" }, body: pc.localDescription.sdp,
   });
   if (res.status !== 201) throw new Error(`WHEP ${res.status}`);
-  tile.dataset.session = res.headers.get("Location") || "";
+  feed.session = res.headers.get("Location") || "";
   await pc.setRemoteDescription({ type: "answer", sdp: await res.text() });
   await playing;
 }
 
-function drawOverlay(tile, msg) {
-  const video = tile.querySelector("video"), canvas = tile.querySelector("canvas");
-  const w = video.clientWidth, h = video.clientHeight;
-  if (!w || !h) return;
-  canvas.width = w; canvas.height = h;
-  const [fw, fh] = msg.size;
-  const s = Math.min(w / fw, h / fh), ox = (w - fw * s) / 2, oy = (h - fh * s) / 2;
-  const ctx = canvas.getContext("2d");
-  ctx.clearRect(0, 0, w, h);
-  ctx.lineWidth = 1.5;
-  for (const z of msg.zones) {
-    ctx.strokeStyle = { crowd: "#d29922", occupation: "#58a6ff", fire: "#f85149", line: "#39d0d8" }[z.kind] || "#8b949e";
-    ctx.beginPath();
-    z.polygon.forEach(([x, y], i) => (i ? ctx.lineTo : ctx.moveTo).call(ctx, ox + x * s, oy + y * s));
-    ctx.closePath(); ctx.stroke();
-  }
-  ctx.strokeStyle = "#3fb950"; ctx.lineWidth = 2;
-  for (const b of msg.boxes) {
+function drawBoxes(tile, msg) {
+  const svg = tile.querySelector("svg.overlay");
+  if (!svg) return;
+  svg.setAttribute("viewBox", `0 0 ${msg.size[0]} ${msg.size[1]}`);
+  const g = svg.querySelector("g.boxes");
+  g.innerHTML = msg.boxes.map((b) => {
     const [x1, y1, x2, y2] = b.xyxy;
-    ctx.strokeRect(ox + x1 * s, oy + y1 * s, (x2 - x1) * s, (y2 - y1) * s);
-  }
+    return `<rect x="${x1}" y="${y1}" width="${x2 - x1}" height="${y2 - y1}"></rect>`;
+  }).join("");
   tile.dataset.boxes = String(msg.boxes.length);
 }
 
-function project(bounds, lon, lat) {
-  const [minX, minY, maxX, maxY] = bounds;
-  const s = Math.min(380 / (maxX - minX), 240 / (maxY - minY));
-  return [10 + (lon - minX) * s, 250 - (lat - minY) * s];
-}
+// ---- actions ----
 
-function renderMap() {
-  if (!state.grids) return;
-  const rings = state.grids.features.flatMap((f) =>
-    f.geometry.type === "Polygon" ? [f.geometry.coordinates[0]] : f.geometry.coordinates.map((p) => p[0]));
-  const xs = rings.flat().map((p) => p[0]), ys = rings.flat().map((p) => p[1]);
-  const bounds = [Math.min(...xs), Math.min(...ys), Math.max(...xs), Math.max(...ys)];
-  const hot = new Map();
-  for (const inc of incidents.values()) {
-    if (isOpen(inc) && inc.place.grid_code) hot.set(inc.place.grid_code, (hot.get(inc.place.grid_code) || 0) + 1);
-  }
-  const svg = $("#map");
-  svg.innerHTML = "";
-  for (const f of state.grids.features) {
-    const polys = f.geometry.type === "Polygon" ? [f.geometry.coordinates] : f.geometry.coordinates;
-    for (const poly of polys) {
-      const d = poly[0].map((p, i) => (i ? "L" : "M") + project(bounds, p[0], p[1]).map((v) => v.toFixed(1)).join(",")).join("") + "Z";
-      const path = document.createElementNS("http://www.w3.org/2000/svg", "path");
-      path.setAttribute("d", d);
-      path.dataset.code = f.properties.code;
-      if (hot.get(f.properties.code)) path.classList.add("hot");
-      const title = document.createElementNS("http://www.w3.org/2000/svg", "title");
-      title.textContent = `${f.properties.name} ${f.properties.code}`;
-      path.appendChild(title);
-      svg.appendChild(path);
-    }
-    const ring = polys[0][0];
-    const cx = ring.reduce((a, p) => a + p[0], 0) / ring.length, cy = ring.reduce((a, p) => a + p[1], 0) / ring.length;
-    const [tx, ty] = project(bounds, cx, cy);
-    const label = document.createElementNS("http://www.w3.org/2000/svg", "text");
-    label.setAttribute("x", tx); label.setAttribute("y", ty);
-    label.textContent = f.properties.name;
-    svg.appendChild(label);
-  }
-  for (const cam of state.cameras) {
-    const [x, y] = project(bounds, cam.mount.lon, cam.mount.lat);
-    const dot = document.createElementNS("http://www.w3.org/2000/svg", "circle");
-    dot.setAttribute("cx", x); dot.setAttribute("cy", y); dot.setAttribute("r", 4);
-    svg.appendChild(dot);
+function fillActions(container, inc) {
+  container.innerHTML = "";
+  for (const action of inc.actions || []) {
+    const b = document.createElement("button");
+    b.type = "button";
+    b.textContent = STEP_LABELS[action] || action;
+    b.dataset.action = action;
+    b.addEventListener("click", () => (ASKS[action] ? askStep(inc.id, action) : takeStep(inc.id, action, {})));
+    container.appendChild(b);
   }
 }
 
-const OPEN = new Set(["reported", "dispatched", "accepted", "in_progress", "returned", "reopened"]);
-const isOpen = (inc) => OPEN.has(inc.state);
+function askStep(id, action) {
+  const inc = incidents.get(id), dialog = $("#step"), form = $("#step-form");
+  form.reset();
+  form.dataset.id = id; form.dataset.action = action;
+  $("#step-title").textContent = `${STEP_LABELS[action] || action} · ${inc.title}`;
+  const reason = form.elements.reason;
+  reason.innerHTML = "";
+  for (const [code, text] of Object.entries(state.reasons[action] || {})) reason.add(new Option(text, code));
+  for (const [ask, row] of [["reason", "#ask-reason"], ["rating", "#ask-rating"], ["assignee", "#ask-assignee"]]) {
+    $(row).hidden = ASKS[action] !== ask;
+    $(row).querySelector("select, input").required = ASKS[action] === ask;
+  }
+  $("#step-error").textContent = "";
+  dialog.showModal();
+}
+
+async function submitStep(e) {
+  e.preventDefault();
+  const form = e.target, action = form.dataset.action, ask = ASKS[action];
+  const body = { note: form.elements.note.value };
+  if (ask === "reason") body.reason = form.elements.reason.value;
+  if (ask === "rating") body.rating = Number(form.elements.rating.value);
+  if (ask === "assignee") body.assignee_id = form.elements.assignee_id.value.trim();
+  const problem = await takeStep(form.dataset.id, action, body);
+  if (problem) $("#step-error").textContent = problem;
+  else $("#step").close();
+}
+
+// Returns null when the step was taken, else the server's reason (shown where the operator acted).
+async function takeStep(id, action, body) {
+  const inc = incidents.get(id);
+  const res = await fetch(`/api/incidents/${id}/transitions`, {
+    method: "POST", headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ action, expected_state: inc.state, ...body }),
+  });
+  if (res.ok) { upsert(await res.json()); return null; }
+  const detail = (await res.json().catch(() => ({}))).detail;
+  const problem = typeof detail === "string" ? detail : JSON.stringify(detail || res.status);
+  if (!ASKS[action]) alert(problem);
+  return problem;
+}
+
+// ---- list, map, feed ----
 
 function renderIncidents(freshId) {
   const list = $("#incidents");
@@ -154,7 +341,7 @@ function renderIncidents(freshId) {
   list.innerHTML = "";
   for (const inc of sorted) {
     const li = document.createElement("li");
-    li.className = `sev-${inc.severity}` + (inc.id === freshId ? " new" : "");
+    li.className = `sev-${inc.severity}` + (inc.id === freshId ? " new" : "") + (isOpen(inc) ? "" : " done");
     li.dataset.id = inc.id;
     const grid = inc.place.chain.map((u) => u.name).slice(1).join(" › ");
     const who = inc.assignee ? `${inc.assignee.name} ${inc.assignee.phone}` : "无人值班";
@@ -165,45 +352,31 @@ function renderIncidents(freshId) {
       <div class="row meta"><span class="who"></span><span>×${inc.event_count}</span></div>
       <div class="row meta"><span>${fmtTime(inc.opened_at)} · ${inc.department}</span>
         <span class="due ${late ? "late" : ""}">受理时限 ${fmtTime(inc.accept_by)}</span></div>
-      <div class="row"><span class="meta">${inc.category_code} · ${inc.place.grid_code || inc.place.unit_code}</span>
-        <span class="actions"></span></div>`;
+      <div class="row"><span class="meta">${inc.category_code} · ${inc.place.grid_code || inc.place.unit_code}</span></div>
+      <div class="actions"></div>`;
     li.querySelector(".title").textContent = inc.title;
     li.querySelector(".grid").textContent = grid;
     li.querySelector(".who").textContent = `→ ${who}`;
-    // Only the steps the server says this operator may take now: the buttons are the permission table.
-    for (const action of inc.actions || []) {
-      if (NEEDS_INPUT.has(action)) continue;
-      const b = document.createElement("button");
-      b.textContent = STEP_LABELS[action] || action; b.dataset.action = action;
-      b.addEventListener("click", () => takeStep(inc, action));
-      li.querySelector(".actions").appendChild(b);
-    }
+    fillActions(li.querySelector(".actions"), inc);
     list.appendChild(li);
   }
   $("#open-count").textContent = sorted.filter(isOpen).length;
 }
 
-const STEP_LABELS = {
-  file: "立案 File", dispatch: "派遣 Dispatch", escalate: "升级 Escalate", verify: "核查 Verify",
-  close: "结案 Close", reopen: "返工 Reopen",
-};
-// Steps that need a choice the list has no room for (a reason, a rating, a person): the detail page asks.
-const NEEDS_INPUT = new Set(["return", "reject", "evaluate", "reassign"]);
-
-async function takeStep(inc, action) {
-  const res = await fetch(`/api/incidents/${inc.id}/transitions`, {
-    method: "POST", headers: { "Content-Type": "application/json" },
-    body: JSON.stringify({ action, expected_state: inc.state }),
-  });
-  if (res.ok) upsert(await res.json());
-  else alert((await res.json()).detail);
+function pick(id) {
+  map.highlight(id);
+  const li = document.querySelector(`#incidents li[data-id="${id}"]`);
+  if (!li) return;
+  for (const other of document.querySelectorAll("#incidents li.picked")) other.classList.remove("picked");
+  li.classList.add("picked");
+  li.scrollIntoView({ block: "nearest" });
 }
 
 function upsert(inc, fresh = false) {
   incidents.set(inc.id, inc);
   if (fresh) { state.alertCamera = inc.camera_id; state.alertUntil = Date.now() + 15000; }
   renderIncidents(fresh ? inc.id : null);
-  renderMap();
+  map.setIncidents([...incidents.values()].filter(isOpen));
   renderWall();
 }
 
@@ -212,19 +385,31 @@ function connectFeed() {
   es.onopen = () => { $("#feed-state").className = "on"; };
   es.onerror = () => { $("#feed-state").className = "off"; };
   for (const type of ["incident.opened", "incident.updated"]) {
-    es.addEventListener(type, (e) => {
-      const msg = JSON.parse(e.data);
-      upsert(msg.incident, type === "incident.opened");
-    });
+    es.addEventListener(type, (e) => upsert(JSON.parse(e.data).incident, type === "incident.opened"));
   }
 }
 
 async function refreshCameras() {
+  const before = state.cameras.map((c) => c.id).join();
   state.cameras = await getJSON("/api/cameras");
+  // A camera added or removed through the registry appears on (or leaves) the map as on the wall.
+  if (state.cameras.map((c) => c.id).join() !== before) map.setCameras(state.cameras);
   renderWall();
 }
 
+function bindControls() {
+  for (const b of document.querySelectorAll("#layout button")) b.addEventListener("click", () => setLayout(Number(b.dataset.layout)));
+  $("#zoom-in").addEventListener("click", () => { const r = $("#map").getBoundingClientRect(); map.zoomAt(0.8, r.left + r.width / 2, r.top + r.height / 2); });
+  $("#zoom-out").addEventListener("click", () => { const r = $("#map").getBoundingClientRect(); map.zoomAt(1.25, r.left + r.width / 2, r.top + r.height / 2); });
+  $("#zoom-fit").addEventListener("click", () => map.fit());
+  $("#step-form").addEventListener("submit", submitStep);
+  $("#step-cancel").addEventListener("click", () => $("#step").close());
+}
+
 async function main() {
+  try { state.pins = JSON.parse(localStorage.getItem(PINS_KEY) || "{}") || {}; } catch { state.pins = {}; }
+  map = new GridMap($("#map"), pick);
+  bindControls();
   const me = await getJSON("/api/auth/me");
   $("#user").innerHTML = "";
   $("#user").append(`${me.name} · ${me.role} `);
@@ -232,14 +417,20 @@ async function main() {
   out.href = "#"; out.textContent = "退出";
   out.onclick = async (e) => { e.preventDefault(); await fetch("/api/auth/logout", { method: "POST" }); location.href = "/login"; };
   $("#user").append(out);
-  const [site, cams, grids, page] = await Promise.all([
+  // Every open case (the tiles follow them however old they are), and the latest of the others for the list.
+  const [site, cams, grids, page, open, rules] = await Promise.all([
     getJSON("/api/site"), getJSON("/api/cameras"), getJSON("/api/grids"), getJSON("/api/incidents?limit=100"),
+    getJSON("/api/incidents?open_only=true&limit=200"), getJSON("/api/casework"),
   ]);
-  state.timeZone = site.timezone; state.cameras = cams; state.grids = grids;
+  state.timeZone = site.timezone; state.cameras = cams; state.reasons = rules.reasons;
   const county = grids.features[0]?.properties;
   $("#site").textContent = county ? `${county.township_name} · ${grids.features.length} 网格 · ${cams.length} 路视频` : "";
-  for (const inc of page.items) incidents.set(inc.id, inc);
-  renderWall(); renderMap(); renderIncidents(null);
+  for (const inc of [...page.items, ...open.items]) incidents.set(inc.id, inc);
+  map.setGrids(grids);
+  map.setCameras(cams);
+  map.setIncidents([...incidents.values()].filter(isOpen));
+  setLayout(Number(localStorage.getItem(LAYOUT_KEY)) || 2);
+  renderIncidents(null);
   connectFeed();
   setInterval(refreshCameras, 5000);
   setInterval(() => { $("#clock").textContent = new Date().toLocaleString("zh-CN", { hour12: false, timeZone: state.timeZone }); renderWall(); }, 1000);

@@ -1,8 +1,11 @@
 "use strict";
 // A grid worker's phone: the incidents assigned to them, and the steps the server says they may take.
+// Every step has a label: the buttons are exactly the incident's `actions`, whoever is signed in.
 const LABELS = {
   accept: "接单 Accept", depart: "出发 On the way", start: "到场处置 Start", resolve: "办结 Resolve",
-  return: "退回 Return",
+  return: "退回 Return", file: "立案 File", dispatch: "派遣 Dispatch", reassign: "改派 Reassign",
+  escalate: "升级 Escalate", verify: "核查 Verify", close: "结案 Close", evaluate: "评价 Evaluate",
+  reject: "不予立案 Reject", reopen: "返工 Reopen",
 };
 let timeZone;
 let reasons = {};
