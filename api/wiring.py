@@ -49,11 +49,12 @@ from router.centre.notifier import Notifier
 from router.centre.registry import CameraRegistry
 from router.centre.rosters import Handover, RosterDesk, RosterWatch
 from router.centre.routing import Routing
-from router.centre.verifier import CLEAR_WINDOWS, Verifier
+from router.centre.verifier import Verifier
 from router.centre.writer import EventWriter
 from router.deadlines import DEFAULT_POLICY, DeadlinePolicy
 from router.notify.channels import Channel
 from router.policies import Policies
+from router.verification import CLEAR_WINDOWS
 
 logger = logging.getLogger(__name__)
 
@@ -143,6 +144,7 @@ def build_centre(
     """``policies`` (the site file's) supplies triage, deadlines, filing, dedup cell and snap distance."""
     if policies is not None:
         policy = policies.deadlines
+        clear_windows = policies.clear_windows
     bell = OutboxBell()
     routing = Routing(store, timezone=timezone, policy=policy, policies=policies)
     writer = EventWriter(store.events)

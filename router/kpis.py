@@ -57,7 +57,7 @@ from datetime import datetime
 from models.store.kpis import CaseRow, KpiRows, LogRow, TimerRow
 
 #: Log actors that are the camera verifying a closure.
-CAMERA_ACTORS = frozenset({"camera", "system:verifier"})
+CAMERA_ACTORS = frozenset({"camera"})
 STEPS = ("accept", "arrive", "resolve")
 _MISSED = frozenset({"late", "escalated"})
 _HANDLED = frozenset({"resolved", "verified", "closed"})

@@ -20,6 +20,7 @@ from models.records import EventKind, GridKind, IncidentState, Severity, Tier, T
 from router.deadlines import DEFAULT_POLICY, DeadlinePolicy, StepWindows
 from router.imports.problems import Problem
 from router.triage import DEFAULT_TABLE, TriageTable
+from router.verification import CLEAR_WINDOWS
 
 #: Today's values, each the default of the key that overrides it.
 DEFAULT_OFFLINE_AFTER_S = 300.0
@@ -52,6 +53,8 @@ class Policies:
     offline_after_s: float = DEFAULT_OFFLINE_AFTER_S
     dedup_cell_m: float = DEFAULT_DEDUP_CELL_M
     snap_m: float = DEFAULT_SNAP_M
+    #: How long the camera must see a resolved case's zone clear before it verifies it, per kind.
+    clear_windows: Mapping[EventKind, timedelta] = field(default_factory=lambda: CLEAR_WINDOWS)
 
 
 DEFAULT_POLICIES = Policies()
@@ -147,7 +150,19 @@ def build_policies(section: PoliciesSection) -> Policies:
         offline_after_s=section.offline_after_seconds,
         dedup_cell_m=section.dedup_cell_m,
         snap_m=section.snap_m,
+        clear_windows=_clear_windows(section),
     )
+
+
+def _clear_windows(section: PoliciesSection) -> Mapping[EventKind, timedelta]:
+    windows = dict(CLEAR_WINDOWS)
+    for kind in (EventKind.CROWD, EventKind.OCCUPATION, EventKind.FIRE, EventKind.SMOKE):
+        minutes = getattr(section.verification, kind.value)
+        if minutes == 0:
+            windows.pop(kind)  # a person verifies this kind
+        elif minutes is not None:
+            windows[kind] = timedelta(minutes=minutes)
+    return MappingProxyType(windows)
 
 
 def policy_problems(config: SiteConfig | PoliciesFile) -> list[Problem]:

@@ -18,7 +18,7 @@ from models.records import IncidentState, Post
 from models.store import Store
 from router.centre.casework import Step
 from router.lifecycle import Action
-from router.permissions import Actor
+from router.permissions import CAMERA, Actor
 from tests.rig import T0, Rig, crowd_output
 
 AS_OF = T0 + timedelta(days=1)
@@ -146,7 +146,9 @@ async def build(rig: Rig) -> list[uuid.UUID]:
                 assert await rig.centre.escalator.run_once()
                 continue
             if who == "camera":
-                await rig.store.verification.verify_clear(incident_id, at=clock.now(), note="现场已恢复")
+                # What the verifier does when the camera saw the zone clear for its window.
+                incident = await rig.store.incidents.get(incident_id)
+                await rig.centre.casework.take(incident, CAMERA, Step(Action.VERIFY, note="现场已恢复"))
                 continue
             assert step is not None
             if step.assignee_id == "w":

@@ -131,6 +131,19 @@ class FilingSection(ConfigModel):
     camera_offline: FilingRule | None = None
 
 
+class VerificationSection(ConfigModel):
+    """Camera-verified closure: minutes a resolved zone must stay clear; 0 leaves the kind to a person."""
+
+    crowd: float | None = Field(
+        default=None, ge=0, le=1_440, title="Crowd", description="Minutes (today 10)."
+    )
+    occupation: float | None = Field(
+        default=None, ge=0, le=1_440, title="Occupation", description="Minutes (today 15)."
+    )
+    fire: float | None = Field(default=None, ge=0, le=1_440, title="Fire", description="Minutes (today 5).")
+    smoke: float | None = Field(default=None, ge=0, le=1_440, title="Smoke", description="Minutes (today 5).")
+
+
 class PoliciesSection(ConfigModel):
     triage: TriageSection = Field(
         default_factory=TriageSection,
@@ -146,6 +159,11 @@ class PoliciesSection(ConfigModel):
         default_factory=FilingSection,
         title="Filing",
         description="Per event kind: the confidence at or above which a case is filed without review.",
+    )
+    verification: VerificationSection = Field(
+        default_factory=VerificationSection,
+        title="Camera verification",
+        description="Per kind: minutes a resolved zone must stay clear before the camera verifies the case.",
     )
     offline_after_seconds: float = Field(
         default=300.0,

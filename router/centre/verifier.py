@@ -27,7 +27,6 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from types import MappingProxyType
 
 from models.clock import Clock
 from models.incidents import Incident
@@ -37,15 +36,10 @@ from models.store import OpenTwin, StaleVersion, Store
 from router.centre.casework import Casework, Step
 from router.lifecycle import Action
 from router.permissions import CAMERA, NotAllowed
-from router.verification import DEFAULT_CLEAR_WINDOWS
+from router.verification import CLEAR_WINDOWS
 
 logger = logging.getLogger(__name__)
 
-#: How long the zone must stay clear, per kind the camera can verify; fire and smoke are over or not
-#: within minutes, crowd and occupation keep router.verification's windows.
-CLEAR_WINDOWS: Mapping[EventKind, timedelta] = MappingProxyType(
-    {**DEFAULT_CLEAR_WINDOWS, EventKind.FIRE: timedelta(minutes=5), EventKind.SMOKE: timedelta(minutes=5)}
-)
 #: Past the window, how long to wait for the camera's answer (its hysteresis grace, frame latency).
 ANSWER_SLACK = timedelta(minutes=2)
 #: Seconds between looks for overdue answers.

@@ -30,6 +30,7 @@ from models.clock import ManualClock
 from models.link import RunCamera
 from models.records import EventKind, IncidentState, Severity
 from models.store import Store
+from router.centre.verifier import ANSWER_SLACK
 from router.policies import DEFAULT_POLICIES
 from tests.api.test_cli_imports import gridwatch
 from tests.conftest import DEMO_DIR
@@ -45,6 +46,7 @@ policies:
     medium: {accept_minutes: 7, arrive_minutes: 50}
   filing:
     crowd: {file_above: 0.9}
+  verification: {crowd: 3}
   offline_after_seconds: 42
 """
 
@@ -178,6 +180,17 @@ async def test_a_confident_detection_folding_into_a_waiting_case_files_it(served
     )
     assert again == (first[0], False)
     assert len(await served.store.incidents.log(first[0])) == 2
+
+
+async def test_the_files_verification_window_is_what_the_camera_is_asked_to_watch(served: Served) -> None:
+    result = await served.system.centre.intake.handle(crowd_output(100))
+    verifier = served.system.centre.verifier
+    assert result is not None and verifier is not None
+    incident = await served.store.incidents.get(result[0])
+    await verifier.resolved(incident)  # what Casework calls on a resolution
+    watch = verifier.pending[incident.id]
+    # The file's 3 minutes, not today's 10, plus the slack for the camera's answer.
+    assert watch.due == served.clock.now() + timedelta(minutes=3) + ANSWER_SLACK
 
 
 async def test_the_files_triage_row_sets_severity_and_department(served: Served) -> None:

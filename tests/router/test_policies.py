@@ -169,3 +169,16 @@ def test_the_dedup_cell_and_snap_distance_reach_the_router() -> None:
     assert "|250m:" in router.route(_crowd(0.8), T0).dedup_key
     assert router.snap_m == 0.0
     assert router.route(_crowd(0.8), T0).placement.grid_code == LEFT_GRID
+
+
+def test_verification_windows_change_per_kind_and_zero_leaves_the_kind_to_a_person() -> None:
+    assert build_policies(PoliciesSection()).clear_windows == {
+        EventKind.CROWD: timedelta(minutes=10),
+        EventKind.OCCUPATION: timedelta(minutes=15),
+        EventKind.FIRE: timedelta(minutes=5),
+        EventKind.SMOKE: timedelta(minutes=5),
+    }
+    policies = build_policies(_section({"verification": {"crowd": 3, "fire": 0}}))
+    assert policies.clear_windows[EventKind.CROWD] == timedelta(minutes=3)
+    assert policies.clear_windows[EventKind.OCCUPATION] == timedelta(minutes=15)
+    assert EventKind.FIRE not in policies.clear_windows

@@ -37,6 +37,7 @@ from models.config.policies import (
     KindTriage,
     TriageRow,
     TriageSection,
+    VerificationSection,
 )
 from tests.models.config.site_file import edit, uncomment_line_zone
 
@@ -114,6 +115,8 @@ DID_YOU_MEAN: list[tuple[type[BaseModel], str, str, str, str]] = [
     (FilingSection, "    crowd: {file_above", "    crwod: {file_above", "policies.filing.crwod", "crowd"),
     (FilingRule, "{file_above: 0}", "{file_above: 0, file_abve: 0}", "policies.filing.crowd.file_abve",
      "file_above"),
+    (VerificationSection, "verification: {crowd: 10", "verification: {crwod: 10",
+     "policies.verification.crwod", "crowd"),
 ]  # fmt: skip
 
 

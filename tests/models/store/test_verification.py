@@ -1,14 +1,13 @@
-"""store.verification against the database: clear → verified; seen again → reopened with evidence."""
+"""store.verification: a recurrence that opened its own case is folded into the resolved one."""
 
 from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime, timedelta
 
-from models.incidents import LogEntry, Sighting
-from models.records import EventKind, EvidenceBlob, IncidentState
+from models.incidents import LogEntry
+from models.records import EvidenceBlob, IncidentState
 from models.store import Store
-from router.verification import Verdict, decide
 from tests.router.centre.routing_helpers import demo_router, opening, stall_event
 from tests.router.demo_data import CAMERA_ID
 
@@ -29,43 +28,38 @@ async def resolved_incident(store: Store) -> uuid.UUID:
     return incident_id
 
 
-async def sightings(store: Store, incident_id: uuid.UUID) -> tuple[datetime, list[Sighting]]:
-    resolved = await store.verification.resolved_at(incident_id)
-    assert resolved is not None
-    return resolved, await store.verification.sightings(incident_id, resolved)
-
-
-async def test_clear_window_verifies(store: Store) -> None:
-    incident_id = await resolved_incident(store)
-    resolved, seen = await sightings(store, incident_id)
-    decision = decide(await _kind(store, incident_id), resolved, resolved + timedelta(minutes=15), seen)
-    assert decision.verdict is Verdict.VERIFY
-    await store.verification.verify_clear(
-        incident_id, at=resolved + timedelta(minutes=15), note=decision.note
-    )
-    assert (await store.incidents.get(incident_id)).state is IncidentState.VERIFIED
-
-
-async def test_recurrence_reopens_with_evidence_and_folds_the_duplicate(store: Store) -> None:
+async def test_the_open_recurrence_is_folded_into_the_resolved_case(store: Store) -> None:
     incident_id = await resolved_incident(store)
     router = demo_router()
     again = stall_event(CAMERA_ID, T0 + timedelta(minutes=8))
     blob = EvidenceBlob("snapshot", "image/jpeg", "ab" * 32, b"\xff\xd8jpeg")
     twin, opened = await store.events.record(again, opening(router, again), [blob])
     assert opened and twin != incident_id  # the resolved incident no longer absorbs events
-    resolved, seen = await sightings(store, incident_id)
-    decision = decide(await _kind(store, incident_id), resolved, resolved + timedelta(minutes=9), seen)
-    assert decision.verdict is Verdict.REOPEN and len(decision.evidence_ids) == 1
-    folded = await store.verification.reopen_with_evidence(
-        incident_id, at=resolved + timedelta(minutes=9), note=decision.note, attachments=decision.evidence_ids
-    )
+
+    folded = await store.verification.fold_twin(incident_id, at=T0 + timedelta(minutes=9))
+
     assert folded == twin
-    reopened = await store.incidents.get(incident_id)
-    assert reopened.state is IncidentState.REOPENED and reopened.event_count == 2
-    assert (await store.incidents.get(twin)).state is IncidentState.REJECTED
-    log = await store.incidents.log(incident_id)
-    assert log[-1].action == "reopen" and log[-1].attachments == decision.evidence_ids
+    assert (await store.incidents.get(incident_id)).event_count == 2
+    merged = await store.incidents.get(twin)
+    assert (merged.state, merged.event_count) == (IncidentState.REJECTED, 0)
+    last = (await store.incidents.log(twin))[-1]
+    assert (last.action, last.actor, last.to_state) == ("merge", "camera", IncidentState.REJECTED)
+    assert str(incident_id) in last.note
 
 
-async def _kind(store: Store, incident_id: uuid.UUID) -> EventKind:
-    return (await store.incidents.get(incident_id)).kind
+async def test_nothing_is_folded_without_a_twin_or_once_the_case_moved_on(store: Store) -> None:
+    incident_id = await resolved_incident(store)
+    assert await store.verification.fold_twin(incident_id, at=T0 + timedelta(minutes=9)) is None
+    await store.incidents.apply(
+        LogEntry(
+            incident_id,
+            IncidentState.RESOLVED,
+            IncidentState.REOPENED,
+            "reopen",
+            "c001",
+            T0 + timedelta(minutes=10),
+        )
+    )
+    again = stall_event(CAMERA_ID, T0 + timedelta(minutes=11))
+    await store.events.record(again, opening(demo_router(), again))
+    assert await store.verification.fold_twin(incident_id, at=T0 + timedelta(minutes=12)) is None
