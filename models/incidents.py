@@ -153,13 +153,3 @@ class EventRecord:
     lonlat: LonLat | None
     evidence: tuple[Evidence, ...] = ()
     ended_at: datetime | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Sighting:
-    """The camera's rule firing again on a resolved incident's camera and zone (camera-verified closure)."""
-
-    event_id: uuid.UUID
-    started_at: datetime
-    ended_at: datetime | None
-    evidence_ids: tuple[str, ...] = ()
