@@ -380,11 +380,15 @@ function upsert(inc, fresh = false) {
   renderWall();
 }
 
+// Every topic the outbox announces a change of an incident under (models/store: incidents, timers, events).
+const FEED_TOPICS = ["incident.opened", "incident.updated", "incident.escalated", "incident.verified",
+  "incident.reopened"];
+
 function connectFeed() {
   const es = new EventSource("/api/stream");
   es.onopen = () => { $("#feed-state").className = "on"; };
   es.onerror = () => { $("#feed-state").className = "off"; };
-  for (const type of ["incident.opened", "incident.updated"]) {
+  for (const type of FEED_TOPICS) {
     es.addEventListener(type, (e) => upsert(JSON.parse(e.data).incident, type === "incident.opened"));
   }
 }

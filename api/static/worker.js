@@ -100,7 +100,9 @@ async function main() {
   document.getElementById("user").textContent = `${me.name} · ${me.worker_id || me.role}`;
   await load();
   const es = new EventSource("/api/stream");
-  for (const t of ["incident.opened", "incident.updated"]) es.addEventListener(t, () => load());
+  // Every topic an incident changes under, escalations (a case handed to or taken from this worker) included.
+  for (const t of ["incident.opened", "incident.updated", "incident.escalated", "incident.verified",
+    "incident.reopened"]) es.addEventListener(t, () => load());
 }
 
 main().catch((e) => console.error(e));

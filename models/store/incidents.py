@@ -22,6 +22,12 @@ from models.records import (
 )
 from models.store.base import NotFound, OpenTwin, Repository, StaleVersion, units_from_json
 
+#: Steps the chat robots announce in words of their own (router/notify/formats.py): a verification, and a
+#: reopening (返工), which tells the assignee the case is back with them. Every other step is an update.
+_TOPICS: Mapping[IncidentState, str] = {
+    IncidentState.VERIFIED: "incident.verified",
+    IncidentState.REOPENED: "incident.reopened",
+}
 
 class IncidentRepository(Repository):
     async def get(self, incident_id: uuid.UUID) -> Incident:
@@ -111,7 +117,8 @@ class IncidentRepository(Repository):
                 entry.rating,
             )
             await conn.execute(
-                "INSERT INTO outbox (topic, incident_id, payload) VALUES ('incident.updated', $1, $2)",
+                "INSERT INTO outbox (topic, incident_id, payload) VALUES ($1, $2, $3)",
+                _TOPICS.get(entry.to_state, "incident.updated"),
                 entry.incident_id,
                 {
                     "incident_id": str(entry.incident_id),

@@ -162,7 +162,7 @@ async def test_people_still_on_the_road_reopen_the_case_with_a_fresh_snapshot(
     )
     assert timers and all(t["due_at"] > entry.at for t in timers)
     announced = await running.store.pool.fetch(
-        "SELECT payload FROM outbox WHERE incident_id = $1 AND topic = 'incident.updated'", incident.id
+        "SELECT payload FROM outbox WHERE incident_id = $1 AND topic = 'incident.reopened'", incident.id
     )
     assert {"incident_id": str(incident.id), "state": "reopened", "action": "reopen"} in [
         a["payload"] for a in announced
