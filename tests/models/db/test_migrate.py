@@ -9,8 +9,8 @@ import asyncpg
 from models.db import available_migrations, migrate
 
 
-async def test_migrations_are_idempotent_and_recorded(db_url: str) -> None:
-    conn = await asyncpg.connect(db_url)
+async def test_migrations_are_idempotent_and_recorded(empty_db_url: str) -> None:
+    conn = await asyncpg.connect(empty_db_url)
     try:
         first = await migrate(conn)
         second = await migrate(conn)
@@ -22,8 +22,8 @@ async def test_migrations_are_idempotent_and_recorded(db_url: str) -> None:
     assert versions == [m.version for m in available_migrations()]
 
 
-async def test_concurrent_migrations_queue_on_the_advisory_lock(db_url: str) -> None:
-    conns = [await asyncpg.connect(db_url) for _ in range(3)]
+async def test_concurrent_migrations_queue_on_the_advisory_lock(empty_db_url: str) -> None:
+    conns = [await asyncpg.connect(empty_db_url) for _ in range(3)]
     try:
         results = await asyncio.gather(*(migrate(c) for c in conns))
     finally:

@@ -169,8 +169,8 @@ async def test_a_forged_row_with_a_recomputed_hash_breaks_the_next_link(
     assert f"does not follow row {ids[0]}" in found.problem
 
 
-async def test_the_migration_chains_the_rows_already_there(db_url: str) -> None:
-    conn = await asyncpg.connect(db_url)
+async def test_the_migration_chains_the_rows_already_there(empty_db_url: str) -> None:
+    conn = await asyncpg.connect(empty_db_url)
     try:
         await conn.execute(
             "CREATE TABLE schema_migrations (version integer PRIMARY KEY, name text NOT NULL,"
@@ -189,7 +189,7 @@ async def test_the_migration_chains_the_rows_already_there(db_url: str) -> None:
     finally:
         await conn.close()
     assert [r["chain_seq"] for r in seqs] == [1, 2, 3, 4]
-    store = await Store.connect(db_url)
+    store = await Store.connect(empty_db_url)
     try:
         await store.audit.record(actor="after", action="view", object_type="evidence", object_id="5")
         report = await store.audit.verify()
