@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 from collections.abc import Coroutine, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -28,6 +29,7 @@ from api.deps import AppContext
 from api.link import InProcessLink
 from api.webrtc import WebRTCHub
 from detect.analysis.batcher import DetectionBatcher
+from detect.analysis.camera_events import CameraEventFeed
 from detect.analysis.clip_encoder import ClipEncoder
 from detect.analysis.clips import POST_SECONDS, PRE_SECONDS
 from detect.analysis.node import AnalysisNode
@@ -35,6 +37,7 @@ from detect.port import Detector
 from detect.rules.fire import FIRE_EVERY_SECONDS
 from ingest.camera_urls import IPNetwork
 from ingest.offline import OfflineWatch
+from models.camera_events import CameraEventTable, OnvifEndpoint
 from models.clock import Clock
 from models.link import CommandSink, EventSink
 from models.records import Camera
@@ -117,6 +120,7 @@ def build_centre(
     timezone: str = "Asia/Shanghai",
     channels: Sequence[Channel] = (),
     policy: DeadlinePolicy = DEFAULT_POLICY,
+    camera_events: CameraEventTable | None = None,
 ) -> Centre:
     bell = OutboxBell()
     routing = Routing(store, timezone=timezone, policy=policy)
@@ -131,7 +135,7 @@ def build_centre(
         store=store,
         routing=routing,
         writer=writer,
-        intake=Intake(routing, writer, store, bell),
+        intake=Intake(routing, writer, store, bell, camera_events=camera_events or CameraEventTable()),
         broadcaster=broadcaster,
         relay=relay,
         escalator=Escalator(store.timers, clock, routing.roster, bell, policy=policy),
@@ -151,7 +155,19 @@ def build_analysis(
     fire_every_s_by_camera: Mapping[str, float] | None = None,
     clip_seconds: tuple[float, float] | None = (PRE_SECONDS, POST_SECONDS),
     offline_after_s: float = OFFLINE_AFTER_S,
+    onvif_endpoints: Mapping[str, OnvifEndpoint] | None = None,
+    camera_events: CameraEventTable | None = None,
+    camera_event_options: Mapping[str, Any] | None = None,
 ) -> AnalysisNode:
+    """``onvif_endpoints``: the cameras whose own events to subscribe to (their site ``onvif:``)."""
+    feed = (
+        CameraEventFeed(
+            sink, clock, onvif_endpoints, camera_events or CameraEventTable(), os.environ,
+            **(camera_event_options or {}),
+        )
+        if onvif_endpoints
+        else None
+    )  # fmt: skip
     return AnalysisNode(
         sink,
         DetectionBatcher(detector, name="person"),
@@ -162,6 +178,7 @@ def build_analysis(
         fire_batcher=DetectionBatcher(fire_detector, name="fire") if fire_detector is not None else None,
         fire_every_s=fire_every_s,
         fire_every_s_by_camera=fire_every_s_by_camera,
+        camera_events=feed,
     )
 
 
@@ -227,6 +244,9 @@ def build_system(
     fire_every_s_by_camera: Mapping[str, float] | None = None,
     clip_seconds: tuple[float, float] | None = (PRE_SECONDS, POST_SECONDS),
     offline_after_s: float = OFFLINE_AFTER_S,
+    onvif_endpoints: Mapping[str, OnvifEndpoint] | None = None,
+    camera_events: CameraEventTable | None = None,
+    camera_event_options: Mapping[str, Any] | None = None,
 ) -> System:
     link = InProcessLink()
     analysis = build_analysis(
@@ -238,8 +258,13 @@ def build_system(
         fire_every_s_by_camera=fire_every_s_by_camera,
         clip_seconds=clip_seconds,
         offline_after_s=offline_after_s,
+        onvif_endpoints=onvif_endpoints,
+        camera_events=camera_events,
+        camera_event_options=camera_event_options,
     )
-    centre = build_centre(store, clock, analysis, timezone=timezone, channels=channels)
+    centre = build_centre(
+        store, clock, analysis, timezone=timezone, channels=channels, camera_events=camera_events
+    )
     webrtc = WebRTCHub(analysis)
     app = build_app(centre, analysis, auth, webrtc=webrtc, camera_subnets=camera_subnets)
     return System(link, analysis, centre, webrtc, app)

@@ -86,6 +86,8 @@ class EventKind(enum.StrEnum):
     FALL = "fall"
     LINE_CROSSING = "line_crossing"
     CAMERA_OFFLINE = "camera_offline"
+    #: The camera itself reported tampering (covered, moved, sprayed, blurred): someone must go and look.
+    CAMERA_TAMPER = "camera_tamper"
 
 
 class IncidentState(enum.StrEnum):

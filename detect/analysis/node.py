@@ -19,6 +19,7 @@ from typing import Any
 
 from detect.analysis.analyzer import CameraAnalyzer
 from detect.analysis.batcher import DetectionBatcher
+from detect.analysis.camera_events import CameraEventFeed
 from detect.analysis.clip_encoder import ClipEncoder
 from detect.analysis.clips import POST_SECONDS, PRE_SECONDS, ClipRecorder
 from detect.analysis.live import LiveView
@@ -53,6 +54,7 @@ class AnalysisNode:
         fire_batcher: DetectionBatcher | None = None,
         fire_every_s: float = FIRE_EVERY_SECONDS,
         fire_every_s_by_camera: Mapping[str, float] | None = None,
+        camera_events: CameraEventFeed | None = None,
     ) -> None:
         self._sink = sink
         self.batcher = batcher
@@ -69,6 +71,8 @@ class AnalysisNode:
         self.live: dict[str, LiveView] = {}
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._watch: asyncio.Task[None] | None = None
+        #: The cameras' own ONVIF events, subscribed while their cameras run.
+        self.camera_events = camera_events
 
     # --- running ------------------------------------------------------------------------------------
 
@@ -90,6 +94,8 @@ class AnalysisNode:
                 self._tasks[camera.id] = asyncio.create_task(
                     self._camera_loop(camera), name=f"camera:{camera.id}"
                 )
+                if self.camera_events is not None:
+                    self.camera_events.start(camera.id)
         elif isinstance(command, StopCamera):
             await self._stop_camera(command.camera_id)
             self.cameras.pop(command.camera_id, None)
@@ -108,6 +114,8 @@ class AnalysisNode:
             self._watch = None
         for camera_id in list(self._tasks):
             await self._stop_camera(camera_id)
+        if self.camera_events is not None:
+            await self.camera_events.aclose()
         if self.clips is not None:
             await self.clips.aclose()
         await self.batcher.aclose()
@@ -122,6 +130,8 @@ class AnalysisNode:
                 await task
         self.live.pop(camera_id, None)
         self._offline.forget(camera_id)
+        if self.camera_events is not None:
+            await self.camera_events.stop(camera_id)
 
     def clip_recorder(self, camera: Camera) -> ClipRecorder | None:
         """The camera's clip buffer as the site configured clips, or None when clips are off."""
@@ -240,4 +250,10 @@ class AnalysisNode:
 
     def status(self, camera_id: str) -> dict[str, Any]:
         view = self.live.get(camera_id)
-        return (view or LiveView()).status()
+        status = (view or LiveView()).status()
+        events = self.camera_events.status(camera_id) if self.camera_events is not None else None
+        if events is not None:
+            status["camera_events"] = events
+            if events["reason"]:
+                status["reasons"] = [*status.get("reasons", ()), f"camera events: {events['reason']}"]
+        return status

@@ -14,10 +14,12 @@ import uuid
 from collections.abc import AsyncIterator, Callable
 from functools import partial
 
-from models.link import AnalysisMessage, ClipReport, EventReport
+from models.camera_events import CameraEventTable
+from models.link import AnalysisMessage, CameraEventReport, ClipReport, EventReport
 from models.records import EventPhase
 from models.store import TRANSIENT_DB_ERRORS, NotFound, Store
 from router.centre.bell import OutboxBell
+from router.centre.camera_events import CameraEventHandler
 from router.centre.routing import Routing
 from router.centre.writer import EventWriter
 
@@ -30,17 +32,31 @@ MAX_IN_FLIGHT = 256
 
 
 class Intake:
-    def __init__(self, routing: Routing, writer: EventWriter, store: Store, bell: OutboxBell) -> None:
+    def __init__(
+        self,
+        routing: Routing,
+        writer: EventWriter,
+        store: Store,
+        bell: OutboxBell,
+        *,
+        camera_events: CameraEventTable | None = None,
+    ) -> None:
         self._routing = routing
         self._writer = writer
         self._store = store
         self._bell = bell
+        #: The cameras' own events (ONVIF), looked up in the site's table; without one they are dropped.
+        self.camera_events = (
+            CameraEventHandler(camera_events, self.report, store, bell) if camera_events is not None else None
+        )
 
     async def handle(self, message: AnalysisMessage) -> tuple[uuid.UUID, bool] | None:
         """Handle one message; for a START, (incident id, whether it was opened now)."""
         if isinstance(message, ClipReport):
             await self.attach_clip(message)
             return None
+        if isinstance(message, CameraEventReport):
+            return await self.camera_events.handle(message) if self.camera_events is not None else None
         return await self.report(message)
 
     async def report(self, report: EventReport) -> tuple[uuid.UUID, bool] | None:
