@@ -168,7 +168,6 @@ class PullPointSubscriber:
         self.subscriptions += 1
         self.failures = 0
         self.state = SubscriptionState.SUBSCRIBED
-        self.last_error = None
         self._schedule_renewal(answer)
         logger.info("camera %s: subscribed to events (%s)", self.camera_id, self.target.address)
 
