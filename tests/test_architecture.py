@@ -45,6 +45,7 @@ WORKERS = frozenset(
         "Casework",
         "CameraRegistry",
         "WebRTCHub",
+        "CameraEventFeed",
     }
 )
 WIRING = "api.wiring"
