@@ -59,6 +59,10 @@ async def _checked_camera(body: Any, subnets: tuple[IPNetwork, ...], path_id: st
         body = {**body, "id": body.get("id", path_id)}
         if body["id"] != path_id:
             raise _unprocessable([f"id: the body says {body['id']!r}, the path {path_id!r}"])
+    if body.get("onvif") is not None:
+        # The event subscription of a camera is read from the site file at start; one given here would be
+        # silently dropped, and its host would skip the subnet admission the stream URL gets.
+        raise _unprocessable(["onvif: set a camera's ONVIF events in the site file (cameras[].onvif)"])
     source = body.get("source")
     if not isinstance(source, str):
         raise _unprocessable(["source: required, an rtsp:// or rtsps:// URL"])
