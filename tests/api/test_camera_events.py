@@ -23,6 +23,7 @@ import pytest
 import yaml
 
 from api.auth import AuthConfig
+from api.cli.running import serve_site
 from api.site import DEMO_PASSWORD, configured_site, load_site, seed_demo_users
 from api.wiring import System, build_system
 from models.clock import ManualClock
@@ -32,6 +33,7 @@ from models.store import Store
 from tests.conftest import DEMO_DIR, REPO
 from tests.ingest.onvif.event_service import EventService, Notification
 from tests.rig import T0
+from tests.servers import free_port
 
 CANARY = "canary-OnvifEvents-4b7d21"
 CAMERA = "cam-dongguan-road"
@@ -247,3 +249,35 @@ async def test_camera_events_open_incidents_in_the_served_system(
     await eventually(folded_again)
     assert [i.id for i in await tampered()] == [incident.id]
     assert CANARY not in caplog.text
+
+
+async def test_serve_site_subscribes_and_a_tamper_opens_its_incident(
+    services: tuple[EventService, EventService],
+    store: Store,
+    db_url: str,
+    tmp_path: Path,
+    vtest: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """What `gridwatch serve --config` runs (serve_site, HTTP server and all), with its default timings."""
+    monkeypatch.setenv("GW_TEST_ONVIF_PASSWORD", CANARY)
+    events, plain = services
+    site, _ = configured_site(_site_file(tmp_path, vtest, events.port, plain.port))
+    served = asyncio.create_task(
+        serve_site(db_url, site, NoBoxes(), AuthConfig.for_demo(), host="127.0.0.1", port=free_port())
+    )
+    try:
+        assert await events.changes.until(lambda: bool(events.subscriptions) or served.done(), 30)
+        assert not served.done(), served.exception()
+        events.publish([Notification("tnsaxis:VideoSource/Tampering", {"tampering": "1"}, source={})])
+
+        async def tampered() -> list[Incident]:
+            return await _of_kind(store, EventKind.CAMERA_TAMPER)
+
+        [incident] = await eventually(tampered)
+        assert incident.camera_id == CAMERA and incident.grid_code == "379901001001001"
+    finally:
+        served.cancel()
+        await asyncio.wait([served])
+    # serve_site unsubscribed on its way out, as it stops the camera.
+    assert events.subscriptions == {}
