@@ -12,7 +12,7 @@ from pathlib import Path
 from api.auth import hash_password
 from api.problems import UsageProblem
 from detect.analysis.clips import POST_SECONDS, PRE_SECONDS
-from models.camera_events import CameraEventTable, OnvifEndpoint
+from models.camera_events import CameraEventTable
 from models.config import ConfigError, DetectorsSection, load_site_config
 from models.records import Camera, Grid, Shift
 from models.store import Store, UserRecord
@@ -55,8 +55,6 @@ class SiteData:
     fire_every_s_by_camera: Mapping[str, float] = field(default_factory=dict)
     #: Seconds of event clip before and after each event's start; None: no clips.
     clip_seconds: tuple[float, float] | None = (PRE_SECONDS, POST_SECONDS)
-    #: Cameras whose own ONVIF events are subscribed to, by camera id (their ``onvif:`` entries).
-    onvif_endpoints: Mapping[str, OnvifEndpoint] = field(default_factory=dict)
     #: What each camera event topic means (the site's ``camera_events:`` rules, then the defaults).
     camera_events: CameraEventTable = field(default_factory=CameraEventTable)
 
@@ -102,7 +100,6 @@ def configured_site(path: Path) -> tuple[SiteData, DetectorsSection]:
         raise UsageProblem(str(exc.args[0])) from None
     fire_every = {c.id: c.fire_every_seconds for c in config.cameras if c.fire_every_seconds is not None}
     clips = config.clips
-    endpoints = {c.id: c.onvif.endpoint(c.source) for c in config.cameras if c.onvif is not None}
     site = SiteData(
         config.site.timezone,
         grids,
@@ -112,7 +109,6 @@ def configured_site(path: Path) -> tuple[SiteData, DetectorsSection]:
         tuple(config.site.camera_subnets),
         fire_every,
         (clips.pre_seconds, clips.post_seconds) if clips.enabled else None,
-        {camera_id: endpoint for camera_id, endpoint in endpoints.items() if endpoint is not None},
         CameraEventTable(rule.to_rule() for rule in config.camera_events),
     )
     return site, config.detectors

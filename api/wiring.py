@@ -37,7 +37,7 @@ from detect.port import Detector
 from detect.rules.fire import FIRE_EVERY_SECONDS
 from ingest.camera_urls import IPNetwork
 from ingest.offline import OfflineWatch
-from models.camera_events import CameraEventTable, OnvifEndpoint
+from models.camera_events import CameraEventTable
 from models.clock import Clock
 from models.link import CommandSink, EventSink
 from models.records import Camera
@@ -155,19 +155,13 @@ def build_analysis(
     fire_every_s_by_camera: Mapping[str, float] | None = None,
     clip_seconds: tuple[float, float] | None = (PRE_SECONDS, POST_SECONDS),
     offline_after_s: float = OFFLINE_AFTER_S,
-    onvif_endpoints: Mapping[str, OnvifEndpoint] | None = None,
     camera_events: CameraEventTable | None = None,
     camera_event_options: Mapping[str, Any] | None = None,
 ) -> AnalysisNode:
-    """``onvif_endpoints``: the cameras whose own events to subscribe to (their site ``onvif:``)."""
-    feed = (
-        CameraEventFeed(
-            sink, clock, onvif_endpoints, camera_events or CameraEventTable(), os.environ,
-            **(camera_event_options or {}),
-        )
-        if onvif_endpoints
-        else None
-    )  # fmt: skip
+    """Cameras whose record names an ONVIF endpoint get their own events subscribed while they run."""
+    feed = CameraEventFeed(
+        sink, clock, camera_events or CameraEventTable(), os.environ, **(camera_event_options or {})
+    )
     return AnalysisNode(
         sink,
         DetectionBatcher(detector, name="person"),
@@ -244,7 +238,6 @@ def build_system(
     fire_every_s_by_camera: Mapping[str, float] | None = None,
     clip_seconds: tuple[float, float] | None = (PRE_SECONDS, POST_SECONDS),
     offline_after_s: float = OFFLINE_AFTER_S,
-    onvif_endpoints: Mapping[str, OnvifEndpoint] | None = None,
     camera_events: CameraEventTable | None = None,
     camera_event_options: Mapping[str, Any] | None = None,
 ) -> System:
@@ -258,7 +251,6 @@ def build_system(
         fire_every_s_by_camera=fire_every_s_by_camera,
         clip_seconds=clip_seconds,
         offline_after_s=offline_after_s,
-        onvif_endpoints=onvif_endpoints,
         camera_events=camera_events,
         camera_event_options=camera_event_options,
     )

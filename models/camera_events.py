@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from fnmatch import fnmatchcase
 
 from models.records import EventKind
-from models.secrets import ENV_PLACEHOLDER
 
 
 class EventAction(enum.StrEnum):
@@ -78,27 +77,3 @@ class CameraEventTable:
         """The data item a site rule names for topic, for topics the event parser does not know."""
         found = self.lookup(topic)
         return found.state_item if found is not None else None
-
-
-@dataclass(frozen=True, slots=True)
-class OnvifEndpoint:
-    """Where a camera's ONVIF device service is; the password stays a ``${ENV}`` placeholder until used."""
-
-    host: str
-    port: int = 80
-    user: str | None = None
-    #: ``${VAR}`` naming the environment variable that holds the password, or None.
-    password: str | None = None
-    #: False: the site says not to subscribe to this camera's events.
-    events: bool = True
-
-    @property
-    def password_env(self) -> str | None:
-        if self.password is None:
-            return None
-        match = ENV_PLACEHOLDER.fullmatch(self.password)
-        return match.group(1) if match else None
-
-    @property
-    def address(self) -> str:
-        return f"{self.host}:{self.port}"

@@ -141,7 +141,6 @@ async def serve_site(
         fire_every_s=fire_every_s,
         fire_every_s_by_camera=site.fire_every_s_by_camera,
         clip_seconds=site.clip_seconds,
-        onvif_endpoints=site.onvif_endpoints,
         camera_events=site.camera_events,
     )
     await system.start()

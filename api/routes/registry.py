@@ -60,9 +60,10 @@ async def _checked_camera(body: Any, subnets: tuple[IPNetwork, ...], path_id: st
         if body["id"] != path_id:
             raise _unprocessable([f"id: the body says {body['id']!r}, the path {path_id!r}"])
     if body.get("onvif") is not None:
-        # The event subscription of a camera is read from the site file at start; one given here would be
-        # silently dropped, and its host would skip the subnet admission the stream URL gets.
-        raise _unprocessable(["onvif: set a camera's ONVIF events in the site file (cameras[].onvif)"])
+        # A host given here would skip the subnet admission the stream URL gets; the site file and
+        # onboarding (which probes only inside the camera subnets) are where endpoints come from.
+        where = "the site file (cameras[].onvif) or by `gridwatch onboard`"
+        raise _unprocessable([f"onvif: set a camera's ONVIF endpoint in {where}"])
     source = body.get("source")
     if not isinstance(source, str):
         raise _unprocessable(["source: required, an rtsp:// or rtsps:// URL"])
@@ -114,6 +115,10 @@ async def replace_camera(
 ) -> dict[str, Any]:
     """Create or replace a camera; its analysis restarts with the new settings, the others run on."""
     camera = await _checked_camera(body, ctx.camera_subnets, camera_id)
+    existing = await registry.get(camera_id)
+    if existing is not None:
+        # The ONVIF endpoint comes from the site file or onboarding, never from here: a replacement keeps it.
+        camera = replace(camera, onvif=existing.onvif)
     await registry.save(camera)
     logger.info("camera registry: %s replaced camera %s", principal.name, camera.id)
     return camera_json(camera)

@@ -18,28 +18,30 @@ from typing import Any
 from ingest.onvif.events import CameraEvent, EventParser
 from ingest.onvif.models import Credentials, DeviceTarget
 from ingest.onvif.pullpoint import PullPointSubscriber, SubscriptionState
-from models.camera_events import CameraEventTable, OnvifEndpoint
+from models.camera_events import CameraEventTable
 from models.clock import Clock
 from models.link import CameraEventReport, EventSink
+from models.records import Camera, OnvifEndpoint
 
 logger = logging.getLogger(__name__)
 
 
 class CameraEventFeed:
-    """Subscriptions by camera id; ``options`` go to each PullPointSubscriber (renewal, timeouts, backoff)."""
+    """Subscriptions by camera id; ``options`` go to each PullPointSubscriber (renewal, timeouts, backoff).
+
+    ``environ`` fills the ``${VAR}`` of each endpoint's password at the moment of subscribing.
+    """
 
     def __init__(
         self,
         sink: EventSink,
         clock: Clock,
-        endpoints: Mapping[str, OnvifEndpoint],
         table: CameraEventTable,
         environ: Mapping[str, str],
         **options: Any,
     ) -> None:
         self._sink = sink
         self._clock = clock
-        self.endpoints = dict(endpoints)
         self.table = table
         self._environ = environ
         self._options = options
@@ -48,9 +50,9 @@ class CameraEventFeed:
         #: Why a camera's subscription could not even be built (a missing password variable).
         self._unstarted: dict[str, str] = {}
 
-    def start(self, camera_id: str) -> None:
-        """Subscribe to the camera's events if its site entry names an ONVIF endpoint that offers them."""
-        endpoint = self.endpoints.get(camera_id)
+    def start(self, camera: Camera) -> None:
+        """Subscribe to the camera's events if its record names an ONVIF endpoint (site file, onboarding)."""
+        camera_id, endpoint = camera.id, camera.onvif
         if endpoint is None or not endpoint.events or camera_id in self._tasks:
             return
         try:

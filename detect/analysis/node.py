@@ -95,7 +95,7 @@ class AnalysisNode:
                     self._camera_loop(camera), name=f"camera:{camera.id}"
                 )
                 if self.camera_events is not None:
-                    self.camera_events.start(camera.id)
+                    self.camera_events.start(camera)
         elif isinstance(command, StopCamera):
             await self._stop_camera(command.camera_id)
             self.cameras.pop(command.camera_id, None)

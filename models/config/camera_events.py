@@ -9,9 +9,9 @@ from urllib.parse import unquote, urlsplit
 
 from pydantic import Field, field_validator
 
-from models.camera_events import ATTACH, IGNORE, CameraEventRule, OnvifEndpoint, rule
+from models.camera_events import ATTACH, IGNORE, CameraEventRule, rule
 from models.config.base import ConfigModel
-from models.records import EventKind
+from models.records import EventKind, OnvifEndpoint
 from models.secrets import is_placeholder
 
 #: What a rule's kind may say, in the order the error message lists them.

@@ -166,4 +166,5 @@ class CameraConfig(ConfigModel):
             zones=tuple(to_zone(z) for z in self.zones),
             analysis_fps=self.analysis_fps,
             enabled=self.enabled,
+            onvif=self.onvif.endpoint(self.source) if self.onvif is not None else None,
         )

@@ -13,6 +13,7 @@ import asyncio
 import copy
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -24,11 +25,14 @@ import yaml
 
 from api.auth import AuthConfig
 from api.cli.running import serve_site
-from api.site import DEMO_PASSWORD, configured_site, load_site, seed_demo_users
+from api.site import DEMO_PASSWORD, configured_site, demo_site, load_site, seed_demo_users
 from api.wiring import System, build_system
+from ingest.camera_urls import parse_subnets
+from ingest.onvif.models import DeviceReport, DeviceTarget, MediaProfile
+from ingest.onvif.onboarding import merge_cameras
 from models.clock import ManualClock
 from models.incidents import Incident
-from models.records import Detection, EventKind, LocatedBy
+from models.records import Detection, EventKind, LocatedBy, OnvifEndpoint
 from models.store import Store
 from tests.conftest import DEMO_DIR, REPO
 from tests.ingest.onvif.event_service import EventService, Notification
@@ -122,7 +126,6 @@ async def system(
         AuthConfig.for_demo(),
         timezone=site.timezone,
         clip_seconds=None,
-        onvif_endpoints=site.onvif_endpoints,
         camera_events=site.camera_events,
         camera_event_options={"subscription_s": 2, "pull_timeout_s": 1, "retry_s": 0.2, "retry_max_s": 0.4},
     )
@@ -133,9 +136,9 @@ async def system(
         await built.stop()
 
 
-async def _client(system: System) -> httpx.AsyncClient:
+async def _client(system: System, username: str = "command") -> httpx.AsyncClient:
     client = httpx.AsyncClient(transport=httpx.ASGITransport(app=system.app), base_url="http://gridwatch")
-    response = await client.post("/api/auth/token", json={"username": "command", "password": DEMO_PASSWORD})
+    response = await client.post("/api/auth/token", json={"username": username, "password": DEMO_PASSWORD})
     assert response.status_code == 200, response.text
     client.headers["Authorization"] = f"Bearer {response.json()['access_token']}"
     return client
@@ -285,3 +288,60 @@ async def test_serve_site_subscribes_and_a_tamper_opens_its_incident(
         await asyncio.wait([served])
     # serve_site unsubscribed on its way out, as it stops the camera.
     assert events.subscriptions == {}
+
+
+async def test_an_onboarded_camera_is_subscribed_from_the_store_and_a_registry_replace_keeps_it(
+    services: tuple[EventService, EventService], store: Store
+) -> None:
+    """`gridwatch onboard` stores the endpoint it probed; serve reads it back and subscribes."""
+    events, _ = services
+    target = DeviceTarget("127.0.0.1", events.port, "cam-onboarded", "东门", (118.63, 35.7907687))
+    profile = MediaProfile("sub", "sub", "H264", 768, 576, 10.0, 20, "rtsp://127.0.0.1:9/sub", None)
+    report = DeviceReport(target, T0, profiles=(profile,), has_events=True)
+    [camera] = merge_cameras([(report, None)], {})
+    assert camera.onvif == OnvifEndpoint("127.0.0.1", events.port, None, None, events=True)
+    site = demo_site()
+    await load_site(store, replace(site, cameras=[camera]))
+    await seed_demo_users(store)
+    assert (await store.cameras.get(camera.id)) == camera  # the endpoint survives the store
+
+    system = build_system(
+        store, NoBoxes(), ManualClock(T0), AuthConfig.for_demo(), timezone=site.timezone, clip_seconds=None,
+        camera_subnets=parse_subnets(["127.0.0.0/8"]),
+        camera_event_options={"subscription_s": 5, "pull_timeout_s": 1, "retry_s": 0.2},
+    )  # fmt: skip
+    await system.start()
+    try:
+        assert await events.changes.until(lambda: len(events.subscriptions) == 1, 15)
+        events.publish([Notification("tns1:VideoSource/SignalLoss", {"State": "true"})])
+
+        async def offline() -> list[Incident]:
+            return await _of_kind(store, EventKind.CAMERA_OFFLINE)
+
+        [incident] = await eventually(offline)
+        assert incident.camera_id == camera.id and incident.grid_code == "379901001001001"
+
+        # The registry cannot set an endpoint, and replacing the camera keeps the one onboarding found.
+        client = await _client(system, "admin")
+        try:
+            body = {
+                "name": "东门 (新)", "source": "rtsp://127.0.0.1:9/main", "frame_size": [768, 576],
+                "mount": {"lonlat": [118.63, 35.7907687]}, "zones": [],
+            }  # fmt: skip
+            refused = await client.put(f"/api/registry/cameras/{camera.id}", json={**body, "onvif": {}})
+            assert refused.status_code == 422, refused.text
+            replaced = await client.put(f"/api/registry/cameras/{camera.id}", json=body)
+            assert replaced.status_code == 200, replaced.text
+        finally:
+            await client.aclose()
+        stored = await store.cameras.get(camera.id)
+        assert stored is not None and stored.name == "东门 (新)" and stored.onvif == camera.onvif
+
+        # The camera restarted with its new record, and its events with it: a second subscription.
+        def resubscribed() -> bool:
+            state = system.analysis.status(camera.id)["camera_events"]["state"]
+            return max(events.subscriptions, default=0) == 2 and state == "subscribed"
+
+        assert await events.changes.until(resubscribed, 15)
+    finally:
+        await system.stop()

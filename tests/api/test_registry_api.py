@@ -104,7 +104,10 @@ async def test_onvif_events_are_refused_at_run_time_with_where_they_go(
     response = await admin.post("/api/registry/cameras", json=body)
     assert response.status_code == 422, response.text
     assert response.json()["detail"] == [
-        {"reason": "onvif: set a camera's ONVIF events in the site file (cameras[].onvif)"}
+        {
+            "reason": "onvif: set a camera's ONVIF endpoint in the site file (cameras[].onvif) "
+            "or by `gridwatch onboard`"
+        }
     ]
     assert "cam-new" not in rig.centre.routing.cameras
 

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from models.camera_events import CameraEventTable, EventAction, OnvifEndpoint
+from models.camera_events import CameraEventTable, EventAction
 from models.config import config_problems, load_site_config
-from models.records import EventKind
+from models.records import EventKind, OnvifEndpoint
 from router.imports.cameras import site_camera_problems
 from tests.models.config.site_file import edit
 
@@ -40,6 +40,8 @@ def test_onvif_and_rules_load_into_the_endpoint_and_the_table(site: Path) -> Non
     assert camera.onvif.endpoint(camera.source) == OnvifEndpoint(
         "192.0.2.10", 8080, "admin", "${CAM_ONVIF_PASSWORD}", True
     )
+    # The camera record carries it (to the store, and to the analysis role in RunCamera).
+    assert camera.to_camera().onvif == camera.onvif.endpoint(camera.source)
     table = CameraEventTable(rule.to_rule() for rule in config.camera_events)
     vendor = table.lookup("tnsaxis:CameraApplicationPlatform/ObjectAnalytics/Device1Scenario1")
     assert vendor is not None and vendor.kind is EventKind.CROWD and vendor.state_item == "active"
