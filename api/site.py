@@ -12,6 +12,7 @@ from pathlib import Path
 from api.auth import hash_password
 from api.problems import UsageProblem
 from detect.analysis.clips import POST_SECONDS, PRE_SECONDS
+from models.camera_events import CameraEventTable
 from models.config import ConfigError, DetectorsSection, load_policies_file, load_site_config
 from models.records import Camera, Grid, Shift
 from models.store import Store, UserRecord
@@ -57,6 +58,8 @@ class SiteData:
     clip_seconds: tuple[float, float] | None = (PRE_SECONDS, POST_SECONDS)
     #: The site file's policies: section (triage, deadlines, filing, offline, dedup cell, snap distance).
     policies: Policies = DEFAULT_POLICIES
+    #: What each camera event topic means (the site's ``camera_events:`` rules, then the defaults).
+    camera_events: CameraEventTable = field(default_factory=CameraEventTable)
 
 
 def demo_video() -> Path:
@@ -110,6 +113,7 @@ def configured_site(path: Path) -> tuple[SiteData, DetectorsSection]:
         fire_every,
         (clips.pre_seconds, clips.post_seconds) if clips.enabled else None,
         build_policies(config.policies),
+        CameraEventTable(rule.to_rule() for rule in config.camera_events),
     )
     return site, config.detectors
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 from collections.abc import Coroutine, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -29,6 +30,7 @@ from api.deps import AppContext
 from api.link import InProcessLink
 from api.webrtc import WebRTCHub
 from detect.analysis.batcher import DetectionBatcher
+from detect.analysis.camera_events import CameraEventFeed
 from detect.analysis.clip_encoder import ClipEncoder
 from detect.analysis.clips import POST_SECONDS, PRE_SECONDS
 from detect.analysis.node import AnalysisNode
@@ -36,6 +38,7 @@ from detect.port import Detector
 from detect.rules.fire import FIRE_EVERY_SECONDS
 from ingest.camera_urls import IPNetwork
 from ingest.offline import OfflineWatch
+from models.camera_events import CameraEventTable
 from models.clock import Clock, SystemClock
 from models.link import CommandSink, EventSink
 from models.records import Camera, EventKind
@@ -140,6 +143,7 @@ def build_centre(
     clear_windows: Mapping[EventKind, timedelta] = CLEAR_WINDOWS,
     roster_recheck_s: float = 30.0,
     handover_every_s: float = 30.0,
+    camera_events: CameraEventTable | None = None,
 ) -> Centre:
     """``policies`` (the site file's) supplies triage, deadlines, filing, dedup cell and snap distance."""
     if policies is not None:
@@ -154,7 +158,7 @@ def build_centre(
     notifier = Notifier(store.deliveries, store.incidents, clock, channels) if channels else None
     if notifier is not None:
         bell.listen(notifier.wake)
-    intake = Intake(routing, writer, store, bell)
+    intake = Intake(routing, writer, store, bell, camera_events=camera_events or CameraEventTable())
     casework = Casework(store, clock, bell, routing, policy=policy)
     # The camera verifies what people resolve: resolutions go out as WatchZone, answers come back by intake.
     verifier = Verifier(store, clock, casework, analysis, windows=clear_windows)
@@ -189,7 +193,13 @@ def build_analysis(
     fire_every_s_by_camera: Mapping[str, float] | None = None,
     clip_seconds: tuple[float, float] | None = (PRE_SECONDS, POST_SECONDS),
     offline_after_s: float = OFFLINE_AFTER_S,
+    camera_events: CameraEventTable | None = None,
+    camera_event_options: Mapping[str, Any] | None = None,
 ) -> AnalysisNode:
+    """Cameras whose record names an ONVIF endpoint get their own events subscribed while they run."""
+    feed = CameraEventFeed(
+        sink, clock, camera_events or CameraEventTable(), os.environ, **(camera_event_options or {})
+    )
     return AnalysisNode(
         sink,
         DetectionBatcher(detector, name="person"),
@@ -200,6 +210,7 @@ def build_analysis(
         fire_batcher=DetectionBatcher(fire_detector, name="fire") if fire_detector is not None else None,
         fire_every_s=fire_every_s,
         fire_every_s_by_camera=fire_every_s_by_camera,
+        camera_events=feed,
     )
 
 
@@ -271,6 +282,8 @@ def build_system(
     clear_windows: Mapping[EventKind, timedelta] = CLEAR_WINDOWS,
     roster_recheck_s: float = 30.0,
     handover_every_s: float = 30.0,
+    camera_events: CameraEventTable | None = None,
+    camera_event_options: Mapping[str, Any] | None = None,
 ) -> System:
     if policies is not None:
         offline_after_s = policies.offline_after_s
@@ -284,6 +297,8 @@ def build_system(
         fire_every_s_by_camera=fire_every_s_by_camera,
         clip_seconds=clip_seconds,
         offline_after_s=offline_after_s,
+        camera_events=camera_events,
+        camera_event_options=camera_event_options,
     )
     centre = build_centre(
         store,
@@ -295,6 +310,7 @@ def build_system(
         clear_windows=clear_windows,
         roster_recheck_s=roster_recheck_s,
         handover_every_s=handover_every_s,
+        camera_events=camera_events,
     )
     webrtc = WebRTCHub(analysis)
     app = build_app(centre, analysis, auth, webrtc=webrtc, camera_subnets=camera_subnets)

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import enum
 import uuid
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
@@ -68,7 +69,30 @@ class ZoneReport:
     note: str = ""
 
 
-AnalysisMessage = EventReport | ClipReport | ZoneReport
+@dataclass(frozen=True, slots=True)
+class CameraEventReport:
+    """A state change the camera itself reported (ONVIF event: tamper, video loss, motion, analytics).
+
+    ``topic`` is canonical (tns1:…, tnsaxis:…); ``active`` False means the condition ended. The centre
+    decides what it means (models.camera_events); the analysis role only forwards it.
+    """
+
+    camera_id: str
+    topic: str
+    active: bool
+    at: datetime
+    source: Mapping[str, str] = field(default_factory=dict)
+    data: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def event_id(self) -> uuid.UUID:
+        """One key per camera: the centre handles a camera's events in the order it reported them."""
+        return uuid.uuid5(_CAMERA_EVENTS, self.camera_id)
+
+
+_CAMERA_EVENTS = uuid.UUID("6f1c2a8e-3d4b-5e6f-8a9b-0c1d2e3f4a5b")
+
+AnalysisMessage = EventReport | ClipReport | ZoneReport | CameraEventReport
 
 
 class EventSink(Protocol):

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from models.secrets import ENV_PLACEHOLDER
+
 LonLat = tuple[float, float]
 Pixel = tuple[float, float]
 XYXY = tuple[float, float, float, float]
@@ -86,6 +88,8 @@ class EventKind(enum.StrEnum):
     FALL = "fall"
     LINE_CROSSING = "line_crossing"
     CAMERA_OFFLINE = "camera_offline"
+    #: The camera itself reported tampering (covered, moved, sprayed, blurred): someone must go and look.
+    CAMERA_TAMPER = "camera_tamper"
 
 
 class IncidentState(enum.StrEnum):
@@ -257,6 +261,30 @@ class Zone:
 
 
 @dataclass(frozen=True, slots=True)
+class OnvifEndpoint:
+    """Where a camera's ONVIF device service is; the password stays a ``${ENV}`` placeholder until used."""
+
+    host: str
+    port: int = 80
+    user: str | None = None
+    #: ``${VAR}`` naming the environment variable that holds the password, or None.
+    password: str | None = None
+    #: False: the site says not to subscribe to this camera's events.
+    events: bool = True
+
+    @property
+    def password_env(self) -> str | None:
+        if self.password is None:
+            return None
+        match = ENV_PLACEHOLDER.fullmatch(self.password)
+        return match.group(1) if match else None
+
+    @property
+    def address(self) -> str:
+        return f"{self.host}:{self.port}"
+
+
+@dataclass(frozen=True, slots=True)
 class Camera:
     id: str
     name: str
@@ -268,6 +296,8 @@ class Camera:
     zones: tuple[Zone, ...] = ()
     analysis_fps: float = 2.0
     enabled: bool = True
+    #: Its ONVIF device service, when its own events (tamper, video loss, analytics) are subscribed to.
+    onvif: OnvifEndpoint | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,6 +23,8 @@ DEFAULT_TRIAGE: Mapping[EventKind, Triage] = MappingProxyType(
         # fire brigade needs to know its access may be blocked.
         EventKind.LINE_CROSSING: Triage(Severity.MEDIUM, Tier.GRID, "城管/消防", "GW-FIRELANE-01"),
         EventKind.CAMERA_OFFLINE: Triage(Severity.LOW, Tier.COUNTY, "运维", "GW-CAMERA-01"),
+        # A tampered camera is blind on purpose, perhaps ahead of something it should have seen.
+        EventKind.CAMERA_TAMPER: Triage(Severity.MEDIUM, Tier.COUNTY, "运维", "GW-CAMERA-02"),
     }
 )
 

@@ -49,6 +49,7 @@ WORKERS = frozenset(
         "RosterWatch",
         "Handover",
         "RosterDesk",
+        "CameraEventFeed",
     }
 )
 WIRING = "api.wiring"

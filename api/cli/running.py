@@ -155,6 +155,7 @@ async def serve_site(
         fire_every_s_by_camera=site.fire_every_s_by_camera,
         clip_seconds=site.clip_seconds,
         policies=site.policies,
+        camera_events=site.camera_events,
     )
     await system.start()
     if demo:

@@ -62,6 +62,11 @@ async def _checked_camera(body: Any, subnets: tuple[IPNetwork, ...], path_id: st
         body = {**body, "id": body.get("id", path_id)}
         if body["id"] != path_id:
             raise _unprocessable([f"id: the body says {body['id']!r}, the path {path_id!r}"])
+    if body.get("onvif") is not None:
+        # A host given here would skip the subnet admission the stream URL gets; the site file and
+        # onboarding (which probes only inside the camera subnets) are where endpoints come from.
+        where = "the site file (cameras[].onvif) or by `gridwatch onboard`"
+        raise _unprocessable([f"onvif: set a camera's ONVIF endpoint in {where}"])
     source = body.get("source")
     if not isinstance(source, str):
         raise _unprocessable(["source: required, an rtsp:// or rtsps:// URL"])
@@ -137,6 +142,10 @@ async def replace_camera(
 ) -> dict[str, Any]:
     """Create or replace a camera; its analysis restarts with the new settings, the others run on."""
     camera = await _checked_camera(body, ctx.camera_subnets, camera_id)
+    existing = await registry.get(camera_id)
+    if existing is not None:
+        # The ONVIF endpoint comes from the site file or onboarding, never from here: a replacement keeps it.
+        camera = replace(camera, onvif=existing.onvif)
     await registry.save(camera)
     await _audit(store, request, principal, "replace", camera.id)
     logger.info("camera registry: %s replaced camera %s", principal.name, camera.id)

@@ -19,6 +19,7 @@ from typing import Any
 
 from detect.analysis.analyzer import CameraAnalyzer
 from detect.analysis.batcher import DetectionBatcher
+from detect.analysis.camera_events import CameraEventFeed
 from detect.analysis.clip_encoder import ClipEncoder
 from detect.analysis.clips import POST_SECONDS, PRE_SECONDS, ClipRecorder
 from detect.analysis.live import LiveView
@@ -54,6 +55,7 @@ class AnalysisNode:
         fire_batcher: DetectionBatcher | None = None,
         fire_every_s: float = FIRE_EVERY_SECONDS,
         fire_every_s_by_camera: Mapping[str, float] | None = None,
+        camera_events: CameraEventFeed | None = None,
     ) -> None:
         self._sink = sink
         self.batcher = batcher
@@ -72,6 +74,8 @@ class AnalysisNode:
         self._watch: asyncio.Task[None] | None = None
         #: Resolved incidents whose zone rule this node judges for the centre (camera-verified closure).
         self.watches = Watches()
+        #: The cameras' own ONVIF events, subscribed while their cameras run.
+        self.camera_events = camera_events
 
     # --- running ------------------------------------------------------------------------------------
 
@@ -93,6 +97,8 @@ class AnalysisNode:
                 self._tasks[camera.id] = asyncio.create_task(
                     self._camera_loop(camera), name=f"camera:{camera.id}"
                 )
+                if self.camera_events is not None:
+                    self.camera_events.start(camera)
             await self._answer(self.watches.restarted(camera, self._clock.now()))
         elif isinstance(command, StopCamera):
             await self._stop_camera(command.camera_id)
@@ -122,6 +128,8 @@ class AnalysisNode:
             self._watch = None
         for camera_id in list(self._tasks):
             await self._stop_camera(camera_id)
+        if self.camera_events is not None:
+            await self.camera_events.aclose()
         if self.clips is not None:
             await self.clips.aclose()
         await self.batcher.aclose()
@@ -136,6 +144,8 @@ class AnalysisNode:
                 await task
         self.live.pop(camera_id, None)
         self._offline.forget(camera_id)
+        if self.camera_events is not None:
+            await self.camera_events.stop(camera_id)
 
     def clip_recorder(self, camera: Camera) -> ClipRecorder | None:
         """The camera's clip buffer as the site configured clips, or None when clips are off."""
@@ -261,4 +271,10 @@ class AnalysisNode:
 
     def status(self, camera_id: str) -> dict[str, Any]:
         view = self.live.get(camera_id)
-        return (view or LiveView()).status()
+        status = (view or LiveView()).status()
+        events = self.camera_events.status(camera_id) if self.camera_events is not None else None
+        if events is not None:
+            status["camera_events"] = events
+            if events["reason"]:
+                status["reasons"] = [*status.get("reasons", ()), f"camera events: {events['reason']}"]
+        return status

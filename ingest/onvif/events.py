@@ -30,6 +30,8 @@ class CameraEventKind(enum.StrEnum):
     TAMPER = "tamper"
     #: On-camera analytics beyond motion (people, line crossing, intrusion); ``label`` says which.
     ANALYTICS = "analytics"
+    #: The camera lost its own video input (an encoder's analogue input, a sensor fault).
+    VIDEO_LOSS = "video_loss"
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +72,7 @@ class TopicParser:
 
 
 _M, _T, _A = CameraEventKind.MOTION, CameraEventKind.TAMPER, CameraEventKind.ANALYTICS
+_V = CameraEventKind.VIDEO_LOSS
 
 TOPIC_PARSERS: dict[str, TopicParser] = {
     "tns1:VideoSource/MotionAlarm": TopicParser(_M, "State"),
@@ -78,6 +81,7 @@ TOPIC_PARSERS: dict[str, TopicParser] = {
     "tns1:VideoSource/GlobalSceneChange/ImagingService": TopicParser(_T, "State"),
     "tns1:VideoSource/GlobalSceneChange/AnalyticsService": TopicParser(_T, "State"),
     "tns1:RuleEngine/TamperDetector/Tamper": TopicParser(_T, "IsTamper"),
+    "tns1:VideoSource/SignalLoss": TopicParser(_V, "State"),
     "tns1:VideoSource/ImageTooBlurry/ImagingService": TopicParser(_T, "State", "blurry"),
     "tns1:VideoSource/ImageTooDark/ImagingService": TopicParser(_T, "State", "dark"),
     "tns1:RuleEngine/FieldDetector/ObjectsInside": TopicParser(_A, "IsInside", "intrusion"),
@@ -106,15 +110,26 @@ def canonical_topic(topic: str, nsmap: Mapping[str | None, str]) -> str:
 class EventParser:
     """Turns raw notifications of one camera into CameraEvents; remembers topics it could not map."""
 
-    def __init__(self, camera_id: str, parsers: Mapping[str, TopicParser] | None = None) -> None:
+    def __init__(
+        self,
+        camera_id: str,
+        parsers: Mapping[str, TopicParser] | None = None,
+        *,
+        state_item: Callable[[str], str | None] | None = None,
+    ) -> None:
         self.camera_id = camera_id
         self._parsers = dict(TOPIC_PARSERS if parsers is None else parsers)
+        #: For topics no parser knows: the data item the site says holds on/off (its vendor analytics).
+        self._state_item = state_item
         # When a prefix cannot be resolved (zeep drops the namespace map), match on the topic path.
         self._by_path = {topic.partition(":")[2]: p for topic, p in self._parsers.items()}
         self.unknown_topics: set[str] = set()
 
     def parse(self, raw: RawNotification, fallback_time: datetime) -> CameraEvent | None:
         parser = self._parsers.get(raw.topic) or self._by_path.get(raw.topic.partition(":")[2])
+        if parser is None and self._state_item is not None:
+            item = self._state_item(raw.topic)
+            parser = TopicParser(CameraEventKind.ANALYTICS, item) if item is not None else None
         if parser is None:
             if raw.topic not in self.unknown_topics:
                 self.unknown_topics.add(raw.topic)

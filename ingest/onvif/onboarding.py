@@ -23,7 +23,7 @@ from ingest.onvif.models import (
     FailureKind,
 )
 from models.clock import Clock
-from models.records import Camera, Mount
+from models.records import Camera, Mount, OnvifEndpoint
 from models.secrets import placeholder
 
 #: A /16 has 65 534 hosts; probing that many is a scan, not an onboarding. Townships use a /24 or two.
@@ -176,8 +176,10 @@ def to_camera(
         return None
     source = stream_source(sub.stream_uri, credentials)
     size = (sub.width or 0, sub.height or 0)
+    onvif = onvif_endpoint(report, credentials)
     if existing is not None:
-        return replace(existing, source=source, frame_size=size if all(size) else existing.frame_size)
+        frame_size = size if all(size) else existing.frame_size
+        return replace(existing, source=source, frame_size=frame_size, onvif=onvif)
     info = report.info
     name = report.target.name or (
         f"{info.manufacturer} {info.model} {report.target.host}" if info else report.target.host
@@ -191,6 +193,19 @@ def to_camera(
         mount=Mount(lonlat or (0.0, 0.0)),
         # Without a position its incidents could not be routed to a grid; someone sets it, then enables it.
         enabled=lonlat is not None,
+        onvif=onvif,
+    )
+
+
+def onvif_endpoint(report: DeviceReport, credentials: Credentials | None) -> OnvifEndpoint:
+    """Where the device service answered, with the same login as the stream; events only if it has them."""
+    password = placeholder(credentials.password_env) if credentials and credentials.password_env else None
+    return OnvifEndpoint(
+        report.target.host,
+        report.target.port,
+        credentials.user if credentials else None,
+        password,
+        events=report.has_events,
     )
 
 

@@ -8,6 +8,7 @@ and reports a lost subscription through a bare callback; we need the renewal mar
 from __future__ import annotations
 
 import asyncio
+import enum
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -25,6 +26,7 @@ from models.clock import Clock
 logger = logging.getLogger(__name__)
 
 NS_PULLPOINT_SUBSCRIPTION = "http://www.onvif.org/ver10/events/wsdl/PullPointSubscription"
+NS_EVENTS = "http://www.onvif.org/ver10/events/wsdl"
 
 EventSink = Callable[[CameraEvent], Awaitable[None] | None]
 
@@ -40,11 +42,21 @@ def _iso_duration(seconds: float) -> str:
     return f"PT{max(1, int(seconds))}S"
 
 
+class SubscriptionState(enum.StrEnum):
+    STARTING = "starting"
+    SUBSCRIBED = "subscribed"
+    #: The camera has no Events service, or says it offers no PullPoint: normal, nothing to retry.
+    NO_EVENTS = "no_events"
+    #: The last subscription failed or was lost; retried with backoff (``last_error`` says why).
+    BROKEN = "broken"
+
+
 class PullPointSubscriber:
     """Keeps one camera's PullPoint subscription alive and hands every parsed event to ``sink``.
 
     Renewal is due at ``renew_at`` (a fraction) of the time the camera granted, measured from when
-    its answer arrived, so a slow answer cannot push the renewal past the lapse.
+    its answer arrived, so a slow answer cannot push the renewal past the lapse. A failure retries after
+    ``retry_s``, doubling on each failure in a row up to ``retry_max_s``.
     """
 
     def __init__(
@@ -60,6 +72,8 @@ class PullPointSubscriber:
         pull_timeout_s: float = 5.0,
         message_limit: int = 100,
         retry_s: float = 5.0,
+        retry_max_s: float = 300.0,
+        parser: EventParser | None = None,
     ) -> None:
         if not 0 < renew_at < 1:
             raise ValueError(f"renew_at must be between 0 and 1, got {renew_at}")
@@ -75,7 +89,11 @@ class PullPointSubscriber:
         self.pull_timeout_s = pull_timeout_s
         self.message_limit = message_limit
         self.retry_s = retry_s
-        self.parser = EventParser(camera_id)
+        self.retry_max_s = max(retry_max_s, retry_s)
+        self.parser = parser or EventParser(camera_id)
+        self.state = SubscriptionState.STARTING
+        #: Failures since the last subscription that worked; sets the backoff.
+        self.failures = 0
         self.subscriptions = 0
         self.renewals = 0
         self.events = 0
@@ -93,17 +111,32 @@ class PullPointSubscriber:
                 try:
                     await self._subscribe()
                     await self._pull_loop()
+                except _NoEvents as none:
+                    self.state = SubscriptionState.NO_EVENTS
+                    self.last_error = None
+                    logger.info("camera %s: no event subscription: %s", self.camera_id, none.reason)
+                    return
                 except _Lost as lost:
-                    self.last_error = lost.reason
+                    self._failed(lost.reason)
                     logger.warning("camera %s: event subscription lost: %s", self.camera_id, lost.reason)
                 except Exception as exc:
                     # A library or firmware surprise must cost one subscription, never the camera's task.
-                    self.last_error = f"{type(exc).__name__}: {exc}"
+                    self._failed(f"{type(exc).__name__}: {exc}")
                     logger.exception("camera %s: event subscription failed unexpectedly", self.camera_id)
                 await self._close_camera()
-                await asyncio.sleep(self.retry_s)
+                await asyncio.sleep(self.backoff_s)
         finally:
             await self._close_camera()
+
+    def _failed(self, reason: str) -> None:
+        self.last_error = reason
+        self.state = SubscriptionState.BROKEN
+        self.failures += 1
+
+    @property
+    def backoff_s(self) -> float:
+        """How long to wait before the next attempt after ``failures`` failures in a row."""
+        return min(self.retry_s * 2.0 ** max(self.failures - 1, 0), self.retry_max_s)
 
     async def _call(self, step: str, call: Awaitable[Any]) -> Any:
         try:
@@ -117,7 +150,13 @@ class PullPointSubscriber:
         password = self._credentials.password if self._credentials else ""
         self._camera = camera = ONVIFCamera(self.target.host, self.target.port, user, password)
         await self._call("GetServices", camera.update_xaddrs())
+        if not camera.xaddrs:
+            # The library swallows a failed GetServices; an empty answer means the device was not heard.
+            raise _Lost("the device service did not list its services")
+        if NS_EVENTS not in camera.xaddrs:
+            raise _NoEvents("the device has no Events service")
         events = await self._call("events service", camera.create_events_service())
+        await self._check_pullpoint_support(events)
         request = {"InitialTerminationTime": _iso_duration(self.subscription_s)}
         answer = await self._call("CreatePullPointSubscription", events.CreatePullPointSubscription(request))
         address = normalize_url(answer.SubscriptionReference.Address._value_1)
@@ -127,8 +166,19 @@ class PullPointSubscriber:
             "subscription service", camera.create_subscription_service("PullPointSubscription")
         )
         self.subscriptions += 1
+        self.failures = 0
+        self.state = SubscriptionState.SUBSCRIBED
         self._schedule_renewal(answer)
         logger.info("camera %s: subscribed to events (%s)", self.camera_id, self.target.address)
+
+    async def _check_pullpoint_support(self, events: Any) -> None:
+        """A camera whose capabilities say no PullPoint has none; one that will not say is tried anyway."""
+        try:
+            capabilities = await asyncio.wait_for(events.GetServiceCapabilities(), self.pull_timeout_s + 10)
+        except CALL_ERRORS:
+            return
+        if getattr(capabilities, "WSPullPointSupport", None) is False:
+            raise _NoEvents("the Events service offers no PullPoint subscription")
 
     def _schedule_renewal(self, answer: Any) -> None:
         granted = self.subscription_s
@@ -198,3 +248,7 @@ class _Lost(Exception):
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
+
+
+class _NoEvents(_Lost):
+    """The camera offers no events: not a failure, and nothing to retry."""

@@ -8,6 +8,7 @@ environment variable instead (``secret_env``).
 """
 
 from models.config.base import ConfigModel, EnvName, Latitude, Longitude
+from models.config.camera_events import CameraEventRuleConfig, OnvifConfig
 from models.config.cameras import CalibrationPointConfig, CameraConfig, MountConfig
 from models.config.clips import ClipsSection
 from models.config.detectors import DetectorsSection, FireDetectorConfig, PersonDetectorConfig
@@ -40,6 +41,7 @@ __all__ = [
     "MAX_ZONE_VERTICES",
     "CalibrationPointConfig",
     "CameraConfig",
+    "CameraEventRuleConfig",
     "ClipsSection",
     "ConfigCheck",
     "ConfigError",
@@ -57,6 +59,7 @@ __all__ = [
     "MountConfig",
     "NotificationTarget",
     "OccupationZone",
+    "OnvifConfig",
     "PersonDetectorConfig",
     "PoliciesFile",
     "PoliciesSection",

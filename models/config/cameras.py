@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 from pydantic import Field, ValidationInfo, field_validator
 
 from models.config.base import ConfigModel, Latitude, Longitude
+from models.config.camera_events import OnvifConfig
 from models.config.zones import ZoneConfig, to_zone
 from models.records import CalibrationPoint, Camera, Mount
 from models.secrets import is_placeholder
@@ -81,6 +82,12 @@ class CameraConfig(ConfigModel):
         description="Seconds between the fire model's looks at this camera, when it has a fire zone; "
         "unset: detectors.fire.every_seconds.",
     )
+    onvif: OnvifConfig | None = Field(
+        default=None,
+        title="ONVIF",
+        description="The camera's ONVIF device service: gridwatch subscribes to its events (tamper, video "
+        "loss, analytics) when it offers them.",
+    )
 
     @field_validator("source")
     @classmethod
@@ -137,6 +144,16 @@ class CameraConfig(ConfigModel):
             raise ValueError("; ".join(faults))
         return value
 
+    @field_validator("onvif")
+    @classmethod
+    def _onvif_reachable(cls, value: OnvifConfig | None, info: ValidationInfo) -> OnvifConfig | None:
+        source = info.data.get("source")
+        if value is not None and source is not None and value.endpoint(source) is None:
+            raise ValueError(
+                "has no host, and the source is not an rtsp:// URL to take it from; set onvif.host"
+            )
+        return value
+
     def to_camera(self) -> Camera:
         """The record every package speaks; a ${VAR} in the source stays unexpanded (see expand_source)."""
         return Camera(
@@ -149,4 +166,5 @@ class CameraConfig(ConfigModel):
             zones=tuple(to_zone(z) for z in self.zones),
             analysis_fps=self.analysis_fps,
             enabled=self.enabled,
+            onvif=self.onvif.endpoint(self.source) if self.onvif is not None else None,
         )

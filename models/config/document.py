@@ -8,6 +8,7 @@ from pathlib import Path
 from pydantic import AliasChoices, Field, ValidationInfo, field_validator
 
 from models.config.base import ConfigModel
+from models.config.camera_events import CameraEventRuleConfig
 from models.config.cameras import CameraConfig
 from models.config.clips import ClipsSection
 from models.config.detectors import DetectorsSection
@@ -47,6 +48,12 @@ class SiteConfig(ConfigModel):
     )
     roster_file: Path | None = Field(
         default=None, title="Roster file", description="Duty roster CSV, relative to this file."
+    )
+    camera_events: list[CameraEventRuleConfig] = Field(
+        default_factory=list,
+        title="Camera events",
+        description="What the cameras' own ONVIF events mean, first match wins; after these, tamper topics "
+        "open camera_tamper and video loss camera_offline incidents.",
     )
 
     @field_validator("grids_file", "roster_file")

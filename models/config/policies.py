@@ -66,6 +66,7 @@ class TriageSection(ConfigModel):
     fall: KindTriage | None = None
     line_crossing: KindTriage | None = None
     camera_offline: KindTriage | None = None
+    camera_tamper: KindTriage | None = None
 
 
 class DeadlineRow(ConfigModel):
@@ -129,6 +130,7 @@ class FilingSection(ConfigModel):
     fall: FilingRule | None = None
     line_crossing: FilingRule | None = None
     camera_offline: FilingRule | None = None
+    camera_tamper: FilingRule | None = None
 
 
 class VerificationSection(ConfigModel):

@@ -16,6 +16,7 @@ from models.db import migrate
 from models.store.attachments import AttachmentRepository, StoredAttachment
 from models.store.audit import AuditEntry, AuditRepository, ChainBreak, ChainReport
 from models.store.base import TRANSIENT_DB_ERRORS, NotFound, OpenTwin, StaleVersion, init_connection
+from models.store.camera_events import CameraEventRepository
 from models.store.cameras import CameraRepository
 from models.store.deliveries import ClaimedDelivery, DeliveryRecord, DeliveryRepository
 from models.store.events import EventRepository, Recording
@@ -70,6 +71,7 @@ class Store:
         self.users = UserRepository(pool)
         self.audit = AuditRepository(pool)
         self.kpis = KpiRepository(pool)
+        self.camera_events = CameraEventRepository(pool)
 
     @classmethod
     async def connect(cls, url: str, *, run_migrations: bool = True, max_size: int = 8) -> Store:

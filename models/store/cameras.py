@@ -11,6 +11,7 @@ from models.records import (
     Camera,
     LineDirection,
     Mount,
+    OnvifEndpoint,
     Zone,
     ZoneKind,
 )
@@ -22,11 +23,12 @@ class CameraRepository(Repository):
         async with self.pool.acquire() as conn, conn.transaction():
             await conn.executemany(
                 "INSERT INTO cameras (id, name, source, frame_w, frame_h, mount, calibration, zones,"
-                " analysis_fps, enabled) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10)"
+                " analysis_fps, enabled, onvif) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11)"
                 " ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name, source = EXCLUDED.source,"
                 " frame_w = EXCLUDED.frame_w, frame_h = EXCLUDED.frame_h, mount = EXCLUDED.mount,"
                 " calibration = EXCLUDED.calibration, zones = EXCLUDED.zones,"
-                " analysis_fps = EXCLUDED.analysis_fps, enabled = EXCLUDED.enabled, updated_at = now()",
+                " analysis_fps = EXCLUDED.analysis_fps, enabled = EXCLUDED.enabled, onvif = EXCLUDED.onvif,"
+                " updated_at = now()",
                 [_camera_row(c) for c in cameras],
             )
 
@@ -56,7 +58,27 @@ def _camera_row(c: Camera) -> tuple[Any, ...]:
         zones_json(c.zones),
         c.analysis_fps,
         c.enabled,
+        onvif_json(c.onvif),
     )
+
+
+def onvif_json(endpoint: OnvifEndpoint | None) -> dict[str, Any] | None:
+    """The endpoint as stored; the password is its ${VAR} placeholder, never the secret."""
+    if endpoint is None:
+        return None
+    return {
+        "host": endpoint.host,
+        "port": endpoint.port,
+        "user": endpoint.user,
+        "password": endpoint.password,
+        "events": endpoint.events,
+    }
+
+
+def _onvif_from_json(value: Any) -> OnvifEndpoint | None:
+    if value is None:
+        return None
+    return OnvifEndpoint(value["host"], value["port"], value["user"], value["password"], value["events"])
 
 
 def _camera_from_row(r: Any) -> Camera:
@@ -84,4 +106,5 @@ def _camera_from_row(r: Any) -> Camera:
         ),
         analysis_fps=r["analysis_fps"],
         enabled=r["enabled"],
+        onvif=_onvif_from_json(r["onvif"]),
     )

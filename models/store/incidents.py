@@ -29,6 +29,7 @@ _TOPICS: Mapping[IncidentState, str] = {
     IncidentState.REOPENED: "incident.reopened",
 }
 
+
 class IncidentRepository(Repository):
     async def get(self, incident_id: uuid.UUID) -> Incident:
         row = await self.pool.fetchrow("SELECT * FROM incidents WHERE id = $1", incident_id)

@@ -15,10 +15,12 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from functools import partial
 
-from models.link import AnalysisMessage, ClipReport, EventReport, ZoneReport
+from models.camera_events import CameraEventTable
+from models.link import AnalysisMessage, CameraEventReport, ClipReport, EventReport, ZoneReport
 from models.records import EventPhase, IncidentState
 from models.store import TRANSIENT_DB_ERRORS, NotFound, StaleVersion, Store
 from router.centre.bell import OutboxBell
+from router.centre.camera_events import CameraEventHandler
 from router.centre.routing import Routing
 from router.centre.writer import EventWriter
 from router.lifecycle import Action, transition
@@ -33,13 +35,25 @@ MAX_IN_FLIGHT = 256
 
 
 class Intake:
-    def __init__(self, routing: Routing, writer: EventWriter, store: Store, bell: OutboxBell) -> None:
+    def __init__(
+        self,
+        routing: Routing,
+        writer: EventWriter,
+        store: Store,
+        bell: OutboxBell,
+        *,
+        camera_events: CameraEventTable | None = None,
+    ) -> None:
         self._routing = routing
         self._writer = writer
         self._store = store
         self._bell = bell
         #: Where the camera's answers on resolved incidents go (router/centre/verifier.py); None drops them.
         self.zone_reports: Callable[[ZoneReport], Awaitable[None]] | None = None
+        #: The cameras' own events (ONVIF), looked up in the site's table; without one they are dropped.
+        self.camera_events = (
+            CameraEventHandler(camera_events, self.report, store, bell) if camera_events is not None else None
+        )
 
     async def handle(self, message: AnalysisMessage) -> tuple[uuid.UUID, bool] | None:
         """Handle one message; for a START, (incident id, whether it was opened now)."""
@@ -50,6 +64,8 @@ class Intake:
             if self.zone_reports is not None:
                 await self.zone_reports(message)
             return None
+        if isinstance(message, CameraEventReport):
+            return await self.camera_events.handle(message) if self.camera_events is not None else None
         return await self.report(message)
 
     async def report(self, report: EventReport) -> tuple[uuid.UUID, bool] | None:
@@ -151,10 +167,13 @@ class Intake:
 
 
 def _key(message: AnalysisMessage) -> uuid.UUID:
-    """What orders messages: one event's phases and clip in turn; a zone answer needs no order."""
+    """What orders messages: one event's phases and clip in turn, one camera's own events in turn; a zone
+    answer needs no order."""
     if isinstance(message, EventReport):
         return message.event.id
-    return message.event_id if isinstance(message, ClipReport) else message.watch_id
+    if isinstance(message, ZoneReport):
+        return message.watch_id
+    return message.event_id
 
 
 def _forget(latest: dict[uuid.UUID, asyncio.Task[None]], key: uuid.UUID, done: asyncio.Task[None]) -> None:

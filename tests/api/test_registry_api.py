@@ -97,6 +97,21 @@ async def test_refused_sources_are_422_with_a_reason(
     assert CANARY not in response.text and CANARY not in caplog.text
 
 
+async def test_onvif_events_are_refused_at_run_time_with_where_they_go(
+    admin: httpx.AsyncClient, rig: Rig
+) -> None:
+    body = camera_body("rtsp://127.0.0.1/cam", onvif={"host": "127.0.0.1", "port": 80})
+    response = await admin.post("/api/registry/cameras", json=body)
+    assert response.status_code == 422, response.text
+    assert response.json()["detail"] == [
+        {
+            "reason": "onvif: set a camera's ONVIF endpoint in the site file (cameras[].onvif) "
+            "or by `gridwatch onboard`"
+        }
+    ]
+    assert "cam-new" not in rig.centre.routing.cameras
+
+
 async def test_cameras_and_zones_change_at_run_time_and_secrets_never_leak(
     admin: httpx.AsyncClient,
     rig: Rig,

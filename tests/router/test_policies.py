@@ -182,3 +182,11 @@ def test_verification_windows_change_per_kind_and_zero_leaves_the_kind_to_a_pers
     assert policies.clear_windows[EventKind.CROWD] == timedelta(minutes=3)
     assert policies.clear_windows[EventKind.OCCUPATION] == timedelta(minutes=15)
     assert EventKind.FIRE not in policies.clear_windows
+
+
+def test_every_event_kind_has_its_triage_and_filing_keys() -> None:
+    # A kind added without its keys breaks routing the moment one of its events arrives.
+    from models.config.policies import FilingSection, TriageSection
+
+    kinds = {kind.value for kind in EventKind}
+    assert kinds <= set(TriageSection.model_fields) and kinds <= set(FilingSection.model_fields)

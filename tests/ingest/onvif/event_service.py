@@ -78,8 +78,18 @@ def _duration_s(text: str | None, default: float) -> float:
 
 
 class EventService:
-    def __init__(self, *, max_subscription_s: float | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        max_subscription_s: float | None = None,
+        offers_events: bool = True,
+        pullpoint_support: bool | None = None,
+    ) -> None:
         self.max_subscription_s = max_subscription_s
+        #: False: GetServices lists no Events service, as the virtual camera in peers/ answers.
+        self.offers_events = offers_events
+        #: What GetServiceCapabilities says of WSPullPointSupport; None: the call is not implemented.
+        self.pullpoint_support = pullpoint_support
         self.subscriptions: dict[int, Subscription] = {}
         self.renewals = 0
         self.lapsed = 0
@@ -101,14 +111,15 @@ class EventService:
     def base(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    async def start(self) -> None:
+    async def start(self, port: int = 0) -> None:
+        """Listen on ``port`` (0: any free one); after stop(), start(service.port) is the device back."""
         app = web.Application()
         app.router.add_post("/onvif/device_service", self._device_service)
         app.router.add_post("/onvif/events", self._event_service)
         app.router.add_post("/onvif/subscription/{number}", self._subscription_service)
         self._runner = web.AppRunner(app)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        site = web.TCPSite(self._runner, "127.0.0.1", port)
         await site.start()
         self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
 
@@ -167,9 +178,13 @@ class EventService:
             services = [
                 {"Namespace": "http://www.onvif.org/ver10/device/wsdl",
                  "XAddr": f"{self.base}/onvif/device_service", "Version": {"Major": 2, "Minor": 60}},
-                {"Namespace": "http://www.onvif.org/ver10/events/wsdl",
-                 "XAddr": f"{self.base}/onvif/events", "Version": {"Major": 2, "Minor": 60}},
             ]  # fmt: skip
+            if self.offers_events:
+                events = {
+                    "Namespace": "http://www.onvif.org/ver10/events/wsdl",
+                    "XAddr": f"{self.base}/onvif/events",
+                }
+                services.append({**events, "Version": {"Major": 2, "Minor": 60}})
             return self._reply(self._device, name, Service=services)
         return self._fault(f"{name} is not implemented by the test event service", "ter:ActionNotSupported")
 
@@ -179,6 +194,12 @@ class EventService:
 
     async def _event_service(self, request: web.Request) -> web.Response:
         name, operation = await self._operation(request)
+        if name == "GetServiceCapabilities" and self.pullpoint_support is not None:
+            capabilities = {
+                "WSPullPointSupport": self.pullpoint_support,
+                "WSSubscriptionPolicySupport": False,
+            }
+            return self._reply(self._events, name, Capabilities=capabilities)
         if name != "CreatePullPointSubscription":
             return self._fault(f"{name} is not implemented", "ter:ActionNotSupported")
         requested = operation.findtext(f"{_EVENTS}InitialTerminationTime")

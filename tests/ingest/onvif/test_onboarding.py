@@ -13,6 +13,7 @@ from ingest.onvif.models import Credentials, DeviceReport, DeviceTarget, Failure
 from ingest.onvif.onboarding import merge_cameras, onboard, parse_hosts, stream_source
 from ingest.sources import RtspSource
 from models.clock import SystemClock
+from models.records import OnvifEndpoint
 from models.secrets import expand_source
 from tests.ingest.onvif.conftest import CAMERA_PASSWORD, CAMERA_USER, OnvifPeer
 
@@ -46,6 +47,11 @@ async def test_onboarding_finds_everything_then_streams(
     [camera] = merge_cameras([(report, good_login())], {})
     assert camera.id == "cam-peer" and camera.enabled and camera.frame_size == (320, 240)
     assert camera.source == f"rtsp://admin:${{{ENV}}}@127.0.0.1:{onvif_peer.rtsp_port}/video_sub"
+    # The virtual camera has no Events service: its endpoint is kept, with nothing to subscribe to.
+    assert not report.has_events
+    assert camera.onvif == OnvifEndpoint(
+        "127.0.0.1", onvif_peer.onvif_port, "admin", f"${{{ENV}}}", events=False
+    )
 
     async with OnvifDevice(target, good_login(), clock=SystemClock()) as device:
         await device.goto_preset("Profile_Main", "home")

@@ -10,10 +10,10 @@ import pytest
 
 from ingest.onvif.events import CameraEvent, CameraEventKind
 from ingest.onvif.models import Credentials, DeviceTarget
-from ingest.onvif.pullpoint import PullPointSubscriber
+from ingest.onvif.pullpoint import PullPointSubscriber, SubscriptionState
 from models.clock import SystemClock
 from tests.ingest.onvif.event_service import EventService, Notification
-from tests.ingest.waiting import Changes
+from tests.ingest.waiting import Changes, wait_until
 
 CANARY = "canary-Events-5d1e77"
 
@@ -177,3 +177,55 @@ async def test_a_vanished_camera_is_resubscribed(event_service: EventService) ->
     finally:
         await stop(task)
     assert subscriber.last_error is not None and "no such subscription" in subscriber.last_error
+
+
+@pytest.mark.parametrize(
+    ("options", "reason"),
+    [
+        ({"offers_events": False}, "the device has no Events service"),
+        ({"pullpoint_support": False}, "offers no PullPoint subscription"),
+    ],
+)
+async def test_a_camera_without_events_is_normal_and_said_once(
+    options: dict[str, bool], reason: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    service = EventService(**options)
+    await service.start()
+    subscriber = PullPointSubscriber(
+        "cam-plain", DeviceTarget("127.0.0.1", service.port), None, lambda e: None, SystemClock(),
+        retry_s=0.1,
+    )  # fmt: skip
+    try:
+        # run() ends by itself: nothing to retry on a camera that has no events.
+        await asyncio.wait_for(subscriber.run(), 10)
+    finally:
+        await service.stop()
+    assert subscriber.state is SubscriptionState.NO_EVENTS
+    assert subscriber.last_error is None and subscriber.failures == 0 and service.subscriptions == {}
+    said = [r for r in caplog.records if "no event subscription" in r.getMessage()]
+    assert len(said) == 1 and reason in said[0].getMessage() and said[0].levelno == logging.INFO
+
+
+async def test_a_device_that_goes_away_is_retried_with_backoff_and_recovers(
+    event_service: EventService,
+) -> None:
+    subscriber = PullPointSubscriber(
+        "cam-ev", DeviceTarget("127.0.0.1", event_service.port), None, lambda e: None, SystemClock(),
+        subscription_s=5, pull_timeout_s=1, retry_s=0.1, retry_max_s=0.4,
+    )  # fmt: skip
+    changes = event_service.changes
+    task = await run_subscriber(subscriber)
+    try:
+        assert await changes.until(lambda: subscriber.state is SubscriptionState.SUBSCRIBED, 10)
+        await event_service.stop()  # the device goes away
+        assert await wait_until(lambda: subscriber.failures >= 4, 15)
+        assert subscriber.state is SubscriptionState.BROKEN
+        assert subscriber.last_error is not None and subscriber.last_error.startswith("unreachable at ")
+        # Doubling from 0.1 s, capped at 0.4 s.
+        assert subscriber.backoff_s == 0.4
+        await event_service.start(event_service.port)  # and comes back
+        assert await changes.until(lambda: subscriber.state is SubscriptionState.SUBSCRIBED, 10)
+    finally:
+        await stop(task)
+    assert subscriber.failures == 0 and subscriber.subscriptions == 2

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ValidationError
 from models.config import (
     CalibrationPointConfig,
     CameraConfig,
+    CameraEventRuleConfig,
     ClipsSection,
     CrowdZone,
     DetectorsSection,
@@ -19,6 +20,7 @@ from models.config import (
     LineZone,
     MountConfig,
     OccupationZone,
+    OnvifConfig,
     PersonDetectorConfig,
     PoliciesSection,
     SiteConfig,
@@ -72,6 +74,7 @@ CAMERA_KEYS = [
     ("analysis_fsp", "analysis_fps"),
     ("enable", "enabled"),
     ("fire_every_second", "fire_every_seconds"),
+    ("onvf", "onvif"),
 ]
 # (the model the key is written in, text of the example, replaced by, where the key is, the key meant)
 DID_YOU_MEAN: list[tuple[type[BaseModel], str, str, str, str]] = [
@@ -117,6 +120,11 @@ DID_YOU_MEAN: list[tuple[type[BaseModel], str, str, str, str]] = [
      "file_above"),
     (VerificationSection, "verification: {crowd: 10", "verification: {crwod: 10",
      "policies.verification.crwod", "crowd"),
+    (OnvifConfig, _FPS, f"{_FPS}    onvif: {{host: 192.0.2.10, prot: 80}}\n", "cameras[0].onvif.prot",
+     "port"),
+    (CameraEventRuleConfig, "clips:\n",
+     "camera_events:\n  - {topic: 'tns1:VideoSource/SignalLoss', kind: attach, state_itme: State}\nclips:\n",
+     "camera_events[0].state_itme", "state_item"),
 ]  # fmt: skip
 
 
