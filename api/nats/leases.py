@@ -9,7 +9,7 @@ One bucket per township, ``gw_leases_<township>``, holds two kinds of key:
 
 Expiry: the bucket's TTL (stream ``max_age``) is the lease period. With ``history=1`` a key's only message
 is its last write, so the TTL lapses each key ``lease_s`` after its last renewal, which is exactly a lease,
-and the server (any JetStream server, 2.2 and up) removes it without anyone's help: a dead node needs no
+and the server (any with KV, 2.6 and up) removes it without anyone's help: a dead node needs no
 one to clean up after it. Per-message TTLs (nats-server 2.11+) would do the same per key, but nats-py 2.16
 sets them only on ``create`` and not on ``update``, and a renewal must be an ``update`` to be a
 compare-and-set; the bucket TTL needs neither. The bucket is the single source of the period: a node that
@@ -28,6 +28,9 @@ write) can let anyone else take it. So a node cut off from the server stops its 
 move, and a camera is analysed by two nodes for no time at all, not even the one lease period the design
 allows, provided the callbacks stop a camera when they return. A node whose renewal finds the revision moved
 on stops that camera at once. A blip shorter than about two thirds of the lease keeps every lease.
+
+The bucket belongs on the township's own (leaf) JetStream domain, beside its stream: a node must keep its
+leases while the uplink to the hub is down, or a cut uplink would stop every camera of the township.
 
 Time is the injected ``clock`` (monotonic seconds); the waits between ticks are ``asyncio.sleep``; no
 threads. Cancelling ``run`` is what a crash looks like (leases lapse on their own); ``leave`` is the graceful
@@ -115,7 +118,11 @@ class _Lease:
 class CameraLeases:
     """One node's part in its township's camera leases; ``run`` calls ``on_acquire(camera)`` when this node
     should start analysing a camera and ``on_release(camera)`` when it must stop (both may be coroutines).
-    The node starts a camera only after holding its lease and stops it before letting the lease go."""
+    The node starts a camera only after holding its lease and stops it before letting the lease go.
+
+    The callbacks run inside the tick that renews every lease: they must return quickly (start or stop the
+    camera's task, not wait for its stream), and a camera must have stopped when ``on_release`` returns,
+    for that is the moment another node may take it."""
 
     def __init__(
         self,

@@ -22,6 +22,7 @@ import pytest
 from nats.aio.client import Client as NATS
 from nats.js.kv import KeyValue
 
+from api.nats.leases import LEASE_S as DEFAULT_LEASE_S
 from api.nats.leases import CameraLeases, bucket_name, open_lease_bucket, token, untoken
 from tests.conftest import REPO
 
@@ -126,24 +127,25 @@ class ProcessHolder(Holder):
 
 
 class Township:
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, lease_s: float = LEASE_S) -> None:
         self.url = url
+        self.lease_s = lease_s
         self.holders: list[Holder] = []
 
     async def join(self, name: str, url: str | None = None) -> TaskHolder:
         nc = await _connect(url or self.url)
-        kv = await open_lease_bucket(nc.jetstream(), TOWNSHIP, lease_s=LEASE_S)
-        leases = CameraLeases(kv, name, TOWNSHIP, CAMERAS, lease_s=LEASE_S)
+        kv = await open_lease_bucket(nc.jetstream(), TOWNSHIP, lease_s=self.lease_s)
+        leases = CameraLeases(kv, name, TOWNSHIP, CAMERAS, lease_s=self.lease_s)
         holder = TaskHolder(name, nc=nc, leases=leases)
         holder.task = asyncio.create_task(leases.run(holder.acquire, holder.release))
         self.holders.append(holder)
         return holder
 
     async def spawn(self, name: str) -> ProcessHolder:
+        argv = [self.url, name, TOWNSHIP, str(self.lease_s), *CAMERAS]
         proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "tests.api.lease_holder", self.url, name, TOWNSHIP, str(LEASE_S), *CAMERAS,
-            cwd=REPO, stdout=asyncio.subprocess.PIPE,
-        )  # fmt: skip
+            sys.executable, "-m", "tests.api.lease_holder", *argv, cwd=REPO, stdout=asyncio.subprocess.PIPE
+        )
         holder = ProcessHolder(name, proc=proc)
         holder.reader = asyncio.create_task(holder.read())
         self.holders.append(holder)
@@ -246,6 +248,58 @@ async def test_a_dead_node_s_cameras_move_to_the_others_within_the_lease_scale(t
     assert LEASE_S * 0.5 < moved < 2 * LEASE_S
     assert sorted(len(s) for s in township.shares().values()) == [5, 5]
     assert township.worst_overlap() == 0.0
+
+
+@pytest.mark.slow
+async def test_with_the_default_lease_a_dead_node_s_cameras_move_within_30_s(nats_url: str) -> None:
+    township = Township(nats_url, lease_s=DEFAULT_LEASE_S)
+    try:
+        await township.join("node-a")
+        victim = await township.join("node-b")
+        await township.until(township.fair, within=2 * DEFAULT_LEASE_S)
+        await township.kill(victim)
+        moved = await township.until(township.fair, within=30)
+        assert moved < 1.5 * DEFAULT_LEASE_S < 30
+        assert township.worst_overlap() == 0.0
+    finally:
+        for holder in township.alive():
+            await township.kill(holder)
+
+
+async def test_a_node_told_another_period_uses_the_bucket_s(nats_url: str) -> None:
+    nc = await _connect(nats_url)
+    try:
+        await open_lease_bucket(nc.jetstream(), TOWNSHIP, lease_s=LEASE_S)
+        # A second node configured otherwise finds the bucket there already: the bucket's TTL rules.
+        kv = await open_lease_bucket(nc.jetstream(), TOWNSHIP, lease_s=30.0)
+        node = CameraLeases(kv, "node-x", TOWNSHIP, CAMERAS, lease_s=30.0)
+        started: list[str] = []
+        task = asyncio.create_task(node.run(started.append, started.remove))
+        await asyncio.sleep(0.5)
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        assert node.lease_s == LEASE_S
+        assert sorted(started) == CAMERAS
+    finally:
+        await nc.close()
+
+
+async def test_a_write_whose_answer_was_lost_is_adopted_not_waited_out(nats_url: str) -> None:
+    nc = await _connect(nats_url)
+    try:
+        kv = await open_lease_bucket(nc.jetstream(), TOWNSHIP, lease_s=LEASE_S)
+        node = CameraLeases(kv, "node-x", TOWNSHIP, CAMERAS[:2], lease_s=LEASE_S)
+        # The server stored this node's take of cam-00, but the answer never came back (a timeout).
+        await kv.create(f"camera.{token('cam-00')}", node._value)
+        # Another node's live lease on cam-01 is not adopted: it is waited out.
+        await kv.create(f"camera.{token('cam-01')}", b'{"node": "node-y", "session": "other"}')
+        started: list[str] = []
+        node._on_acquire = started.append
+        assert await node.tick()
+        assert started == ["cam-00"] and node.held == {"cam-00"}
+    finally:
+        await nc.close()
 
 
 @pytest.mark.slow
