@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from detect.rules import CrowdRule, FireRule, OccupationRule, Phase
@@ -29,6 +29,9 @@ def longest_run_below(window: list[int], minimum: int) -> int:
 
 @settings(max_examples=150, deadline=None)
 @given(counts)
+# Dropouts right after presence began and again min_seconds later: START on frame 12 is right (found by
+# hypothesis against an assertion that wanted presence exactly min_seconds back).
+@example([5, 0, 0, 5, 5, 5, 5, 5, 5, 5, 0, 0, 5, 5])
 def test_crowd_hysteresis(per_frame: list[int]) -> None:
     """START only after min_seconds of presence, broken by no gap longer than dropout_seconds (1 s, two
     frames); END only after cooldown_seconds entirely below; START and END alternate."""
@@ -44,9 +47,13 @@ def test_crowd_hysteresis(per_frame: list[int]) -> None:
     for i, phase in phases:
         if phase is Phase.START:
             assert i >= frames_needed and per_frame[i] >= CROWD.min_persons
-            window = per_frame[i - frames_needed : i + 1]
-            assert window[0] >= CROWD.min_persons or per_frame[i - frames_needed - 1] >= CROWD.min_persons
-            assert longest_run_below(window, CROWD.min_persons) <= 2
+            # Presence began on some frame at least min_seconds earlier and no gap since was longer than
+            # a dropout; the gaps may fall anywhere, so the frame min_seconds back may itself be one.
+            assert any(
+                per_frame[s] >= CROWD.min_persons
+                and longest_run_below(per_frame[s : i + 1], CROWD.min_persons) <= 2
+                for s in range(i - frames_needed + 1)
+            )
         else:
             below = per_frame[i - int(CROWD.cooldown_seconds / STEP) : i + 1]
             assert all(c < CROWD.min_persons for c in below)
