@@ -197,6 +197,13 @@ class EventRepository(Repository):
             ended_at,
         )
 
+    async def incidents_of(self, event_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, uuid.UUID]:
+        """The incident of each of these events that is stored already; the others are left out."""
+        rows = await self.pool.fetch(
+            "SELECT id, incident_id FROM events WHERE id = ANY($1::uuid[])", list(event_ids)
+        )
+        return {row["id"]: row["incident_id"] for row in rows}
+
     async def incident_of(self, event_id: uuid.UUID) -> uuid.UUID:
         incident_id: uuid.UUID | None = await self.pool.fetchval(
             "SELECT incident_id FROM events WHERE id = $1", event_id
