@@ -5,12 +5,13 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
+from datetime import datetime
 
 from models.batching import MicroBatcher
 from models.incidents import IncidentOpening
 from models.records import Event, EvidenceBlob
 from models.store import TRANSIENT_DB_ERRORS, Recording
-from models.store.events import EventRepository
+from models.store.events import EventRepository, EventUpdate
 
 
 class EventWriter:
@@ -40,6 +41,10 @@ class EventWriter:
             max_batch=max_batch,
             fail_batch_on=TRANSIENT_DB_ERRORS,
         )
+        # Every episode's END (and UPDATE) refreshes its event: grouped too, or they would cost a commit each.
+        self._updates: MicroBatcher[EventUpdate, None] = MicroBatcher(
+            self._update_group, self._update_one, name="event-updates", max_batch=max_batch
+        )
 
     @property
     def batches(self) -> int:
@@ -52,6 +57,20 @@ class EventWriter:
 
     def start(self) -> None:
         self._groups.start()
+        self._updates.start()
+
+    async def update(
+        self, event_id: uuid.UUID, person_count: int | None, confidence: float, ended_at: datetime | None
+    ) -> None:
+        """Refresh a stored event (``EventRepository.update``) in a group commit; returns once committed."""
+        await self._updates.submit((event_id, person_count, confidence, ended_at))
+
+    async def _update_group(self, items: list[EventUpdate]) -> list[None]:
+        await self._events.update_many(items)
+        return [None] * len(items)
+
+    async def _update_one(self, item: EventUpdate) -> None:
+        await self._events.update(*item)
 
     async def record(
         self, event: Event, opening: IncidentOpening, evidence: Sequence[EvidenceBlob] = ()
@@ -61,6 +80,7 @@ class EventWriter:
 
     async def aclose(self) -> None:
         await self._groups.aclose()
+        await self._updates.aclose()
 
     async def _write_group(self, items: list[Recording]) -> list[tuple[uuid.UUID, bool]]:
         # A bus redelivers what it is not sure was stored (a lost ack, a township link back up): one

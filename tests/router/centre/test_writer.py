@@ -132,3 +132,26 @@ async def test_a_transient_error_retries_the_group(store: Store) -> None:
     assert pauses == [0.5]
     assert [opened for _, opened in results] == [True, False, False, False]
     assert await _stored_events(store) == 4
+
+
+async def test_updates_share_commits_and_keep_the_peaks(store: Store, writer: EventWriter) -> None:
+    events = [crowd_event() for _ in range(30)]
+    for event in events:
+        await writer.record(event, crowd_opening("k"))
+    ended = events[0].started_at
+    # Two refreshes of event 0 in one group: the peak count and the best confidence both survive.
+    await asyncio.gather(
+        writer.update(events[0].id, 40, 0.5, None),
+        writer.update(events[0].id, 12, 0.95, ended),
+        *(writer.update(e.id, 9, 0.7, ended) for e in events[1:]),
+    )
+    assert writer._updates.batches <= 2  # 31 refreshes, not a commit each
+    rows = {
+        r["id"]: r
+        for r in await store.pool.fetch("SELECT id, person_count, confidence, ended_at FROM events")
+    }
+    first = rows[events[0].id]
+    assert first["person_count"] == 40 and first["confidence"] == pytest.approx(0.95)
+    assert first["ended_at"] == ended
+    assert all(rows[e.id]["ended_at"] == ended for e in events)
+    assert all(rows[e.id]["person_count"] >= 9 for e in events[1:])
