@@ -116,7 +116,8 @@ async def _run(quick: bool) -> Section:
         notes=[
             f"{events} crowd events per pass from {CAMERAS} cameras (feet spread over the demo road): each "
             f"a START and an END, and {REDELIVERED:.0%} of the STARTs published twice with the same event id "
-            "(a redelivery). Messages/s counts every message handled; STARTs/s the routed and stored ones.",
+            "(a redelivery). Messages/s counts every message handled; STARTs/s the STARTs among them "
+            "(redeliveries included), each routed and committed or recognised as stored.",
             "In process: the link is serve's in-process queue, so the figure is the centre's own limit "
             "(routing, dedup, group commit on embedded PostgreSQL sharing the 2 cores), without a bus.",
             "Event rows must equal events: a redelivered START is refused by the event's id, not stored "
