@@ -111,8 +111,8 @@ async def _run(quick: bool) -> Section:
         rows=rows,
         headline=f"{mid['rate']:,.0f} messages/s ({mid['starts_per_s']:,.0f} STARTs/s), median of "
         f"{len(passes)}; one row per event id: {'yes' if exact else 'NO'}",
-        target="≥ 5,000 events/s",
-        met=mid["rate"] >= 5000 and exact,
+        target="≥ 5,000 events/s (counted as STARTs: an event with its END is 2 messages)",
+        met=mid["starts_per_s"] >= 5000 and exact,
         notes=[
             f"{events} crowd events per pass from {CAMERAS} cameras (feet spread over the demo road): each "
             f"a START and an END, and {REDELIVERED:.0%} of the STARTs published twice with the same event id "
