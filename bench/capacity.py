@@ -430,6 +430,14 @@ async def _run(quick: bool) -> Section:
         if broke is not None
         else "no count tried broke it"
     )
+    kept_nodes = [t for t in nodes if sustained(t)]
+    if kept_nodes:
+        # CPU-seconds per camera do not depend on what else the machine runs; the count sustained does.
+        per = kept_nodes[-1]["cpu_per_camera"]
+        why += (
+            f"; at {kept_nodes[-1]['cameras']} (sustained) a camera cost {per * 100:.2f} % of a core, so two "
+            f"cores free for the node would carry ~{2 / per:.0f} cameras (derived, not measured)"
+        )
     return Section(
         key="capacity",
         title="Capacity (H.264 GOP 25 sub-stream cameras, keyframes only, 1 analysed frame/s each)",

@@ -194,7 +194,8 @@ def run(quick: bool) -> Section:
             "RSS counts every page the process maps, shared libraries included; PSS divides shared pages "
             "among the processes mapping them (what several nodes on one machine really add up to).",
             f"Idle (detector loaded, no camera): {base['idle']['rss_mib']:.0f} MiB RSS. Per camera, most "
-            "is the video source: 64 file sources alone (decoder, 2-frame queue, newest frame) hold "
+            "is the video source: 64 file sources alone (measured apart on 2026-12-05; decoder, 2-frame "
+            "queue, newest frame) hold "
             "~7.5 MiB each; the analysis (tracker, rules, JPEG clip pre-roll) ~3 MiB. MALLOC_ARENA_MAX=2 "
             "and single-threaded decoding were tried and change it by under 3 %.",
             f"Load average at the start: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} (memory does not depend "
