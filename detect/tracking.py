@@ -1,6 +1,7 @@
 """Per-camera multi-object tracking: gives Detections a ``track_id`` that persists across frames.
 
-Uses Ultralytics' ByteTrack standalone, fed our Detections instead of a Results object, so any Detector works.
+ByteTrack as Ultralytics runs it, in gridwatch's NumPy port (detect/bytetrack.py: no torch), fed our
+Detections instead of a Results object, so any Detector works.
 """
 
 from __future__ import annotations
@@ -8,11 +9,11 @@ from __future__ import annotations
 import dataclasses
 import logging
 from collections.abc import Sequence
-from types import SimpleNamespace
-from typing import Any, Protocol
+from typing import Protocol
 
 import numpy as np
 
+from detect.bytetrack import BYTETracker
 from models.records import Detection
 
 logger = logging.getLogger(__name__)
@@ -22,26 +23,6 @@ class Tracker(Protocol):
     def update(self, detections: Sequence[Detection]) -> list[Detection]:
         """The same detections, in the same order, with ``track_id`` set where a track is confirmed."""
         ...
-
-
-class _Boxes:
-    """The slice of Ultralytics' ``Boxes`` interface BYTETracker reads: conf, cls, xywh, xyxy, masking."""
-
-    def __init__(self, xyxy: np.ndarray, conf: np.ndarray, cls: np.ndarray) -> None:
-        self.xyxy = xyxy
-        self.conf = conf
-        self.cls = cls
-
-    @property
-    def xywh(self) -> np.ndarray:
-        wh = self.xyxy[:, 2:4] - self.xyxy[:, 0:2]
-        return np.concatenate([self.xyxy[:, 0:2] + wh / 2.0, wh], axis=1)
-
-    def __len__(self) -> int:
-        return len(self.conf)
-
-    def __getitem__(self, mask: Any) -> _Boxes:
-        return _Boxes(self.xyxy[mask], self.conf[mask], self.cls[mask])
 
 
 class ByteTracker:
@@ -59,10 +40,7 @@ class ByteTracker:
         # At 2 fps people move far between frames; ByteTrack's 0.8 default (for 30 fps) loses them.
         match_thresh: float = 0.9,
     ) -> None:
-        from ultralytics.trackers.byte_tracker import BYTETracker
-
-        args = SimpleNamespace(
-            tracker_type="bytetrack",
+        self._tracker = BYTETracker(
             track_high_thresh=track_high_thresh,
             track_low_thresh=track_low_thresh,
             new_track_thresh=new_track_thresh,
@@ -70,18 +48,13 @@ class ByteTracker:
             match_thresh=match_thresh,
             fuse_score=True,
         )
-        self._tracker = BYTETracker(args)  # type: ignore[no-untyped-call]
 
     def update(self, detections: Sequence[Detection]) -> list[Detection]:
-        if detections:
-            boxes = _Boxes(
-                np.asarray([d.xyxy for d in detections], dtype=np.float32),
-                np.asarray([d.confidence for d in detections], dtype=np.float32),
-                np.asarray([d.class_id for d in detections], dtype=np.float32),
-            )
-        else:
-            boxes = _Boxes(np.zeros((0, 4), np.float32), np.zeros(0, np.float32), np.zeros(0, np.float32))
-        tracks = self._tracker.update(boxes)
+        tracks = self._tracker.update(
+            np.asarray([d.xyxy for d in detections], dtype=np.float32).reshape(-1, 4),
+            np.asarray([d.confidence for d in detections], dtype=np.float32),
+            np.asarray([d.class_id for d in detections], dtype=np.float32),
+        )
         ids: dict[int, int] = {}
         for row in tracks:
             # Rows are [x1, y1, x2, y2, track_id, score, cls, idx]; idx points back into our input.

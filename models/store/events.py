@@ -23,6 +23,8 @@ from models.store.base import TRANSIENT_DB_ERRORS, NotFound, Repository, unit_js
 
 #: One event to record: the event, the incident it opens or joins, and its evidence bytes.
 Recording = tuple[Event, IncidentOpening, Sequence[EvidenceBlob]]
+#: A later phase's refresh of a stored event: its id, person count, confidence and end time.
+EventUpdate = tuple[uuid.UUID, int | None, float, datetime | None]
 
 
 class EventRepository(Repository):
@@ -196,6 +198,33 @@ class EventRepository(Repository):
             confidence,
             ended_at,
         )
+
+    async def update_many(self, updates: Sequence[EventUpdate]) -> None:
+        """``update`` for many events in one statement and transaction (one WAL flush for all)."""
+        merged: dict[uuid.UUID, EventUpdate] = {}
+        for event_id, count, confidence, ended_at in updates:
+            # One row per event: UPDATE … FROM would apply only one of two rows for the same event.
+            _, c0, f0, e0 = merged.get(event_id, (event_id, None, confidence, None))
+            peak = count if c0 is None else c0 if count is None else max(c0, count)
+            merged[event_id] = (event_id, peak, max(f0, confidence), ended_at or e0)
+        rows = list(merged.values())
+        await self.pool.execute(
+            "UPDATE events e SET person_count = GREATEST(e.person_count, u.person_count),"
+            " confidence = GREATEST(e.confidence, u.confidence), ended_at = COALESCE(u.ended_at, e.ended_at)"
+            " FROM unnest($1::uuid[], $2::integer[], $3::real[], $4::timestamptz[])"
+            " AS u(id, person_count, confidence, ended_at) WHERE e.id = u.id",
+            [r[0] for r in rows],
+            [r[1] for r in rows],
+            [r[2] for r in rows],
+            [r[3] for r in rows],
+        )
+
+    async def incidents_of(self, event_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, uuid.UUID]:
+        """The incident of each of these events that is stored already; the others are left out."""
+        rows = await self.pool.fetch(
+            "SELECT id, incident_id FROM events WHERE id = ANY($1::uuid[])", list(event_ids)
+        )
+        return {row["id"]: row["incident_id"] for row in rows}
 
     async def incident_of(self, event_id: uuid.UUID) -> uuid.UUID:
         incident_id: uuid.UUID | None = await self.pool.fetchval(

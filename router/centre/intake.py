@@ -72,7 +72,7 @@ class Intake:
         """Route a new event and record it; later phases of the same episode only refresh the stored event."""
         event = report.event
         if report.phase is not EventPhase.START:
-            await self._store.events.update(event.id, event.person_count, event.confidence, event.ended_at)
+            await self._writer.update(event.id, event.person_count, event.confidence, event.ended_at)
             return None
         draft = self._routing.route(event, at=event.started_at)
         incident_id, created = await self._writer.record(event, draft.opening(), report.evidence)

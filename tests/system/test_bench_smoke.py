@@ -12,7 +12,9 @@ from bench.common import Section
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
 
-@pytest.mark.parametrize("name", ["decode", "router", "detector", "capacity", "webrtc"])
+@pytest.mark.parametrize(
+    "name", ["decode", "router", "intake", "detector", "capacity", "node_memory", "webrtc"]
+)
 def test_benchmark_runs_and_reports_numbers(name: str) -> None:
     if name == "webrtc" and (reason := webrtc.gi_missing_reason()) is not None:
         pytest.skip(reason)

@@ -68,8 +68,26 @@ async def test_a_stored_event_again_answers_its_incident_and_the_others_are_stor
     assert [opened for _, opened in results] == [True, False, False, False, False, False]
     assert await _stored_events(store) == 6
     assert (await store.incidents.get(first)).event_count == 1
-    # The group failed as a whole and was stored one event per transaction.
-    assert (writer.batches, writer.events) == (6, 6)
+    # The stored event was looked up, not written: the others still shared one commit, none went one at a
+    # time (before, the duplicate failed the group and each event took a transaction of its own).
+    assert (writer.batches, writer.events) == (1, 6)
+
+
+async def test_redeliveries_keep_group_commit(store: Store, writer: EventWriter) -> None:
+    """A bus redelivering stored events (and one twice in a group) costs no commit per event."""
+    stored = [crowd_event() for _ in range(20)]
+    firsts = [await store.events.record(e, crowd_opening(f"s{n}")) for n, e in enumerate(stored)]
+    fresh = [crowd_event() for _ in range(40)]
+    twice = fresh[7]
+    mixed = [*fresh[:20], *stored, twice, *fresh[20:]]
+    results = await asyncio.gather(
+        *(writer.record(e, crowd_opening("new" if e in fresh else "s")) for e in mixed)
+    )
+    assert results[20:40] == [(incident, False) for incident, _ in firsts]
+    assert results[40] == (results[7][0], False)  # the repeat in the group answers its first
+    assert await _stored_events(store) == 60
+    assert (await store.incidents.get(results[0][0])).event_count == 40
+    assert writer.batches <= 3, writer.batches  # the lone first write, then shared groups
 
 
 async def test_a_bad_event_fails_only_its_caller(store: Store, writer: EventWriter) -> None:
@@ -114,3 +132,26 @@ async def test_a_transient_error_retries_the_group(store: Store) -> None:
     assert pauses == [0.5]
     assert [opened for _, opened in results] == [True, False, False, False]
     assert await _stored_events(store) == 4
+
+
+async def test_updates_share_commits_and_keep_the_peaks(store: Store, writer: EventWriter) -> None:
+    events = [crowd_event() for _ in range(30)]
+    for event in events:
+        await writer.record(event, crowd_opening("k"))
+    ended = events[0].started_at
+    # Two refreshes of event 0 in one group: the peak count and the best confidence both survive.
+    await asyncio.gather(
+        writer.update(events[0].id, 40, 0.5, None),
+        writer.update(events[0].id, 12, 0.95, ended),
+        *(writer.update(e.id, 9, 0.7, ended) for e in events[1:]),
+    )
+    assert writer._updates.batches <= 2  # 31 refreshes, not a commit each
+    rows = {
+        r["id"]: r
+        for r in await store.pool.fetch("SELECT id, person_count, confidence, ended_at FROM events")
+    }
+    first = rows[events[0].id]
+    assert first["person_count"] == 40 and first["confidence"] == pytest.approx(0.95)
+    assert first["ended_at"] == ended
+    assert all(rows[e.id]["ended_at"] == ended for e in events)
+    assert all(rows[e.id]["person_count"] >= 9 for e in events[1:])
