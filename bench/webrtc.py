@@ -121,7 +121,9 @@ class Viewer:
 
     async def packets(self) -> int:
         report = await self.pc.getStats()
-        return sum(s.packetsReceived for s in report.values() if s.type == "inbound-rtp")
+        # Counted on the transport: aiortc gives every inbound-rtp stream of a receiver the same stats id,
+        # so once a retransmission (RTX) stream appears its count hides the media stream's.
+        return sum(s.packetsReceived for s in report.values() if s.type == "transport")
 
 
 async def _connect(client: httpx.AsyncClient) -> Viewer:

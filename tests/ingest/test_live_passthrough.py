@@ -8,6 +8,7 @@ transport the server holds one connection per client session.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import shutil
 import subprocess
@@ -191,7 +192,7 @@ async def test_a_stalled_viewer_does_not_delay_analysis_frames(rtsp_peer: RtspPe
             pictures.extend(decoder.decode(av.Packet(packet.data)))  # type: ignore[arg-type]
             assert len(stalled) <= 5
         elapsed = time.monotonic() - began
-        analysed = [f for f in frames[before:]]
+        analysed = frames[before:]
     finally:
         consumer.cancel()
         await asyncio.wait([consumer])
@@ -199,6 +200,6 @@ async def test_a_stalled_viewer_does_not_delay_analysis_frames(rtsp_peer: RtspPe
     assert stalled.restarts >= 1 and stalled.dropped > 0
     # The server sends 10 fps; the analysis side kept getting them while a viewer stalled.
     assert len(analysed) >= 0.7 * 10 * elapsed, (len(analysed), elapsed)
-    gaps = [(b.captured_at - a.captured_at).total_seconds() for a, b in zip(analysed, analysed[1:])]
+    gaps = [(b.captured_at - a.captured_at).total_seconds() for a, b in itertools.pairwise(analysed)]
     assert max(gaps) < 1.0, max(gaps)
     assert pictures and {(p.width, p.height) for p in pictures} == {(640, 480)}
