@@ -17,10 +17,12 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import av
+import httpx
 import pytest
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamTrack
 
+from api.site import DEMO_PASSWORD
 from api.webrtc import WebRTCHub, offer_loopback_only
 from api.wiring import build_analysis
 from detect.analysis.node import AnalysisNode
@@ -28,10 +30,12 @@ from detect.backends.scripted import ScriptedDetector
 from ingest.frames import Frame
 from ingest.sources import RtspSource
 from models.clock import SystemClock
+from models.db import Database
 from models.link import AnalysisMessage
 from models.records import Camera, Mount
 from tests.ingest.conftest import SERVER_PASSWORD
 from tests.ingest.rtsp_peer import RtspPeer
+from tests.servers import in_process_api
 
 pytestmark = pytest.mark.slow
 
@@ -203,3 +207,57 @@ async def test_a_stalled_viewer_does_not_delay_analysis_frames(rtsp_peer: RtspPe
     gaps = [(b.captured_at - a.captured_at).total_seconds() for a, b in itertools.pairwise(analysed)]
     assert max(gaps) < 1.0, max(gaps)
     assert pictures and {(p.width, p.height) for p in pictures} == {(640, 480)}
+
+
+async def test_serve_plays_a_password_camera_over_whep_on_the_analysis_pull(
+    rtsp_auth_peer: RtspPeer,
+    postgres: Database,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The system ``serve`` builds (build_system, uvicorn): a signed-in wall's WHEP offer plays the
+    password camera the analysis runs, over the analysis role's RTSP session."""
+    caplog.set_level(logging.DEBUG)
+    monkeypatch.setenv(PASSWORD_ENV, SERVER_PASSWORD)
+    source = password_camera(rtsp_auth_peer).source
+    with in_process_api(
+        postgres.url,
+        "gw_live_passthrough",
+        detector=ScriptedDetector([]),
+        clock=SystemClock(),
+        camera_source=source,
+        start_cameras=True,
+    ) as api:
+        camera_id = next(iter(api.system.analysis.cameras))
+        deadline = time.monotonic() + 30
+        while rtsp_sessions(rtsp_auth_peer.port) < 1:
+            assert time.monotonic() < deadline, "the analysis never connected to the camera"
+            await asyncio.sleep(0.2)
+        offer_loopback_only()
+        pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+        tracks: asyncio.Queue[MediaStreamTrack] = asyncio.Queue()
+        pc.on("track", tracks.put_nowait)
+        pc.addTransceiver("video", direction="recvonly")
+        async with httpx.AsyncClient(base_url=api.base, timeout=20) as client:
+            token = await client.post(
+                "/api/auth/token", json={"username": "command", "password": DEMO_PASSWORD}
+            )
+            client.headers["Authorization"] = f"Bearer {token.json()['access_token']}"
+            try:
+                await pc.setLocalDescription(await pc.createOffer())
+                answer = await client.post(
+                    f"/api/cameras/{camera_id}/whep",
+                    content=pc.localDescription.sdp,
+                    headers={"Content-Type": "application/sdp"},
+                )
+                assert answer.status_code == 201, answer.text
+                assert "H264/90000" in answer.text
+                await pc.setRemoteDescription(RTCSessionDescription(answer.text, "answer"))
+                track = await asyncio.wait_for(tracks.get(), 10)
+                frames = await asyncio.wait_for(decoded_frames(track, 5), 30)
+                assert rtsp_sessions(rtsp_auth_peer.port) == 1
+                assert (await client.delete(answer.headers["Location"])).status_code == 204
+            finally:
+                await pc.close()
+    assert {(f.width, f.height) for f in frames} == {(640, 480)}
+    assert SERVER_PASSWORD not in caplog.text
