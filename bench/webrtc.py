@@ -1,8 +1,9 @@
 """Video wall: the server's CPU for each extra WebRTC viewer of one camera, through the real WHEP endpoint.
 
 One camera is an RTSP source (bench/rtsp_file.py, Debian's GStreamer) playing the benchmark's 1080p H.264
-clip as encoded, so gridwatch takes the passthrough path the wall uses for real cameras: one pull, packets
-relayed by ``MediaRelay`` to every viewer, no decoding or encoding. The gridwatch app runs in its own
+clip as encoded, so gridwatch takes the passthrough path the wall uses for real cameras: one pull (here the
+hub's own, as no analysis runs), its packets fanned out to every viewer (ingest/packets.py: a bounded queue
+per viewer), no decoding or encoding. The gridwatch app runs in its own
 process (``python -m bench.webrtc``: FastAPI + aiortc + embedded PostgreSQL's client), whose CPU is read
 from /proc/PID/stat; the viewers are aiortc peer connections in the benchmark process that sign in as the
 command centre and POST their offers to ``/api/cameras/{id}/whep``, as the wall's browser does.
@@ -120,7 +121,9 @@ class Viewer:
 
     async def packets(self) -> int:
         report = await self.pc.getStats()
-        return sum(s.packetsReceived for s in report.values() if s.type == "inbound-rtp")
+        # Counted on the transport: aiortc gives every inbound-rtp stream of a receiver the same stats id,
+        # so once a retransmission (RTX) stream appears its count hides the media stream's.
+        return sum(s.packetsReceived for s in report.values() if s.type == "transport")
 
 
 async def _connect(client: httpx.AsyncClient) -> Viewer:
@@ -303,7 +306,8 @@ async def _run(quick: bool) -> Section:
     notes = [
         f"Source: the 1080p H.264 clip (25 fps, GOP 25, {bitrate:.1f} Mbit/s) served over RTSP as encoded by "
         "bench/rtsp_file.py (GStreamer, system python), so gridwatch passes its packets through: one RTSP "
-        "pull per camera, MediaRelay to every viewer, no decode or encode on the server.",
+        "pull per camera (RtspSource, packets only, as no analysis runs here), its PacketFanout handing each "
+        "viewer the packets through a bounded queue of its own, no decode or encode on the server.",
         "Server: the gridwatch app (FastAPI, WHEP, aiortc) alone in its own process on loopback, no camera "
         "loops or detector; CPU is that process's user + system time from /proc/PID/stat over the window.",
         "Viewers: aiortc peer connections in the benchmark process (recvonly video, offer POSTed to "

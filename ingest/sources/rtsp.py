@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Sequence
-from typing import cast
+from typing import Any, cast
 
 import av
 import av.container
@@ -13,6 +14,7 @@ import av.error
 
 from ingest.frames import Image
 from ingest.health import CameraState
+from ingest.packets import PacketFanout
 from ingest.sources.threaded import ThreadedSource
 from ingest.urls import mask_url, redact
 from models.clock import Clock
@@ -53,6 +55,11 @@ class RtspSource(ThreadedSource):
     ``analysis_interval_s`` instead, the source watches the camera's keyframe spacing (its GOP) and
     switches to keyframes only once keyframes come at least as often as the analyser wants a frame:
     the other pictures would be decoded only to be dropped. A long GOP keeps every frame decoded.
+
+    Live video: every demuxed H.264 packet also goes, as the camera encoded it, to ``packets`` (a
+    PacketFanout), so the wall plays this one connection instead of opening its own; it costs nothing
+    while nobody watches. ``decode=False`` pulls for viewers alone (a camera not analysed here): packets
+    only, no frames.
     """
 
     def __init__(
@@ -69,6 +76,7 @@ class RtspSource(ThreadedSource):
         stall_after_s: float = 5,
         backoff: Sequence[float] = DEFAULT_BACKOFF_S,
         queue_size: int = 2,
+        decode: bool = True,
     ) -> None:
         if transport not in TRANSPORTS:
             raise ValueError(
@@ -94,6 +102,17 @@ class RtspSource(ThreadedSource):
         self.decoding = "keyframes" if keyframes_only else "all"
         self.stall_after_s = stall_after_s
         self.backoff = tuple(backoff)
+        self.decode = decode
+        self.packets = PacketFanout(camera_id)
+
+    def start(self) -> None:
+        if self._thread is None and not self._stop.is_set():
+            self.packets.bind(asyncio.get_running_loop())
+        super().start()
+
+    async def aclose(self) -> None:
+        await super().aclose()
+        self.packets.end()
 
     def __repr__(self) -> str:
         return f"RtspSource({self.camera_id!r}, {self.masked_url!r})"
@@ -154,6 +173,11 @@ class RtspSource(ThreadedSource):
         timeouts = (self.open_timeout_s, self.read_timeout_s)
         return av.open(self._url, mode="r", options=options, timeout=timeouts)
 
+    def _pass_on(self, packet: av.Packet[Any], stream: av.video.stream.VideoStream) -> None:
+        base = stream.time_base
+        seconds = float(packet.pts * base) if packet.pts is not None and base is not None else None
+        self.packets.publish(bytes(packet), packet.is_keyframe, seconds)
+
     def _pump(self, container: av.container.InputContainer) -> tuple[bool, str]:
         """Decode until the stream ends, fails, stalls or we are stopped; returns (got frames, why)."""
         got_frames = False
@@ -161,6 +185,10 @@ class RtspSource(ThreadedSource):
             if not container.streams.video:
                 return False, "the stream has no video track"
             stream = container.streams.video[0]
+            codec = stream.codec_context.name
+            self.packets.opened(codec, stream.codec_context.extradata)
+            # aiortc (and every browser) takes H.264 as is; other codecs are not passed through.
+            passthrough = codec == "h264"
             if self.keyframes_only:
                 stream.codec_context.skip_frame = "NONKEY"
             # Each connection learns the GOP afresh: a camera's encoder settings can change between them.
@@ -170,6 +198,12 @@ class RtspSource(ThreadedSource):
             for packet in container.demux(stream):
                 if self._stop.is_set():
                     return got_frames, "closed"
+                if passthrough and self.packets.watched and packet.size:
+                    self._pass_on(packet, stream)
+                if not self.decode:
+                    got_frames = got_frames or bool(packet.size)
+                    last_frame = time.monotonic()
+                    continue
                 if gop is not None and packet.is_keyframe and packet.pts is not None and stream.time_base:
                     spacing = gop.keyframe(float(packet.pts * stream.time_base))
                     assert self.analysis_interval_s is not None
