@@ -1,0 +1,126 @@
+"""The link's wire format (api/nats/wire.py) and the intake's idempotence a redelivering link relies on.
+
+Every message of models/link.py survives its JSON form unchanged; another version or type is refused. A
+START, UPDATE, END and clip delivered twice (JetStream redelivers what the centre had not acked) leave one
+incident, one event row and one evidence row per blob, as the first delivery did.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import replace
+from datetime import timedelta
+
+import pytest
+
+from api.nats.wire import WireError, decode_command, decode_message, encode, message_id
+from api.site import demo_site
+from models.link import (
+    AnalysisMessage,
+    ClipReport,
+    EventReport,
+    RunCamera,
+    StopCamera,
+    WatchZone,
+    ZoneReport,
+    ZoneVerdict,
+)
+from models.records import EventKind, EventPhase, EvidenceBlob
+from models.store import Store
+from tests.rig import T0, crowd_output, demo_rig
+
+
+def _clip(event_id: uuid.UUID) -> ClipReport:
+    return ClipReport(event_id, EvidenceBlob("clip", "video/mp4", "ab" * 32, b"\x00\x00\x00\x20ftypisom"))
+
+
+def _episode() -> list[AnalysisMessage]:
+    start = crowd_output(100)
+    event = start.event
+    update = EventReport(EventPhase.UPDATE, replace(event, person_count=7, confidence=0.9))
+    end = EventReport(EventPhase.END, replace(event, person_count=7, ended_at=T0 + timedelta(seconds=40)))
+    return [start, update, end, _clip(event.id)]
+
+
+def test_every_message_and_command_survives_the_wire() -> None:
+    camera = demo_site().cameras[0]
+    start, update, end, clip = _episode()
+    zone = ZoneReport(
+        uuid.uuid4(), uuid.uuid4(), camera.id, ZoneVerdict.CLEAR, T0, EvidenceBlob("s", "image/jpeg", "cd", b"j")
+    )
+    for message in (start, update, end, clip, zone, replace(zone, snapshot=None)):
+        assert decode_message(encode(message)) == message
+    watch = WatchZone(uuid.uuid4(), uuid.uuid4(), camera.id, "road", EventKind.CROWD, 600.0)
+    for command in (RunCamera(camera), StopCamera(camera.id), watch):
+        assert decode_command(encode(command)) == command
+    # Explicit fields, readable by any language: the START's snapshot is base64, its time ISO with offset.
+    body = json.loads(encode(start))
+    assert body["v"] == 1 and body["type"] == "EventReport"
+    assert body["body"]["event"]["started_at"] == "2026-11-23T02:00:00+00:00"
+    assert body["body"]["event"]["id"] == str(start.event.id)  # type: ignore[union-attr]
+
+
+def test_message_ids_name_a_message_not_a_delivery() -> None:
+    start, update, end, clip = _episode()
+    ids = [message_id(m) for m in (start, update, end, clip)]
+    assert len(set(ids)) == 4
+    assert [message_id(decode_message(encode(m))) for m in (start, end, clip)] == [ids[0], ids[2], ids[3]]
+    assert message_id(update) == ids[1]
+    assert message_id(replace(update, event=replace(update.event, person_count=9))) != ids[1]  # type: ignore[type-var]
+
+
+@pytest.mark.parametrize(
+    "wire",
+    [
+        b"\x80\x04pickle",
+        b'{"v": 2, "type": "EventReport", "body": {}}',
+        b'{"v": 1, "type": "os.system", "body": {}}',
+        b'{"v": 1, "type": "ClipReport", "body": {"event_id": "not-a-uuid"}}',
+        b'{"v": 1, "type": "StopCamera", "body": {"camera_id": 5}}',
+    ],
+)
+def test_what_is_not_this_wire_is_refused(wire: bytes) -> None:
+    with pytest.raises(WireError):
+        decode_message(wire) if b"StopCamera" not in wire else decode_command(wire)
+
+
+def test_a_naive_time_never_leaves_the_node() -> None:
+    start = crowd_output(100)
+    naive = replace(start, event=replace(start.event, started_at=T0.replace(tzinfo=None)))
+    with pytest.raises(WireError, match="naive"):
+        encode(naive)
+
+
+async def _twice(messages: list[AnalysisMessage]) -> AsyncIterator[AnalysisMessage]:
+    for message in messages:
+        yield decode_message(encode(message))
+    for message in messages:  # the whole episode again, as after a centre restart before its acks
+        yield decode_message(encode(message))
+
+
+async def test_a_redelivered_episode_makes_no_second_incident_or_row(store: Store) -> None:
+    rig = await demo_rig(store)
+    rig.centre.intake.retry_clips = True
+    settled: list[tuple[str, BaseException | None]] = []
+
+    async def record(message: AnalysisMessage, error: BaseException | None) -> None:
+        settled.append((type(message).__name__, error))
+
+    other = crowd_output(500)  # another event in the same groups, stored once whatever its neighbour does
+    episode = _episode()
+    await rig.centre.intake.run(_twice([*episode, other]), settled=record)
+    await rig.stop()
+
+    assert [error for _, error in settled] == [None] * 10
+    incidents, total = await store.incidents.page()
+    assert total == 2
+    mine = next(i for i in incidents if i.event_count and i.grid_code == "379901001001001")
+    events = await store.incidents.events(mine.id)
+    assert [e.id for e in events] == [episode[0].event.id]  # type: ignore[union-attr]
+    assert sorted(e.role for e in events[0].evidence) == ["clean", "clip", "snapshot"]
+    assert events[0].person_count == 7 and events[0].ended_at == T0 + timedelta(seconds=40)
+    assert {i.event_count for i in incidents} == {1}
+    rows = await store.pool.fetchval("SELECT count(*) FROM evidence")
+    assert rows == 5  # two events' snapshot and clean, one clip
