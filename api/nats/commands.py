@@ -77,11 +77,12 @@ class KvCommands:
 
     def __init__(self, buckets: dict[str, KeyValue], township_of: Callable[[str], str | None]) -> None:
         self._buckets = buckets
-        self._township_of = township_of
+        #: Which township runs a camera (settable: the centre knows its routing only once it is built).
+        self.township_of = township_of
 
     async def send(self, command: CameraCommand) -> None:
         camera_id = command.camera.id if isinstance(command, RunCamera) else command.camera_id
-        township = self._township_of(camera_id)
+        township = self.township_of(camera_id)
         bucket = self._buckets.get(township) if township is not None else None
         if bucket is None:
             logger.warning("camera %s is in no township a node serves: %s not sent", camera_id, command)
@@ -98,7 +99,7 @@ class KvCommands:
         wanted: dict[str, set[str]] = {t: set() for t in self._buckets}
         for camera in cameras:
             await self.send(RunCamera(camera))
-            township = self._township_of(camera.id)
+            township = self.township_of(camera.id)
             if township in wanted:
                 wanted[township].add(camera_key(camera.id))
         for township, keys in wanted.items():

@@ -47,9 +47,8 @@ def _episode() -> list[AnalysisMessage]:
 def test_every_message_and_command_survives_the_wire() -> None:
     camera = demo_site().cameras[0]
     start, update, end, clip = _episode()
-    zone = ZoneReport(
-        uuid.uuid4(), uuid.uuid4(), camera.id, ZoneVerdict.CLEAR, T0, EvidenceBlob("s", "image/jpeg", "cd", b"j")
-    )
+    snapshot = EvidenceBlob("s", "image/jpeg", "cd", b"j")
+    zone = ZoneReport(uuid.uuid4(), uuid.uuid4(), camera.id, ZoneVerdict.CLEAR, T0, snapshot)
     for message in (start, update, end, clip, zone, replace(zone, snapshot=None)):
         assert decode_message(encode(message)) == message
     watch = WatchZone(uuid.uuid4(), uuid.uuid4(), camera.id, "road", EventKind.CROWD, 600.0)

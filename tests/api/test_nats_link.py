@@ -1,0 +1,91 @@
+"""The roles apart over a real nats-server: a node publishes into its township's stream, the centre's stream
+sources it, the intake stores it and acks; the centre's camera registry reaches the node through the bucket.
+
+One server here (no leaf, no domains: a small site's layout); tests/api/test_nats_county.py runs the county
+layout of a hub and township leaf servers, with outages.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from api.auth import AuthConfig
+from api.cli.county import running_centre, running_node
+from api.nats.link import Township
+from api.nats.servers import NatsServer
+from api.site import demo_site, load_site
+from models.clock import ManualClock
+from models.link import StopCamera
+from models.store import Store
+from tests.rig import T0, NoDetector, crowd_output, demo_rig
+
+TOWNSHIP = "379901001"
+
+
+@pytest.fixture
+def nats_server(tmp_path: Path) -> Iterator[NatsServer]:
+    server = NatsServer("single", tmp_path / "nats", "single")
+    server.start()
+    yield server
+    server.stop()
+
+
+async def until(check: Callable[[], Awaitable[bool]], timeout_s: float = 20.0, what: str = "") -> None:
+    deadline = time.monotonic() + timeout_s
+    while not await check():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what or check}")
+        await asyncio.sleep(0.1)
+
+
+async def _demo(store: Store) -> None:
+    site = demo_site()
+    await load_site(store, replace(site, cameras=[replace(c, source="unused.avi") for c in site.cameras]))
+
+
+async def test_node_to_centre_over_one_server(
+    nats_server: NatsServer, store: Store, other_store: Store
+) -> None:
+    await _demo(store)
+    clock = ManualClock(T0)
+    townships = [Township(TOWNSHIP)]
+    node_options = {"hub_domain": None, "clip_seconds": None}
+    async with (
+        running_centre(nats_server.url, store, clock, AuthConfig.for_demo(), townships) as centre,
+        running_node(nats_server.url, TOWNSHIP, NoDetector(), clock, **node_options) as node,  # type: ignore[arg-type]
+    ):
+        # The registry reached the node through the bucket: it runs the demo camera.
+        await until(lambda: _true("cam-dongguan-road" in node.analysis.cameras), what="RunCamera")
+        report = crowd_output(100)
+        await node.sink.publish(report)
+        await node.sink.publish(report)  # a publish retried: the stream stores it once
+        await until(lambda: _has_incident(store), what="the incident")
+        await until(lambda: _true(centre.stream.acked == 1), what="the ack")
+        await centre.commands.send(StopCamera("cam-dongguan-road"))
+        await until(lambda: _true("cam-dongguan-road" not in node.analysis.cameras), what="StopCamera")
+    [apart] = (await store.incidents.page())[0]
+
+    rig = await demo_rig(other_store)
+    await rig.report(report)
+    await rig.stop()
+    [served] = (await other_store.incidents.page())[0]
+    assert (apart.grid_code, apart.assignee_id, apart.opened_at) == (
+        served.grid_code,
+        served.assignee_id,
+        served.opened_at,
+    )
+    assert apart.grid_code == "379901001001001" and apart.opened_at == T0
+
+
+async def _true(value: bool) -> bool:
+    return value
+
+
+async def _has_incident(store: Store) -> bool:
+    return (await store.incidents.page())[1] > 0
