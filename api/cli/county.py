@@ -71,8 +71,10 @@ async def running_node(
             bucket = await ensure_command_mirror(js, township, hub_domain)
         else:
             bucket = await ensure_commands(js, township)
+        # The leaf's own domain, named in the references to clips left in its object store.
+        domain = (await js.account_info()).domain
         node = build_node(
-            JetStreamSink(js, township),
+            JetStreamSink(js, township, domain=domain),
             bucket,
             detector,
             clock,

@@ -58,7 +58,7 @@ async def test_node_to_centre_over_one_server(
     node_options = {"hub_domain": None, "clip_seconds": None}
     async with (
         running_centre(nats_server.url, store, clock, AuthConfig.for_demo(), townships) as centre,
-        running_node(nats_server.url, TOWNSHIP, NoDetector(), clock, **node_options) as node,  # type: ignore[arg-type]
+        running_node(nats_server.url, TOWNSHIP, NoDetector(), clock, **node_options) as node,
     ):
         # The registry reached the node through the bucket: it runs the demo camera.
         await until(lambda: _true("cam-dongguan-road" in node.analysis.cameras), what="RunCamera")

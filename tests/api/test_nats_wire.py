@@ -67,7 +67,8 @@ def test_message_ids_name_a_message_not_a_delivery() -> None:
     assert len(set(ids)) == 4
     assert [message_id(decode_message(encode(m))) for m in (start, end, clip)] == [ids[0], ids[2], ids[3]]
     assert message_id(update) == ids[1]
-    assert message_id(replace(update, event=replace(update.event, person_count=9))) != ids[1]  # type: ignore[type-var]
+    assert isinstance(update, EventReport)
+    assert message_id(replace(update, event=replace(update.event, person_count=9))) != ids[1]
 
 
 @pytest.mark.parametrize(
