@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import shutil
+import tempfile
 import uuid
 from collections.abc import Iterator
 from dataclasses import replace
@@ -25,7 +27,7 @@ from api.cli.county import running_centre, running_node
 from api.nats.link import CENTRE_STREAM, CLIP_INLINE_MAX, INTAKE_CONSUMER, Township
 from api.nats.servers import Cluster, cluster
 from api.site import demo_site, load_site
-from api.wiring import build_system
+from api.wiring import Node, build_system
 from models.clock import ManualClock, SystemClock
 from models.incidents import Incident
 from models.link import AnalysisMessage, ClipReport, EventReport
@@ -34,6 +36,7 @@ from models.store import Store
 from tests.api.test_app import PeopleOnTheRoad
 from tests.api.test_nats_link import until
 from tests.rig import T0, NoDetector, crowd_output, demo_rig
+from tests.system.test_pg_restart import Server
 
 pytestmark = pytest.mark.slow
 
@@ -145,6 +148,11 @@ async def test_a_cut_township_and_a_restarted_centre_lose_and_double_nothing(
             await until(lambda: _events(store, 10), what="the first ten events")
             await publish(node.sink, episodes[10:20])  # the centre stops with these in flight
         county.hub.stop()  # the uplink is down: the township's leaf keeps what its node publishes
+        # A node (re)starting meanwhile finds its cameras in the leaf's mirror of the command bucket.
+        async with running_node(
+            county.leaves[EAST].url, EAST, NoDetector(), clock, clip_seconds=None
+        ) as late:
+            await until(lambda: _running(late, "cam-dongguan-road"), what="the camera from the mirror")
         await publish(node.sink, episodes[20:35])
         await publish(node.sink, episodes[25:27])  # a node retrying after a lost PubAck: stored once
         stored_while_cut = await _count(store, "SELECT count(*) FROM events")
@@ -193,3 +201,48 @@ async def _settled(centre: object) -> bool:
 
 
 _ = asyncio
+
+
+async def _running(node: Node, camera_id: str) -> bool:
+    return camera_id in node.analysis.cameras
+
+
+async def test_postgres_killed_during_the_flow_loses_and_doubles_nothing(county: Cluster) -> None:
+    """The centre's database dies mid-flow and comes back: what the intake could not commit it did not
+    ack, the stream redelivers it, and the store's keys refuse what had been committed already."""
+    root = Path(tempfile.mkdtemp(prefix="gridwatch-nats-pg-"))
+    server = Server(root)  # its own server: killing the shared one would break the other tests
+    store = await Store.connect(server.db.url, max_size=4)
+    try:
+        site = demo_site()
+        await load_site(store, replace(site, cameras=[replace(c, source="unused.avi") for c in site.cameras]))
+        clock = ManualClock(T0)
+        episodes = _script(30, timedelta(minutes=10))
+        node_options: Any = {"clip_seconds": None}
+        async with (
+            running_node(county.leaves[EAST].url, EAST, NoDetector(), clock, **node_options) as node,
+            running_centre(county.hub.url, store, clock, AuthConfig.for_demo(), _townships(county)) as centre,
+        ):
+            for episode in episodes[:10]:
+                for message in episode:
+                    await node.sink.publish(message)
+            server.kill()
+            for episode in episodes[10:]:
+                for message in episode:
+                    await node.sink.publish(message)
+            await asyncio.sleep(8)  # past the writer's own retries: the intake naks, the stream redelivers
+            server.start()
+            await until(lambda: _events(store, 30), timeout_s=90, what="all thirty events")
+            await until(lambda: _clips(store, 30), timeout_s=60, what="all thirty clips")
+            await until(lambda: _settled(centre), what="every message acked")
+        assert await _count(store, "SELECT count(*) FROM events") == 30
+        assert await _count(store, "SELECT count(*) FROM evidence") == 30 * 3
+        assert await _count(store, "SELECT sum(event_count) FROM incidents") == 30
+        duplicated = (
+            "SELECT count(*) FROM (SELECT dedup_key FROM incidents GROUP BY dedup_key HAVING count(*) > 1) d"
+        )
+        assert await _count(store, duplicated) == 0
+    finally:
+        await store.close()
+        server.db.close()
+        shutil.rmtree(root, ignore_errors=True)
