@@ -12,11 +12,13 @@ import time
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from api.auth import AuthConfig
 from api.cli.county import running_centre, running_node
+from api.nats.commands import StaticAssignment
 from api.nats.link import Township
 from api.nats.servers import NatsServer
 from api.site import demo_site, load_site
@@ -24,6 +26,7 @@ from models.clock import ManualClock
 from models.link import StopCamera
 from models.store import Store
 from tests.rig import T0, NoDetector, crowd_output, demo_rig
+from tests.servers import free_port, run_cli
 
 TOWNSHIP = "379901001"
 
@@ -89,3 +92,43 @@ async def _true(value: bool) -> bool:
 
 async def _has_incident(store: Store) -> bool:
     return (await store.incidents.page())[1] > 0
+
+
+async def test_a_lease_change_moves_cameras_through_the_seam(nats_server: NatsServer, store: Store) -> None:
+    """``NodeCommands.reassign`` is where a lease set plugs in: the node starts what it now owns and stops
+    what it no longer does, from the bucket's registry, without the centre writing anything."""
+    await _demo(store)
+    clock = ManualClock(T0)
+    options: Any = {"hub_domain": None, "clip_seconds": None, "cameras": ["someone-else"]}
+    async with (
+        running_centre(nats_server.url, store, clock, AuthConfig.for_demo(), [Township(TOWNSHIP)]),
+        running_node(nats_server.url, TOWNSHIP, NoDetector(), clock, **options) as node,
+    ):
+        await until(lambda: _true("cam-dongguan-road" in node.commands.registry), what="the registry")
+        assert node.analysis.cameras == {}
+        await node.commands.reassign(StaticAssignment())
+        assert set(node.analysis.cameras) == {"cam-dongguan-road"}
+        await node.commands.reassign(StaticAssignment([]))
+        assert node.analysis.cameras == {} and node.commands.running == set()
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (["centre", "--township", "a b"], "--township 'a b'"),
+        (["centre", "--township", TOWNSHIP, "--camera", "cam-without-township"], "CAMERA=TOWNSHIP"),
+        (["node", "--township", "x.y"], "--township 'x.y'"),
+        (["node", "--township", TOWNSHIP, "--nats", "nats://127.0.0.1:{port}"], "cannot reach NATS"),
+        (
+            ["centre", "--township", TOWNSHIP, "--nats", "nats://127.0.0.1:{port}", "--port", "{port2}"],
+            "cannot reach NATS",
+        ),
+    ],
+)
+def test_bad_input_exits_2_with_one_line(args: list[str], says: str) -> None:
+    ports = {"port": str(free_port()), "port2": str(free_port())}
+    result = run_cli(*[a.format(**ports) for a in args])
+    assert result.returncode == 2, result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(lines) == 1 and says in lines[0], result.stderr
+    assert "Traceback" not in result.stderr
