@@ -30,8 +30,6 @@ from models.records import Camera
 logger = logging.getLogger(__name__)
 
 _KEY_SAFE = re.compile(r"^[-_=A-Za-z0-9]+$")
-#: How long a WatchZone stays in the bucket: far past any clear window, so a node restarting finds it.
-WATCH_TTL_S = 24 * 3600.0
 
 
 def command_bucket(township: str) -> str:

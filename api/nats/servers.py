@@ -66,6 +66,8 @@ class NatsServer:
             f"server_name: {self.name}",
             "host: 127.0.0.1",
             f"port: {self.port}",
+            # A START carries its snapshots: room for two full-HD JPEGs in base64 beside the event.
+            "max_payload: 8MB",
             f'jetstream {{ store_dir: "{store}", domain: {self.domain} }}',
         ]
         if self.leaf_port is not None:

@@ -40,7 +40,7 @@ class Intake:
         self._bell = bell
         #: Where the camera's answers on resolved incidents go (router/centre/verifier.py); None drops them.
         self.zone_reports: Callable[[ZoneReport], Awaitable[None]] | None = None
-        #: Raise rather than drop a clip that cannot be stored now: a link that redelivers (api/nats) retries it.
+        #: Raise, not drop, a clip that cannot be stored now: a link that redelivers (api/nats) retries it.
         self.retry_clips = False
 
     async def handle(self, message: AnalysisMessage) -> tuple[uuid.UUID, bool] | None:
