@@ -139,8 +139,19 @@ class NodeCommands:
         self.running: set[str] = set()
         self.synced = asyncio.Event()
 
-    async def run(self) -> None:
-        """Apply the bucket's state, then every change, until cancelled."""
+    async def run(self, *, retry_s: float = 1.0) -> None:
+        """Apply the bucket's state, then every change, until cancelled; watch again after a failure (the
+        server restarting): the state comes again, and what is unchanged leaves its camera running."""
+        while True:
+            try:
+                await self._follow()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                logger.warning("command bucket watch failed, watching again: %s", exc or type(exc).__name__)
+            await asyncio.sleep(retry_s)
+
+    async def _follow(self) -> None:
         watcher = await self._bucket.watchall()
         try:
             async for entry in watcher:

@@ -132,3 +132,23 @@ def test_bad_input_exits_2_with_one_line(args: list[str], says: str) -> None:
     lines = [line for line in result.stderr.splitlines() if line.startswith("error:")]
     assert len(lines) == 1 and says in lines[0], result.stderr
     assert "Traceback" not in result.stderr
+
+
+async def test_a_node_waits_out_its_server_restarting(nats_server: NatsServer, store: Store) -> None:
+    """The leaf beside a node restarts: the publish waits (the camera loop with it) and lands once."""
+    await _demo(store)
+    clock = ManualClock(T0)
+    options: Any = {"hub_domain": None, "clip_seconds": None}
+    async with (
+        running_centre(nats_server.url, store, clock, AuthConfig.for_demo(), [Township(TOWNSHIP)]) as centre,
+        running_node(nats_server.url, TOWNSHIP, NoDetector(), clock, **options) as node,
+    ):
+        nats_server.stop()
+        publishing = asyncio.create_task(node.sink.publish(crowd_output(100)))
+        await asyncio.sleep(1.5)
+        assert not publishing.done()
+        await asyncio.to_thread(nats_server.start)
+        await asyncio.wait_for(publishing, 30)
+        await until(lambda: _has_incident(store), what="the incident")
+        await until(lambda: _true(centre.stream.acked == 1), what="the ack")
+    assert (await store.incidents.page())[1] == 1
