@@ -71,13 +71,13 @@ class NatsServer:
             f'jetstream {{ store_dir: "{store}", domain: {self.domain} }}',
         ]
         if self.leaf_port is not None:
-            lines.append(f"leafnodes {{ host: 127.0.0.1, port: {self.leaf_port} }}")
+            # no_advertise: a leaf keeps dialling the address it was given (a relay, a NAT'd uplink), not
+            # the hub's own, which it may not be able to reach.
+            lines.append(f"leafnodes {{ host: 127.0.0.1, port: {self.leaf_port}, no_advertise: true }}")
         if self.hub_leaf_port is not None:
             # Reconnect quickly once the hub is back: the tests restore a cut uplink in seconds.
-            lines.append(
-                "leafnodes { reconnect: 1, remotes: [ { url: "
-                f'"nats-leaf://127.0.0.1:{self.hub_leaf_port}" }} ] }}'
-            )
+            remote = f"nats-leaf://127.0.0.1:{self.hub_leaf_port}"
+            lines.append(f'leafnodes {{ reconnect: "1s", remotes: [ {{ url: "{remote}" }} ] }}')
         self.config_path.write_text("\n".join(lines) + "\n")
 
     def start(self, *, ready_s: float = 10.0) -> None:

@@ -25,7 +25,7 @@ import pytest
 from api.auth import AuthConfig
 from api.cli.county import running_centre, running_node
 from api.nats.link import CENTRE_STREAM, CLIP_INLINE_MAX, INTAKE_CONSUMER, Township
-from api.nats.servers import Cluster, cluster
+from api.nats.servers import Cluster, cluster, free_port
 from api.site import demo_site, load_site
 from api.wiring import Node, build_system
 from models.clock import ManualClock, SystemClock
@@ -246,3 +246,98 @@ async def test_postgres_killed_during_the_flow_loses_and_doubles_nothing(county:
         await store.close()
         server.db.close()
         shutil.rmtree(root, ignore_errors=True)
+
+
+class Uplink:
+    """A township's uplink as a TCP relay between its leaf and the hub's leafnode port, cut at will: the
+    node and the centre stay connected to their own servers, only the link between the servers drops."""
+
+    def __init__(self, hub_leaf_port: int) -> None:
+        self.hub_leaf_port = hub_leaf_port
+        self.port = free_port()
+        self.down = False
+        self._pipes: set[asyncio.StreamWriter] = set()
+        self._server: asyncio.Server | None = None
+
+    async def start(self) -> None:
+        self._server = await asyncio.start_server(self._relay, "127.0.0.1", self.port)
+
+    async def _relay(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if self.down:
+            writer.close()
+            return
+        hub_reader, hub_writer = await asyncio.open_connection("127.0.0.1", self.hub_leaf_port)
+        self._pipes |= {writer, hub_writer}
+        await asyncio.gather(_pipe(reader, hub_writer), _pipe(hub_reader, writer), return_exceptions=True)
+
+    def cut(self) -> None:
+        self.down = True
+        for writer in self._pipes:
+            writer.close()
+        self._pipes.clear()
+
+    def restore(self) -> None:
+        self.down = False
+
+    async def aclose(self) -> None:
+        self.cut()
+        if self._server is not None:
+            self._server.close()
+
+
+async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    try:
+        while data := await reader.read(65536):
+            writer.write(data)
+            await writer.drain()
+    finally:
+        writer.close()
+
+
+async def test_a_cut_uplink_with_both_roles_running_loses_and_doubles_nothing(
+    tmp_path: Path, store: Store, other_store: Store
+) -> None:
+    """The township's leaf loses the hub while the node and the centre run on, connected to their own
+    servers: ten minutes of captured events wait on the leaf and arrive once when the uplink is back."""
+    servers = cluster(tmp_path / "county", [EAST])
+    uplink = Uplink(servers.hub.leaf_port or 0)
+    await uplink.start()
+    servers.leaves[EAST].hub_leaf_port = uplink.port
+    servers.start()
+    try:
+        site = demo_site()
+        await load_site(store, replace(site, cameras=[replace(c, source="unused.avi") for c in site.cameras]))
+        clock = ManualClock(T0)
+        episodes = _script(30, timedelta(minutes=10))
+        node_options: Any = {"clip_seconds": None}
+        async with (
+            running_node(servers.leaves[EAST].url, EAST, NoDetector(), clock, **node_options) as node,
+            running_centre(
+                servers.hub.url, store, clock, AuthConfig.for_demo(), _townships(servers)
+            ) as centre,
+        ):
+            for message in (m for episode in episodes[:5] for m in episode):
+                await node.sink.publish(message)
+            await until(lambda: _events(store, 5), what="the first five events")
+            uplink.cut()
+            for message in (m for episode in episodes[5:] for m in episode):
+                await node.sink.publish(message)  # the leaf acks: the node never waits for the uplink
+            await asyncio.sleep(3)
+            assert await _count(store, "SELECT count(*) FROM events") == 5
+            uplink.restore()
+            await until(lambda: _events(store, 30), timeout_s=60, what="the events held on the leaf")
+            await until(lambda: _clips(store, 30), timeout_s=60, what="their clips")
+            await until(lambda: _settled(centre), what="every message acked")
+    finally:
+        servers.stop()
+        await uplink.aclose()
+
+    rig = await demo_rig(other_store)
+    for message in (m for episode in episodes for m in episode):
+        await rig.centre.intake.handle(message)
+    await rig.stop()
+    expected = (await other_store.incidents.page(limit=100))[0]
+    got = (await store.incidents.page(limit=100))[0]
+    assert await _count(store, "SELECT count(*) FROM evidence") == 30 * 3
+    assert _timeline(got) == _timeline(expected)
+    assert sum(i.event_count for i in got) == 30
