@@ -19,7 +19,7 @@ import logging
 from collections.abc import Coroutine, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI
 
@@ -27,8 +27,6 @@ from api.app import create_app
 from api.auth import AuthConfig
 from api.deps import AppContext
 from api.link import InProcessLink
-from api.nats.commands import Assignment, KvCommands, NodeCommands, StaticAssignment
-from api.nats.link import JetStreamIntake, JetStreamSink
 from api.webrtc import WebRTCHub
 from detect.analysis.batcher import DetectionBatcher
 from detect.analysis.clip_encoder import ClipEncoder
@@ -56,6 +54,10 @@ from router.centre.writer import EventWriter
 from router.deadlines import DEFAULT_POLICY, DeadlinePolicy
 from router.notify.channels import Channel
 from router.policies import Policies
+
+if TYPE_CHECKING:  # serve and demo never load the NATS client: build_node and build_county_centre import it
+    from api.nats.commands import Assignment, KvCommands, NodeCommands
+    from api.nats.link import JetStreamIntake, JetStreamSink
 
 logger = logging.getLogger(__name__)
 
@@ -341,6 +343,8 @@ def build_node(
     **analysis_options: Any,
 ) -> Node:
     """``bucket``: the township's command KV (its leaf's mirror); ``assignment``: default every camera."""
+    from api.nats.commands import NodeCommands, StaticAssignment
+
     analysis = build_analysis(sink, detector, clock, **analysis_options)
     return Node(analysis, sink, NodeCommands(bucket, analysis, assignment or StaticAssignment()))
 

@@ -8,6 +8,8 @@ layout of a hub and township leaf servers, with outages.
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import replace
@@ -152,3 +154,11 @@ async def test_a_node_waits_out_its_server_restarting(nats_server: NatsServer, s
         await until(lambda: _has_incident(store), what="the incident")
         await until(lambda: _true(centre.stream.acked == 1), what="the ack")
     assert (await store.incidents.page())[1] == 1
+
+
+def test_serve_and_demo_load_no_nats_client() -> None:
+    """``serve`` and ``demo`` stay one process with the in-process link: what they run imports no NATS."""
+    probe = "import sys, api.cli.running, api.wiring; print(sorted(m for m in sys.modules if 'nats' in m))"
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
