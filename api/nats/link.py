@@ -18,11 +18,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, replace
 
 from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
+from nats.errors import (
+    ConnectionClosedError,
+    ConnectionReconnectingError,
+    NoRespondersError,
+    StaleConnectionError,
+)
 from nats.errors import TimeoutError as NatsTimeout
 from nats.js import JetStreamContext
 from nats.js.api import (
@@ -34,7 +40,7 @@ from nats.js.api import (
     StreamConfig,
     StreamSource,
 )
-from nats.js.errors import BadRequestError, NotFoundError
+from nats.js.errors import BadRequestError, NoStreamResponseError, NotFoundError, ServiceUnavailableError
 
 from api.nats.wire import WireError, decode_message, encode, message_id
 from models.link import AnalysisMessage, ClipReport, EventReport
@@ -59,6 +65,21 @@ INTAKE_CONSUMER = "intake"
 CLIP_HEADER = "Gw-Clip-Object"
 #: Redeliveries after which a message whose event is not stored (its START failed for good) is given up.
 MAX_NOT_FOUND_DELIVERIES = 10
+
+
+#: What a leaf restarting answers a publish with: wait and publish again (same Nats-Msg-Id, stored once).
+#: Anything else (a message over max_payload, a refused subject) is a bug to raise, not to wait out.
+_SERVER_AWAY: tuple[type[BaseException], ...] = (
+    NatsTimeout,
+    TimeoutError,
+    NoRespondersError,
+    ConnectionClosedError,
+    ConnectionReconnectingError,
+    StaleConnectionError,
+    NoStreamResponseError,
+    ServiceUnavailableError,
+    OSError,
+)
 
 
 def township_stream(township: str) -> str:
@@ -164,8 +185,8 @@ class JetStreamSink:
         headers = {"Nats-Msg-Id": message_id(message)}
         if isinstance(message, ClipReport) and len(message.clip.data) > self._clip_inline_max:
             name = f"{message.event_id}.{message.clip.sha256}"
-            bucket = clip_bucket(self._township)
-            await self._retrying(lambda: self._put_object(bucket, name, message.clip.data))
+            bucket, clip = clip_bucket(self._township), message.clip.data
+            await self._retrying(lambda: self._put_object(bucket, name, clip))
             headers[CLIP_HEADER] = f"{self._domain or ''}|{bucket}|{name}"
             message = replace(message, clip=replace(message.clip, data=b""))
         data = encode(message)
@@ -179,17 +200,13 @@ class JetStreamSink:
         store = await self._js.object_store(bucket)
         await store.put(name, data)
 
-    async def _retrying(self, attempt: object) -> None:
+    async def _retrying(self, attempt: Callable[[], Awaitable[object]]) -> None:
         while True:
             try:
-                await attempt()  # type: ignore[operator]
+                await attempt()
                 return
-            except (NatsTimeout, TimeoutError, ConnectionError, OSError) as exc:
-                logger.warning("publish to township %s stream waits: %s", self._township, exc)
-            except Exception as exc:  # the server restarting answers with several error kinds
-                if "no responders" not in str(exc).lower() and "timeout" not in type(exc).__name__.lower():
-                    raise
-                logger.warning("publish to township %s stream waits: %s", self._township, exc)
+            except _SERVER_AWAY as exc:
+                logger.warning("publish to township %s stream waits: %s", self._township, exc or type(exc))
             await asyncio.sleep(self._retry_s)
 
 
