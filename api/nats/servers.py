@@ -146,3 +146,31 @@ def cluster(directory: Path, townships: list[str]) -> Cluster:
 def leaf_domain(township: str) -> str:
     """A township's JetStream domain: its code behind a letter (a domain is a subject token, kept plain)."""
     return f"t{township}"
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``python -m api.nats.servers DIR TOWNSHIP…``: a hub and one leaf per township, until interrupted
+    (what ``./run cluster`` starts under its nodes and centre); prints one ``role url domain`` line each."""
+    args = sys.argv[1:] if argv is None else argv
+    if len(args) < 2:
+        print("usage: python -m api.nats.servers DIR TOWNSHIP [TOWNSHIP…]", file=sys.stderr)
+        raise SystemExit(2)
+    servers = cluster(Path(args[0]), args[1:])
+    servers.start()
+    try:
+        print(f"hub {servers.hub.url} {servers.hub.domain}", flush=True)
+        for township, leaf in servers.leaves.items():
+            print(f"leaf:{township} {leaf.url} {leaf.domain}", flush=True)
+        while all(
+            s.process is not None and s.process.poll() is None
+            for s in [servers.hub, *servers.leaves.values()]
+        ):
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        servers.stop()
+
+
+if __name__ == "__main__":
+    main()

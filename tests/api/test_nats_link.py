@@ -8,6 +8,8 @@ layout of a hub and township leaf servers, with outages.
 from __future__ import annotations
 
 import asyncio
+import signal
+import socket
 import subprocess
 import sys
 import time
@@ -162,3 +164,24 @@ def test_serve_and_demo_load_no_nats_client() -> None:
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"
+
+
+def test_the_cluster_launcher_starts_a_hub_and_leaves(tmp_path: Path) -> None:
+    """``python -m api.nats.servers`` (for ``./run cluster``): a hub and a leaf per township, answering."""
+    command = [sys.executable, "-m", "api.nats.servers", str(tmp_path), "379901001", "379901002"]
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        lines = [proc.stdout.readline().split() for _ in range(3)]
+        assert [(role, domain) for role, _, domain in lines] == [
+            ("hub", "county"),
+            ("leaf:379901001", "t379901001"),
+            ("leaf:379901002", "t379901002"),
+        ]
+        for _, url, _ in lines:
+            port = int(url.rsplit(":", 1)[1])
+            socket.create_connection(("127.0.0.1", port), timeout=5).close()
+    finally:
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(20) == 0
+    assert (tmp_path / "hub" / "nats.conf").exists()
