@@ -279,8 +279,8 @@ class JetStreamIntake:
 
     async def settled(self, message: AnalysisMessage, error: BaseException | None) -> None:
         entry = self._pending.pop(id(message), None)
-        if entry is None:
-            return
+        if entry is None or (error is not None and not isinstance(error, Exception)):
+            return  # cancelled half-way: neither ack nor nak, ack_wait brings it back to the next intake
         msg = entry[0]
         deliveries = msg.metadata.num_delivered
         retry = isinstance(error, TRANSIENT_DB_ERRORS) or (

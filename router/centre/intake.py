@@ -157,6 +157,9 @@ class Intake:
         except Exception as exc:  # one event's failure must not stop the intake of the others
             error = exc
             logger.exception("a %s could not be handled", type(message).__name__)
+        except asyncio.CancelledError as exc:  # stopped half-way: not handled, so never acked as handled
+            error = exc
+            raise
         finally:
             try:
                 if settled is not None:

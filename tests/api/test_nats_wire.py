@@ -7,6 +7,8 @@ incident, one event row and one evidence row per blob, as the first delivery did
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import uuid
 from collections.abc import AsyncIterator
@@ -124,3 +126,31 @@ async def test_a_redelivered_episode_makes_no_second_incident_or_row(store: Stor
     assert {i.event_count for i in incidents} == {1}
     rows = await store.pool.fetchval("SELECT count(*) FROM evidence")
     assert rows == 5  # two events' snapshot and clean, one clip
+
+
+async def test_a_message_cut_off_half_way_is_settled_as_unhandled(store: Store) -> None:
+    """Intake stopped mid-message (its task cancelled): the link hears of the cancellation, not of a success,
+    so it neither acks nor naks and the stream brings the message back to the next intake."""
+    rig = await demo_rig(store)
+    begun = asyncio.Event()
+    settled: list[BaseException | None] = []
+
+    async def hang(message: AnalysisMessage) -> None:
+        begun.set()
+        await asyncio.Event().wait()
+
+    async def record(message: AnalysisMessage, error: BaseException | None) -> None:
+        settled.append(error)
+
+    async def one() -> AsyncIterator[AnalysisMessage]:
+        yield crowd_output(100)
+        await asyncio.Event().wait()
+
+    rig.centre.intake.handle = hang  # type: ignore[assignment,method-assign]
+    running = asyncio.create_task(rig.centre.intake.run(one(), settled=record))
+    await asyncio.wait_for(begun.wait(), 5)
+    running.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await running
+    await rig.stop()
+    assert len(settled) == 1 and isinstance(settled[0], asyncio.CancelledError)
