@@ -20,7 +20,7 @@ import os
 from collections.abc import Coroutine, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI
 
@@ -58,6 +58,10 @@ from router.deadlines import DEFAULT_POLICY, DeadlinePolicy
 from router.notify.channels import Channel
 from router.policies import Policies
 from router.verification import CLEAR_WINDOWS
+
+if TYPE_CHECKING:  # serve and demo never load the NATS client: build_node and build_county_centre import it
+    from api.nats.commands import Assignment, KvCommands, NodeCommands
+    from api.nats.link import JetStreamIntake, JetStreamSink
 
 logger = logging.getLogger(__name__)
 
@@ -110,6 +114,12 @@ class Centre:
         """Take the analysis role's messages from an in-process link until it closes."""
         self._intake = asyncio.create_task(
             self.intake.run(link.messages(), handled=link.handled), name="intake"
+        )
+
+    def consume_stream(self, stream: JetStreamIntake) -> None:
+        """Take the nodes' messages from the county's JetStream stream, acking each once it is settled."""
+        self._intake = asyncio.create_task(
+            self.intake.run(stream.messages(), settled=stream.settled), name="intake"
         )
 
     async def stop(self) -> None:
@@ -315,3 +325,87 @@ def build_system(
     webrtc = WebRTCHub(analysis)
     app = build_app(centre, analysis, auth, webrtc=webrtc, camera_subnets=camera_subnets)
     return System(link, analysis, centre, webrtc, app)
+
+
+@dataclass
+class Node:
+    """``gridwatch node``: the analysis role for the township cameras it owns, publishing into the township's
+    JetStream stream (api/nats), following the township's command bucket."""
+
+    analysis: AnalysisNode
+    sink: JetStreamSink
+    commands: NodeCommands
+    _follow: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        """Start analysing: the cameras come from the command bucket, its current state first."""
+        await self.analysis.start(())
+        self._follow = asyncio.create_task(self.commands.run(), name="node-commands")
+
+    async def stop(self) -> None:
+        """Stop following commands, then the cameras: their last events and clips still reach the leaf."""
+        if self._follow is not None:
+            self._follow.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._follow
+        await self.analysis.stop()
+
+
+def build_node(
+    sink: JetStreamSink,
+    bucket: Any,
+    detector: Detector,
+    clock: Clock,
+    *,
+    assignment: Assignment | None = None,
+    **analysis_options: Any,
+) -> Node:
+    """``bucket``: the township's command KV (its leaf's mirror); ``assignment``: default every camera."""
+    from api.nats.commands import NodeCommands, StaticAssignment
+
+    analysis = build_analysis(sink, detector, clock, **analysis_options)
+    return Node(analysis, sink, NodeCommands(bucket, analysis, assignment or StaticAssignment()))
+
+
+@dataclass
+class CountyCentre:
+    """``gridwatch centre``: the centre role and the API, fed by the county stream, commanding the nodes."""
+
+    centre: Centre
+    stream: JetStreamIntake
+    commands: KvCommands
+    app: FastAPI
+
+    async def start(self) -> None:
+        """Load the site, write its cameras into the townships' buckets, then take the stream."""
+        await self.centre.start()
+        await self.commands.sync(self.centre.routing.cameras.values())
+        self.centre.consume_stream(self.stream)
+
+    async def stop(self) -> None:
+        """Stop taking messages; those in hand are stored and acked, the rest wait in the stream."""
+        self.stream.close()
+        await self.centre.stop()
+
+
+def build_county_centre(
+    store: Store,
+    clock: Clock,
+    auth: AuthConfig,
+    stream: JetStreamIntake,
+    commands: KvCommands,
+    idle: Detector,
+    **centre_options: Any,
+) -> CountyCentre:
+    """The centre with no cameras of its own: ``idle`` is a detector its empty analysis node never calls
+    (the HTTP app's live-video routes find no local camera)."""
+    centre = build_centre(store, clock, commands, **centre_options)
+    # The stream redelivers what it could not store: a clip is retried rather than dropped.
+    centre.intake.retry_clips = True
+    local = build_analysis(_Refuse(), idle, clock, clip_seconds=None)
+    return CountyCentre(centre, stream, commands, build_app(centre, local, auth))
+
+
+class _Refuse:
+    async def publish(self, message: Any) -> None:
+        raise RuntimeError("the county centre analyses no camera itself")

@@ -37,15 +37,17 @@ class EvidenceRepository(Repository):
 
         The incident's "incident.updated" outbox row is written in the same transaction, so pages showing
         the incident refresh and find the new evidence. Returns the evidence id; NotFound if no such event.
+        The same blob added again (a redelivered clip) returns the stored row's id and writes nothing.
         """
         evidence_id = uuid.uuid4().hex
         async with self.pool.acquire() as conn, conn.transaction():
             row = await conn.fetchrow("SELECT incident_id FROM events WHERE id = $1", event_id)
             if row is None:
                 raise NotFound(f"no event {event_id}")
-            await conn.execute(
+            inserted = await conn.fetchval(
                 "INSERT INTO evidence (id, event_id, role, media_type, sha256, size, data)"
-                " VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                " VALUES ($1, $2, $3, $4, $5, $6, $7)"
+                " ON CONFLICT (event_id, role, sha256) DO NOTHING RETURNING id",
                 evidence_id,
                 event_id,
                 blob.role,
@@ -54,6 +56,14 @@ class EvidenceRepository(Repository):
                 len(blob.data),
                 blob.data,
             )
+            if inserted is None:
+                stored: str = await conn.fetchval(
+                    "SELECT id FROM evidence WHERE event_id = $1 AND role = $2 AND sha256 = $3",
+                    event_id,
+                    blob.role,
+                    blob.sha256,
+                )
+                return stored
             if row["incident_id"] is not None:
                 await conn.execute(
                     "INSERT INTO outbox (topic, incident_id, payload) VALUES ('incident.updated', $1, $2)",

@@ -54,6 +54,8 @@ class Intake:
         self.camera_events = (
             CameraEventHandler(camera_events, self.report, store, bell) if camera_events is not None else None
         )
+        #: Raise, not drop, a clip that cannot be stored now: a link that redelivers (api/nats) retries it.
+        self.retry_clips = False
 
     async def handle(self, message: AnalysisMessage) -> tuple[uuid.UUID, bool] | None:
         """Handle one message; for a START, (incident id, whether it was opened now)."""
@@ -117,17 +119,24 @@ class Intake:
         try:
             evidence_id = await self._store.evidence.add(report.event_id, report.clip)
         except _CLIP_DROPPED as exc:
+            if self.retry_clips:
+                raise
             logger.warning("clip of event %s not stored: %s", report.event_id, exc)
             return None
         self._bell.ring()
         return evidence_id
 
     async def run(
-        self, messages: AsyncIterator[AnalysisMessage], *, handled: Callable[[], None] = lambda: None
+        self,
+        messages: AsyncIterator[AnalysisMessage],
+        *,
+        handled: Callable[[], None] = lambda: None,
+        settled: Callable[[AnalysisMessage, BaseException | None], Awaitable[None]] | None = None,
     ) -> None:
         """Handle every message until the stream ends, then wait for those still in flight.
 
-        ``handled`` is called once per message when its handling is over (stored, or failed and logged).
+        ``handled`` is called once per message when its handling is over (stored, or failed and logged);
+        ``settled`` is awaited first with the message and its error, if any: a link that acks after commit.
         """
         slots = asyncio.Semaphore(MAX_IN_FLIGHT)
         latest: dict[uuid.UUID, asyncio.Task[None]] = {}
@@ -136,7 +145,7 @@ class Intake:
             async for message in messages:
                 await slots.acquire()
                 key = _key(message)
-                task = asyncio.create_task(self._after(latest.get(key), message, slots, handled))
+                task = asyncio.create_task(self._after(latest.get(key), message, slots, handled, settled))
                 latest[key] = task
                 in_flight.add(task)
                 task.add_done_callback(in_flight.discard)
@@ -153,17 +162,27 @@ class Intake:
         message: AnalysisMessage,
         slots: asyncio.Semaphore,
         handled: Callable[[], None],
+        settled: Callable[[AnalysisMessage, BaseException | None], Awaitable[None]] | None = None,
     ) -> None:
+        error: BaseException | None = None
         try:
             if before is not None:
                 # An UPDATE, END or clip waits for its event's START to be stored.
                 await asyncio.gather(before, return_exceptions=True)
             await self.handle(message)
-        except Exception:  # one event's failure must not stop the intake of the others
+        except Exception as exc:  # one event's failure must not stop the intake of the others
+            error = exc
             logger.exception("a %s could not be handled", type(message).__name__)
+        except asyncio.CancelledError as exc:  # stopped half-way: not handled, so never acked as handled
+            error = exc
+            raise
         finally:
-            slots.release()
-            handled()
+            try:
+                if settled is not None:
+                    await settled(message, error)
+            finally:
+                slots.release()
+                handled()
 
 
 def _key(message: AnalysisMessage) -> uuid.UUID:

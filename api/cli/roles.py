@@ -1,0 +1,75 @@
+"""``gridwatch node`` and ``gridwatch centre``: the two roles as processes of their own, joined by NATS.
+
+``serve`` and ``demo`` stay one process with no NATS. What these run lives in api/cli/county.py, imported when
+a command starts (the detectors, the web stack and the NATS client take a second to import).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from api.cli.common import app, guard, log_progress, settings
+
+NATS_URL = "nats://127.0.0.1:4222"
+
+
+@app.command()
+def node(
+    township: Annotated[str, typer.Option(help="The township whose cameras this node analyses (its code)")],
+    nats: Annotated[str, typer.Option(help="The township's leaf server (or the one server)")] = NATS_URL,
+    hub_domain: Annotated[
+        str, typer.Option(help="The hub's JetStream domain; empty: one server, no leaf nodes")
+    ] = "county",
+    camera: Annotated[
+        list[str] | None, typer.Option(help="Run only this camera (repeatable; default: all the township's)")
+    ] = None,
+    config: Annotated[
+        Path | None, typer.Option(help="Site YAML: detectors, clips, policies (default: the demo's)")
+    ] = None,
+) -> None:
+    """Analyse the township's cameras and publish their events to its JetStream stream."""
+    from api.cli.county import run_node_command
+
+    log_progress()
+    guard(
+        lambda: run_node_command(
+            nats, township, hub_domain=hub_domain or None, cameras=camera or [], config=config
+        )
+    )
+
+
+@app.command()
+def centre(
+    township: Annotated[
+        list[str],
+        typer.Option(help="A township the county stream sources: CODE or CODE=DOMAIN (repeatable)"),
+    ],
+    nats: Annotated[str, typer.Option(help="The hub server")] = NATS_URL,
+    hub_domain: Annotated[
+        str, typer.Option(help="The hub's JetStream domain; empty: one server, no leaf nodes")
+    ] = "county",
+    camera: Annotated[
+        list[str] | None,
+        typer.Option(help="CAMERA=TOWNSHIP: which township runs a camera (default: where it looks)"),
+    ] = None,
+    config: Annotated[Path | None, typer.Option(help="Site YAML (default: the demo county)")] = None,
+    host: Annotated[str, typer.Option(help="Listen address")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Listen port")] = 8000,
+) -> None:
+    """Run the county centre and the API over the townships' events."""
+    from api.cli.county import parse_placements, parse_townships, run_centre_command
+
+    log_progress()
+    current = settings()
+
+    def run() -> None:
+        townships = parse_townships(township, hub_domain or None)
+        placements = parse_placements(camera or [])
+        run_centre_command(
+            current, nats, townships, placements=placements, config=config, host=host, port=port
+        )
+
+    guard(run)
