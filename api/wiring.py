@@ -61,6 +61,7 @@ from router.verification import CLEAR_WINDOWS
 
 if TYPE_CHECKING:  # serve and demo never load the NATS client: build_node and build_county_centre import it
     from api.nats.commands import Assignment, KvCommands, NodeCommands
+    from api.nats.leases import CameraLeases
     from api.nats.link import JetStreamIntake, JetStreamSink
 
 logger = logging.getLogger(__name__)
@@ -330,24 +331,53 @@ def build_system(
 @dataclass
 class Node:
     """``gridwatch node``: the analysis role for the township cameras it owns, publishing into the township's
-    JetStream stream (api/nats), following the township's command bucket."""
+    JetStream stream (api/nats), following the township's command bucket.
+
+    With ``leases``, the nodes of a township share its cameras (api/nats/leases.py): this node runs a camera
+    only while it holds the camera's lease, so a node that dies loses its cameras to the others within a
+    lease period or two, and a node that joins takes a share.
+    """
 
     analysis: AnalysisNode
     sink: JetStreamSink
     commands: NodeCommands
+    leases: CameraLeases | None = None
     _follow: asyncio.Task[None] | None = None
+    _hold: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         """Start analysing: the cameras come from the command bucket, its current state first."""
         await self.analysis.start(())
+        leases = self.leases
+        if leases is not None:
+            from api.nats.commands import LeasedAssignment
+
+            assignment = LeasedAssignment()
+            await self.commands.reassign(assignment)
+
+            async def acquire(camera_id: str) -> None:
+                assignment.held.add(camera_id)
+                await self.commands.reassign(assignment)
+
+            async def release(camera_id: str) -> None:
+                # The camera has stopped when this returns: only then may the lease pass to another node.
+                assignment.held.discard(camera_id)
+                await self.commands.reassign(assignment)
+
+            self.commands.on_registry = leases.set_cameras
+            self._hold = asyncio.create_task(leases.run(acquire, release), name="node-leases")
         self._follow = asyncio.create_task(self.commands.run(), name="node-commands")
 
     async def stop(self) -> None:
-        """Stop following commands, then the cameras: their last events and clips still reach the leaf."""
-        if self._follow is not None:
-            self._follow.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._follow
+        """Stop following commands, hand the leases back (their cameras stop first), then the cameras: their
+        last events and clips still reach the leaf."""
+        for task in (self._hold, self._follow):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        if self.leases is not None:
+            await self.leases.leave()
         await self.analysis.stop()
 
 
@@ -358,13 +388,22 @@ def build_node(
     clock: Clock,
     *,
     assignment: Assignment | None = None,
+    leases: Any = None,
+    node_id: str = "",
+    township: str = "",
+    lease_s: float | None = None,
     **analysis_options: Any,
 ) -> Node:
-    """``bucket``: the township's command KV (its leaf's mirror); ``assignment``: default every camera."""
+    """``bucket``: the township's command KV (its leaf's mirror); ``assignment``: a fixed set (default every
+    camera); or ``leases``, the township's lease bucket, which shares the cameras among its nodes."""
     from api.nats.commands import NodeCommands, StaticAssignment
+    from api.nats.leases import LEASE_S, CameraLeases
 
     analysis = build_analysis(sink, detector, clock, **analysis_options)
-    return Node(analysis, sink, NodeCommands(bucket, analysis, assignment or StaticAssignment()))
+    if leases is None:
+        return Node(analysis, sink, NodeCommands(bucket, analysis, assignment or StaticAssignment()))
+    held = CameraLeases(leases, node_id, township, (), lease_s=lease_s or LEASE_S)
+    return Node(analysis, sink, NodeCommands(bucket, analysis, StaticAssignment([])), held)
 
 
 @dataclass

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import re
 import socket
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
@@ -30,6 +31,7 @@ from nats.errors import Error as NatsError
 from api.auth import AuthConfig, WeakSecret
 from api.cli.running import check_port_free
 from api.nats.commands import KvCommands, StaticAssignment, ensure_command_mirror, ensure_commands
+from api.nats.leases import LEASE_S, open_lease_bucket
 from api.nats.link import JetStreamIntake, JetStreamSink, Township, ensure_centre, ensure_township
 from api.nats.servers import HUB_DOMAIN, leaf_domain
 from api.problems import UsageProblem
@@ -102,12 +104,16 @@ async def running_node(
     *,
     hub_domain: str | None = HUB_DOMAIN,
     cameras: Sequence[str] | None = None,
+    share: bool = False,
+    node_id: str | None = None,
+    lease_s: float | None = None,
     **analysis_options: Any,
 ) -> AsyncIterator[Node]:
     """A node of ``township`` on the leaf at ``url``; ``hub_domain`` None: one server, no leaf (no mirror).
 
-    ``cameras``: the ids it runs (default every camera of the township); a lease set replaces this through
-    ``Node.commands.reassign``.
+    ``cameras``: the ids it runs (default every camera of the township); ``share``: instead, the township's
+    nodes share its cameras through leases in the leaf's own bucket (api/nats/leases.py), so they go on
+    being shared while the uplink is down.
     """
     nc = await _connect(url)
     try:
@@ -119,12 +125,19 @@ async def running_node(
             bucket = await ensure_commands(js, township)
         # The leaf's own domain, named in the references to clips left in its object store.
         domain = (await js.account_info()).domain
+        leases = None
+        if share and not cameras:
+            leases = await open_lease_bucket(js, township, lease_s=lease_s or LEASE_S)
         node = build_node(
             JetStreamSink(js, township, domain=domain),
             bucket,
             detector,
             clock,
             assignment=StaticAssignment(cameras) if cameras else None,
+            leases=leases,
+            node_id=node_id or f"{socket.gethostname()}-{os.getpid()}",
+            township=township,
+            lease_s=lease_s,
             **analysis_options,
         )
         await node.start()
@@ -251,6 +264,7 @@ def run_node_command(
     async def main() -> None:
         try:
             options["hub_domain"], options["cameras"] = hub_domain, cameras or None
+            options["share"] = not cameras
             async with running_node(url, township, person, SystemClock(), **options):
                 logger.info("node of township %s on %s: following its command bucket", township, url)
                 await asyncio.Event().wait()

@@ -127,6 +127,16 @@ class StaticAssignment:
         return self._ids is None or camera_id in self._ids
 
 
+class LeasedAssignment:
+    """The cameras this node holds a lease on (api/nats/leases.py): what the township's nodes share out."""
+
+    def __init__(self) -> None:
+        self.held: set[str] = set()
+
+    def owns(self, camera_id: str) -> bool:
+        return camera_id in self.held
+
+
 class NodeCommands:
     """A node's side: follow the township's bucket and run, on ``node``, the cameras it owns."""
 
@@ -138,6 +148,8 @@ class NodeCommands:
         self.registry: dict[str, Camera] = {}
         self.running: set[str] = set()
         self.synced = asyncio.Event()
+        #: Told the township's camera ids whenever the registry changes (the leases share them out).
+        self.on_registry: Callable[[frozenset[str]], None] | None = None
 
     async def run(self, *, retry_s: float = 1.0) -> None:
         """Apply the bucket's state, then every change, until cancelled; watch again after a failure (the
@@ -175,6 +187,11 @@ class NodeCommands:
                 await self._node.send(RunCamera(camera))
 
     async def _apply(self, entry: KeyValue.Entry) -> None:
+        await self._apply_entry(entry)
+        if self.on_registry is not None:
+            self.on_registry(frozenset(self.registry))
+
+    async def _apply_entry(self, entry: KeyValue.Entry) -> None:
         deleted = entry.operation in (KV_DEL, KV_PURGE)
         if entry.key.startswith("camera.") and deleted:
             for camera_id, camera in list(self.registry.items()):

@@ -185,3 +185,55 @@ def test_the_cluster_launcher_starts_a_hub_and_leaves(tmp_path: Path) -> None:
         proc.send_signal(signal.SIGINT)
         assert proc.wait(20) == 0
     assert (tmp_path / "hub" / "nats.conf").exists()
+
+
+async def test_the_nodes_of_a_township_share_its_cameras_and_a_dead_ones_move_within_two_leases(
+    nats_server: NatsServer,
+) -> None:
+    """Acceptance 3 of issue 13 through the node the command runs: two nodes share four cameras by their
+    leases; one dies (no hand-back, as a crash) and the other runs all four within two lease periods; no
+    camera runs on both at any sampled moment."""
+    import nats
+
+    from api.nats.commands import camera_key, ensure_commands
+    from api.nats.wire import encode
+    from models.link import RunCamera
+
+    clock = ManualClock(T0)
+    nc = await nats.connect(nats_server.url)
+    try:
+        bucket = await ensure_commands(nc.jetstream(), TOWNSHIP)
+        base = demo_site().cameras[0]
+        for i in range(4):
+            camera = replace(base, id=f"cam-{i}", source="unused.avi")
+            await bucket.put(camera_key(camera.id), encode(RunCamera(camera)))
+    finally:
+        await nc.close()
+    options: Any = {"hub_domain": None, "clip_seconds": None, "share": True, "lease_s": 1.0}
+    lease_s = options["lease_s"]
+    overlaps: list[set[str]] = []
+    async with (
+        running_node(nats_server.url, TOWNSHIP, NoDetector(), clock, node_id="a", **options) as a,
+        running_node(nats_server.url, TOWNSHIP, NoDetector(), clock, node_id="b", **options) as b,
+    ):
+
+        async def shared() -> bool:
+            both = set(a.analysis.cameras) & set(b.analysis.cameras)
+            if both:
+                overlaps.append(both)
+            return len(a.analysis.cameras) == 2 and len(b.analysis.cameras) == 2
+
+        await until(shared, timeout_s=10 * lease_s, what="a fair share")
+        # a dies: its lease renewals stop with it and nothing is handed back.
+        assert a._hold is not None
+        a._hold.cancel()
+        died = time.monotonic()
+        await a.analysis.stop()
+
+        async def moved() -> bool:
+            return len(b.analysis.cameras) == 4
+
+        await until(moved, timeout_s=10 * lease_s, what="b taking a's cameras")
+        assert time.monotonic() - died <= 2.5 * lease_s
+        a.leases = None  # dead: its context's stop must not hand back what b holds now
+    assert overlaps == []
