@@ -29,8 +29,8 @@ Per case:
   when a person rejected the case as a duplicate (``action = 'reject'``, ``reason = 'duplicate'``). A twin
   folded by camera verification (``action = 'merge'``) is counted through the case it moved into (its
   events raise that case's ``event_count``; its own becomes 0), so it is not counted again.
-- verified: the log has an entry with ``to_state = 'verified'``; by camera: one of those has ``actor`` in
-  CAMERA_ACTORS.
+- verified: the log has an entry with ``to_state = 'verified'``; by camera: one of those was taken by
+  the camera's actor (router.permissions.CAMERA, which the verifier acts as).
 
 Per group (each a count of cases, ratios as numerator / denominator):
 - cases: the cases. filed, closed, resolved, reworked, verified: as above.
@@ -55,9 +55,8 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from models.store.kpis import CaseRow, KpiRows, LogRow, TimerRow
+from router.permissions import CAMERA
 
-#: Log actors that are the camera verifying a closure.
-CAMERA_ACTORS = frozenset({"camera"})
 STEPS = ("accept", "arrive", "resolve")
 _MISSED = frozenset({"late", "escalated"})
 _HANDLED = frozenset({"resolved", "verified", "closed"})
@@ -158,7 +157,7 @@ def facts(case: CaseRow, log: Sequence[LogRow], timers: Sequence[TimerRow], as_o
         to_resolve=_seconds(dispatched, first("resolve")),
         duplicates=max(case.event_count - 1, 0) + int(rejected_as_duplicate),
         verified=bool(verifications),
-        camera_verified=any(e.actor in CAMERA_ACTORS for e in verifications),
+        camera_verified=any(e.actor == CAMERA.ident for e in verifications),
     )
 
 
