@@ -10,6 +10,9 @@ are computed from.
 
 from __future__ import annotations
 
+import asyncio
+import logging
+
 import asyncpg
 
 from models.db import migrate
@@ -29,6 +32,8 @@ from models.store.roster import RosterRepository
 from models.store.timers import FiredTimer, TimerDue, TimerFiring, TimerRecord, TimerRepository
 from models.store.users import ApiKeyRecord, UserRecord, UserRepository
 from models.store.verification import VerificationRepository
+
+logger = logging.getLogger(__name__)
 
 __all__ = [
     "TRANSIENT_DB_ERRORS",
@@ -84,8 +89,14 @@ class Store:
         pool = await asyncpg.create_pool(url, min_size=1, max_size=max_size, init=init_connection)
         return cls(pool)
 
-    async def close(self) -> None:
-        await self.pool.close()
+    async def close(self, timeout_s: float = 10.0) -> None:
+        """Close the pool. A connection still out after ``timeout_s`` (a worker that never gave it back)
+        is terminated rather than waited for: shutting down must not hang for ever on one."""
+        try:
+            await asyncio.wait_for(self.pool.close(), timeout_s)
+        except TimeoutError:
+            logger.warning("a database connection was not given back within %.0f s: terminating", timeout_s)
+            self.pool.terminate()
 
     async def counts(self) -> dict[str, int]:
         """How much the installation holds; also the health probe's one round trip."""
