@@ -5,6 +5,7 @@ before anything is written."""
 from __future__ import annotations
 
 import asyncio
+import json
 import tarfile
 from pathlib import Path
 
@@ -113,3 +114,23 @@ async def test_a_damaged_archive_is_refused_before_the_target_is_touched(
         assert await conn.fetchval("SELECT to_regclass('schema_migrations')") is None
     finally:
         await conn.close()
+
+
+async def test_an_archive_from_a_newer_gridwatch_is_refused(
+    store: Store, db_url: str, empty_db_url: str, tmp_path: Path
+) -> None:
+    await _installation(store)
+    archive = tmp_path / "site.tar"
+    await asyncio.to_thread(create_backup, db_url, archive)
+    parts = tmp_path / "parts"
+    with tarfile.open(archive) as tar:
+        tar.extractall(parts, filter="data")
+    manifest = json.loads((parts / "manifest.json").read_text())
+    manifest["schema_version"] = 9999
+    (parts / "manifest.json").write_text(json.dumps(manifest))
+    newer = tmp_path / "newer.tar"
+    with tarfile.open(newer, "w") as tar:
+        tar.add(parts / "manifest.json", arcname="manifest.json")
+        tar.add(parts / "database.dump", arcname="database.dump")
+    with pytest.raises(BackupProblem, match=r"made by a newer gridwatch \(schema 9999"):
+        await asyncio.to_thread(restore_backup, empty_db_url, newer)
