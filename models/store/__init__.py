@@ -28,6 +28,7 @@ from models.store.grids import GridRepository
 from models.store.incidents import IncidentRepository
 from models.store.kpis import KpiRepository
 from models.store.outbox import OutboxRepository, OutboxRow
+from models.store.retention import Holding, PrunedEvidence, RetentionRepository
 from models.store.roster import RosterRepository
 from models.store.timers import FiredTimer, TimerDue, TimerFiring, TimerRecord, TimerRepository
 from models.store.users import ApiKeyRecord, UserRecord, UserRepository
@@ -44,9 +45,11 @@ __all__ = [
     "ClaimedDelivery",
     "DeliveryRecord",
     "FiredTimer",
+    "Holding",
     "NotFound",
     "OpenTwin",
     "OutboxRow",
+    "PrunedEvidence",
     "Recording",
     "StaleVersion",
     "Store",
@@ -77,6 +80,7 @@ class Store:
         self.audit = AuditRepository(pool)
         self.kpis = KpiRepository(pool)
         self.camera_events = CameraEventRepository(pool)
+        self.retention = RetentionRepository(pool)
 
     @classmethod
     async def connect(cls, url: str, *, run_migrations: bool = True, max_size: int = 8) -> Store:
