@@ -31,7 +31,6 @@ from models.config import (
     describe_errors,
 )
 from models.config.hints import document_path, reachable_models
-from models.config.retention import RetentionSection
 from models.config.policies import (
     DeadlineRow,
     DeadlinesSection,
@@ -42,6 +41,7 @@ from models.config.policies import (
     TriageSection,
     VerificationSection,
 )
+from models.config.retention import RetentionSection
 from tests.models.config.site_file import edit, uncomment_line_zone
 
 
