@@ -10,6 +10,7 @@ from importlib import resources
 from pathlib import Path
 
 from api.auth import hash_password
+from api.mqtt import MqttSettings
 from api.problems import UsageProblem
 from detect.analysis.clips import POST_SECONDS, PRE_SECONDS
 from models.camera_events import CameraEventTable
@@ -60,6 +61,8 @@ class SiteData:
     policies: Policies = DEFAULT_POLICIES
     #: What each camera event topic means (the site's ``camera_events:`` rules, then the defaults).
     camera_events: CameraEventTable = field(default_factory=CameraEventTable)
+    #: The site's ``mqtt:`` broker, credentials already read from the environment; None: no MQTT.
+    mqtt: MqttSettings | None = None
 
 
 def demo_video() -> Path:
@@ -99,6 +102,7 @@ def configured_site(path: Path) -> tuple[SiteData, DetectorsSection]:
     cameras = [camera.to_camera() for camera in config.cameras]
     try:
         channels = tuple(channels_from_targets(config.notifications, os.environ))
+        mqtt = MqttSettings.of(config.mqtt, os.environ) if config.mqtt is not None else None
     except KeyError as exc:
         raise UsageProblem(str(exc.args[0])) from None
     fire_every = {c.id: c.fire_every_seconds for c in config.cameras if c.fire_every_seconds is not None}
@@ -114,6 +118,7 @@ def configured_site(path: Path) -> tuple[SiteData, DetectorsSection]:
         (clips.pre_seconds, clips.post_seconds) if clips.enabled else None,
         build_policies(config.policies),
         CameraEventTable(rule.to_rule() for rule in config.camera_events),
+        mqtt,
     )
     return site, config.detectors
 

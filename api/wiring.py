@@ -28,6 +28,7 @@ from api.app import create_app
 from api.auth import AuthConfig
 from api.deps import AppContext
 from api.link import InProcessLink
+from api.mqtt import CameraStates, MqttLink, MqttSettings, analysed_cameras
 from api.webrtc import WebRTCHub
 from detect.analysis.batcher import DetectionBatcher
 from detect.analysis.camera_events import CameraEventFeed
@@ -48,6 +49,7 @@ from router.centre.casework import Casework
 from router.centre.escalator import Escalator
 from router.centre.feed import Broadcaster, OutboxRelay
 from router.centre.intake import Intake
+from router.centre.mqtt import MqttRelay
 from router.centre.notifier import Notifier
 from router.centre.registry import CameraRegistry
 from router.centre.rosters import Handover, RosterDesk, RosterWatch
@@ -94,6 +96,9 @@ class Centre:
     roster_watch: RosterWatch | None = None
     handover: Handover | None = None
     rosters: RosterDesk | None = None
+    #: Incidents, events and availability to an MQTT broker (api/mqtt.py, router/centre/mqtt.py).
+    mqtt_link: MqttLink | None = None
+    mqtt_relay: MqttRelay | None = None
 
     async def start(self, *, workers: bool = True) -> None:
         """Load the site into the router; with ``workers``, start the feed relay, escalator and notifier."""
@@ -110,6 +115,10 @@ class Centre:
                 self._spawn(self.roster_watch.run(), "roster-watch")
             if self.handover is not None:
                 self._spawn(self.handover.run(), "handover")
+            if self.mqtt_link is not None and self.mqtt_relay is not None:
+                await self.mqtt_relay.register()  # before the intake runs: no change may miss the broker
+                self._spawn(self.mqtt_link.run(), "mqtt-link")
+                self._spawn(self.mqtt_relay.run(), "mqtt-relay")
 
     def consume(self, link: InProcessLink) -> None:
         """Take the analysis role's messages from an in-process link until it closes."""
@@ -155,6 +164,8 @@ def build_centre(
     roster_recheck_s: float = 30.0,
     handover_every_s: float = 30.0,
     camera_events: CameraEventTable | None = None,
+    mqtt: MqttSettings | None = None,
+    camera_states: CameraStates | None = None,
 ) -> Centre:
     """``policies`` (the site file's) supplies triage, deadlines, filing, dedup cell and snap distance."""
     if policies is not None:
@@ -175,6 +186,19 @@ def build_centre(
     verifier = Verifier(store, clock, casework, analysis, windows=clear_windows)
     casework.on_resolved(verifier.resolved)
     intake.zone_reports = verifier.report
+    mqtt_link = MqttLink(mqtt, cameras=camera_states) if mqtt is not None else None
+    mqtt_relay = None
+    if mqtt_link is not None:
+        mqtt_relay = MqttRelay(
+            store.deliveries,
+            store.incidents,
+            store.events,
+            mqtt_link,
+            clock,
+            prefix=mqtt_link.settings.prefix,
+        )
+        bell.listen(mqtt_relay.wake)
+        mqtt_link.on_connect(mqtt_relay.wake)
     return Centre(
         store=store,
         routing=routing,
@@ -191,6 +215,8 @@ def build_centre(
         roster_watch=RosterWatch(store, routing, recheck_s=roster_recheck_s),
         handover=Handover(store, casework, routing, clock, poll_s=handover_every_s),
         rosters=RosterDesk(store, routing),
+        mqtt_link=mqtt_link,
+        mqtt_relay=mqtt_relay,
     )
 
 
@@ -295,6 +321,7 @@ def build_system(
     handover_every_s: float = 30.0,
     camera_events: CameraEventTable | None = None,
     camera_event_options: Mapping[str, Any] | None = None,
+    mqtt: MqttSettings | None = None,
 ) -> System:
     if policies is not None:
         offline_after_s = policies.offline_after_s
@@ -322,6 +349,8 @@ def build_system(
         roster_recheck_s=roster_recheck_s,
         handover_every_s=handover_every_s,
         camera_events=camera_events,
+        mqtt=mqtt,
+        camera_states=analysed_cameras(analysis),
     )
     webrtc = WebRTCHub(analysis)
     app = build_app(centre, analysis, auth, webrtc=webrtc, camera_subnets=camera_subnets)

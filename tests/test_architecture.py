@@ -50,6 +50,8 @@ WORKERS = frozenset(
         "Handover",
         "RosterDesk",
         "CameraEventFeed",
+        "MqttLink",
+        "MqttRelay",
     }
 )
 WIRING = "api.wiring"

@@ -156,6 +156,7 @@ async def serve_site(
         clip_seconds=site.clip_seconds,
         policies=site.policies,
         camera_events=site.camera_events,
+        mqtt=site.mqtt,
     )
     await system.start()
     if demo:
