@@ -4,8 +4,10 @@ the centre's and each camera's availability retained for late subscribers."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
+import sys
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
@@ -193,3 +195,26 @@ def test_the_site_file_configures_the_broker_with_credentials_from_the_environme
     with pytest.raises(UsageProblem, match="qos"):
         configured_site(path)
     assert os.environ["GW_MQTT_USER"] == "centre"
+
+
+_CENTRE = """
+import asyncio, sys
+from api.mqtt import MqttLink, MqttSettings
+asyncio.run(MqttLink(MqttSettings("127.0.0.1", int(sys.argv[1]), client_id="gw-crash")).run())
+"""
+
+
+async def test_a_centre_that_dies_leaves_its_will_offline(tmp_path: Path) -> None:
+    with running_broker(tmp_path / "broker") as broker:
+        async with subscribed(broker.port, topic="gridwatch/available") as watcher:
+            argv = [sys.executable, "-c", _CENTRE, str(broker.port)]
+            centre = await asyncio.create_subprocess_exec(*argv, cwd=REPO)
+            try:
+                assert await until(lambda: watcher.on("gridwatch/available")[-1:] == [b"online"], 30)
+            finally:
+                centre.kill()  # no goodbye: the broker publishes the will
+                await centre.wait()
+            assert await until(lambda: watcher.on("gridwatch/available")[-1:] == [b"offline"], 30)
+        async with subscribed(broker.port, identifier="late", topic="gridwatch/available") as late:
+            assert await until(lambda: bool(late.received))
+    assert late.received == [("gridwatch/available", b"offline", True)]
