@@ -101,7 +101,10 @@ def configured_site(path: Path) -> tuple[SiteData, DetectorsSection]:
             logger.warning("roster_file given without grids_file: import grids first, roster not loaded")
     cameras = [camera.to_camera() for camera in config.cameras]
     try:
-        channels = tuple(channels_from_targets(config.notifications, os.environ))
+        channels = tuple(
+            replace(c, case_url=config.site.public_url)
+            for c in channels_from_targets(config.notifications, os.environ)
+        )
         mqtt = MqttSettings.of(config.mqtt, os.environ) if config.mqtt is not None else None
     except KeyError as exc:
         raise UsageProblem(str(exc.args[0])) from None

@@ -52,12 +52,14 @@ from router.centre.intake import Intake
 from router.centre.mqtt import MqttRelay
 from router.centre.notifier import Notifier
 from router.centre.registry import CameraRegistry
+from router.centre.robots import RobotNotifier
 from router.centre.rosters import Handover, RosterDesk, RosterWatch
 from router.centre.routing import Routing
 from router.centre.verifier import Verifier
 from router.centre.writer import EventWriter
 from router.deadlines import DEFAULT_POLICY, DeadlinePolicy
 from router.notify.channels import Channel
+from router.notify.robots import ROBOT_KINDS
 from router.policies import Policies
 from router.verification import CLEAR_WINDOWS
 
@@ -99,6 +101,8 @@ class Centre:
     #: Incidents, events and availability to an MQTT broker (api/mqtt.py, router/centre/mqtt.py).
     mqtt_link: MqttLink | None = None
     mqtt_relay: MqttRelay | None = None
+    #: WeCom and DingTalk group robots within their limits (router/centre/robots.py); notifier has the rest.
+    robots: RobotNotifier | None = None
 
     async def start(self, *, workers: bool = True) -> None:
         """Load the site into the router; with ``workers``, start the feed relay, escalator and notifier."""
@@ -115,6 +119,8 @@ class Centre:
                 self._spawn(self.roster_watch.run(), "roster-watch")
             if self.handover is not None:
                 self._spawn(self.handover.run(), "handover")
+            if self.robots is not None:
+                self._spawn(self.robots.run(), "robots")
             if self.mqtt_link is not None and self.mqtt_relay is not None:
                 await self.mqtt_relay.register()  # before the intake runs: no change may miss the broker
                 self._spawn(self.mqtt_link.run(), "mqtt-link")
@@ -146,6 +152,8 @@ class Centre:
         await self.writer.aclose()
         if self.notifier is not None:
             await self.notifier.aclose()
+        if self.robots is not None:
+            await self.robots.aclose()
 
     def _spawn(self, work: Coroutine[Any, Any, None], name: str) -> None:
         self._tasks.append(asyncio.create_task(work, name=name))
@@ -177,9 +185,16 @@ def build_centre(
     broadcaster = Broadcaster()
     relay = OutboxRelay(store.outbox, store.incidents, broadcaster)
     bell.listen(relay.wake)
-    notifier = Notifier(store.deliveries, store.incidents, clock, channels) if channels else None
+    hooks = [c for c in channels if c.kind not in ROBOT_KINDS]
+    notifier = Notifier(store.deliveries, store.incidents, clock, hooks) if hooks else None
     if notifier is not None:
         bell.listen(notifier.wake)
+    robot_channels = [c for c in channels if c.kind in ROBOT_KINDS]
+    robots = (
+        RobotNotifier(store.deliveries, store.incidents, clock, robot_channels) if robot_channels else None
+    )
+    if robots is not None:
+        bell.listen(robots.wake)
     intake = Intake(routing, writer, store, bell, camera_events=camera_events or CameraEventTable())
     casework = Casework(store, clock, bell, routing, policy=policy)
     # The camera verifies what people resolve: resolutions go out as WatchZone, answers come back by intake.
@@ -217,6 +232,7 @@ def build_centre(
         rosters=RosterDesk(store, routing),
         mqtt_link=mqtt_link,
         mqtt_relay=mqtt_relay,
+        robots=robots,
     )
 
 

@@ -52,6 +52,7 @@ WORKERS = frozenset(
         "CameraEventFeed",
         "MqttLink",
         "MqttRelay",
+        "RobotNotifier",
     }
 )
 WIRING = "api.wiring"
