@@ -127,3 +127,24 @@ async def until(predicate: object, timeout_s: float = 20.0) -> bool:
             return True
         await asyncio.sleep(0.05)
     return False
+
+
+def retained_now(port: int, topics: list[str], timeout_s: float = 30.0) -> dict[str, bytes]:
+    """What a subscriber arriving now receives on ``topics`` (the retained messages), from a blocking test."""
+    import paho.mqtt.client as paho
+
+    got: dict[str, bytes] = {}
+    client = paho.Client(paho.CallbackAPIVersion.VERSION2, client_id=f"late-{port}")
+    client.on_message = lambda _c, _u, message: got.__setitem__(message.topic, message.payload)
+    client.connect("127.0.0.1", port)
+    for topic in topics:
+        client.subscribe(topic, qos=1)
+    client.loop_start()
+    try:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline and not all(t in got for t in topics):
+            time.sleep(0.1)
+    finally:
+        client.loop_stop()
+        client.disconnect()
+    return got
