@@ -27,17 +27,17 @@ class Broker:
     port: int
     directory: Path
     process: subprocess.Popen[bytes] | None = None
+    #: More mosquitto.conf lines for the listener (TLS files, a password file).
+    extra: str = ""
 
     def start(self) -> None:
         config = self.directory / "mosquitto.conf"
+        # As root, mosquitto would drop to the user "mosquitto", who cannot write the test's folder.
+        user = "user root\n" if os.geteuid() == 0 else ""
         config.write_text(
-            f"listener {self.port} 127.0.0.1\n"
-            "allow_anonymous true\n"
-            "persistence true\n"
-            f"persistence_location {self.directory}/\n"
-            f"log_dest file {self.directory}/mosquitto.log\n"
-            "log_type all\n" + ("user root\n" if os.geteuid() == 0 else ""),
-            # As root, mosquitto would drop to the user "mosquitto", who cannot write the test's folder.
+            f"listener {self.port} 127.0.0.1\n{self.extra or 'allow_anonymous true'}\n{user}"
+            f"persistence true\npersistence_location {self.directory}/\n"
+            f"log_dest file {self.directory}/mosquitto.log\nlog_type all\n",
             encoding="utf-8",
         )
         self.process = subprocess.Popen([MOSQUITTO, "-c", str(config)])
@@ -62,11 +62,11 @@ class Broker:
 
 
 @contextlib.contextmanager
-def running_broker(directory: Path) -> Iterator[Broker]:
+def running_broker(directory: Path, extra: str = "") -> Iterator[Broker]:
     if not Path(MOSQUITTO).exists():
         pytest.skip("Debian's mosquitto is not installed (./run setup)")
     directory.mkdir(parents=True, exist_ok=True)
-    broker = Broker(free_port(), directory)
+    broker = Broker(free_port(), directory, extra=extra)
     broker.start()
     try:
         yield broker
@@ -83,12 +83,19 @@ class Subscriber:
     identifier: str = "test-dashboard"
     received: list[tuple[str, bytes, bool]] = field(default_factory=list)
     connections: int = 0
+    #: More aiomqtt.Client arguments (TLS, credentials).
+    client_options: dict[str, object] = field(default_factory=dict)
 
     async def run(self) -> None:
         while True:
             try:
                 client = aiomqtt.Client(
-                    "127.0.0.1", self.port, identifier=self.identifier, clean_session=False, timeout=5
+                    "127.0.0.1",
+                    self.port,
+                    identifier=self.identifier,
+                    clean_session=False,
+                    timeout=5,
+                    **self.client_options,  # type: ignore[arg-type]
                 )
                 async with client:
                     await client.subscribe(self.topic, qos=1)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import ssl
 import sys
 from collections import Counter
 from collections.abc import Mapping, Sequence
@@ -20,13 +21,15 @@ import pytest
 import yaml
 
 from api.auth import AuthConfig
-from api.mqtt import MqttSettings
+from api.mqtt import MqttLink, MqttSettings
 from api.problems import UsageProblem
 from api.site import configured_site, demo_site, load_site
 from api.wiring import System, build_system
 from models.clock import Clock, ManualClock, SystemClock
+from models.config import MqttSection
 from models.records import Detection
 from models.store import Store
+from router.notify.mqtt import MqttMessage
 from tests.conftest import DEMO_DIR, REPO
 from tests.mosquitto import Subscriber, running_broker, subscribed, until
 from tests.rig import T0, NoDetector, crowd_output
@@ -218,3 +221,83 @@ async def test_a_centre_that_dies_leaves_its_will_offline(tmp_path: Path) -> Non
         async with subscribed(broker.port, identifier="late", topic="gridwatch/available") as late:
             assert await until(lambda: bool(late.received))
     assert late.received == [("gridwatch/available", b"offline", True)]
+
+
+def _tls_files(directory: Path) -> tuple[Path, Path, Path]:
+    """A throwaway CA and a certificate for 127.0.0.1 signed by it: (ca, cert, key)."""
+    import datetime as dt
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    now = dt.datetime.now(dt.UTC)
+
+    def cert(subject: str, key: Any, issuer: str, signer: Any, ca: bool) -> x509.Certificate:
+        builder = (
+            x509.CertificateBuilder()
+            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)]))
+            .issuer_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, issuer)]))
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - dt.timedelta(minutes=5))
+            .not_valid_after(now + dt.timedelta(days=1))
+            .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
+        )
+        if not ca:
+            ip = x509.IPAddress(ipaddress.ip_address("127.0.0.1"))
+            builder = builder.add_extension(x509.SubjectAlternativeName([ip]), critical=False)
+        return builder.sign(signer, hashes.SHA256())
+
+    ca_key, server_key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
+    ca_cert = cert("gridwatch test CA", ca_key, "gridwatch test CA", ca_key, True)
+    server_cert = cert("127.0.0.1", server_key, "gridwatch test CA", ca_key, False)
+    paths = directory / "ca.pem", directory / "server.pem", directory / "server.key"
+    paths[0].write_bytes(ca_cert.public_bytes(serialization.Encoding.PEM))
+    paths[1].write_bytes(server_cert.public_bytes(serialization.Encoding.PEM))
+    paths[2].write_bytes(
+        server_key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
+    return paths
+
+
+async def test_tls_and_credentials_from_the_environment(tmp_path: Path) -> None:
+    folder = tmp_path / "broker"
+    folder.mkdir()
+    ca, certificate, key = _tls_files(folder)
+    passwords = folder / "passwd"
+    made = await asyncio.create_subprocess_exec(
+        "mosquitto_passwd", "-b", "-c", str(passwords), "centre", "right horse battery"
+    )
+    assert await made.wait() == 0
+    extra = (
+        f"cafile {ca}\ncertfile {certificate}\nkeyfile {key}\n"
+        f"allow_anonymous false\npassword_file {passwords}"
+    )
+    section = MqttSection(
+        host="127.0.0.1", port=1, tls=True, ca_file=ca, username_env="GW_MQTT_USER", password_env="GW_MQTT_PW"
+    )
+    with running_broker(folder, extra=extra) as broker:
+        section = section.model_copy(update={"port": broker.port})
+        wrong = MqttLink(MqttSettings.of(section, {"GW_MQTT_USER": "centre", "GW_MQTT_PW": "wrong"}))
+        right = MqttLink(
+            MqttSettings.of(section, {"GW_MQTT_USER": "centre", "GW_MQTT_PW": "right horse battery"})
+        )
+        tasks = [asyncio.create_task(wrong.run()), asyncio.create_task(right.run())]
+        try:
+            assert await until(lambda: right.connected, 20), broker.log()
+            await right.publish([MqttMessage("gridwatch/tls-check", b"acknowledged", retain=True)])
+            tls = ssl.create_default_context(cafile=str(ca))
+            options = {"tls_context": tls, "username": "centre", "password": "right horse battery"}
+            async with subscribed(broker.port, topic="gridwatch/#", client_options=options) as reader:
+                assert await until(lambda: reader.on("gridwatch/tls-check") == [b"acknowledged"])
+                assert reader.on("gridwatch/available") == [b"online"]
+            assert not wrong.connected and wrong.connections == 0  # refused, and retrying with backoff
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
