@@ -83,6 +83,8 @@ class Subscriber:
     identifier: str = "test-dashboard"
     received: list[tuple[str, bytes, bool]] = field(default_factory=list)
     connections: int = 0
+    #: (topic, QoS) of each message received, as the broker delivered it.
+    qos: list[tuple[str, int]] = field(default_factory=list)
     #: More aiomqtt.Client arguments (TLS, credentials).
     client_options: dict[str, object] = field(default_factory=dict)
 
@@ -102,6 +104,7 @@ class Subscriber:
                     self.connections += 1
                     async for message in client.messages:
                         self.received.append((str(message.topic), bytes(message.payload), message.retain))  # type: ignore[arg-type]
+                        self.qos.append((str(message.topic), message.qos))
             except aiomqtt.MqttError:
                 await asyncio.sleep(0.2)
 

@@ -81,6 +81,7 @@ async def test_an_opened_incident_arrives_once_with_its_event(tmp_path: Path, st
     counted = Counter((c["incident"]["id"], c["type"]) for c in changes)
     (incident_id,) = {c["incident"]["id"] for c in changes}
     assert counted == {(incident_id, "opened"): 1, (incident_id, "updated"): 1}
+    assert {qos for topic, qos in dashboard.qos if topic != "gridwatch/available"} == {1}
     opened = next(c for c in changes if c["type"] == "opened")
     incident = await store.incidents.get(opened["incident"]["id"])
     assert opened["incident"]["grid"] == incident.grid_code and opened["incident"]["kind"] == "crowd"
