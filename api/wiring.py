@@ -189,10 +189,8 @@ def build_centre(
     notifier = Notifier(store.deliveries, store.incidents, clock, hooks) if hooks else None
     if notifier is not None:
         bell.listen(notifier.wake)
-    robot_channels = [c for c in channels if c.kind in ROBOT_KINDS]
-    robots = (
-        RobotNotifier(store.deliveries, store.incidents, clock, robot_channels) if robot_channels else None
-    )
+    bots = [c for c in channels if c.kind in ROBOT_KINDS]
+    robots = RobotNotifier(store.deliveries, store.incidents, clock, bots) if bots else None
     if robots is not None:
         bell.listen(robots.wake)
     intake = Intake(routing, writer, store, bell, camera_events=camera_events or CameraEventTable())
@@ -201,17 +199,11 @@ def build_centre(
     verifier = Verifier(store, clock, casework, analysis, windows=clear_windows)
     casework.on_resolved(verifier.resolved)
     intake.zone_reports = verifier.report
-    mqtt_link = MqttLink(mqtt, cameras=camera_states) if mqtt is not None else None
-    mqtt_relay = None
-    if mqtt_link is not None:
-        mqtt_relay = MqttRelay(
-            store.deliveries,
-            store.incidents,
-            store.events,
-            mqtt_link,
-            clock,
-            prefix=mqtt_link.settings.prefix,
-        )
+    mqtt_link: MqttLink | None = None
+    mqtt_relay: MqttRelay | None = None
+    if mqtt is not None:
+        mqtt_link = MqttLink(mqtt, cameras=camera_states)
+        mqtt_relay = MqttRelay(store, mqtt_link, clock, prefix=mqtt.prefix)
         bell.listen(mqtt_relay.wake)
         mqtt_link.on_connect(mqtt_relay.wake)
     return Centre(

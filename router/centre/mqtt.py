@@ -18,6 +18,7 @@ from datetime import timedelta
 from typing import Protocol
 
 from models.clock import Clock
+from models.store import Store
 from models.store.deliveries import ClaimedDelivery, DeliveryRepository
 from models.store.events import EventRepository
 from models.store.incidents import IncidentRepository
@@ -40,9 +41,7 @@ class MqttPublisher(Protocol):
 class MqttRelay:
     def __init__(
         self,
-        deliveries: DeliveryRepository,
-        incidents: IncidentRepository,
-        events: EventRepository,
+        store: Store,
         publisher: MqttPublisher,
         clock: Clock,
         *,
@@ -53,9 +52,9 @@ class MqttRelay:
         base_delay: timedelta = timedelta(seconds=1),
         max_delay: timedelta = timedelta(seconds=30),
     ) -> None:
-        self._deliveries = deliveries
-        self._incidents = incidents
-        self._events = events
+        self._deliveries: DeliveryRepository = store.deliveries
+        self._incidents: IncidentRepository = store.incidents
+        self._events: EventRepository = store.events
         self._publisher = publisher
         self._clock = clock
         self.prefix = prefix
