@@ -131,6 +131,20 @@ class DeliveryRepository(Repository):
             at,
         )
 
+    async def sent_since(self, channel: str, since: datetime) -> list[datetime]:
+        """When the channel's messages since ``since`` went out, oldest first: one time per row sent on its
+        own, one per settling time of digest rows (a digest settles all its rows at once); rows passed over
+        were no message."""
+        rows = await self.pool.fetch(
+            "SELECT delivered_at FROM deliveries WHERE channel = $1 AND delivered_at > $2"
+            " AND NOT skipped AND NOT via_digest"
+            " UNION ALL SELECT DISTINCT delivered_at FROM deliveries WHERE channel = $1 AND delivered_at > $2"
+            " AND NOT skipped AND via_digest ORDER BY delivered_at",
+            channel,
+            since,
+        )
+        return [r["delivered_at"] for r in rows]
+
     async def of_channel(self, channel: str) -> list[DeliveryRecord]:
         rows = await self.pool.fetch(
             "SELECT * FROM deliveries WHERE channel = $1 ORDER BY outbox_id", channel

@@ -36,6 +36,7 @@ class RobotNotifier(Notifier):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         """As Notifier; each channel's ``per_minute`` (default the robots' published 20) sizes its window."""
         super().__init__(*args, **kwargs)
+        self._seeded: set[str] = set()
         self.windows = {c.name: SendWindow(c.per_minute or ROBOT_MESSAGES_PER_MINUTE) for c in self.channels}
 
     async def _deliver_channel(self, channel: Channel) -> int:
@@ -46,6 +47,12 @@ class RobotNotifier(Notifier):
                 return 0
             del self.digest_until[channel.name]
         window = self.windows[channel.name]
+        if channel.name not in self._seeded:
+            # A restart must not reset the robot's minute: what went out just before still counts.
+            recent = await self._deliveries.sent_since(channel.name, now - window.period)
+            for sent in recent[-window.limit :]:
+                window.spend(sent)
+            self._seeded.add(channel.name)
         if window.available(now) == 0:
             return 0
         rows = await self._deliveries.claim(

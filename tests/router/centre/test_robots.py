@@ -29,16 +29,16 @@ LINK = re.compile(r"\?incident=([0-9a-f-]{36})")
 MINUTE = timedelta(minutes=1)
 
 
-async def burst(store: Store, count: int) -> list[uuid.UUID]:
+async def burst(store: Store, count: int, first: int = 0) -> list[uuid.UUID]:
     """``count`` incidents at once (distinct dedup keys, two grids), and a second sighting of every tenth."""
     router = demo_router()
     items = []
-    for n in range(count):
+    for n in range(first, first + count):
         event = stall_event(CAMERA_ID, T0 + timedelta(milliseconds=n), FOOTS[n % 2])
         items.append((event, replace(opening(router, event), dedup_key=f"burst-{n}"), ()))
     ids = [incident_id for incident_id, _ in await store.events.record_many(items)]
     sightings = []
-    for n in range(0, count, 10):
+    for n in range(first, first + count, 10):
         event = stall_event(CAMERA_ID, T0 + timedelta(seconds=1, milliseconds=n), FOOTS[n % 2])
         sightings.append((event, replace(opening(router, event), dedup_key=f"burst-{n}"), ()))
     assert not any(opened for _, opened in await store.events.record_many(sightings))
@@ -147,3 +147,28 @@ async def test_dingtalk_send_too_fast_is_backed_off_and_retried(store: Store) ->
     assert times[1] - times[0] >= timedelta(seconds=30) and times[2] - times[1] >= timedelta(seconds=30)
     assert {i for text in texts for i in LINK.findall(text)} == {str(i) for i in incidents}
     assert len(texts) == 3 and most_in_any_minute(times) <= 5
+
+
+async def test_a_restart_does_not_reset_the_robots_minute(store: Store) -> None:
+    clock = ManualClock(T0)
+    robot = Robot(clock, refuse_at=-1)
+    async with receiving(robot.answer) as receiver:
+        channel = Channel("wecom:GW_ROBOT", "wecom", receiver.url, None, 5, CONSOLE)
+
+        def notifier() -> RobotNotifier:
+            return RobotNotifier(
+                store.deliveries, store.incidents, clock, [channel], client=httpx.AsyncClient(timeout=5.0)
+            )
+
+        first = notifier()
+        await first.deliver_once()
+        await burst(store, 4)  # four messages, one at a time
+        for _ in range(4):
+            await first.deliver_once()
+            clock.advance(10.0)
+        await first.aclose()
+        second = notifier()  # the service restarted 40 s into the minute
+        await burst(store, 4, first=4)
+        await run_until_settled(second, store, clock, channel.name)
+        await second.aclose()
+    assert len(robot.accepted) >= 5 and most_in_any_minute(robot.times) <= 5, robot.times
