@@ -12,17 +12,18 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from models.store.deliveries import ClaimedDelivery
-from router.centre.notifier import Notifier
+from router.centre.notifier import Answer, Notifier
 from router.notify.channels import Channel
 from router.notify.formats import channel_body, digest_body, digest_markdown
 from router.notify.retry import Outcome
 from router.notify.robots import (
     DIGEST_BYTES,
     ROBOT_MESSAGES_PER_MINUTE,
+    ROBOT_MUTE,
     Message,
     SendWindow,
     plan,
@@ -37,6 +38,8 @@ class RobotNotifier(Notifier):
         """As Notifier; each channel's ``per_minute`` (default the robots' published 20) sizes its window."""
         super().__init__(*args, **kwargs)
         self._seeded: set[str] = set()
+        #: Channel → "too fast" answers in a row; each doubles the pause, up to the robots' 10-minute mute.
+        self._refusals: dict[str, int] = {}
         self.windows = {c.name: SendWindow(c.per_minute or ROBOT_MESSAGES_PER_MINUTE) for c in self.channels}
 
     async def _deliver_channel(self, channel: Channel) -> int:
@@ -77,17 +80,29 @@ class RobotNotifier(Notifier):
             window.spend(self._clock.now())
             answer = await self._post(channel, self._body(channel, message), self._key(message))
             if answer.outcome is Outcome.RATE_LIMITED:
-                self._enter_digest(channel, answer)
-                resume = self.digest_until[channel.name]
+                resume = self._refused(channel, answer)
                 window.exhaust(resume)
                 held = [n.outbox_id for m in messages[index:] for n in m.notices]
                 await self._deliveries.release(channel.name, held, resume, error=answer.detail)
                 break
+            if answer.outcome is Outcome.DELIVERED:
+                self._refusals.pop(channel.name, None)
             delivered += await self._record(channel, rows_of, answer, via_digest=message.is_digest)
         if waiting:
             resume_at = window.next_free(self._clock.now())
             await self._hold(channel, [by_id[n.outbox_id] for n in waiting], resume_at)
         return delivered
+
+    def _refused(self, channel: Channel, answer: Answer) -> datetime:
+        """Pause after a "too fast": its Retry-After, else doubling pauses; returns when to resume."""
+        count = self._refusals[channel.name] = self._refusals.get(channel.name, 0) + 1
+        pause = min(self._pause * 2 ** min(count - 1, 10), ROBOT_MUTE)
+        if answer.retry_after_s:
+            pause = timedelta(seconds=answer.retry_after_s)
+        resume: datetime = self._clock.now() + pause
+        self.digest_until[channel.name] = resume
+        logger.warning("robot %s answered too fast (%d in a row); paused for %s", channel.name, count, pause)
+        return resume
 
     async def _hold(self, channel: Channel, rows: Sequence[ClaimedDelivery], until: datetime) -> None:
         logger.info("robot %s: %d notices wait for the send window (%s)", channel.name, len(rows), until)

@@ -20,6 +20,8 @@ from router.notify.notice import Notice
 ROBOT_KINDS = frozenset({"wecom", "dingtalk"})
 #: WeCom's and DingTalk's published limit per robot.
 ROBOT_MESSAGES_PER_MINUTE = 20
+#: How long a robot stays muted once over its limit: no pause after a "too fast" need be longer.
+ROBOT_MUTE = timedelta(minutes=10)
 _CLOSING = frozenset({"closed", "rejected"})
 
 

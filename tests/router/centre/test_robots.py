@@ -143,8 +143,8 @@ async def test_dingtalk_send_too_fast_is_backed_off_and_retried(store: Store) ->
         incidents = await burst(store, 3)
         await run_until_settled(notifier, store, clock, channel.name)
         await notifier.aclose()
-    # Refused twice, each followed by the pause: nothing sent in between, then all three one by one.
-    assert times[1] - times[0] >= timedelta(seconds=30) and times[2] - times[1] >= timedelta(seconds=30)
+    # Refused twice, each followed by a pause, the second twice the first: then all three one by one.
+    assert times[1] - times[0] == timedelta(seconds=30) and times[2] - times[1] == timedelta(seconds=60)
     assert {i for text in texts for i in LINK.findall(text)} == {str(i) for i in incidents}
     assert len(texts) == 3 and most_in_any_minute(times) <= 5
 
