@@ -10,6 +10,7 @@ from importlib import resources
 from pathlib import Path
 
 from api.auth import hash_password
+from api.mqtt import MqttSettings
 from api.problems import UsageProblem
 from detect.analysis.clips import POST_SECONDS, PRE_SECONDS
 from models.camera_events import CameraEventTable
@@ -63,6 +64,8 @@ class SiteData:
     camera_events: CameraEventTable = field(default_factory=CameraEventTable)
     #: The site file's retention: section (days per kind, quota, free-space floor for clips).
     retention: RetentionPolicy = DEFAULT_RETENTION
+    #: The site's ``mqtt:`` broker, credentials already read from the environment; None: no MQTT.
+    mqtt: MqttSettings | None = None
 
 
 def demo_video() -> Path:
@@ -101,7 +104,11 @@ def configured_site(path: Path) -> tuple[SiteData, DetectorsSection]:
             logger.warning("roster_file given without grids_file: import grids first, roster not loaded")
     cameras = [camera.to_camera() for camera in config.cameras]
     try:
-        channels = tuple(channels_from_targets(config.notifications, os.environ))
+        channels = tuple(
+            replace(c, case_url=config.site.public_url)
+            for c in channels_from_targets(config.notifications, os.environ)
+        )
+        mqtt = MqttSettings.of(config.mqtt, os.environ) if config.mqtt is not None else None
     except KeyError as exc:
         raise UsageProblem(str(exc.args[0])) from None
     fire_every = {c.id: c.fire_every_seconds for c in config.cameras if c.fire_every_seconds is not None}
@@ -118,6 +125,7 @@ def configured_site(path: Path) -> tuple[SiteData, DetectorsSection]:
         build_policies(config.policies),
         CameraEventTable(rule.to_rule() for rule in config.camera_events),
         retention_policy(config.retention),
+        mqtt,
     )
     return site, config.detectors
 

@@ -50,6 +50,9 @@ WORKERS = frozenset(
         "Handover",
         "RosterDesk",
         "CameraEventFeed",
+        "MqttLink",
+        "MqttRelay",
+        "RobotNotifier",
     }
 )
 WIRING = "api.wiring"

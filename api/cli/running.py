@@ -160,6 +160,7 @@ async def serve_site(
         camera_events=site.camera_events,
         retention=site.retention,
         storage_dir=storage_dir,
+        mqtt=site.mqtt,
     )
     await system.start()
     if demo:

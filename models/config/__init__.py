@@ -24,6 +24,7 @@ from models.config.loader import (
     load_policies_file,
     load_site_config,
 )
+from models.config.mqtt import MqttSection
 from models.config.notifications import DingTalkTarget, NotificationTarget, WebhookTarget, WeComTarget
 from models.config.policies import PoliciesSection
 from models.config.site import SiteSection
@@ -57,6 +58,7 @@ __all__ = [
     "LocatedProblem",
     "Longitude",
     "MountConfig",
+    "MqttSection",
     "NotificationTarget",
     "OccupationZone",
     "OnvifConfig",

@@ -12,6 +12,7 @@ from models.config.camera_events import CameraEventRuleConfig
 from models.config.cameras import CameraConfig
 from models.config.clips import ClipsSection
 from models.config.detectors import DetectorsSection
+from models.config.mqtt import MqttSection
 from models.config.notifications import NotificationTarget
 from models.config.policies import PoliciesSection
 from models.config.retention import RetentionSection
@@ -61,6 +62,12 @@ class SiteConfig(ConfigModel):
         title="Camera events",
         description="What the cameras' own ONVIF events mean, first match wins; after these, tamper topics "
         "open camera_tamper and video loss camera_offline incidents.",
+    )
+    mqtt: MqttSection | None = Field(
+        default=None,
+        title="MQTT",
+        description="A broker to publish incidents, events and camera availability to (QoS 1, retained "
+        "availability); none by default.",
     )
 
     @field_validator("grids_file", "roster_file")

@@ -226,6 +226,15 @@ class EventRepository(Repository):
         )
         return {row["id"]: row["incident_id"] for row in rows}
 
+    async def summary(self, event_id: uuid.UUID) -> dict[str, Any] | None:
+        """What a subscriber to the camera's events is told: kind, camera, zone, start, confidence, count."""
+        row = await self.pool.fetchrow(
+            "SELECT id, kind, camera_id, zone_name, started_at, confidence, person_count FROM events"
+            " WHERE id = $1",
+            event_id,
+        )
+        return dict(row) if row is not None else None
+
     async def incident_of(self, event_id: uuid.UUID) -> uuid.UUID:
         incident_id: uuid.UUID | None = await self.pool.fetchval(
             "SELECT incident_id FROM events WHERE id = $1", event_id

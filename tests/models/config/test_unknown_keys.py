@@ -19,6 +19,7 @@ from models.config import (
     FireZone,
     LineZone,
     MountConfig,
+    MqttSection,
     OccupationZone,
     OnvifConfig,
     PersonDetectorConfig,
@@ -127,6 +128,8 @@ DID_YOU_MEAN: list[tuple[type[BaseModel], str, str, str, str]] = [
     (CameraEventRuleConfig, "clips:\n",
      "camera_events:\n  - {topic: 'tns1:VideoSource/SignalLoss', kind: attach, state_itme: State}\nclips:\n",
      "camera_events[0].state_itme", "state_item"),
+    (MqttSection, "clips:\n", "mqtt: {host: broker.example, topic_prefx: gw}\nclips:\n", "mqtt.topic_prefx",
+     "topic_prefix"),
 ]  # fmt: skip
 
 
