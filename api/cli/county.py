@@ -16,6 +16,7 @@ import os
 import re
 import socket
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 from types import MappingProxyType
@@ -291,6 +292,7 @@ def run_centre_command(
     check_port_free(host, port)
     check_reachable(url)
     site = demo_site() if config is None else configured_site(config)[0]
+    auth = replace(auth, sign_in=site.sign_in)
     database = open_database(current.database_url, current.data_dir / ("demo" if demo else ""))
 
     async def main() -> None:

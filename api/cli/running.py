@@ -48,6 +48,7 @@ def run_site(current: Settings, config_path: Path, *, host: str, port: int) -> N
         raise UsageProblem(str(exc)) from None
     check_port_free(host, port)
     site, detectors = configured_site(config_path)
+    auth = replace(auth, sign_in=site.sign_in)
     person, fire = _detectors(detectors)
     _run(
         current.database_url,

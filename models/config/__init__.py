@@ -26,6 +26,7 @@ from models.config.loader import (
 )
 from models.config.notifications import DingTalkTarget, NotificationTarget, WebhookTarget, WeComTarget
 from models.config.policies import PoliciesSection
+from models.config.sign_in import SignInSection
 from models.config.site import SiteSection
 from models.config.zones import (
     MAX_ZONE_VERTICES,
@@ -63,6 +64,7 @@ __all__ = [
     "PersonDetectorConfig",
     "PoliciesFile",
     "PoliciesSection",
+    "SignInSection",
     "SiteConfig",
     "SiteSection",
     "WeComTarget",

@@ -14,6 +14,7 @@ from models.config.clips import ClipsSection
 from models.config.detectors import DetectorsSection
 from models.config.notifications import NotificationTarget
 from models.config.policies import PoliciesSection
+from models.config.sign_in import SignInSection
 from models.config.site import SiteSection
 
 
@@ -54,6 +55,11 @@ class SiteConfig(ConfigModel):
         title="Camera events",
         description="What the cameras' own ONVIF events mean, first match wins; after these, tamper topics "
         "open camera_tamper and video loss camera_offline incidents.",
+    )
+    sign_in: SignInSection = Field(
+        default_factory=SignInSection,
+        title="Sign-in",
+        description="Failed sign-ins that lock an account or a client address, and for how long.",
     )
 
     @field_validator("grids_file", "roster_file")

@@ -29,6 +29,7 @@ from models.store.incidents import IncidentRepository
 from models.store.kpis import KpiRepository
 from models.store.outbox import OutboxRepository, OutboxRow
 from models.store.roster import RosterRepository
+from models.store.sign_in import Lock, SessionRecord, SignInRepository
 from models.store.timers import FiredTimer, TimerDue, TimerFiring, TimerRecord, TimerRepository
 from models.store.users import ApiKeyRecord, UserRecord, UserRepository
 from models.store.verification import VerificationRepository
@@ -44,10 +45,12 @@ __all__ = [
     "ClaimedDelivery",
     "DeliveryRecord",
     "FiredTimer",
+    "Lock",
     "NotFound",
     "OpenTwin",
     "OutboxRow",
     "Recording",
+    "SessionRecord",
     "StaleVersion",
     "Store",
     "StoredAttachment",
@@ -77,6 +80,7 @@ class Store:
         self.audit = AuditRepository(pool)
         self.kpis = KpiRepository(pool)
         self.camera_events = CameraEventRepository(pool)
+        self.sign_in = SignInRepository(pool)
 
     @classmethod
     async def connect(cls, url: str, *, run_migrations: bool = True, max_size: int = 8) -> Store:

@@ -41,6 +41,7 @@ from models.config.policies import (
     TriageSection,
     VerificationSection,
 )
+from models.config.sign_in import SignInSection
 from tests.models.config.site_file import edit, uncomment_line_zone
 
 
@@ -125,6 +126,7 @@ DID_YOU_MEAN: list[tuple[type[BaseModel], str, str, str, str]] = [
     (CameraEventRuleConfig, "clips:\n",
      "camera_events:\n  - {topic: 'tns1:VideoSource/SignalLoss', kind: attach, state_itme: State}\nclips:\n",
      "camera_events[0].state_itme", "state_item"),
+    (SignInSection, "clips:\n", "sign_in: {max_failure: 5}\nclips:\n", "sign_in.max_failure", "max_failures"),
 ]  # fmt: skip
 
 
