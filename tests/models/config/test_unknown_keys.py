@@ -126,7 +126,7 @@ DID_YOU_MEAN: list[tuple[type[BaseModel], str, str, str, str]] = [
     (CameraEventRuleConfig, "clips:\n",
      "camera_events:\n  - {topic: 'tns1:VideoSource/SignalLoss', kind: attach, state_itme: State}\nclips:\n",
      "camera_events[0].state_itme", "state_item"),
-    (SignInSection, "clips:\n", "sign_in: {max_failure: 5}\nclips:\n", "sign_in.max_failure", "max_failures"),
+    (SignInSection, "  max_failures: 20", "  max_failure: 20", "sign_in.max_failure", "max_failures"),
 ]  # fmt: skip
 
 
