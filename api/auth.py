@@ -41,6 +41,8 @@ class AuthConfig:
     secure_cookie: bool = False
     #: Failed sign-ins that lock an account or an address (the site file's sign_in: section).
     sign_in: SignInSection = field(default_factory=SignInSection)
+    #: sha256 of the key Prometheus scrapes /metrics with (site file: metrics:); None: admins only.
+    metrics_key_sha256: str | None = None
 
     @classmethod
     def checked(cls, secret: str | None, **kwargs: object) -> AuthConfig:

@@ -24,6 +24,7 @@ from models.config.loader import (
     load_policies_file,
     load_site_config,
 )
+from models.config.metrics import MetricsSection
 from models.config.notifications import DingTalkTarget, NotificationTarget, WebhookTarget, WeComTarget
 from models.config.policies import PoliciesSection
 from models.config.sign_in import SignInSection
@@ -57,6 +58,7 @@ __all__ = [
     "LineZone",
     "LocatedProblem",
     "Longitude",
+    "MetricsSection",
     "MountConfig",
     "NotificationTarget",
     "OccupationZone",

@@ -12,6 +12,7 @@ from models.config.camera_events import CameraEventRuleConfig
 from models.config.cameras import CameraConfig
 from models.config.clips import ClipsSection
 from models.config.detectors import DetectorsSection
+from models.config.metrics import MetricsSection
 from models.config.notifications import NotificationTarget
 from models.config.policies import PoliciesSection
 from models.config.sign_in import SignInSection
@@ -60,6 +61,11 @@ class SiteConfig(ConfigModel):
         default_factory=SignInSection,
         title="Sign-in",
         description="Failed sign-ins that lock an account or a client address, and for how long.",
+    )
+    metrics: MetricsSection = Field(
+        default_factory=MetricsSection,
+        title="Metrics",
+        description="The key Prometheus scrapes /metrics with, read from the environment.",
     )
 
     @field_validator("grids_file", "roster_file")

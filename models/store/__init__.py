@@ -28,6 +28,7 @@ from models.store.grids import GridRepository
 from models.store.incidents import IncidentRepository
 from models.store.kpis import KpiRepository
 from models.store.outbox import OutboxRepository, OutboxRow
+from models.store.prometheus import PrometheusRepository
 from models.store.roster import RosterRepository
 from models.store.sign_in import Lock, SessionRecord, SignInRepository
 from models.store.timers import FiredTimer, TimerDue, TimerFiring, TimerRecord, TimerRepository
@@ -81,6 +82,7 @@ class Store:
         self.kpis = KpiRepository(pool)
         self.camera_events = CameraEventRepository(pool)
         self.sign_in = SignInRepository(pool)
+        self.prometheus = PrometheusRepository(pool)
 
     @classmethod
     async def connect(cls, url: str, *, run_migrations: bool = True, max_size: int = 8) -> Store:

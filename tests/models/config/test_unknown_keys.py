@@ -31,6 +31,7 @@ from models.config import (
     describe_errors,
 )
 from models.config.hints import document_path, reachable_models
+from models.config.metrics import MetricsSection
 from models.config.policies import (
     DeadlineRow,
     DeadlinesSection,
@@ -127,6 +128,8 @@ DID_YOU_MEAN: list[tuple[type[BaseModel], str, str, str, str]] = [
      "camera_events:\n  - {topic: 'tns1:VideoSource/SignalLoss', kind: attach, state_itme: State}\nclips:\n",
      "camera_events[0].state_itme", "state_item"),
     (SignInSection, "  max_failures: 20", "  max_failure: 20", "sign_in.max_failure", "max_failures"),
+    (MetricsSection, "  api_key_env: GRIDWATCH_METRICS_KEY", "  api_key_evn: GRIDWATCH_METRICS_KEY",
+     "metrics.api_key_evn", "api_key_env"),
 ]  # fmt: skip
 
 
