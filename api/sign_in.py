@@ -6,6 +6,7 @@ open a session. Locks and sessions live in PostgreSQL (models/store/sign_in.py).
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from datetime import datetime
 
@@ -14,6 +15,17 @@ from fastapi import HTTPException, Request
 from api.audit_trail import mark_audited
 from models.config.sign_in import SignInSection
 from models.store import Lock, Store
+
+
+def name_key(typed: str, known: bool) -> str:
+    """What failures are counted under: a known user's name, else a digest of what was typed (people type
+    their password into the name field). Unknown names are counted and locked like known ones, so that a
+    lock tells nobody whether the account exists."""
+    return typed if known else "sha256:" + hashlib.sha256(typed.encode()).hexdigest()[:16]
+
+
+def _actor(key: str) -> str:
+    return "(unknown)" if key.startswith("sha256:") else key
 
 
 def client_address(request: Request) -> str:
@@ -57,32 +69,31 @@ async def _audit(
 
 
 async def refuse_if_locked(
-    store: Store, request: Request, username: str | None, now: datetime, policy: SignInSection
+    store: Store, request: Request, key: str, now: datetime, policy: SignInSection
 ) -> None:
-    """Raise the refusal when the address or the (known) account is locked; the refusal is audited."""
+    """Raise the refusal when the address or the account (``name_key``) is locked; audited."""
     address = client_address(request)
     lock = await store.sign_in.lock("address", address, now)
-    if lock is None and username is not None:
-        lock = await store.sign_in.lock("user", username, now)
+    if lock is None:
+        lock = await store.sign_in.lock("user", key, now)
     if lock is None:
         return
-    actor = username or "(unknown)"
     why = f"{lock.kind} locked until {_iso(lock.locked_until)}"
-    await _audit(store, request, actor, "sign_in_refused", "user", actor, why)
+    await _audit(store, request, _actor(key), "sign_in_refused", "user", key, why)
     raise refusal(lock, now, policy)
 
 
 async def count_failure(
-    store: Store, request: Request, username: str | None, now: datetime, policy: SignInSection
+    store: Store, request: Request, key: str, now: datetime, policy: SignInSection
 ) -> None:
-    """Count a failed sign-in for the address and the (known) account; raise the refusal when it locks."""
+    """Count a failed sign-in for the address and the account (``name_key``); raise the refusal when it
+    locks either."""
     address = client_address(request)
     locks: list[Lock] = []
-    if username is not None:
-        lock = await store.sign_in.fail(
-            "user", username, now, window=policy.window, limit=policy.max_failures, lockout=policy.lockout
-        )
-        locks += [lock] if lock else []
+    lock = await store.sign_in.fail(
+        "user", key, now, window=policy.window, limit=policy.max_failures, lockout=policy.lockout
+    )
+    locks += [lock] if lock else []
     lock = await store.sign_in.fail(
         "address",
         address,
@@ -98,7 +109,7 @@ async def count_failure(
             f"locked until {_iso(lock.locked_until)}"
         )
         object_type = "user" if lock.kind == "user" else "address"
-        await _audit(store, request, username or "(unknown)", "sign_in_locked", object_type, lock.key, reason)
+        await _audit(store, request, _actor(key), "sign_in_locked", object_type, lock.key, reason)
     if locks:
         raise refusal(locks[0], now, policy)
 

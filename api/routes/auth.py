@@ -24,7 +24,7 @@ from api.auth import (
     verify_password,
 )
 from api.deps import AuthConfigDep, CurrentPrincipal, StoreDep
-from api.sign_in import count_failure, open_session, refuse_if_locked
+from api.sign_in import count_failure, name_key, open_session, refuse_if_locked
 from models.store import Store
 from models.store.users import UserRepository
 
@@ -110,7 +110,8 @@ async def token(
 ) -> dict[str, Any]:
     user = await store.users.get(body.username)
     # A locked account or address is refused before the password is looked at: the right one included.
-    await refuse_if_locked(store, request, user.username if user else None, _now(), config.sign_in)
+    key = name_key(body.username, known=user is not None)
+    await refuse_if_locked(store, request, key, _now(), config.sign_in)
     ok = verify_password(user.password_hash if user else _dummy_hash(), body.password)
     principal = await _principal_of(store.users, body.username) if ok else None
     if principal is None:
@@ -122,7 +123,7 @@ async def token(
         else:
             why = "disabled" if user.disabled else "wrong password"
             await _audit(store, request, user.username, "sign_in_failed", why)
-        await count_failure(store, request, user.username if user else None, _now(), config.sign_in)
+        await count_failure(store, request, key, _now(), config.sign_in)
         raise HTTPException(401, "wrong user name or password")
     await _audit(store, request, principal.name, "sign_in")
     await store.sign_in.forget_failures("user", principal.name)

@@ -92,6 +92,27 @@ async def test_the_lock_ends_after_the_stated_time_and_an_admin_may_lift_it(stor
     await rig.stop()
 
 
+async def test_an_unknown_name_locks_as_a_known_one_would(store: Store) -> None:
+    # Otherwise a lock would tell an attacker which names exist. The typed name is kept as a digest only.
+    rig = await demo_rig(store, auth=_auth(max_failures=3))
+    client = await rig.client()
+    known = [await _sign_in(client, "w001", "nope") for _ in range(3)]
+    unknown = [await _sign_in(client, "mypassword123", "nope") for _ in range(3)]
+    assert [r.status_code for r in known] == [r.status_code for r in unknown] == [401, 401, 423]
+    assert LOCKED_UNTIL.sub("", known[-1].json()["detail"]) == LOCKED_UNTIL.sub(
+        "", unknown[-1].json()["detail"]
+    )
+    locked = await _actions(store, "sign_in_locked")
+    assert [(actor, obj.startswith("sha256:")) for actor, obj, _ in locked] == [
+        ("(unknown)", True),
+        ("w001", False),
+    ]
+    assert all(
+        "mypassword123" not in f"{e.object_id} {e.reason}" for e in await store.audit.entries(limit=500)
+    )
+    await rig.stop()
+
+
 async def test_a_good_sign_in_clears_the_count_and_old_failures_leave_the_window(store: Store) -> None:
     rig = await demo_rig(store, auth=_auth(max_failures=5))
     client = await rig.client()
