@@ -50,6 +50,20 @@ def test_serve_locks_accounts_and_lets_prometheus_in_as_the_site_file_says(
         locked = sign_in("ops", "a long admin password")
         assert locked.status_code == 423 and "account locked until" in locked.json()["detail"]
         assert 29 * 60 < int(locked.headers["Retry-After"]) <= 30 * 60 + 1
+        # The way back for a locked admin: the command line lifts the lock (once; then there is none).
+        assert run_cli("user", "unlock", "ops", env=env).returncode == 0
+        again = run_cli("user", "unlock", "ops", env=env)
+        assert again.returncode == 2 and again.stderr.strip() == "error: ops is not locked"
+        ops = sign_in("ops", "a long admin password")
+        assert ops.status_code == 200
+        ended = run_cli("user", "sign-out", "ops", env=env)
+        assert ended.returncode == 0 and "1 sessions ended" in ended.stdout
+        ops_me = httpx.get(
+            f"{base}/api/auth/me",
+            headers={"Authorization": f"Bearer {ops.json()['access_token']}"},
+            timeout=10,
+        )
+        assert ops_me.status_code == 401
 
         metrics = httpx.get(f"{base}/metrics", headers={"Authorization": f"Bearer {SCRAPE_KEY}"}, timeout=10)
         assert metrics.status_code == 200
