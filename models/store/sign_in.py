@@ -11,6 +11,8 @@ from models.store.base import Repository
 LockKind = Literal["user", "address"]
 #: How often a session's last use is written: reads happen on every request, writes need not.
 TOUCH_EVERY = timedelta(seconds=60)
+#: How long an ended or expired session stays listed in the table (the audit trail keeps the sign-ins).
+KEEP_ENDED = timedelta(days=30)
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +48,12 @@ class SignInRepository(Repository):
         now: datetime,
         expires_at: datetime,
     ) -> None:
+        # A user's sessions long over are dropped as they open new ones, so the table stays small.
+        await self.pool.execute(
+            "DELETE FROM sessions WHERE username = $1 AND coalesce(ended_at, expires_at) < $2",
+            username,
+            now - KEEP_ENDED,
+        )
         await self.pool.execute(
             "INSERT INTO sessions (id, username, user_agent, client, created_at, last_used_at, expires_at)"
             " VALUES ($1,$2,$3,$4,$5,$5,$6)",

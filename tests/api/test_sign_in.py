@@ -73,6 +73,24 @@ async def test_twenty_wrong_passwords_lock_the_account_for_the_stated_time(store
     await rig.stop()
 
 
+async def test_concurrent_failures_lock_once(store: Store) -> None:
+    # Failures counted one after the other in the database: none slips past the limit, one lock results.
+    rig = await demo_rig(store, auth=_auth(max_failures=10))
+    client = await rig.client()
+    responses = await asyncio.gather(*(_sign_in(client, "w001", f"guess {i}") for i in range(16)))
+    statuses = sorted(r.status_code for r in responses)
+    assert set(statuses) == {401, 423}
+    assert len(await _actions(store, "sign_in_locked")) == 1
+    assert (await _sign_in(client, "w001")).status_code == 423
+    await rig.stop()
+    t0 = datetime(2026, 12, 1, tzinfo=UTC)
+    window, lockout = timedelta(minutes=15), timedelta(minutes=15)
+    locks = await asyncio.gather(
+        *(store.sign_in.fail("user", "y", t0, window=window, limit=10, lockout=lockout) for _ in range(10))
+    )
+    assert len([lock for lock in locks if lock is not None]) == 1
+
+
 async def test_the_lock_ends_after_the_stated_time_and_an_admin_may_lift_it(store: Store) -> None:
     rig = await demo_rig(store, auth=_auth(max_failures=3, lockout_minutes=2 / 60))  # two seconds
     client = await rig.client()
@@ -250,4 +268,16 @@ async def test_an_admin_lists_and_ends_a_users_sessions(store: Store) -> None:
         assert await _refresh(client, response) == 401
     assert (await client.delete("/api/auth/users/nobody/sessions", headers=admin)).status_code == 404
     assert [(a, o) for a, o, _ in await _actions(store, "sessions_ended")] == [("admin", "w001")]
+    await rig.stop()
+
+
+async def test_sessions_long_over_are_dropped_when_the_user_signs_in_again(store: Store) -> None:
+    rig = await demo_rig(store)
+    t0 = datetime(2026, 10, 1, tzinfo=UTC)
+    await store.sign_in.open_session("old", "w001", "Old/1", "10.0.0.1", t0, t0 + timedelta(hours=12))
+    await store.sign_in.open_session("recent", "w001", "Old/2", "10.0.0.1", t0, datetime.now(UTC))
+    await store.sign_in.end_sessions("w001", datetime.now(UTC), "test", "recent")
+    assert (await _sign_in(await rig.client(), "w001")).status_code == 200
+    kept = {r["id"] for r in await store.pool.fetch("SELECT id FROM sessions WHERE username = 'w001'")}
+    assert "old" not in kept and "recent" in kept and len(kept) == 2
     await rig.stop()
