@@ -11,13 +11,14 @@ from __future__ import annotations
 import hashlib
 import secrets
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import jwt
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
+from models.config.sign_in import SignInSection
 from models.records import POST_LEVEL, Post
 
 ACCESS_COOKIE = "gw_access"
@@ -38,6 +39,10 @@ class AuthConfig:
     refresh_ttl: timedelta = timedelta(hours=12)
     #: Sent with the cookie so that it only travels over HTTPS; off on loopback demos.
     secure_cookie: bool = False
+    #: Failed sign-ins that lock an account or an address (the site file's sign_in: section).
+    sign_in: SignInSection = field(default_factory=SignInSection)
+    #: sha256 of the key Prometheus scrapes /metrics with (site file: metrics:); None: admins only.
+    metrics_key_sha256: str | None = None
 
     @classmethod
     def checked(cls, secret: str | None, **kwargs: object) -> AuthConfig:
@@ -60,6 +65,8 @@ class Principal:
     scope: str
     worker_id: str | None = None
     via: str = "token"
+    #: The sign-in session the access token belongs to (None for API keys and older tokens).
+    session_id: str | None = None
 
     def sees(self, unit_code: str | None) -> bool:
         return unit_code is not None and unit_code.startswith(self.scope)
@@ -119,6 +126,7 @@ def issue_access(config: AuthConfig, principal: Principal, now: datetime) -> str
         "scope": principal.scope,
         "wid": principal.worker_id,
         "typ": "access",
+        "sid": principal.session_id,
         "iat": int(now.timestamp()),
         "exp": int((now + config.access_ttl).timestamp()),
     }

@@ -8,6 +8,7 @@ through ``app.dependency_overrides``.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request
@@ -125,11 +126,17 @@ async def current_principal(
         raise HTTPException(401, "sign in first", headers={"WWW-Authenticate": "Bearer"})
     claims = decode(auth, token, "access")
     wid = claims.get("wid")
+    sid = claims.get("sid")
+    # An ended session (signed out, ended from another device, password changed) refuses its access
+    # tokens at once rather than when they expire.
+    if sid and await store.sign_in.touch(str(sid), datetime.now(UTC)) != claims["sub"]:
+        raise HTTPException(401, "session ended: sign in again", headers={"WWW-Authenticate": "Bearer"})
     principal = Principal(
         name=str(claims["sub"]),
         role=str(claims["role"]),
         scope=str(claims["scope"]),
         worker_id=str(wid) if wid else None,
+        session_id=str(sid) if sid else None,
     )
     note_caller(request, principal)
     return principal

@@ -9,12 +9,12 @@ from dataclasses import dataclass, field, replace
 from importlib import resources
 from pathlib import Path
 
-from api.auth import hash_password
+from api.auth import AuthConfig, hash_password, key_digest
 from api.mqtt import MqttSettings
 from api.problems import UsageProblem
 from detect.analysis.clips import POST_SECONDS, PRE_SECONDS
 from models.camera_events import CameraEventTable
-from models.config import ConfigError, DetectorsSection, load_policies_file, load_site_config
+from models.config import ConfigError, DetectorsSection, SignInSection, load_policies_file, load_site_config
 from models.records import Camera, Grid, Shift
 from models.store import Store, UserRecord
 from router.imports.cameras import parse_cameras, site_camera_problems
@@ -30,6 +30,9 @@ logger = logging.getLogger(__name__)
 DEFAULT_DEMO_VIDEO = Path("/usr/share/doc/opencv-doc/examples/data/vtest.avi")
 #: The demo's sign-ins: loopback-only fictional users, printed at start-up.
 DEMO_PASSWORD = "qinghe-demo"
+#: Where the scrape key is read from when the site file does not say (and for the demo).
+DEFAULT_METRICS_KEY_ENV = "GRIDWATCH_METRICS_KEY"
+MIN_METRICS_KEY = 16
 DEMO_USERS: tuple[tuple[str, str, str, str, str | None], ...] = (
     # username, display name, role, unit code, roster worker id
     ("command", "县指挥中心值班员", "county_command", "379901", None),
@@ -66,6 +69,10 @@ class SiteData:
     retention: RetentionPolicy = DEFAULT_RETENTION
     #: The site's ``mqtt:`` broker, credentials already read from the environment; None: no MQTT.
     mqtt: MqttSettings | None = None
+    #: Failed sign-ins that lock an account or an address (the site's ``sign_in:`` section).
+    sign_in: SignInSection = field(default_factory=SignInSection)
+    #: The key Prometheus scrapes /metrics with, read from the environment; None: admins only.
+    metrics_key: str | None = None
 
 
 def demo_video() -> Path:
@@ -86,7 +93,9 @@ def demo_site() -> SiteData:
     roster = parse_roster((demo / "roster.csv").read_text(encoding="utf-8"), known_units=known)
     timezone, cameras = parse_cameras((demo / "cameras.json").read_text(encoding="utf-8"))
     video = str(demo_video())
-    return SiteData(timezone, grids, roster, [replace(c, source=video) for c in cameras])
+    return SiteData(
+        timezone, grids, roster, [replace(c, source=video) for c in cameras], metrics_key=metrics_key()
+    )
 
 
 def configured_site(path: Path) -> tuple[SiteData, DetectorsSection]:
@@ -126,8 +135,24 @@ def configured_site(path: Path) -> tuple[SiteData, DetectorsSection]:
         CameraEventTable(rule.to_rule() for rule in config.camera_events),
         retention_policy(config.retention),
         mqtt,
+        sign_in=config.sign_in,
+        metrics_key=metrics_key(config.metrics.api_key_env),
     )
     return site, config.detectors
+
+
+def metrics_key(env_name: str | None = DEFAULT_METRICS_KEY_ENV) -> str | None:
+    """The scrape key from the environment; a short one is refused (it guards the whole county's figures)."""
+    key = os.environ.get(env_name, "").strip() if env_name else ""
+    if key and len(key) < MIN_METRICS_KEY:
+        raise UsageProblem(f"{env_name} is too short: use at least {MIN_METRICS_KEY} random characters")
+    return key or None
+
+
+def site_auth(auth: AuthConfig, site: SiteData) -> AuthConfig:
+    """The sign-in settings the site file adds to the process's: lockouts and the scrape key."""
+    digest = key_digest(site.metrics_key) if site.metrics_key else None
+    return replace(auth, sign_in=site.sign_in, metrics_key_sha256=digest)
 
 
 def read_policies(path: Path) -> Policies:

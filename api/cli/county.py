@@ -35,7 +35,7 @@ from api.nats.leases import LEASE_S, open_lease_bucket
 from api.nats.link import JetStreamIntake, JetStreamSink, Township, ensure_centre, ensure_township
 from api.nats.servers import HUB_DOMAIN, leaf_domain
 from api.problems import UsageProblem
-from api.site import configured_site, demo_site, load_site, seed_demo_users
+from api.site import configured_site, demo_site, load_site, seed_demo_users, site_auth
 from api.wiring import CountyCentre, Node, build_county_centre, build_node
 from detect.backends.factory import build_detector, build_fire_detector
 from detect.errors import ModelError
@@ -291,6 +291,7 @@ def run_centre_command(
     check_port_free(host, port)
     check_reachable(url)
     site = demo_site() if config is None else configured_site(config)[0]
+    auth = site_auth(auth, site)
     database = open_database(current.database_url, current.data_dir / ("demo" if demo else ""))
 
     async def main() -> None:

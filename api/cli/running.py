@@ -21,6 +21,7 @@ from api.site import (
     load_site,
     read_policies,
     seed_demo_users,
+    site_auth,
 )
 from api.webrtc import offer_loopback_only
 from api.wiring import build_system
@@ -48,6 +49,7 @@ def run_site(current: Settings, config_path: Path, *, host: str, port: int) -> N
         raise UsageProblem(str(exc)) from None
     check_port_free(host, port)
     site, detectors = configured_site(config_path)
+    auth = site_auth(auth, site)
     person, fire = _detectors(detectors)
     _run(
         current.database_url,
@@ -76,7 +78,7 @@ def run_demo(current: Settings, *, host: str, port: int, policies: Path | None =
         current.data_dir / "demo",
         site,
         person,
-        AuthConfig.for_demo(),
+        site_auth(AuthConfig.for_demo(), site),
         host=host,
         port=port,
         fire=fire,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from datetime import UTC, datetime
 from typing import Annotated
 
 import typer
@@ -81,5 +82,41 @@ def add_key(
 
         run_with_store(settings(), work)
         out.print(key, markup=False)
+
+    guard(action)
+
+
+@users.command("unlock")
+def unlock_user(username: Annotated[str, typer.Argument(help="Sign-in name")]) -> None:
+    """Lift a sign-in lock (too many wrong passwords) before it ends: the one way back for a locked admin."""
+
+    def action() -> None:
+        async def work(store: Store) -> bool:
+            lifted = await store.sign_in.unlock("user", username)
+            if lifted:
+                await audit_change(store, "sign_in_unlocked", "user", username, "lifted on the command line")
+            return lifted
+
+        if not run_with_store(settings(), work):
+            raise UsageProblem(f"{username} is not locked")
+        out.print(f"user {username}: unlocked", markup=False)
+
+    guard(action)
+
+
+@users.command("sign-out")
+def sign_out_user(username: Annotated[str, typer.Argument(help="Sign-in name")]) -> None:
+    """End every session of a user (refresh tokens revoked, access tokens refused): a lost phone, a leaver."""
+
+    def action() -> None:
+        async def work(store: Store) -> int:
+            if await store.users.get(username) is None:
+                raise UsageProblem(f"no user {username}")
+            ended = await store.sign_in.end_sessions(username, datetime.now(UTC), "cli")
+            await audit_change(store, "sessions_ended", "user", username, f"{len(ended)} sessions")
+            return len(ended)
+
+        count = run_with_store(settings(), work)
+        out.print(f"user {username}: {count} sessions ended", markup=False)
 
     guard(action)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from dataclasses import replace
 from datetime import UTC, datetime
 from functools import cache
 from typing import Any
@@ -23,6 +24,7 @@ from api.auth import (
     verify_password,
 )
 from api.deps import AuthConfigDep, CurrentPrincipal, StoreDep
+from api.sign_in import count_failure, name_key, open_session, refuse_if_locked
 from models.store import Store
 from models.store.users import UserRepository
 
@@ -107,6 +109,9 @@ async def token(
     body: Credentials, request: Request, response: Response, store: StoreDep, config: AuthConfigDep
 ) -> dict[str, Any]:
     user = await store.users.get(body.username)
+    # A locked account or address is refused before the password is looked at: the right one included.
+    key = name_key(body.username, known=user is not None)
+    await refuse_if_locked(store, request, key, _now(), config.sign_in)
     ok = verify_password(user.password_hash if user else _dummy_hash(), body.password)
     principal = await _principal_of(store.users, body.username) if ok else None
     if principal is None:
@@ -118,11 +123,15 @@ async def token(
         else:
             why = "disabled" if user.disabled else "wrong password"
             await _audit(store, request, user.username, "sign_in_failed", why)
+        await count_failure(store, request, key, _now(), config.sign_in)
         raise HTTPException(401, "wrong user name or password")
     await _audit(store, request, principal.name, "sign_in")
-    refresh, jti, expires = issue_refresh(config, principal.name, _now())
-    await store.users.save_refresh(jti, principal.name, expires)
-    return _tokens(config, response, principal, refresh)
+    await store.sign_in.forget_failures("user", principal.name)
+    now = _now()
+    refresh, jti, expires = issue_refresh(config, principal.name, now)
+    session_id = await open_session(store, request, principal.name, now, expires)
+    await store.sign_in.save_refresh(jti, session_id, principal.name, expires)
+    return _tokens(config, response, replace(principal, session_id=session_id), refresh)
 
 
 @router.post("/refresh")
@@ -132,22 +141,30 @@ async def refresh(
     """Rotate: the old refresh token is spent, a new pair is returned."""
     claims = decode(config, body.refresh_token, "refresh")
     now = _now()
-    username = await store.users.use_refresh(str(claims["jti"]), now)
+    spent = await store.sign_in.use_refresh(str(claims["jti"]), now)
+    username, session_id = spent if spent else (None, None)
     principal = await _principal_of(store.users, username) if username else None
     if principal is None:
         await _audit(store, request, username or str(claims.get("sub", "")), "refresh_failed")
         raise HTTPException(401, "refresh token already used, revoked or expired")
     await _audit(store, request, principal.name, "refresh")
     new_refresh, jti, expires = issue_refresh(config, principal.name, now)
-    await store.users.save_refresh(jti, principal.name, expires)
-    return _tokens(config, response, principal, new_refresh)
+    if session_id is None:  # a token from before sessions: it starts one
+        session_id = await open_session(store, request, principal.name, now, expires)
+    await store.sign_in.save_refresh(jti, session_id, principal.name, expires)
+    return _tokens(config, response, replace(principal, session_id=session_id), new_refresh)
 
 
 @router.post("/logout")
 async def logout(
     principal: CurrentPrincipal, request: Request, response: Response, store: StoreDep
 ) -> dict[str, str]:
-    await store.users.revoke_refresh_tokens(principal.name, _now())
+    # Signing out ends this session (its refresh tokens revoked, its access tokens refused); a caller
+    # without one (an older token) has every refresh token revoked, as before sessions.
+    if principal.session_id is None:
+        await store.users.revoke_refresh_tokens(principal.name, _now())
+    else:
+        await store.sign_in.end_sessions(principal.name, _now(), principal.name, principal.session_id)
     await _audit(store, request, principal.name, "sign_out")
     response.delete_cookie(ACCESS_COOKIE)
     return {"status": "signed out"}

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Gauge, generate_latest
 
 from api.deps import AdminPrincipal, AnalysisDep, ContextDep, CurrentPrincipal, RoutingDep, StoreDep
+from api.site_metrics import ScrapeAccess, add_site_metrics
 
 router = APIRouter(tags=["meta"])
 
@@ -37,7 +38,7 @@ async def site(routing: RoutingDep, principal: CurrentPrincipal) -> dict[str, An
 
 
 @router.get("/metrics")
-async def metrics(ctx: ContextDep, principal: AdminPrincipal) -> Response:
+async def metrics(ctx: ContextDep, principal: ScrapeAccess, request: Request) -> Response:
     # A fresh registry per scrape: the values are read off the running system, never kept twice.
     registry = CollectorRegistry()
     camera_up = Gauge(
@@ -54,4 +55,5 @@ async def metrics(ctx: ContextDep, principal: AdminPrincipal) -> Response:
         analysed.labels(cid).set(camera["analysed_frames"])
     feed_clients.set(ctx.broadcaster.subscriber_count)
     delivered.set(ctx.relay.delivered)
+    await add_site_metrics(request, registry)
     return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)

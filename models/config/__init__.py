@@ -24,9 +24,11 @@ from models.config.loader import (
     load_policies_file,
     load_site_config,
 )
+from models.config.metrics import MetricsSection
 from models.config.mqtt import MqttSection
 from models.config.notifications import DingTalkTarget, NotificationTarget, WebhookTarget, WeComTarget
 from models.config.policies import PoliciesSection
+from models.config.sign_in import SignInSection
 from models.config.site import SiteSection
 from models.config.zones import (
     MAX_ZONE_VERTICES,
@@ -57,6 +59,7 @@ __all__ = [
     "LineZone",
     "LocatedProblem",
     "Longitude",
+    "MetricsSection",
     "MountConfig",
     "MqttSection",
     "NotificationTarget",
@@ -65,6 +68,7 @@ __all__ = [
     "PersonDetectorConfig",
     "PoliciesFile",
     "PoliciesSection",
+    "SignInSection",
     "SiteConfig",
     "SiteSection",
     "WeComTarget",

@@ -12,10 +12,12 @@ from models.config.camera_events import CameraEventRuleConfig
 from models.config.cameras import CameraConfig
 from models.config.clips import ClipsSection
 from models.config.detectors import DetectorsSection
+from models.config.metrics import MetricsSection
 from models.config.mqtt import MqttSection
 from models.config.notifications import NotificationTarget
 from models.config.policies import PoliciesSection
 from models.config.retention import RetentionSection
+from models.config.sign_in import SignInSection
 from models.config.site import SiteSection
 
 
@@ -68,6 +70,16 @@ class SiteConfig(ConfigModel):
         title="MQTT",
         description="A broker to publish incidents, events and camera availability to (QoS 1, retained "
         "availability); none by default.",
+    )
+    sign_in: SignInSection = Field(
+        default_factory=SignInSection,
+        title="Sign-in",
+        description="Failed sign-ins that lock an account or a client address, and for how long.",
+    )
+    metrics: MetricsSection = Field(
+        default_factory=MetricsSection,
+        title="Metrics",
+        description="The key Prometheus scrapes /metrics with, read from the environment.",
     )
 
     @field_validator("grids_file", "roster_file")

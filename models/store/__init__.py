@@ -28,8 +28,10 @@ from models.store.grids import GridRepository
 from models.store.incidents import IncidentRepository
 from models.store.kpis import KpiRepository
 from models.store.outbox import OutboxRepository, OutboxRow
+from models.store.prometheus import PrometheusRepository
 from models.store.retention import Holding, PrunedEvidence, RetentionRepository
 from models.store.roster import RosterRepository
+from models.store.sign_in import Lock, SessionRecord, SignInRepository
 from models.store.timers import FiredTimer, TimerDue, TimerFiring, TimerRecord, TimerRepository
 from models.store.users import ApiKeyRecord, UserRecord, UserRepository
 from models.store.verification import VerificationRepository
@@ -46,11 +48,13 @@ __all__ = [
     "DeliveryRecord",
     "FiredTimer",
     "Holding",
+    "Lock",
     "NotFound",
     "OpenTwin",
     "OutboxRow",
     "PrunedEvidence",
     "Recording",
+    "SessionRecord",
     "StaleVersion",
     "Store",
     "StoredAttachment",
@@ -81,6 +85,8 @@ class Store:
         self.kpis = KpiRepository(pool)
         self.camera_events = CameraEventRepository(pool)
         self.retention = RetentionRepository(pool)
+        self.sign_in = SignInRepository(pool)
+        self.prometheus = PrometheusRepository(pool)
 
     @classmethod
     async def connect(cls, url: str, *, run_migrations: bool = True, max_size: int = 8) -> Store:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
-from models.store.base import Repository
+import asyncpg
+
+from models.store.base import NotFound, Repository
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,7 +31,32 @@ class ApiKeyRecord:
 
 class UserRepository(Repository):
     async def upsert(self, user: UserRecord) -> None:
-        await self.pool.execute(
+        """Add or update a user; a new password (or disabling) ends every session the user had."""
+        async with self.pool.acquire() as conn, conn.transaction():
+            before = await conn.fetchrow(
+                "SELECT password_hash, disabled FROM users WHERE username = $1 FOR UPDATE", user.username
+            )
+            await self._upsert(conn, user)
+            if before is not None and (before["password_hash"] != user.password_hash or user.disabled):
+                await conn.execute(
+                    "UPDATE sessions SET ended_at = now(), ended_by = 'password change'"
+                    " WHERE username = $1 AND ended_at IS NULL",
+                    user.username,
+                )
+                await conn.execute(
+                    "UPDATE refresh_tokens SET revoked_at = now() WHERE username = $1 AND revoked_at IS NULL",
+                    user.username,
+                )
+
+    async def set_password(self, username: str, password_hash: str) -> None:
+        user = await self.get(username)
+        if user is None:
+            raise NotFound(f"no user {username}")
+        await self.upsert(replace(user, password_hash=password_hash))
+
+    @staticmethod
+    async def _upsert(conn: asyncpg.Connection, user: UserRecord) -> None:
+        await conn.execute(
             "INSERT INTO users (username, display_name, password_hash, role, unit_code, worker_id, disabled)"
             " VALUES ($1,$2,$3,$4,$5,$6,$7) ON CONFLICT (username) DO UPDATE SET"
             " display_name = EXCLUDED.display_name, password_hash = EXCLUDED.password_hash,"

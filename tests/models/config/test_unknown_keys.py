@@ -32,6 +32,7 @@ from models.config import (
     describe_errors,
 )
 from models.config.hints import document_path, reachable_models
+from models.config.metrics import MetricsSection
 from models.config.policies import (
     DeadlineRow,
     DeadlinesSection,
@@ -43,6 +44,7 @@ from models.config.policies import (
     VerificationSection,
 )
 from models.config.retention import RetentionSection
+from models.config.sign_in import SignInSection
 from tests.models.config.site_file import edit, uncomment_line_zone
 
 
@@ -130,6 +132,9 @@ DID_YOU_MEAN: list[tuple[type[BaseModel], str, str, str, str]] = [
      "camera_events[0].state_itme", "state_item"),
     (MqttSection, "clips:\n", "mqtt: {host: broker.example, topic_prefx: gw}\nclips:\n", "mqtt.topic_prefx",
      "topic_prefix"),
+    (SignInSection, "  max_failures: 20", "  max_failure: 20", "sign_in.max_failure", "max_failures"),
+    (MetricsSection, "  api_key_env: GRIDWATCH_METRICS_KEY", "  api_key_evn: GRIDWATCH_METRICS_KEY",
+     "metrics.api_key_evn", "api_key_env"),
 ]  # fmt: skip
 
 

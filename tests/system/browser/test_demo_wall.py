@@ -123,6 +123,7 @@ def test_wall_shows_live_picture_and_the_incident(demo: str, tmp_path: Path) -> 
     assert result.returncode == 0, result.stderr
     seen = json.loads(result.stdout.strip().splitlines()[-1])
     assert seen["errors"] == []
+    assert seen["csp"] == [], "a page broke the Content-Security-Policy"
     assert seen["media"] == "webrtc", "the wall fell back to MJPEG"
     assert seen["boxes"] > 0, "no detection boxes came over the data channel"
     assert seen["frame_width"] == 768

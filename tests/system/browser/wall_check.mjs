@@ -19,10 +19,20 @@ const browser = await chromium.launch({
          "--disable-sync", "--no-first-run", "--allow-loopback-in-peer-connection",
          "--disable-features=WebRtcHideLocalIpsWithMdns", "--autoplay-policy=no-user-gesture-required"],
 });
+// Content-Security-Policy violations on either page (issue 15: the pages run under a CSP without inline
+// script); the listener is injected by the browser, so the policy does not apply to it.
+const csp = [];
+async function watched(context) {
+  await context.exposeFunction("__cspViolation", (v) => csp.push(v));
+  await context.addInitScript(() => document.addEventListener("securitypolicyviolation",
+    (e) => window.__cspViolation(`${location.pathname}: ${e.effectiveDirective} ${e.blockedURI || "inline"}`)));
+  return context;
+}
 try {
-  const page = await (await browser.newContext({ viewport: { width: 1600, height: 900 } })).newPage();
+  const page = await (await watched(await browser.newContext({ viewport: { width: 1600, height: 900 } }))).newPage();
   const errors = [];
   page.on("pageerror", (e) => errors.push(String(e)));
+  page.on("console", (m) => { if (/Content Security Policy/i.test(m.text())) csp.push(`console: ${m.text()}`); });
   await signIn(page, "command");
   const tile = page.locator(`#incidents li[data-id="${incidentId}"]`);
   await tile.waitFor({ timeout: 20000 });
@@ -56,8 +66,9 @@ try {
   await page.screenshot({ path: screenshot });
 
   // The worker's phone.
-  const phone = await (await browser.newContext({ viewport: { width: 390, height: 844 }, isMobile: true })).newPage();
+  const phone = await (await watched(await browser.newContext({ viewport: { width: 390, height: 844 }, isMobile: true }))).newPage();
   phone.on("pageerror", (e) => errors.push(String(e)));
+  phone.on("console", (m) => { if (/Content Security Policy/i.test(m.text())) csp.push(`console: ${m.text()}`); });
   await signIn(phone, worker);
   const card = phone.locator(`#mine li[data-id="${incidentId}"]`);
   await card.waitFor({ timeout: 10000 });
@@ -80,7 +91,7 @@ try {
   console.log(JSON.stringify({
     media, boxes, frame_width: a?.width ?? 0, mean_brightness: a?.mean ?? 0, changed_pixels: changed,
     incidents: items, hot_grids: hotGrids, feed: await page.locator("#feed-state").getAttribute("class"), errors,
-    worker_steps: steps, wall_update_ms: wallUpdateMs,
+    worker_steps: steps, wall_update_ms: wallUpdateMs, csp,
   }));
 } finally {
   await browser.close();
