@@ -5,9 +5,9 @@ from __future__ import annotations
 import hashlib
 from datetime import UTC, datetime
 from functools import cache
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Request, Response
+from fastapi import APIRouter, Depends, HTTPException, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.audit_trail import mark_audited
@@ -23,6 +23,8 @@ from api.auth import (
     verify_password,
 )
 from api.deps import AuthConfigDep, CurrentPrincipal, StoreDep
+from api.responses import StatusOut, TokenOut, UserOut
+from api.token_request import credentials_of, token_body
 from models.store import Store
 from models.store.users import UserRepository
 
@@ -102,9 +104,13 @@ async def _audit(
     )
 
 
-@router.post("/token")
+#: JSON or the OAuth2 password form (what the "Authorize" dialog of /docs sends).
+CredentialsBody = Annotated[Credentials, Depends(credentials_of(Credentials))]
+
+
+@router.post("/token", response_model=TokenOut, openapi_extra=token_body(Credentials))
 async def token(
-    body: Credentials, request: Request, response: Response, store: StoreDep, config: AuthConfigDep
+    body: CredentialsBody, request: Request, response: Response, store: StoreDep, config: AuthConfigDep
 ) -> dict[str, Any]:
     user = await store.users.get(body.username)
     ok = verify_password(user.password_hash if user else _dummy_hash(), body.password)
@@ -125,7 +131,7 @@ async def token(
     return _tokens(config, response, principal, refresh)
 
 
-@router.post("/refresh")
+@router.post("/refresh", response_model=TokenOut)
 async def refresh(
     body: RefreshIn, request: Request, response: Response, store: StoreDep, config: AuthConfigDep
 ) -> dict[str, Any]:
@@ -143,7 +149,7 @@ async def refresh(
     return _tokens(config, response, principal, new_refresh)
 
 
-@router.post("/logout")
+@router.post("/logout", response_model=StatusOut)
 async def logout(
     principal: CurrentPrincipal, request: Request, response: Response, store: StoreDep
 ) -> dict[str, str]:
@@ -153,7 +159,7 @@ async def logout(
     return {"status": "signed out"}
 
 
-@router.get("/me")
+@router.get("/me", response_model=UserOut)
 async def me(principal: CurrentPrincipal) -> dict[str, Any]:
     return {
         "name": principal.name,
