@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, WithJsonSchema
 
 from models.records import (
     EventKind,
@@ -26,6 +26,12 @@ from models.records import (
 
 #: An ISO 8601 instant with its UTC offset, as ``datetime.isoformat()`` writes it.
 Instant = Annotated[str, Field(json_schema_extra={"format": "date-time"})]
+#: The same from a datetime: written as ``isoformat()`` writes it (``+00:00``), as before the models.
+InstantOf = Annotated[
+    datetime,
+    PlainSerializer(lambda at: at.isoformat(), return_type=str, when_used="json"),
+    WithJsonSchema({"type": "string", "format": "date-time"}),
+]
 
 
 class Out(BaseModel):
@@ -209,10 +215,12 @@ class CameraEventsStatus(Out):
 
 
 class CameraStatus(Out):
+    """The optional keys are left out, not null, where they do not apply (routes exclude unset fields)."""
+
     state: str
     reason: str | None
     fps: float | None
-    last_frame_at: datetime | None
+    last_frame_at: InstantOf | None
     analysed_frames: int
     events: int
     detections: int
@@ -400,3 +408,24 @@ class Problem(BaseModel):
     """What a 4xx says: ``detail`` is a message, or a list of problems each with its reason."""
 
     detail: str | list[dict[str, Any]]
+
+
+def with_problems(spec: dict[str, Any]) -> dict[str, Any]:
+    """The spec with every 422 answered as a Problem: FastAPI documents its own validation error only, while
+    routes also refuse with a message or a list of reasons (``{"detail": [{"reason": ...}]}``)."""
+    ref = {"$ref": "#/components/schemas/Problem"}
+    paths: dict[str, Any] = {}
+    for path, item in spec.get("paths", {}).items():
+        paths[path] = {}
+        for method, operation in item.items():
+            responses = dict(operation.get("responses", {}))
+            if "422" in responses:
+                responses["422"] = {**responses["422"], "content": {"application/json": {"schema": ref}}}
+            paths[path][method] = {**operation, "responses": responses}
+    schemas = dict(spec.get("components", {}).get("schemas", {}))
+    schemas["Problem"] = Problem.model_json_schema(ref_template="#/components/schemas/{model}")
+    text = repr(paths)
+    for unused in ("HTTPValidationError", "ValidationError"):
+        if f"/{unused}'" not in text:
+            schemas.pop(unused, None)
+    return {**spec, "paths": paths, "components": {**spec.get("components", {}), "schemas": schemas}}

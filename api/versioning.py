@@ -15,6 +15,8 @@ from typing import Any
 from fastapi import FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from api.responses import with_problems
+
 V1 = "/api/v1"
 LEGACY = "/api"
 #: The release that drops the unversioned paths, and the date it is due (the Sunset header).
@@ -82,7 +84,7 @@ def install(app: FastAPI) -> None:
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
-            app.openapi_schema = v1_spec(plain())
+            app.openapi_schema = with_problems(v1_spec(plain()))
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]

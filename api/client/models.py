@@ -63,6 +63,8 @@ class CameraEventsStatus(_Model):
 
 
 class CameraStatus(_Model):
+    """The optional keys are left out, not null, where they do not apply (routes exclude unset fields)."""
+
     state: str
     reason: str | None
     fps: float | None
@@ -192,10 +194,6 @@ class GridProperties(_Model):
 
 
 Grouping = Literal['grid', 'community', 'township', 'worker', 'department']
-
-
-class HTTPValidationError(_Model):
-    detail: list[ValidationError] | None = Field(default=None)
 
 
 class HealthOut(_Model):
@@ -378,6 +376,12 @@ class PlaceOut(_Model):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
 
+class Problem(_Model):
+    """What a 4xx says: ``detail`` is a message, or a list of problems each with its reason."""
+
+    detail: str | list[dict[str, Any]]
+
+
 class RefreshIn(_Model):
     refresh_token: str
 
@@ -497,14 +501,6 @@ class UserOut(_Model):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
 
-class ValidationError(_Model):
-    loc: list[str | int]
-    msg: str
-    type: str
-    input: Any | None = Field(default=None)
-    ctx: dict[str, Any] | None = Field(default=None)
-
-
 ZoneKind = Literal['crowd', 'occupation', 'fire', 'line']
 
 
@@ -538,7 +534,6 @@ Geometry.model_rebuild()
 GridCollection.model_rebuild()
 GridFeature.model_rebuild()
 GridProperties.model_rebuild()
-HTTPValidationError.model_rebuild()
 HealthOut.model_rebuild()
 IncidentDetail.model_rebuild()
 IncidentPage.model_rebuild()
@@ -551,6 +546,7 @@ LogEntryOut.model_rebuild()
 LonLatOut.model_rebuild()
 MountOut.model_rebuild()
 PlaceOut.model_rebuild()
+Problem.model_rebuild()
 RefreshIn.model_rebuild()
 RegistryCamera.model_rebuild()
 RosterOut.model_rebuild()
@@ -564,5 +560,4 @@ TransitionIn.model_rebuild()
 TransitionRule.model_rebuild()
 UnitOut.model_rebuild()
 UserOut.model_rebuild()
-ValidationError.model_rebuild()
 ZoneOut.model_rebuild()

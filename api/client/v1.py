@@ -11,7 +11,7 @@ from urllib.parse import quote
 import httpx
 from pydantic import BaseModel, TypeAdapter
 
-from api.client.models import AbsenceOut, AssigneeOut, AttachmentOut, CalibrationPointOut, CameraEventsStatus, CameraStatus, CaseworkRules, CoverOut, DetectionOut, DetectorStats, DutyOut, EventKind, EventOut, EvidenceOut, Geometry, GridCollection, GridFeature, GridKind, GridMatch, GridProperties, Grouping, HTTPValidationError, HealthOut, IncidentDetail, IncidentPage, IncidentState, IncidentWithActions, KpiRow, KpiTable, LineDirection, LiveCamera, LiveZone, LocatedBy, LogEntryOut, LonLatOut, MountOut, PlaceOut, RefreshIn, RegistryCamera, RosterOut, ServiceStatus, ShiftOut, ShiftsOut, SiteOut, StatusOut, Tier, TokenOut, TransitionIn, TransitionRule, UnitOut, UserOut, ValidationError, ZoneKind, ZoneOut
+from api.client.models import AbsenceOut, AssigneeOut, AttachmentOut, CalibrationPointOut, CameraEventsStatus, CameraStatus, CaseworkRules, CoverOut, DetectionOut, DetectorStats, DutyOut, EventKind, EventOut, EvidenceOut, Geometry, GridCollection, GridFeature, GridKind, GridMatch, GridProperties, Grouping, HealthOut, IncidentDetail, IncidentPage, IncidentState, IncidentWithActions, KpiRow, KpiTable, LineDirection, LiveCamera, LiveZone, LocatedBy, LogEntryOut, LonLatOut, MountOut, PlaceOut, Problem, RefreshIn, RegistryCamera, RosterOut, ServiceStatus, ShiftOut, ShiftsOut, SiteOut, StatusOut, Tier, TokenOut, TransitionIn, TransitionRule, UnitOut, UserOut, ZoneKind, ZoneOut
 
 
 class ApiError(Exception):

@@ -51,7 +51,7 @@ def _view(analysis: AnalysisNode, camera_id: str) -> LiveView:
     return analysis.live.setdefault(camera_id, LiveView())
 
 
-@router.get("/api/cameras", response_model=list[LiveCamera])
+@router.get("/api/cameras", response_model=list[LiveCamera], response_model_exclude_unset=True)
 async def cameras(
     routing: RoutingDep, analysis: AnalysisDep, principal: CurrentPrincipal
 ) -> list[dict[str, Any]]:

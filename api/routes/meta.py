@@ -20,7 +20,7 @@ async def health(store: StoreDep) -> dict[str, Any]:
     return {"status": "ok", "database": "ok"}
 
 
-@router.get("/api/status", response_model=ServiceStatus)
+@router.get("/api/status", response_model=ServiceStatus, response_model_exclude_unset=True)
 async def status(
     store: StoreDep, routing: RoutingDep, analysis: AnalysisDep, principal: AdminPrincipal
 ) -> dict[str, Any]:

@@ -11,6 +11,7 @@ import os
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 from schemathesis.checks import not_a_server_error
+from schemathesis.specs.openapi.checks import response_schema_conformance
 
 from tests.system.fuzz.conftest import CASES
 
@@ -33,7 +34,7 @@ def _fuzzer(operation, label: str, base: str, headers: dict[str, str], errors: l
         response = case.call(base_url=base, headers=headers, timeout=10)
         CASES.append(str(response.status_code))
         try:
-            case.validate_response(response, checks=[not_a_server_error])
+            case.validate_response(response, checks=[not_a_server_error, response_schema_conformance])
         except Exception as exc:
             errors.append(f"{label}: {exc}")
             raise
