@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
+
+import httpx
+import pytest
 
 from api.app import create_app
 from api.versioning import V1
@@ -99,3 +103,22 @@ def test_request_bodies_refuse_unknown_fields() -> None:
                 schema = _resolve(spec, body.get("schema", {}))
                 if schema.get("type") == "object":
                     assert schema.get("additionalProperties") is False, (method, path, media_type)
+
+
+def test_the_fuzzers_conformance_check_refuses_an_answer_off_the_spec() -> None:
+    # tests/system/fuzz runs these checks on every answer; here they meet one right and one wrong answer.
+    import schemathesis
+    from schemathesis.checks import not_a_server_error
+    from schemathesis.specs.openapi.checks import response_schema_conformance
+
+    case = schemathesis.openapi.from_dict(_spec())[f"{V1}/site"]["GET"].Case()
+    checks = [not_a_server_error, response_schema_conformance]
+
+    def answer(body: object) -> httpx.Response:
+        response = httpx.Response(200, json=body, request=httpx.Request("GET", f"http://gridwatch{V1}/site"))
+        response.elapsed = timedelta(0)
+        return response
+
+    case.validate_response(answer({"timezone": "Asia/Shanghai"}), checks=checks)
+    with pytest.raises(BaseException, match="Response violates schema"):
+        case.validate_response(answer({"timezone": "Asia/Shanghai", "tz": 8}), checks=checks)
