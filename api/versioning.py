@@ -39,6 +39,16 @@ def legacy_headers(path: str) -> list[tuple[bytes, bytes]]:
     ]
 
 
+def _v1_location(value: bytes) -> bytes:
+    """``/api/x`` or ``http://host/api/x`` as its v1 twin; any other location as it is."""
+    legacy = LEGACY.encode() + b"/"
+    scheme_end = value.find(b"://")
+    start = value.find(b"/", scheme_end + 3) if scheme_end >= 0 else 0
+    if start < 0 or not value[start:].startswith(legacy) or is_v1(value[start:].decode("latin-1")):
+        return value
+    return value[:start] + V1.encode() + value[start + len(LEGACY) :]
+
+
 class ApiVersions:
     """Map ``/api/v1/x`` onto the route of ``/api/x``; mark answers on ``/api/x`` itself deprecated."""
 
@@ -54,7 +64,17 @@ class ApiVersions:
             inner = LEGACY + path[len(V1) :]
             raw: bytes = scope.get("raw_path") or path.encode()
             scope = {**scope, "path": inner, "raw_path": LEGACY.encode() + raw[len(V1) :]}
-            await self.app(scope, receive, send)
+
+            async def located(message: Message) -> None:
+                # A Location the app writes (a WHEP session, a trailing-slash redirect) names the route's
+                # /api/... path; a v1 caller is sent on within v1.
+                if message["type"] == "http.response.start":
+                    headers = [(k, _v1_location(v) if k.lower() == b"location" else v)
+                               for k, v in message.get("headers", [])]  # fmt: skip
+                    message = {**message, "headers": headers}
+                await send(message)
+
+            await self.app(scope, receive, located)
             return
         if not path.startswith(LEGACY + "/") or scope["type"] != "http":
             await self.app(scope, receive, send)

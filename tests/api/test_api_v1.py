@@ -8,7 +8,7 @@ from email.utils import parsedate_to_datetime
 import pytest
 
 from api.site import DEMO_PASSWORD
-from api.versioning import SUNSET
+from api.versioning import SUNSET, _v1_location
 from models.store import Store
 from tests.rig import Rig, crowd_output, demo_rig
 
@@ -83,5 +83,22 @@ async def test_v1_serves_every_route_and_the_old_paths_answer_alike_but_deprecat
     detail = await client.get(f"/api/v1/incidents/{incident}")
     assert detail.status_code == 200 and detail.json()["id"] == incident
     assert (await client.get("/api/v1/nothing-here")).status_code == 404
+    # A redirect the app writes sends a v1 caller on within v1.
+    slash = await client.get("/api/v1/incidents/")
+    assert slash.status_code == 307 and slash.headers["location"] == "http://gridwatch/api/v1/incidents"
     # Pages, the spec and the docs are not versioned.
     assert "deprecation" not in (await client.get("/openapi.json")).headers
+
+
+@pytest.mark.parametrize(
+    ("location", "within_v1"),
+    [
+        (b"/api/whep/abc", b"/api/v1/whep/abc"),
+        (b"http://gridwatch/api/incidents", b"http://gridwatch/api/v1/incidents"),
+        (b"/api/v1/whep/abc", b"/api/v1/whep/abc"),
+        (b"/static/app.js", b"/static/app.js"),
+        (b"https://example.org/apis/x", b"https://example.org/apis/x"),
+    ],
+)
+def test_locations_written_for_a_v1_caller_stay_within_v1(location: bytes, within_v1: bytes) -> None:
+    assert _v1_location(location) == within_v1
