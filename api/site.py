@@ -14,6 +14,7 @@ from api.problems import UsageProblem
 from detect.analysis.clips import POST_SECONDS, PRE_SECONDS
 from models.camera_events import CameraEventTable
 from models.config import ConfigError, DetectorsSection, load_policies_file, load_site_config
+from models.config.gb28181 import Gb28181Section
 from models.records import Camera, Grid, Shift
 from models.store import Store, UserRecord
 from router.imports.cameras import parse_cameras, site_camera_problems
@@ -60,6 +61,8 @@ class SiteData:
     policies: Policies = DEFAULT_POLICIES
     #: What each camera event topic means (the site's ``camera_events:`` rules, then the defaults).
     camera_events: CameraEventTable = field(default_factory=CameraEventTable)
+    #: The site's ``gb28181:`` section: GB/T 28181 devices, alarms and the county platform above.
+    gb28181: Gb28181Section | None = None
 
 
 def demo_video() -> Path:
@@ -113,7 +116,11 @@ def configured_site(path: Path) -> tuple[SiteData, DetectorsSection]:
         fire_every,
         (clips.pre_seconds, clips.post_seconds) if clips.enabled else None,
         build_policies(config.policies),
-        CameraEventTable(rule.to_rule() for rule in config.camera_events),
+        CameraEventTable(
+            [rule.to_rule() for rule in config.camera_events]
+            + (config.gb28181.camera_event_rules() if config.gb28181 is not None else [])
+        ),
+        config.gb28181,
     )
     return site, config.detectors
 

@@ -12,6 +12,7 @@ from models.config.camera_events import CameraEventRuleConfig
 from models.config.cameras import CameraConfig
 from models.config.clips import ClipsSection
 from models.config.detectors import DetectorsSection
+from models.config.gb28181 import Gb28181Section
 from models.config.notifications import NotificationTarget
 from models.config.policies import PoliciesSection
 from models.config.site import SiteSection
@@ -54,6 +55,12 @@ class SiteConfig(ConfigModel):
         title="Camera events",
         description="What the cameras' own ONVIF events mean, first match wins; after these, tamper topics "
         "open camera_tamper and video loss camera_offline incidents.",
+    )
+    gb28181: Gb28181Section | None = Field(
+        default=None,
+        title="GB/T 28181",
+        description="Take cameras and alarms from the county's GB/T 28181 devices and platforms, and report "
+        "incidents up to the county platform.",
     )
 
     @field_validator("grids_file", "roster_file")
