@@ -50,6 +50,10 @@ WORKERS = frozenset(
         "Handover",
         "RosterDesk",
         "CameraEventFeed",
+        "GbPlatform",
+        "GbDesk",
+        "UpperLink",
+        "UpperReporter",
     }
 )
 WIRING = "api.wiring"

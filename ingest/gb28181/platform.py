@@ -29,6 +29,9 @@ from models.gb28181 import GB_ID, Alarm, CatalogItem, GbDevice, GbListener, is_c
 
 logger = logging.getLogger(__name__)
 
+#: How long an alarm waits for its device's catalog after a registration.
+CATALOG_WAIT_S = 10.0
+
 #: CmdTypes the platform hears and has nothing to do with (answered 200); any other is 501.
 QUIET_CMD_TYPES = frozenset(
     {
@@ -55,6 +58,9 @@ class Device:
     channels: dict[str, CatalogItem] = field(default_factory=dict)
     #: Catalog pages being gathered, by SN.
     pages: dict[int, dict[str, CatalogItem]] = field(default_factory=dict)
+    #: Set once the catalog asked for at registration is in (or will not come): alarms wait for it, since
+    #: devices raise them at once and an alarm's channel must be known to find its camera.
+    catalog_ready: asyncio.Event = field(default_factory=asyncio.Event)
 
 
 class Quiet:
@@ -202,7 +208,8 @@ class GbPlatform:
 
     async def _registered(self, device: Device) -> None:
         await self.listener.registered(self.snapshot(device))
-        await self.query_catalog(device.id)
+        if not await self.query_catalog(device.id):
+            device.catalog_ready.set()
 
     def _expires(self, request: SipMessage) -> int:
         text = request.header("expires") or param(request.header("contact") or "", "expires") or "3600"
@@ -229,8 +236,7 @@ class GbPlatform:
         elif doc.cmd_type == "Catalog" and doc.root.lower() == "response":
             self._catalog_page(device, manscdp.catalog_page(doc))
         elif doc.cmd_type == "Alarm":
-            alarm = manscdp.alarm(doc, self._tz)
-            self._spawn(self.listener.alarm(device.id, alarm))
+            self._spawn(self._alarm(device, manscdp.alarm(doc, self._tz)))
         elif doc.cmd_type not in QUIET_CMD_TYPES:
             if doc.cmd_type not in self.unknown_cmd_types:
                 self.unknown_cmd_types.add(doc.cmd_type)
@@ -249,7 +255,7 @@ class GbPlatform:
                 len(gathered),
                 len(device.channels),
             )
-            self._spawn(self.listener.catalog(device.id, list(gathered.values())))
+            self._spawn(self._catalog(device, list(gathered.values())))
 
     def snapshot(self, device: Device) -> GbDevice:
         left = device.expires_at - time.monotonic()
@@ -262,17 +268,29 @@ class GbPlatform:
             device.last_keepalive_at,
         )
 
-    async def query_catalog(self, device_id: str) -> None:
-        """Ask a device for its catalog; the answer comes as MESSAGEs of its own."""
+    async def _catalog(self, device: Device, items: list[CatalogItem]) -> None:
+        try:
+            await self.listener.catalog(device.id, items)
+        finally:
+            device.catalog_ready.set()
+
+    async def _alarm(self, device: Device, alarm: Alarm) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(device.catalog_ready.wait(), CATALOG_WAIT_S)
+        await self.listener.alarm(device.id, alarm)
+
+    async def query_catalog(self, device_id: str) -> bool:
+        """Ask a device for its catalog, whose answer comes as MESSAGEs of its own; whether it said yes."""
         device = self.devices[device_id]
         request = self.message_to(device, manscdp.catalog_query(next(self._sn), device_id))
         try:
             answer = await self.endpoint.request(request, device.peer, timeout_s=8.0)
         except TimeoutError:
             logger.warning("gb28181: device %s did not answer the catalog query", device_id)
-            return
+            return False
         if answer.status >= 300:
             logger.warning("gb28181: device %s answered the catalog query %d", device_id, answer.status)
+        return answer.status < 300
 
     def message_to(self, device: Device, body: bytes) -> SipMessage:
         s = self.settings
