@@ -21,6 +21,7 @@ _COMPACT = {"v": "via", "f": "from", "t": "to", "i": "call-id", "m": "contact", 
             "c": "content-type", "k": "supported", "s": "subject", "e": "content-encoding"}  # fmt: skip
 _CANONICAL = {"call-id": "Call-ID", "cseq": "CSeq", "www-authenticate": "WWW-Authenticate"}
 _TOKEN = re.compile(r"^[A-Za-z0-9.!%*_+`'~-]+$")
+_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 _NAME = re.compile(r"^[A-Za-z0-9.!%*_+`'~-]+$")
 #: Headers a request must carry before anything can be answered to it (RFC 3261 §8.1.1).
 REQUIRED = ("via", "from", "to", "call-id", "cseq")
@@ -160,6 +161,9 @@ def parse(data: bytes, *, max_body: int = MAX_BODY) -> SipMessage:
         name, colon, value = line.partition(":")
         if not colon or _NAME.fullmatch(name.strip()) is None:
             raise SipError(400, f"malformed header line {line[:40]!r}")
+        if _CONTROL.search(value):
+            # Echoed into a response (Via, From, To…), it would break that response in turn.
+            raise SipError(400, f"control character in {name.strip()[:40]}")
         message.add(name, value.strip())
     length_text = message.header("content-length")
     if length_text is None:
@@ -214,12 +218,12 @@ def respondable(data: bytes) -> SipMessage | None:
     except UnicodeDecodeError:
         return None
     first = lines[0].split(" ")
-    if len(first) != 3 or first[2] != VERSION or _TOKEN.fullmatch(first[0]) is None:
+    if len(first) != 3 or not first[2].startswith("SIP/") or _TOKEN.fullmatch(first[0]) is None:
         return None
     message = SipMessage(method=first[0], uri=first[1])
     for line in lines[1:]:
         name, colon, value = line.partition(":")
-        if colon and _NAME.fullmatch(name.strip()):
+        if colon and _NAME.fullmatch(name.strip()) and not _CONTROL.search(value):
             message.add(name, value.strip())
     if any(message.header(h) is None for h in REQUIRED):
         return None
@@ -262,6 +266,11 @@ class Framer:
     def __init__(self, max_body: int = MAX_BODY) -> None:
         self._buffer = b""
         self._max_body = max_body
+
+    @property
+    def pending(self) -> int:
+        """Bytes of a message begun and not finished (0 between messages)."""
+        return len(self._buffer.strip(b"\r\n"))
 
     def feed(self, data: bytes) -> list[bytes]:
         self._buffer += data

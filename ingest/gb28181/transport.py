@@ -14,8 +14,9 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
+from typing import Any
 
 from ingest.gb28181.sip import Framer, SipError, SipMessage, new_branch, parse, respondable, response
 
@@ -24,6 +25,8 @@ logger = logging.getLogger(__name__)
 T1, T2 = 0.5, 4.0
 #: How long an answered request's response is kept for its retransmissions (64·T1).
 ANSWERED_KEEP_S = 32.0
+#: How long a closing TCP connection waits for the answers still being made for it.
+ANSWER_WAIT_S = 5.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +75,7 @@ class SipEndpoint:
         self._pending: dict[tuple[str, str], asyncio.Future[SipMessage]] = {}
         self._answered: dict[tuple[str, str, str], tuple[float, bytes | None]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
+        self._handling: dict[Peer, set[asyncio.Task[None]]] = {}
         #: Messages answered with an error or dropped: what the fuzz test counts.
         self.refused = 0
 
@@ -121,10 +125,15 @@ class SipEndpoint:
         if not message.is_request:
             key = (message.header("call-id") or "", message.header("cseq") or "")
             future = self._pending.get(key)
-            if future is not None and not future.done() and message.status >= 200:
-                future.set_result(message)
+            if future is not None and not future.done():
+                if message.status >= 200:
+                    future.set_result(message)
+                return
+            self._drop(peer, f"a {message.status} response to no request of ours")
             return
         if message.method == "ACK":
+            # Only INVITE's final responses are ACKed, and nothing here answers an INVITE with one.
+            self._drop(peer, "an ACK to no INVITE")
             return
         key3 = (message.branch, message.header("call-id") or "", message.header("cseq") or "")
         now = time.monotonic()
@@ -132,11 +141,21 @@ class SipEndpoint:
         if seen is not None and now - seen[0] < ANSWERED_KEEP_S:
             if seen[1] is not None:
                 self._send_bytes(seen[1], peer)
+            else:
+                self._drop(peer, f"a retransmitted {message.method} still being handled")
             return
         self._answered[key3] = (now, None)
         if len(self._answered) > 4096:
             self._answered = {k: v for k, v in self._answered.items() if now - v[0] < ANSWERED_KEEP_S}
-        self._spawn(self._handle(message, peer, key3))
+        task = self._spawn(self._handle(message, peer, key3))
+        if peer.transport == "TCP":
+            handling = self._handling.setdefault(peer, set())
+            handling.add(task)
+            task.add_done_callback(handling.discard)
+
+    def _drop(self, peer: Peer, what: str) -> None:
+        self.refused += 1
+        logger.info("gb28181: dropped a message from %s: %s", peer, what)
 
     def _refuse(self, data: bytes, peer: Peer, error: SipError) -> None:
         self.refused += 1
@@ -186,9 +205,18 @@ class SipEndpoint:
                     break
                 for message in messages:
                     self.received(message, peer)
+            else:
+                if framer.pending:
+                    self._drop(
+                        peer, f"{framer.pending} bytes of an unfinished message at the connection's end"
+                    )
         except (ConnectionError, OSError) as exc:
             logger.info("gb28181: connection %s lost: %s", peer, exc)
         finally:
+            # A peer that half-closed after its last request still gets the answers being made for it.
+            handling = self._handling.pop(peer, set())
+            if handling:
+                await asyncio.wait(handling, timeout=ANSWER_WAIT_S)
             if self._streams.get(peer) is writer:
                 del self._streams[peer]
             writer.close()
@@ -246,7 +274,8 @@ class SipEndpoint:
         finally:
             self._pending.pop(key, None)
 
-    def _spawn(self, work: Awaitable[None]) -> None:
-        task: asyncio.Task[None] = asyncio.ensure_future(work)
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
+        task = asyncio.create_task(work)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+        return task
