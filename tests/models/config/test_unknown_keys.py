@@ -131,7 +131,8 @@ DID_YOU_MEAN: list[tuple[type[BaseModel], str, str, str, str]] = [
     (GbAlarmRule, "clips:\n", f"{_GB}  alarms:\n    - {{method: 5, kind: crowd, knd: crowd}}\nclips:\n",
      "gb28181.alarms[0].knd", "kind"),
     (GbUpperSection, "clips:\n",
-     f"{_GB}  upper: {{id: '34010000002000000001', domain: '3401000000', host: 192.0.2.1, password: '${{UP}}', "
+     f"{_GB}  upper: {{id: '34010000002000000001', domain: '3401000000', host: 192.0.2.1, "
+     "password: '${{UP}}', "
      "prot: 5060}\nclips:\n", "gb28181.upper.prot", "port"),
 ]  # fmt: skip
 
