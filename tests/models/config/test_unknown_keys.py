@@ -132,7 +132,7 @@ DID_YOU_MEAN: list[tuple[type[BaseModel], str, str, str, str]] = [
      "gb28181.alarms[0].knd", "kind"),
     (GbUpperSection, "clips:\n",
      f"{_GB}  upper: {{id: '34010000002000000001', domain: '3401000000', host: 192.0.2.1, "
-     "password: '${{UP}}', "
+     "password: '${UP}', "
      "prot: 5060}\nclips:\n", "gb28181.upper.prot", "port"),
 ]  # fmt: skip
 
