@@ -90,9 +90,19 @@ class Uplink(Protocol):
     async def report(self, alarm: UpAlarm) -> bool: ...
 
 
-def gb_camera_id(camera_id: str, index: int, platform_id: str) -> str:
-    """The id a camera has on the upper platform: its own when it is a GB/T 28181 code, else one made in
-    gridwatch's domain (type 131, serial from the camera's place in the id order)."""
-    if GB_ID.fullmatch(camera_id) is not None:
-        return camera_id
-    return f"{platform_id[:10]}1310{index + 1:06d}"
+def gb_camera_ids(camera_ids: list[str], platform_id: str) -> dict[str, str]:
+    """The ids cameras have on the upper platform: their own when it is a GB/T 28181 code, else one made in
+    gridwatch's domain (type 131) with the first serial no camera uses, taken in the id order."""
+    used = {c for c in camera_ids if GB_ID.fullmatch(c) is not None}
+    found = {c: c for c in used}
+    serial = 0
+    for camera_id in sorted(camera_ids):
+        if camera_id in found:
+            continue
+        while True:
+            serial += 1
+            made = f"{platform_id[:10]}1310{serial:06d}"
+            if made not in used:
+                break
+        found[camera_id] = made
+    return found

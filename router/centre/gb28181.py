@@ -33,7 +33,7 @@ from models.gb28181 import (
     UpAlarm,
     Uplink,
     alarm_topic,
-    gb_camera_id,
+    gb_camera_ids,
     is_camera,
 )
 from models.link import CameraEventReport, EventSink
@@ -176,15 +176,16 @@ class GbDesk:
     async def upper_catalog(self) -> list[CatalogItem]:
         """gridwatch's cameras as the upper platform's Catalog lists them."""
         cameras = await self._registry.cameras()
+        ids = gb_camera_ids([c.id for c in cameras], self._platform_id)
         return [
             CatalogItem(
-                gb_camera_id(camera.id, index, self._platform_id),
+                ids[camera.id],
                 camera.name,
                 longitude=camera.mount.lonlat[0],
                 latitude=camera.mount.lonlat[1],
                 status="ON" if camera.enabled else "OFF",
             )
-            for index, camera in enumerate(cameras)
+            for camera in cameras
         ]
 
 

@@ -60,6 +60,10 @@ async def sipp(cwd: Path, *args: str, timeout_s: float = 40.0) -> tuple[int, str
     return process.returncode or 0, out.decode(errors="replace")[-2000:] + logs(cwd, "*_errors.log")[-2000:]
 
 
+def trace_bytes(cwd: Path) -> bytes:
+    return b"".join(p.read_bytes() for p in sorted(cwd.glob("*_messages.log")))
+
+
 def logs(cwd: Path, pattern: str) -> str:
     """What SIPp wrote to its log files (its errors, or with -trace_msg every message)."""
     return "".join(p.read_text(errors="replace") for p in sorted(cwd.glob(pattern)))
@@ -195,7 +199,7 @@ async def test_gridwatch_registers_upward_and_reports_its_crowd_incident(
     upper_port = free_udp_port()
     upper = {"id": UPPER, "domain": UPPER_DOMAIN, "host": "127.0.0.1", "port": upper_port,
              "password": "${GB_UPPER_PASSWORD}", "keepalive_s": 60}  # fmt: skip
-    # The upper platform: registration, one keepalive, one alarm, each a call of its own.
+    # The upper platform: registration, one keepalive, one alarm, one catalog page, each a call of its own.
     keys = ["-key", "upper", UPPER, "-key", "domain", UPPER_DOMAIN]
     peer = asyncio.create_task(
         sipp(
@@ -203,7 +207,7 @@ async def test_gridwatch_registers_upward_and_reports_its_crowd_incident(
             "-sf",
             str(SCENARIOS / "upper.xml"),
             "-m",
-            "3",
+            "4",
             "-p",
             str(upper_port),
             "-i",
@@ -233,6 +237,8 @@ async def test_gridwatch_registers_upward_and_reports_its_crowd_incident(
         assert rc == 0, out
         text = logs(tmp_path, "*_messages.log")
         assert f"<AlarmID>{opened.id}</AlarmID>" in text and "<CmdType>Keepalive</CmdType>" in text
+        assert "<SumNum>2</SumNum>" in text  # the catalog page: the channel's camera and the demo camera
+        assert "东关路口全景".encode("gb2312") in trace_bytes(tmp_path)  # its name, in the body's GB2312
         assert service.reporter is not None and service.reporter.reported == [str(opened.id)]
     finally:
         peer.cancel()
