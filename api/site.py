@@ -16,6 +16,7 @@ from models.camera_events import CameraEventTable
 from models.config import ConfigError, DetectorsSection, load_policies_file, load_site_config
 from models.config.gb28181 import Gb28181Section
 from models.records import Camera, Grid, Shift
+from models.secrets import expand_secret
 from models.store import Store, UserRecord
 from router.imports.cameras import parse_cameras, site_camera_problems
 from router.imports.grids import parse_grids
@@ -104,6 +105,13 @@ def configured_site(path: Path) -> tuple[SiteData, DetectorsSection]:
         channels = tuple(channels_from_targets(config.notifications, os.environ))
     except KeyError as exc:
         raise UsageProblem(str(exc.args[0])) from None
+    if config.gb28181 is not None:
+        gb = config.gb28181
+        for secret in (gb.password, *((gb.upper.password,) if gb.upper is not None else ())):
+            try:
+                expand_secret(secret, os.environ)
+            except KeyError as exc:
+                raise UsageProblem(str(exc.args[0])) from None
     fire_every = {c.id: c.fire_every_seconds for c in config.cameras if c.fire_every_seconds is not None}
     clips = config.clips
     site = SiteData(

@@ -198,9 +198,16 @@ class GbPlatform:
                 known.online = False
                 self._spawn(self.listener.offline(known.id, "unregistered"))
             return answer
+        refresh = known is not None and known.online and now <= known.expires_at and known.peer == peer
+        if refresh and known is not None:
+            # A refresh before expiry: same device, same place; its catalog is not asked for again.
+            known.expires_at, known.last_seen = now + expires, now
+            self._spawn(self.listener.registered(self.snapshot(known)))
+            return answer
         device = Device(device_id, peer, datetime.now(UTC), now + expires, now)
         if known is not None:
             device.channels = known.channels
+            device.last_keepalive_at = known.last_keepalive_at
         self.devices[device_id] = device
         logger.info("gb28181: device %s registered from %s for %d s", device_id, peer, expires)
         self._spawn(self._registered(device))

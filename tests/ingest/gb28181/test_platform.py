@@ -113,6 +113,10 @@ async def test_prefix_registration_unknown_cmd_types_and_unregistering(
         )
         assert ok.status == 200 and ok.header("expires") == "60"  # raised to the platform's least
         assert (await ask(device, send, request("MESSAGE", ours, 6, body=keepalive))).status == 200
+        # A refresh before expiry keeps the device as it is (its catalog is not asked for again).
+        first = served.devices[ours]
+        refresh = request("REGISTER", ours, 51, extra=f"Authorization: {authorization}\nExpires: 3600")
+        assert (await ask(device, send, refresh)).status == 200 and served.devices[ours] is first
 
         # An unknown CmdType: 501 each time, the CmdType logged once; DeviceStatus is known and quiet.
         reboot = keepalive.replace(b"Keepalive", b"Reboot")

@@ -78,3 +78,15 @@ def test_serve_takes_a_gb28181_device_and_gb_status_lists_it(
         items = wait_for(incident, 30, 0.5)
         assert items is not None, (tmp_path / "serve.log").read_text()
         assert [(i["kind"], i["camera_id"]) for i in items] == [("crowd", CHANNELS[0])]
+
+
+def test_serve_refuses_a_gb28181_password_not_in_the_environment(tmp_path: Path, vtest: Path) -> None:
+    config = site_file(tmp_path, vtest)
+    site = yaml.safe_load(config.read_text(encoding="utf-8"))
+    site["gb28181"] = {"platform_id": PLATFORM, "domain": DOMAIN, "password": "${GB_NOT_SET_ANYWHERE}"}
+    config.write_text(yaml.safe_dump(site, allow_unicode=True), encoding="utf-8")
+    env = {k: v for k, v in os.environ.items() if k != "GB_NOT_SET_ANYWHERE"}
+    result = run_cli("serve", "--config", str(config), env={**env, "GRIDWATCH_SECRET_KEY": SECRET})
+    assert result.returncode == 2
+    [line] = result.stderr.splitlines()
+    assert line == "error: environment variable GB_NOT_SET_ANYWHERE is not set (needed by gb28181:)"
