@@ -42,13 +42,16 @@ from ingest.camera_urls import IPNetwork
 from ingest.offline import OfflineWatch
 from models.camera_events import CameraEventTable
 from models.clock import Clock, SystemClock
+from models.config.gb28181 import Gb28181Section
 from models.link import CommandSink, EventSink
 from models.records import Camera, EventKind
+from models.secrets import expand_secret
 from models.store import Store
 from router.centre.bell import OutboxBell
 from router.centre.casework import Casework
 from router.centre.escalator import Escalator
 from router.centre.feed import Broadcaster, OutboxRelay
+from router.centre.gb28181 import GbDesk, GbService, UpperReporter
 from router.centre.intake import Intake
 from router.centre.mqtt import MqttRelay
 from router.centre.notifier import Notifier
@@ -504,3 +507,23 @@ def build_county_centre(
 class _Refuse:
     async def publish(self, message: Any) -> None:
         raise RuntimeError("the county centre analyses no camera itself")
+
+
+def build_gb28181(
+    config: Gb28181Section, centre: Centre, events: EventSink, environ: Mapping[str, str], *, timezone: str
+) -> GbService:
+    """The site's ``gb28181:``; KeyError naming the variable when a password's is not set."""
+    from ingest.gb28181.cascade import UpperLink, UpperSettings
+    from ingest.gb28181.platform import GbPlatform, PlatformSettings
+
+    password = expand_secret(config.password, environ)
+    desk = GbDesk(centre.store, centre.registry, events, centre.clock, config=config)
+    settings = PlatformSettings.of(config, timezone)
+    platform = GbPlatform(settings, lambda _: password, desk, **settings.endpoint(config, config.port))
+    if config.upper is None:
+        return GbService(platform, desk)
+    up = UpperSettings.of(config, config.upper, expand_secret(config.upper.password, environ))
+    endpoint = settings.endpoint(config, config.upper.local_port, up.transport)
+    upper = UpperLink(up, desk.upper_catalog, **endpoint)
+    codes = config.alarm_codes()
+    return GbService(platform, desk, upper, UpperReporter(centre.broadcaster, upper, codes, config, timezone))

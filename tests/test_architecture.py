@@ -53,6 +53,10 @@ WORKERS = frozenset(
         "MqttLink",
         "MqttRelay",
         "RobotNotifier",
+        "GbPlatform",
+        "GbDesk",
+        "UpperLink",
+        "UpperReporter",
     }
 )
 WIRING = "api.wiring"

@@ -12,6 +12,7 @@ from models.config.camera_events import CameraEventRuleConfig
 from models.config.cameras import CameraConfig
 from models.config.clips import ClipsSection
 from models.config.detectors import DetectorsSection
+from models.config.gb28181 import Gb28181Section
 from models.config.metrics import MetricsSection
 from models.config.mqtt import MqttSection
 from models.config.notifications import NotificationTarget
@@ -80,6 +81,12 @@ class SiteConfig(ConfigModel):
         default_factory=MetricsSection,
         title="Metrics",
         description="The key Prometheus scrapes /metrics with, read from the environment.",
+    )
+    gb28181: Gb28181Section | None = Field(
+        default=None,
+        title="GB/T 28181",
+        description="Take cameras and alarms from the county's GB/T 28181 devices and platforms, and report "
+        "incidents up to the county platform.",
     )
 
     @field_validator("grids_file", "roster_file")
