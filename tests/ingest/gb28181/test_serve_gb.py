@@ -3,6 +3,7 @@ catalog becomes cameras and its crowd alarm an incident, and ``gridwatch gb stat
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -69,6 +70,9 @@ def test_serve_takes_a_gb28181_device_and_gb_status_lists_it(
         assert text is not None, (tmp_path / "serve.log").read_text()
         assert DEVICE in text and "udp 127.0.0.1:" in text and "keepalive " in text
         assert all(f"camera {c}" in text for c in CHANNELS) and "东关路口一" in text and "stream none" in text
+        as_json = run_cli("gb", "status", "--json", env=env)
+        document = json.loads(as_json.stdout)
+        assert [d["id"] for d in document["devices"]] == [DEVICE] and len(document["channels"]) == 4
 
         def incident() -> list[dict] | None:  # type: ignore[type-arg]
             found = run_cli("incidents", "--json", env=env)
