@@ -7,6 +7,8 @@ import asyncio
 from collections.abc import Callable
 from datetime import UTC, datetime
 
+import pytest
+
 from ingest.gb28181 import digest, sip
 from ingest.gb28181.cascade import UpperLink, UpperSettings
 from models.gb28181 import UpAlarm
@@ -60,14 +62,15 @@ async def until(check: Callable[[], bool], timeout_s: float = 10.0) -> None:
         await asyncio.sleep(0.02)
 
 
-async def _link(upper: Upper) -> tuple[UpperLink, asyncio.DatagramTransport]:
+async def _link(upper: Upper, alarm_request: str = "MESSAGE") -> tuple[UpperLink, asyncio.DatagramTransport]:
     transport, _ = await asyncio.get_running_loop().create_datagram_endpoint(
         lambda: upper, local_addr=("127.0.0.1", 0)
     )
     port = transport.get_extra_info("sockname")[1]
     settings = UpperSettings(
-        UPPER, UPPER_DOMAIN, "127.0.0.1", port, "UDP", LOWER, DOMAIN, "up-pass", retry_s=0.1
-    )
+        UPPER, UPPER_DOMAIN, "127.0.0.1", port, "UDP", LOWER, DOMAIN, "up-pass", retry_s=0.1,
+        alarm_request=alarm_request,
+    )  # fmt: skip
     link = UpperLink(settings, None, host="127.0.0.1", port=0, udp=True, tcp=False)
     await link.start()
     return link, transport
@@ -76,15 +79,17 @@ async def _link(upper: Upper) -> tuple[UpperLink, asyncio.DatagramTransport]:
 ALARM = UpAlarm(LOWER, 2, 5, 10, datetime(2026, 12, 5, 12, tzinfo=UTC), "crowd", 118.63, 35.79, "i-1")
 
 
-async def test_a_qop_auth_challenge_is_answered_and_alarms_go_up() -> None:
+@pytest.mark.parametrize("alarm_request", ["MESSAGE", "NOTIFY"])
+async def test_a_qop_auth_challenge_is_answered_and_alarms_go_up(alarm_request: str) -> None:
     upper = Upper("up-pass")
-    link, transport = await _link(upper)
+    link, transport = await _link(upper, alarm_request)
     try:
         await asyncio.wait_for(link.registered.wait(), 10)
         methods = [r.method for r in upper.requests]
         assert methods[:3] == ["REGISTER", "REGISTER", "MESSAGE"]  # challenged, answered, first keepalive
         assert await link.report(ALARM)
-        assert b"<AlarmID>i-1</AlarmID>" in upper.requests[-1].body
+        alarm = upper.requests[-1]
+        assert alarm.method == alarm_request and b"<AlarmID>i-1</AlarmID>" in alarm.body
     finally:
         await link.stop()
         transport.close()
