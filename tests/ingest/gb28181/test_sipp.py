@@ -81,6 +81,9 @@ def device_args(port: int, scenario: str, transport: str = "u1") -> list[str]:
         transport,
         "-i",
         "127.0.0.1",
+        # A port of its own: SIPp's default, 5060, may be another test's at the same time.
+        "-p",
+        str(free_udp_port()),
     ]
     for key, value in keys.items():
         args += ["-key", key, value]
