@@ -62,14 +62,16 @@ async def until(check: Callable[[], bool], timeout_s: float = 10.0) -> None:
         await asyncio.sleep(0.02)
 
 
-async def _link(upper: Upper, alarm_request: str = "MESSAGE") -> tuple[UpperLink, asyncio.DatagramTransport]:
+async def _link(
+    upper: Upper, alarm_request: str = "MESSAGE", **options: float
+) -> tuple[UpperLink, asyncio.DatagramTransport]:
     transport, _ = await asyncio.get_running_loop().create_datagram_endpoint(
         lambda: upper, local_addr=("127.0.0.1", 0)
     )
     port = transport.get_extra_info("sockname")[1]
     settings = UpperSettings(
         UPPER, UPPER_DOMAIN, "127.0.0.1", port, "UDP", LOWER, DOMAIN, "up-pass", retry_s=0.1,
-        alarm_request=alarm_request,
+        alarm_request=alarm_request, **options,  # type: ignore[arg-type]
     )  # fmt: skip
     link = UpperLink(settings, None, host="127.0.0.1", port=0, udp=True, tcp=False)
     await link.start()
@@ -103,6 +105,22 @@ async def test_a_refusing_upper_platform_is_retried_and_nothing_goes_up_meanwhil
         assert not link.registered.is_set() and link.last_error is not None and "403" in link.last_error
         assert not await link.report(ALARM)
         assert all(r.method == "REGISTER" for r in upper.requests)
+    finally:
+        await link.stop()
+        transport.close()
+
+
+async def test_the_registration_is_refreshed_before_it_runs_out_and_keepalives_flow() -> None:
+    upper = Upper("up-pass")
+    link, transport = await _link(upper, expires_s=1, keepalive_s=0.2)
+    try:
+        # Each registration is a challenge and an answer; the second comes at 80 % of the first's second.
+        await until(lambda: sum(r.method == "REGISTER" for r in upper.requests) >= 4)
+        keepalives = [r for r in upper.requests if r.method == "MESSAGE" and b"Keepalive" in r.body]
+        assert len(keepalives) >= 2 and link.registered.is_set()
+        registers = [r for r in upper.requests if r.method == "REGISTER"]
+        assert {r.header("expires") for r in registers} == {"1"}
+        assert len({r.header("call-id") for r in registers}) == 1  # one registration, refreshed
     finally:
         await link.stop()
         transport.close()
