@@ -80,6 +80,12 @@ class GbUpperSection(ConfigModel):
     )
     expires_s: int = Field(default=3600, ge=60, le=86400, title="Registration lifetime (s)")
     keepalive_s: float = Field(default=60.0, gt=0, le=3600, title="Keepalive interval (s)")
+    alarm_request: Literal["MESSAGE", "NOTIFY"] = Field(
+        default="MESSAGE",
+        title="Alarm request",
+        description="The SIP request incidents go up in: MESSAGE (GB/T 28181 §9.4 alarm notification) or "
+        "NOTIFY (for platforms that take alarms as event notifications).",
+    )
     share_catalog: bool = Field(
         default=True,
         title="Share catalog",

@@ -162,6 +162,10 @@ class GbDesk:
         data = {"priority": str(alarm.priority), "device": device_id}
         if alarm.description:
             data["description"] = alarm.description
+        if alarm.longitude is not None and alarm.latitude is not None:
+            # Where the device says it happened (a GPS alarm's position): context; the incident is placed
+            # at the camera, like any of its events.
+            data["lonlat"] = f"{alarm.longitude:.6f},{alarm.latitude:.6f}"
         await self._events.publish(
             CameraEventReport(
                 camera_id,
