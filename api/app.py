@@ -8,7 +8,7 @@ from fastapi.staticfiles import StaticFiles
 from api import errors
 from api.audit_trail import AuditChanges
 from api.deps import AppContext
-from api.routes import auth, evidence, grids, incidents, kpis, live, meta, pages, registry, roster
+from api.routes import auth, evidence, grids, incidents, kpis, links, live, meta, pages, registry, roster
 
 
 def create_app(context: AppContext) -> FastAPI:
@@ -23,6 +23,7 @@ def create_app(context: AppContext) -> FastAPI:
         app.include_router(resource.router)
     app.include_router(kpis.router)
     app.include_router(roster.router)
+    app.include_router(links.router)
     app.mount("/static", StaticFiles(directory=pages.STATIC_DIR), name="static")
     app.add_middleware(AuditChanges)
     return app

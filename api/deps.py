@@ -19,6 +19,7 @@ from api.webrtc import WebRTCHub
 from detect.analysis.node import AnalysisNode
 from ingest.camera_urls import IPNetwork
 from models.clock import Clock, SystemClock
+from models.link_health import LinkHealth
 from models.store import Store
 from router.centre.casework import Casework
 from router.centre.feed import Broadcaster, OutboxRelay
@@ -46,6 +47,8 @@ class AppContext:
     clock: Clock = field(default_factory=SystemClock)
     #: The roster API's use case (None in a context built without one: the roster routes answer 503).
     rosters: RosterDesk | None = None
+    #: The county link's health (api/nats/health.py), or serve's one local township (api/health.py).
+    link_health: LinkHealth | None = None
 
 
 def context(request: Request) -> AppContext:

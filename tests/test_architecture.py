@@ -50,6 +50,9 @@ WORKERS = frozenset(
         "Handover",
         "RosterDesk",
         "CameraEventFeed",
+        "HeartbeatPublisher",
+        "LinkMonitor",
+        "LinkProblems",
     }
 )
 WIRING = "api.wiring"

@@ -1,0 +1,278 @@
+"""The county link's health: township link state and lag, node load and clock skew, one link problem.
+
+On real nats-servers: a township's uplink (a TCP relay between its leaf and the hub) is cut and restored
+while its node and the centre run on; a node whose clock is five seconds ahead is flagged. In one process
+(``serve``, ``demo``) the same API shows one local township, up, with no lag.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator, Sequence
+from dataclasses import replace
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+import cv2
+import httpx
+import numpy as np
+import pytest
+
+from api.auth import AuthConfig
+from api.cli.county import running_centre, running_node
+from api.nats.link import Township
+from api.nats.servers import NatsServer, cluster
+from api.site import DEMO_PASSWORD, demo_site, load_site, seed_demo_users
+from api.wiring import CountyCentre, Node
+from models.clock import OffsetClock, SystemClock
+from models.link import RunCamera
+from models.link_health import TownshipHealth
+from models.records import Detection, EventKind
+from models.store import Store
+from tests.api.test_nats_county import Uplink
+from tests.api.test_nats_link import nats_server, until
+from tests.rig import Rig, demo_rig
+
+EAST = "379901001"
+#: Fast enough for a test: a probe every half second, a link down after two seconds without an answer.
+LINK: dict[str, Any] = {"probe_s": 0.5, "down_after_s": 2.0, "skew_flag_s": 2.0}
+
+__all__ = ["nats_server"]  # the fixture, shared with test_nats_link
+
+
+class EmptyRoad:
+    """A detector that sees nobody: cameras run and are analysed, and report no event."""
+
+    name = "empty"
+    labels = MappingProxyType({0: "person"})
+
+    def detect(self, images: Sequence[np.ndarray]) -> list[list[Detection]]:
+        return [[] for _ in images]
+
+
+# --- serve: one local township -------------------------------------------------------------------
+
+
+@pytest.fixture
+async def rig(store: Store) -> Any:
+    built = await demo_rig(store)
+    yield built
+    await built.stop()
+
+
+async def test_serve_shows_one_local_township_up_with_no_lag(rig: Rig) -> None:
+    client = await rig.client("admin")
+    try:
+        response = await client.get("/api/health/townships")
+        assert response.status_code == 200, response.text
+        [local] = response.json()
+        assert (local["code"], local["link_up"], local["lag_messages"], local["lag_s"]) == (
+            "local",
+            True,
+            0,
+            0,
+        )
+        [node] = local["nodes"]
+        assert node["cameras"] == len(rig.analysis.running) and node["skewed"] is False
+        metrics = (await client.get("/metrics")).text
+        assert 'gridwatch_link_up{township="local"} 1.0' in metrics
+        assert 'gridwatch_link_lag_messages{township="local"} 0.0' in metrics
+        anonymous = await rig.client()
+        assert (await anonymous.get("/api/health/townships")).status_code == 401
+        await anonymous.aclose()
+    finally:
+        await client.aclose()
+
+
+# --- the county: a node whose clock drifted --------------------------------------------------------
+
+
+def _township(centre: CountyCentre, code: str) -> TownshipHealth:
+    assert centre.monitor is not None
+    [row] = [t for t in centre.monitor.townships() if t.code == code]
+    return row
+
+
+@pytest.mark.slow
+async def test_a_node_whose_clock_drifted_is_flagged_and_metrics_show_the_nodes(
+    nats_server: NatsServer, store: Store
+) -> None:
+    site = demo_site()
+    await load_site(store, replace(site, cameras=[replace(c, source="unused.avi") for c in site.cameras]))
+    await seed_demo_users(store)
+    clock = SystemClock()
+    options: Any = {"hub_domain": None, "clip_seconds": None, "heartbeat_s": 0.3}
+    async with (
+        running_centre(
+            nats_server.url, store, clock, AuthConfig.for_demo(), [Township(EAST)], link_options=LINK
+        ) as centre,
+        running_node(nats_server.url, EAST, EmptyRoad(), clock, node_id="steady", **options),
+        running_node(
+            nats_server.url, EAST, EmptyRoad(), OffsetClock(clock, 5.0), node_id="drifted", **options
+        ),
+    ):
+
+        async def both_heard() -> bool:
+            nodes = _township(centre, EAST).nodes
+            # Each runs the demo camera: every camera of the township, with no leases.
+            return {n.node_id for n in nodes if n.cameras == 1} == {"steady", "drifted"}
+
+        await until(both_heard, what="both nodes' heartbeats")
+        nodes = {n.node_id: n for n in _township(centre, EAST).nodes}
+        assert nodes["drifted"].skewed and 4.0 < nodes["drifted"].skew_s < 6.0, nodes["drifted"]
+        assert not nodes["steady"].skewed and abs(nodes["steady"].skew_s) < 2.0, nodes["steady"]
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=centre.app), base_url="http://gridwatch"
+        ) as client:
+            token = await client.post(
+                "/api/auth/token", json={"username": "admin", "password": DEMO_PASSWORD}
+            )
+            client.headers["Authorization"] = f"Bearer {token.json()['access_token']}"
+            [row] = (await client.get("/api/health/townships")).json()
+            assert row["code"] == EAST and row["link_up"] is True
+            assert {n["node_id"]: n["skewed"] for n in row["nodes"]} == {"steady": False, "drifted": True}
+            metrics = (await client.get("/metrics")).text
+    for line in (
+        f'gridwatch_link_up{{township="{EAST}"}} 1.0',
+        f'gridwatch_node_cameras{{node="drifted",township="{EAST}"}} 1.0',
+        f'gridwatch_node_clock_skewed{{node="drifted",township="{EAST}"}} 1.0',
+        f'gridwatch_node_clock_skewed{{node="steady",township="{EAST}"}} 0.0',
+    ):
+        assert line in metrics, line
+    for name in ("gridwatch_link_lag_messages", "gridwatch_link_lag_seconds", "gridwatch_node_load"):
+        assert f'{name}{{township="{EAST}"' in metrics or f"{name}{{node=" in metrics, name
+
+
+# --- the county: a cut uplink is one link problem ----------------------------------------------------
+
+
+def _clip(path: Path) -> None:
+    """A one-second looping camera: ten small frames at 10 fps."""
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*"MJPG"), 10.0, (64, 48))
+    for i in range(10):
+        writer.write(np.full((48, 64, 3), 20 * i, np.uint8))
+    writer.release()
+
+
+@pytest.fixture
+def relayed(tmp_path: Path) -> Iterator[tuple[Any, Uplink]]:
+    servers = cluster(tmp_path / "county", [EAST])
+    uplink = Uplink(servers.hub.leaf_port or 0)
+    servers.leaves[EAST].hub_leaf_port = uplink.port
+    yield servers, uplink
+    servers.stop()
+
+
+async def _offline_incidents(store: Store) -> dict[str, int]:
+    rows = await store.pool.fetch(
+        "SELECT e.camera_id, count(DISTINCT i.id) AS n FROM incidents i "
+        "JOIN events e ON e.incident_id = i.id WHERE i.kind = $1 GROUP BY e.camera_id",
+        EventKind.CAMERA_OFFLINE.value,
+    )
+    return {r["camera_id"]: r["n"] for r in rows}
+
+
+async def _count(store: Store, sql: str, *args: object) -> int:
+    value: int = await store.pool.fetchval(sql, *args)
+    return value
+
+
+def _reported(node: Node, camera_id: str) -> bool:
+    # The node's offline watch: whether it has published this camera's outage (once per outage).
+    return camera_id in node.analysis._offline._raised
+
+
+@pytest.mark.slow
+async def test_a_cut_township_is_one_link_problem_not_a_camera_offline_each(
+    relayed: tuple[Any, Uplink], store: Store, tmp_path: Path
+) -> None:
+    servers, uplink = relayed
+    await uplink.start()
+    servers.start()
+    clips = {i: tmp_path / f"east-{i}.avi" for i in range(1, 5)}
+    for path in clips.values():
+        _clip(path)
+    [road] = demo_site().cameras
+    cameras = [replace(road, id=f"cam-east-{i}", source=str(path)) for i, path in clips.items()]
+    await load_site(store, replace(demo_site(), cameras=cameras))
+    placed = {c.id: EAST for c in cameras}
+    clock = SystemClock()
+    townships = [Township(EAST, servers.leaves[EAST].domain)]
+    node_options: Any = {"clip_seconds": None, "offline_after_s": 1.0, "heartbeat_s": 0.3}
+    try:
+        async with (
+            running_centre(
+                servers.hub.url,
+                store,
+                clock,
+                AuthConfig.for_demo(),
+                townships,
+                cameras=placed,
+                link_options=LINK,
+            ) as centre,
+            running_node(servers.leaves[EAST].url, EAST, EmptyRoad(), clock, **node_options) as node,
+        ):
+
+            async def running() -> bool:
+                row = _township(centre, EAST)
+                return row.link_up and any(n.cameras == 4 and not n.cameras_down for n in row.nodes)
+
+            await until(running, timeout_s=30, what="the node running its four cameras, heard at the centre")
+
+            async def reported(*camera_ids: str) -> bool:
+                await node.analysis.check_offline()
+                return all(_reported(node, c) for c in camera_ids)
+
+            # A camera genuinely offline while the link is up raises as today.
+            clips[4].unlink()
+            await until(lambda: reported("cam-east-4"), what="camera 4's outage")
+
+            async def offline(camera_id: str) -> bool:
+                return camera_id in await _offline_incidents(store)
+
+            await until(lambda: offline("cam-east-4"), what="camera 4's offline incident")
+
+            # The uplink is cut, and the township's cameras 1 and 2 go dark with it.
+            uplink.cut()
+
+            async def link(up: bool) -> bool:
+                return _township(centre, EAST).link_up is up
+
+            await until(lambda: link(False), timeout_s=15, what="the township's link shown down")
+            clips[1].unlink()
+            clips[2].unlink()
+            await until(lambda: reported("cam-east-1", "cam-east-2"), what="cameras 1 and 2 reported offline")
+            # Camera 1 comes back before the link does; camera 2 stays dark.
+            _clip(clips[1])
+            await node.analysis.send(RunCamera(cameras[0]))
+            await until(lambda: running_state(node, "cam-east-1"), what="camera 1 back")
+
+            uplink.restore()
+
+            async def drained() -> bool:
+                row = _township(centre, EAST)
+                return row.link_up and row.lag_messages == 0 and row.offline_folded == 2
+
+            await until(drained, timeout_s=30, what="the link up and its backlog drained")
+            # Camera 2, still dark once the link is back, is paged then, from its own outage's start.
+            await until(lambda: offline("cam-east-2"), timeout_s=15, what="camera 2 paged after the link")
+            row = _township(centre, EAST)
+            assert row.lag_s == 0 and row.lag_messages == 0
+    finally:
+        await uplink.aclose()
+
+    assert await _offline_incidents(store) == {"cam-east-2": 1, "cam-east-4": 1}
+    kind = EventKind.LINK_DOWN.value
+    assert await _count(store, "SELECT count(*) FROM incidents WHERE kind = $1", kind) == 1
+    ended = "SELECT count(*) FROM events WHERE kind = $1 AND ended_at IS NOT NULL"
+    assert await _count(store, ended, kind) == 1  # the link problem's event ended when the link came back
+    [link_case] = [i for i in (await store.incidents.page(limit=50))[0] if i.kind is EventKind.LINK_DOWN]
+    assert link_case.assignee_id is not None or link_case.unit_code.startswith("379901")
+
+
+async def running_state(node: Node, camera_id: str) -> bool:
+    view = node.analysis.live.get(camera_id)
+    with contextlib.suppress(AttributeError):
+        return bool(view and view.source and view.source.health.state == "online")
+    return False
