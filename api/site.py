@@ -13,7 +13,7 @@ from api.auth import hash_password
 from api.problems import UsageProblem
 from detect.analysis.clips import POST_SECONDS, PRE_SECONDS
 from models.camera_events import CameraEventTable
-from models.config import ConfigError, DetectorsSection, load_policies_file, load_site_config
+from models.config import ConfigError, DetectorsSection, LinkSection, load_policies_file, load_site_config
 from models.records import Camera, Grid, Shift
 from models.store import Store, UserRecord
 from router.imports.cameras import parse_cameras, site_camera_problems
@@ -60,6 +60,8 @@ class SiteData:
     policies: Policies = DEFAULT_POLICIES
     #: What each camera event topic means (the site's ``camera_events:`` rules, then the defaults).
     camera_events: CameraEventTable = field(default_factory=CameraEventTable)
+    #: How the county centre watches the townships' links (the site's ``link:`` section).
+    link: LinkSection = field(default_factory=LinkSection)
 
 
 def demo_video() -> Path:
@@ -114,6 +116,7 @@ def configured_site(path: Path) -> tuple[SiteData, DetectorsSection]:
         (clips.pre_seconds, clips.post_seconds) if clips.enabled else None,
         build_policies(config.policies),
         CameraEventTable(rule.to_rule() for rule in config.camera_events),
+        config.link,
     )
     return site, config.detectors
 

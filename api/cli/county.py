@@ -41,7 +41,7 @@ from detect.backends.factory import build_detector, build_fire_detector
 from detect.errors import ModelError
 from detect.port import Detector
 from models.clock import Clock, SystemClock
-from models.config import DetectorsSection
+from models.config import DetectorsSection, LinkSection
 from models.db import open_database
 from models.records import Detection
 from models.settings import Settings
@@ -273,6 +273,7 @@ def run_node_command(
         "fire_every_s_by_camera": site.fire_every_s_by_camera,
         "clip_seconds": site.clip_seconds,
         "offline_after_s": site.policies.offline_after_s,
+        "heartbeat_s": site.link.heartbeat_seconds,
     }
 
     async def main() -> None:
@@ -318,6 +319,7 @@ def run_centre_command(
                 "channels": site.channels,
                 "policies": site.policies,
                 "cameras": placements,
+                "link_options": link_options(site.link),
             }
             try:
                 running = running_centre(url, store, SystemClock(), auth, townships, **options)
@@ -337,6 +339,15 @@ def run_centre_command(
             asyncio.run(main())
     finally:
         database.close()
+
+
+def link_options(link: LinkSection) -> dict[str, float]:
+    """The site's ``link:`` section as the centre's LinkMonitor takes it."""
+    return {
+        "probe_s": link.probe_seconds,
+        "down_after_s": link.down_after_seconds,
+        "skew_flag_s": link.skew_flag_seconds,
+    }
 
 
 def _auth(current: Settings) -> AuthConfig:

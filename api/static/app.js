@@ -389,8 +389,31 @@ function connectFeed() {
   es.onopen = () => { $("#feed-state").className = "on"; };
   es.onerror = () => { $("#feed-state").className = "off"; };
   for (const type of FEED_TOPICS) {
-    es.addEventListener(type, (e) => upsert(JSON.parse(e.data).incident, type === "incident.opened"));
+    es.addEventListener(type, (e) => {
+      const inc = JSON.parse(e.data).incident;
+      upsert(inc, type === "incident.opened");
+      if (inc.kind === "link_down") refreshLinks();
+    });
   }
+}
+
+// The county link: one chip per township (link up or down, lag, nodes, cameras, a skewed clock), refreshed
+// every few seconds and at once when a link problem comes over the feed.
+async function refreshLinks() {
+  let rows;
+  try { rows = await getJSON("/api/health/townships"); } catch { return; }
+  const chips = rows.map((t) => {
+    const chip = document.createElement("span");
+    const skewed = t.nodes.some((n) => n.skewed);
+    const cameras = t.nodes.reduce((sum, n) => sum + n.cameras, 0);
+    chip.className = `link ${t.link_up ? (t.lag_messages ? "lag" : "up") : "down"}${skewed ? " skewed" : ""}`;
+    chip.dataset.township = t.code;
+    const lag = t.lag_messages ? ` 滞后 ${t.lag_messages} 条 ${Math.round(t.lag_s)}s` : "";
+    chip.textContent = `${t.code === "local" ? "本地" : t.code} ${t.link_up ? "在线" : "断开"}${lag} · ${t.nodes.length} 节点 ${cameras} 路${skewed ? " · 时钟偏差" : ""}`;
+    chip.title = t.nodes.map((n) => `${n.node_id}: ${n.cameras} 路, ${n.analysed_fps} fps, load ${n.load}, 时钟 ${n.skew_s > 0 ? "+" : ""}${n.skew_s}s`).join("\n");
+    return chip;
+  });
+  $("#links").replaceChildren(...chips);
 }
 
 async function refreshCameras() {
@@ -437,6 +460,8 @@ async function main() {
   renderIncidents(null);
   connectFeed();
   setInterval(refreshCameras, 5000);
+  refreshLinks();
+  setInterval(refreshLinks, 5000);
   setInterval(() => { $("#clock").textContent = new Date().toLocaleString("zh-CN", { hour12: false, timeZone: state.timeZone }); renderWall(); }, 1000);
 }
 

@@ -12,6 +12,7 @@ from models.config.camera_events import CameraEventRuleConfig
 from models.config.cameras import CameraConfig
 from models.config.clips import ClipsSection
 from models.config.detectors import DetectorsSection
+from models.config.link import LinkSection
 from models.config.notifications import NotificationTarget
 from models.config.policies import PoliciesSection
 from models.config.site import SiteSection
@@ -54,6 +55,11 @@ class SiteConfig(ConfigModel):
         title="Camera events",
         description="What the cameras' own ONVIF events mean, first match wins; after these, tamper topics "
         "open camera_tamper and video loss camera_offline incidents.",
+    )
+    link: LinkSection = Field(
+        default_factory=LinkSection,
+        title="County link",
+        description="How the county centre watches its townships' links and nodes (gridwatch centre, node).",
     )
 
     @field_validator("grids_file", "roster_file")
