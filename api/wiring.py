@@ -477,9 +477,8 @@ def build_county_centre(
         return CountyCentre(centre, stream, commands, build_app(centre, local, auth))
     from api.nats.health import LinkMonitor
 
-    links = LinkProblems(
-        centre.intake.report, lambda: centre.routing.cameras, lambda c: commands.township_of(c)
-    )
+    cameras, township_of = (lambda: centre.routing.cameras), (lambda c: commands.township_of(c))
+    links = LinkProblems(centre.intake.report, cameras, township_of, store.incidents.note)
     monitor = LinkMonitor(monitor_nats, townships, clock, links, **dict(link_options or {}))
     stream.observer = monitor
     return CountyCentre(

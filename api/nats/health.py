@@ -148,6 +148,8 @@ class _Township:
     folded_events: dict[str, Event] = field(default_factory=dict)
     #: Monotonic time the link last came up.
     up_at: float | None = None
+    #: Whether the backlog of the last outage has been handled.
+    drained: bool = False
     nodes: dict[str, _Node] = field(default_factory=dict)
 
 
@@ -303,8 +305,16 @@ class LinkMonitor:
             await self._came_up(state)
 
     async def _page_still_down(self, state: _Township) -> None:
-        """The backlog has drained: a folded camera that a node, heard since the link came back, still
-        reports down was down for its own reasons too, so it is paged now, from its outage's start."""
+        """The backlog has drained: the case says how the outage ended, and a folded camera that a node,
+        heard since the link came back, still reports down was down for its own reasons too, so it is paged
+        now, from its outage's start."""
+        if state.outage is not None and state.outage[1] is not None and not state.drained:
+            state.drained = True
+            if self.problems is not None:
+                try:
+                    await self.problems.drained(state.township.code, self._clock.now(), state.folded)
+                except Exception:  # the database away: the link is up all the same
+                    logger.exception("township %s: link restored, not logged", state.township.code)
         if not state.folded_events or state.up_at is None:
             return
         fresh = [node for node in state.nodes.values() if node.heard > state.up_at]
@@ -326,6 +336,7 @@ class LinkMonitor:
         state.up = False
         state.since = self._clock.now()
         state.outage = (state.last_seq, None)
+        state.drained, state.folded = False, 0
         logger.warning("township %s: link down (%s)", state.township.code, exc or type(exc).__name__)
         await self._tell(self.problems.down if self.problems else None, state)
 

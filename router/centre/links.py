@@ -22,14 +22,28 @@ from models.records import Event, EventKind, EventPhase
 logger = logging.getLogger(__name__)
 
 Report = Callable[[EventReport], Awaitable[tuple[uuid.UUID, bool] | None]]
+#: Logs a note on an incident: (incident id, at, action, actor, note).
+Note = Callable[[uuid.UUID, datetime, str, str, str], Awaitable[None]]
+#: The log action and actor of a link restored.
+RESTORED = "link_restored"
+ACTOR = "system:link"
 
 
 class LinkProblems:
     def __init__(
-        self, report: Report, cameras: Callable[[], Iterable[str]], township_of: Callable[[str], str | None]
+        self,
+        report: Report,
+        cameras: Callable[[], Iterable[str]],
+        township_of: Callable[[str], str | None],
+        note: Note | None = None,
     ) -> None:
-        """``cameras``: the ids the centre knows now; ``township_of``: the township that runs one."""
+        """``cameras``: the ids the centre knows now; ``township_of``: the township that runs one; ``note``:
+        where the link coming back is logged on its case."""
         self._report = report
+        self._note = note
+        #: The case each township's link problem is recorded in, and when a link now back went down.
+        self.cases: dict[str, uuid.UUID] = {}
+        self.restored: dict[str, datetime] = {}
         self._cameras = cameras
         self._township_of = township_of
         #: The LINK_DOWN event of each township whose link is down now.
@@ -46,14 +60,31 @@ class LinkProblems:
         )
         self.open[township] = event
         opened = await self._report(EventReport(EventPhase.START, event))
-        return opened[0] if opened else None
+        if opened is None:
+            return None
+        self.cases[township] = opened[0]
+        return opened[0]
 
     async def still_down(self, event: Event) -> None:
         """A camera folded into an outage that is still down once the link is back: routed as it was sent."""
         await self._report(EventReport(EventPhase.START, event))
 
     async def up(self, township: str, at: datetime) -> None:
-        """The link is back: the event ends; the case stays for the duty to resolve, as a camera's would."""
+        """The link is back: the event ends; the case stays with the duty to resolve (a cut that healed
+        itself may cut again), as a camera's does when its picture returns."""
         event = self.open.pop(township, None)
-        if event is not None:
-            await self._report(EventReport(EventPhase.END, replace(event, ended_at=at)))
+        if event is None:
+            return
+        self.restored[township] = event.started_at
+        await self._report(EventReport(EventPhase.END, replace(event, ended_at=at)))
+
+    async def drained(self, township: str, at: datetime, folded: int) -> None:
+        """What the township held through the outage has arrived: its case says so, and how many camera
+        reports it took in."""
+        case, down_at = self.cases.pop(township, None), self.restored.pop(township, None)
+        if case is None or self._note is None:
+            return
+        note = f"乡镇 {township} 链路恢复 link restored"
+        if down_at is not None:
+            note += f" after {(at - down_at).total_seconds() / 60:.1f} min"
+        await self._note(case, at, RESTORED, ACTOR, f"{note}; {folded} camera-offline reports folded into it")

@@ -240,6 +240,8 @@ async def test_a_cut_township_is_one_link_problem_not_a_camera_offline_each(
                 return _township(centre, EAST).link_up is up
 
             await until(lambda: link(False), timeout_s=15, what="the township's link shown down")
+            down = _township(centre, EAST)
+            assert down.lag_s > 0  # what the township publishes now waits: the centre is behind from the cut
             clips[1].unlink()
             clips[2].unlink()
             await until(lambda: reported("cam-east-1", "cam-east-2"), what="cameras 1 and 2 reported offline")
@@ -267,8 +269,17 @@ async def test_a_cut_township_is_one_link_problem_not_a_camera_offline_each(
     assert await _count(store, "SELECT count(*) FROM incidents WHERE kind = $1", kind) == 1
     ended = "SELECT count(*) FROM events WHERE kind = $1 AND ended_at IS NOT NULL"
     assert await _count(store, ended, kind) == 1  # the link problem's event ended when the link came back
-    [link_case] = [i for i in (await store.incidents.page(limit=50))[0] if i.kind is EventKind.LINK_DOWN]
-    assert link_case.assignee_id is not None or link_case.unit_code.startswith("379901")
+    cases = (await store.incidents.page(limit=50))[0]
+    [link_case] = [i for i in cases if i.kind is EventKind.LINK_DOWN]
+    [camera_case] = [i for i in cases if i.camera_id == "cam-east-4"]
+    # Paged like a camera problem, to the county's 运维 duty, one severity up: a township is blind.
+    assert (link_case.department, link_case.tier) == ("运维", camera_case.tier)
+    assert link_case.severity > camera_case.severity
+    assert link_case.assignee_id == camera_case.assignee_id and link_case.assignee_id is not None
+    [restored] = [e for e in await store.incidents.log(link_case.id) if e.action == "link_restored"]
+    assert f"乡镇 {EAST} 链路恢复" in (restored.note or "") and "2 camera-offline reports" in (
+        restored.note or ""
+    )
 
 
 async def running_state(node: Node, camera_id: str) -> bool:
