@@ -402,7 +402,10 @@ function connectFeed() {
 async function refreshLinks() {
   let rows;
   try { rows = await getJSON("/api/health/townships"); } catch { return; }
-  const chips = rows.map((t) => {
+  // A county of 30 townships would not fit the header: past 8, the healthy ones are one summary chip.
+  const healthy = (t) => t.link_up && !t.lag_messages && !t.nodes.some((n) => n.skewed);
+  const shown = rows.length > 8 ? rows.filter((t) => !healthy(t)) : rows;
+  const chips = shown.map((t) => {
     const chip = document.createElement("span");
     const skewed = t.nodes.some((n) => n.skewed);
     const cameras = t.nodes.reduce((sum, n) => sum + n.cameras, 0);
@@ -413,6 +416,12 @@ async function refreshLinks() {
     chip.title = t.nodes.map((n) => `${n.node_id}: ${n.cameras} 路, ${n.analysed_fps} fps, load ${n.load}, 时钟 ${n.skew_s > 0 ? "+" : ""}${n.skew_s}s`).join("\n");
     return chip;
   });
+  if (shown.length < rows.length) {
+    const summary = document.createElement("span");
+    summary.className = "link up";
+    summary.textContent = `${rows.length - shown.length} 乡镇在线 townships up`;
+    chips.push(summary);
+  }
   $("#links").replaceChildren(...chips);
 }
 
