@@ -479,7 +479,10 @@ def build_county_centre(
 
     cameras, township_of = (lambda: centre.routing.cameras), (lambda c: commands.township_of(c))
     links = LinkProblems(centre.intake.report, cameras, township_of, store.incidents.note)
-    monitor = LinkMonitor(monitor_nats, townships, clock, links, **dict(link_options or {}))
+    table = centre.intake.camera_events.table if centre.intake.camera_events else None
+    monitor = LinkMonitor(
+        monitor_nats, townships, clock, links, camera_events=table, **dict(link_options or {})
+    )
     stream.observer = monitor
     return CountyCentre(
         centre, stream, commands, build_app(centre, local, auth, link_health=monitor), monitor

@@ -35,8 +35,9 @@ from api.health import NodeLoad
 from api.nats.link import CENTRE_STREAM, INTAKE_CONSUMER, Township, township_stream
 from api.nats.wire import WireError, decode_heartbeat, encode
 from detect.analysis.node import AnalysisNode
+from models.camera_events import CameraEventTable, EventAction
 from models.clock import Clock
-from models.link import AnalysisMessage, EventReport, NodeHeartbeat
+from models.link import AnalysisMessage, CameraEventReport, EventReport, NodeHeartbeat
 from models.link_health import NodeHealth, TownshipHealth
 from models.records import Event, EventKind, EventPhase
 from router.centre.links import LinkProblems
@@ -166,6 +167,7 @@ class LinkMonitor:
         probe_s: float = PROBE_S,
         down_after_s: float = DOWN_AFTER_S,
         skew_flag_s: float = SKEW_FLAG_S,
+        camera_events: CameraEventTable | None = None,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self._nc = nc
@@ -175,6 +177,7 @@ class LinkMonitor:
         self.skew_flag_s = skew_flag_s
         #: Where a link going down or coming back, and a camera still dark after it, are reported.
         self.problems = problems
+        self.camera_events = camera_events
         self._task: asyncio.Task[None] | None = None
         self._monotonic = monotonic
         started = clock.now()
@@ -200,11 +203,8 @@ class LinkMonitor:
     def suppress(self, msg: Msg, message: AnalysisMessage) -> bool:
         """Whether ``message`` is a camera-offline report of a township whose link is (or was, when it was
         published) down: folded into the link problem, not an incident of its own."""
-        if not (
-            isinstance(message, EventReport)
-            and message.phase is EventPhase.START
-            and message.event.kind is EventKind.CAMERA_OFFLINE
-        ):
+        event = self._offline(message)
+        if event is None:
             return False
         position = source_position(msg)
         state = self._townships.get(position[0]) if position else None
@@ -217,13 +217,25 @@ class LinkMonitor:
         if state.up and not during:
             return False
         state.folded += 1
-        state.folded_events.setdefault(message.event.camera_id, message.event)
+        state.folded_events.setdefault(event.camera_id, event)
         logger.info(
             "camera %s offline while township %s's link was down: folded into the link problem",
-            message.event.camera_id,
+            event.camera_id,
             state.township.code,
         )
         return True
+
+    def _offline(self, message: AnalysisMessage) -> Event | None:
+        """The camera-offline event ``message`` reports: the offline watch's, or the camera's own video loss
+        as the site's camera_events table maps it (router/centre/camera_events.py opens the same)."""
+        if isinstance(message, EventReport):
+            start = message.phase is EventPhase.START
+            return message.event if start and message.event.kind is EventKind.CAMERA_OFFLINE else None
+        if isinstance(message, CameraEventReport) and message.active and self.camera_events is not None:
+            rule = self.camera_events.lookup(message.topic)
+            if rule is not None and rule.action is EventAction.OPEN and rule.kind is EventKind.CAMERA_OFFLINE:
+                return Event(EventKind.CAMERA_OFFLINE, message.camera_id, None, message.at, 1.0)
+        return None
 
     # --- running ------------------------------------------------------------------------------------
 

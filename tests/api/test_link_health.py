@@ -26,7 +26,7 @@ from api.nats.servers import NatsServer, cluster
 from api.site import DEMO_PASSWORD, demo_site, load_site, seed_demo_users
 from api.wiring import CountyCentre, Node
 from models.clock import OffsetClock, SystemClock
-from models.link import RunCamera
+from models.link import CameraEventReport, RunCamera
 from models.link_health import TownshipHealth
 from models.records import Detection, EventKind
 from models.store import Store
@@ -245,6 +245,10 @@ async def test_a_cut_township_is_one_link_problem_not_a_camera_offline_each(
             clips[1].unlink()
             clips[2].unlink()
             await until(lambda: reported("cam-east-1", "cam-east-2"), what="cameras 1 and 2 reported offline")
+            # Camera 3's own video-loss event (ONVIF), as its node's camera-event feed forwards it.
+            await node.sink.publish(
+                CameraEventReport("cam-east-3", "tns1:VideoSource/SignalLoss", True, clock.now())
+            )
             # Camera 1 comes back before the link does; camera 2 stays dark.
             _clip(clips[1])
             await node.analysis.send(RunCamera(cameras[0]))
@@ -254,7 +258,7 @@ async def test_a_cut_township_is_one_link_problem_not_a_camera_offline_each(
 
             async def drained() -> bool:
                 row = _township(centre, EAST)
-                return row.link_up and row.lag_messages == 0 and row.offline_folded == 2
+                return row.link_up and row.lag_messages == 0 and row.offline_folded == 3
 
             await until(drained, timeout_s=30, what="the link up and its backlog drained")
             # Camera 2, still dark once the link is back, is paged then, from its own outage's start.
@@ -277,7 +281,7 @@ async def test_a_cut_township_is_one_link_problem_not_a_camera_offline_each(
     assert link_case.severity > camera_case.severity
     assert link_case.assignee_id == camera_case.assignee_id and link_case.assignee_id is not None
     [restored] = [e for e in await store.incidents.log(link_case.id) if e.action == "link_restored"]
-    assert f"乡镇 {EAST} 链路恢复" in (restored.note or "") and "2 camera-offline reports" in (
+    assert f"乡镇 {EAST} 链路恢复" in (restored.note or "") and "3 camera-offline reports" in (
         restored.note or ""
     )
 
