@@ -14,7 +14,7 @@ import logging
 import uuid
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from models.link import EventReport
 from models.records import Event, EventKind, EventPhase
@@ -41,9 +41,9 @@ class LinkProblems:
         where the link coming back is logged on its case."""
         self._report = report
         self._note = note
-        #: The case each township's link problem is recorded in, and when a link now back went down.
+        #: The case each township's link problem is recorded in, and how long a link now back was down.
         self.cases: dict[str, uuid.UUID] = {}
-        self.restored: dict[str, datetime] = {}
+        self.restored: dict[str, timedelta] = {}
         self._cameras = cameras
         self._township_of = township_of
         #: The LINK_DOWN event of each township whose link is down now.
@@ -75,16 +75,16 @@ class LinkProblems:
         event = self.open.pop(township, None)
         if event is None:
             return
-        self.restored[township] = event.started_at
+        self.restored[township] = at - event.started_at
         await self._report(EventReport(EventPhase.END, replace(event, ended_at=at)))
 
     async def drained(self, township: str, at: datetime, folded: int) -> None:
         """What the township held through the outage has arrived: its case says so, and how many camera
         reports it took in."""
-        case, down_at = self.cases.pop(township, None), self.restored.pop(township, None)
+        case, outage = self.cases.pop(township, None), self.restored.pop(township, None)
         if case is None or self._note is None:
             return
         note = f"乡镇 {township} 链路恢复 link restored"
-        if down_at is not None:
-            note += f" after {(at - down_at).total_seconds() / 60:.1f} min"
+        if outage is not None:
+            note += f" after {outage.total_seconds() / 60:.1f} min"
         await self._note(case, at, RESTORED, ACTOR, f"{note}; {folded} camera-offline reports folded into it")

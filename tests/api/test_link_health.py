@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator, Sequence
 from dataclasses import replace
+from datetime import timedelta
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -30,9 +31,10 @@ from models.link import CameraEventReport, RunCamera
 from models.link_health import TownshipHealth
 from models.records import Detection, EventKind
 from models.store import Store
+from router.centre.links import LinkProblems
 from tests.api.test_nats_county import Uplink
 from tests.api.test_nats_link import nats_server, until
-from tests.rig import Rig, demo_rig
+from tests.rig import T0, Rig, demo_rig
 
 EAST = "379901001"
 #: Fast enough for a test: a probe every half second, a link down after two seconds without an answer.
@@ -83,6 +85,39 @@ async def test_serve_shows_one_local_township_up_with_no_lag(rig: Rig) -> None:
         await anonymous.aclose()
     finally:
         await client.aclose()
+
+
+async def test_a_link_problem_is_one_case_that_ends_when_the_link_is_back(rig: Rig) -> None:
+    """The centre's side of a cut (router/centre/links.py) on the demo county: one case, placed in the
+    township, paged to the county's 运维 duty, its log saying when the link came back; a second cut while it
+    is open folds into it."""
+    problems = LinkProblems(
+        rig.centre.intake.report, lambda: rig.centre.routing.cameras, lambda _: EAST, rig.store.incidents.note
+    )
+    minutes = [T0 + timedelta(minutes=m) for m in range(30)]
+    case = await problems.down(EAST, minutes[0])
+    await problems.up(EAST, minutes[5])
+    await problems.drained(EAST, minutes[6], 3)
+    assert await problems.down(EAST, minutes[20]) == case  # cut again while the case is open: folded
+    await problems.up(EAST, minutes[27])
+    await problems.drained(EAST, minutes[28], 120)
+    assert case is not None
+    incident = await rig.store.incidents.get(case)
+    assert (incident.kind, incident.department, incident.opened_at) == (EventKind.LINK_DOWN, "运维", T0)
+    assert incident.unit_code.startswith(EAST) and incident.assignee_id is not None
+    assert incident.event_count == 2
+    events = await rig.store.incidents.events(case)
+    assert [(e.started_at, e.ended_at) for e in events] == [
+        (minutes[0], minutes[5]),
+        (minutes[20], minutes[27]),
+    ]
+    notes = [e.note for e in await rig.store.incidents.log(case) if e.action == "link_restored"]
+    assert notes == [
+        f"乡镇 {EAST} 链路恢复 link restored after 5.0 min; 3 camera-offline reports folded into it",
+        f"乡镇 {EAST} 链路恢复 link restored after 7.0 min; 120 camera-offline reports folded into it",
+    ]
+    # A township with no camera the centre knows has nowhere to place its problem: logged, no case.
+    assert await LinkProblems(rig.centre.intake.report, lambda: (), lambda _: EAST).down(EAST, T0) is None
 
 
 # --- the county: a node whose clock drifted --------------------------------------------------------
