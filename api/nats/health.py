@@ -30,6 +30,7 @@ from datetime import datetime
 from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
+from nats.js.errors import NotFoundError
 
 from api.health import NodeLoad
 from api.nats.link import CENTRE_STREAM, INTAKE_CONSUMER, Township, township_stream
@@ -185,6 +186,7 @@ class LinkMonitor:
         self._subscription: Subscription | None = None
         self._consumer_idle = False
         self._consumer_pending = 0
+        self._hub_away = False
 
     # --- what the intake tells it -------------------------------------------------------------------
 
@@ -276,8 +278,7 @@ class LinkMonitor:
         node.offsets.append((heartbeat.sent_at - received_at).total_seconds())
 
     async def probe(self) -> None:
-        """One round: every township's server asked at once, then the centre's own stream and consumer."""
-        await asyncio.gather(*(self._probe(state) for state in self._townships.values()))
+        """One round: the centre's own stream and consumer, then every township's server at once."""
         try:
             js = self._nc.jetstream(timeout=self._probe_s)
             consumer = await js.consumer_info(CENTRE_STREAM, INTAKE_CONSUMER)
@@ -287,8 +288,19 @@ class LinkMonitor:
             lags = {source.name: source.lag for source in centre.sources or ()}
             for state in self._townships.values():
                 state.source_lag = lags.get(township_stream(state.township.code), 0) or 0
-        except Exception as exc:  # the hub restarting: keep the last reading
-            logger.debug("intake consumer not read: %s", exc)
+        except Exception as exc:
+            # The hub itself is away: the centre sees no township, which says nothing of their links (not
+            # twenty link cases for one restart). Their silence counts only from when the hub answers again.
+            if not self._hub_away:
+                logger.warning(
+                    "the hub does not answer, township links unknown: %s", exc or type(exc).__name__
+                )
+            self._hub_away = True
+            for state in self._townships.values():
+                state.answered = self._monotonic()
+            return
+        self._hub_away = False
+        await asyncio.gather(*(self._probe(state) for state in self._townships.values()))
         now = self._monotonic()
         for state in self._townships.values():
             if state.handled is None and self._consumer_idle and state.up and state.source_lag == 0:
@@ -306,13 +318,16 @@ class LinkMonitor:
         began = self._monotonic()
         try:
             info = await js.stream_info(township_stream(township.code))
+            last_seq = info.state.last_seq
+        except NotFoundError:
+            last_seq = 0  # the township's server answered: no node has made its stream yet
         except Exception as exc:
             if state.up and self._monotonic() - state.answered >= self._down_after_s:
                 await self._went_down(state, exc)
             return
         state.answered = self._monotonic()
         state.rtt_s = state.answered - began
-        state.last_seq = info.state.last_seq
+        state.last_seq = last_seq
         if not state.up:
             await self._came_up(state)
 

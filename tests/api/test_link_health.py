@@ -7,6 +7,7 @@ while its node and the centre run on; a node whose clock is five seconds ahead i
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import Iterator, Sequence
 from dataclasses import replace
@@ -326,3 +327,32 @@ async def running_state(node: Node, camera_id: str) -> bool:
     with contextlib.suppress(AttributeError):
         return bool(view and view.source and view.source.health.state == "online")
     return False
+
+
+@pytest.mark.slow
+async def test_the_hub_restarting_is_no_township_link_problem(tmp_path: Path, store: Store) -> None:
+    """The centre's own server away says nothing of the townships' links: no case for any of them."""
+    servers = cluster(tmp_path / "county", [EAST])
+    servers.start()
+    try:
+        await load_site(store, demo_site())
+        townships = [Township(EAST, servers.leaves[EAST].domain)]
+        link = {**LINK, "down_after_s": 5.0}  # the leaf redials the hub within a second of its return
+        async with running_centre(
+            servers.hub.url, store, SystemClock(), AuthConfig.for_demo(), townships, link_options=link
+        ) as centre:
+            await until(lambda: _answered(centre), what="the township's server answering")
+            servers.hub.stop()
+            await asyncio.sleep(link["down_after_s"] + 3)  # longer than a leaf's silence may last
+            assert _township(centre, EAST).link_up
+            servers.hub.start()
+            await until(lambda: _answered(centre), timeout_s=30, what="the township answering again")
+        kind = EventKind.LINK_DOWN.value
+        assert await _count(store, "SELECT count(*) FROM incidents WHERE kind = $1", kind) == 0
+    finally:
+        servers.stop()
+
+
+async def _answered(centre: CountyCentre) -> bool:
+    row = _township(centre, EAST)
+    return row.link_up and row.rtt_s is not None and row.lag_messages == 0
