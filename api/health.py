@@ -39,7 +39,7 @@ class NodeLoad:
         self._last: tuple[float, int] | None = None
         self.fps = 0.0
 
-    def heartbeat(self, node_id: str, township: str, clock: Clock) -> NodeHeartbeat:
+    def heartbeat(self, node_id: str, township: str, clock: Clock, every_s: float = 5.0) -> NodeHeartbeat:
         # The cameras it holds (assigned to it, by command or lease), whether or not their picture comes.
         running = sorted(self._analysis.cameras)
         frames = sum(view.analysed_frames for view in self._analysis.live.values())
@@ -62,6 +62,7 @@ class NodeLoad:
             load=round(self._load(), 2),
             sent_at=clock.now(),
             cameras_down=tuple(down),
+            every_s=every_s,
         )
 
 

@@ -154,3 +154,5 @@ class NodeHeartbeat:
     load: float
     sent_at: datetime
     cameras_down: tuple[str, ...] = ()
+    #: Seconds to the next heartbeat: a node not heard for three of them is taken for gone.
+    every_s: float = 5.0

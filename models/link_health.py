@@ -29,6 +29,8 @@ class NodeHealth:
     #: site's threshold.
     skew_s: float
     skewed: bool
+    #: Not heard for three of its heartbeat periods: the node (or its process) is gone.
+    stale: bool = False
 
 
 @dataclass(frozen=True, slots=True)

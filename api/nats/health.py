@@ -98,7 +98,7 @@ class HeartbeatPublisher:
         self.sent = 0
 
     async def beat(self) -> NodeHeartbeat:
-        heartbeat = self._load.heartbeat(self.node_id, self.township, self._clock)
+        heartbeat = self._load.heartbeat(self.node_id, self.township, self._clock, self._every_s)
         await self._nc.publish(self._subject, encode(heartbeat))
         self.sent += 1
         return heartbeat
@@ -433,6 +433,7 @@ class LinkMonitor:
             age_s=round(now - node.heard, 3),
             skew_s=round(skew, 3),
             skewed=abs(skew) > self.skew_flag_s,
+            stale=now - node.heard > 3 * beat.every_s,
         )
 
 

@@ -27,6 +27,7 @@ class NodeHealthOut(BaseModel):
     skewed: bool = Field(
         description="Whether the skew is past the site's threshold (link.skew_flag_seconds)."
     )
+    stale: bool = Field(description="Not heard for three of its heartbeat periods: gone.")
 
 
 class TownshipHealthOut(BaseModel):

@@ -84,6 +84,7 @@ def link_metrics(health: LinkHealth, registry: CollectorRegistry) -> None:
         registry=registry,
     )
     cameras = Gauge("gridwatch_node_cameras", "Cameras the node runs", node, registry=registry)
+    node_up = Gauge("gridwatch_node_up", "1 while the node's heartbeats come", node, registry=registry)
     load = Gauge("gridwatch_node_load", "The node machine's 1-minute load average", node, registry=registry)
     fps = Gauge("gridwatch_node_analysed_fps", "Frames the node analyses per second", node, registry=registry)
     skew = Gauge(
@@ -99,6 +100,7 @@ def link_metrics(health: LinkHealth, registry: CollectorRegistry) -> None:
         folded.labels(row.code).set(row.offline_folded)
         for n in row.nodes:
             cameras.labels(row.code, n.node_id).set(n.cameras)
+            node_up.labels(row.code, n.node_id).set(0 if n.stale else 1)
             load.labels(row.code, n.node_id).set(n.load)
             fps.labels(row.code, n.node_id).set(n.analysed_fps)
             skew.labels(row.code, n.node_id).set(n.skew_s)

@@ -403,17 +403,18 @@ async function refreshLinks() {
   let rows;
   try { rows = await getJSON("/api/health/townships"); } catch { return; }
   // A county of 30 townships would not fit the header: past 8, the healthy ones are one summary chip.
-  const healthy = (t) => t.link_up && !t.lag_messages && !t.nodes.some((n) => n.skewed);
+  const healthy = (t) => t.link_up && !t.lag_messages && !t.nodes.some((n) => n.skewed || n.stale);
   const shown = rows.length > 8 ? rows.filter((t) => !healthy(t)) : rows;
   const chips = shown.map((t) => {
     const chip = document.createElement("span");
-    const skewed = t.nodes.some((n) => n.skewed);
-    const cameras = t.nodes.reduce((sum, n) => sum + n.cameras, 0);
+    const live = t.nodes.filter((n) => !n.stale);
+    const skewed = live.some((n) => n.skewed);
+    const cameras = live.reduce((sum, n) => sum + n.cameras, 0);
     chip.className = `link ${t.link_up ? (t.lag_messages ? "lag" : "up") : "down"}${skewed ? " skewed" : ""}`;
     chip.dataset.township = t.code;
     const lag = t.lag_messages ? ` 滞后 ${t.lag_messages} 条 ${Math.round(t.lag_s)}s` : "";
-    chip.textContent = `${t.code === "local" ? "本地" : t.code} ${t.link_up ? "在线" : "断开"}${lag} · ${t.nodes.length} 节点 ${cameras} 路${skewed ? " · 时钟偏差" : ""}`;
-    chip.title = t.nodes.map((n) => `${n.node_id}: ${n.cameras} 路, ${n.analysed_fps} fps, load ${n.load}, 时钟 ${n.skew_s > 0 ? "+" : ""}${n.skew_s}s`).join("\n");
+    chip.textContent = `${t.code === "local" ? "本地" : t.code} ${t.link_up ? "在线" : "断开"}${lag} · ${live.length} 节点 ${cameras} 路${skewed ? " · 时钟偏差" : ""}`;
+    chip.title = t.nodes.map((n) => `${n.node_id}${n.stale ? " (失联 gone)" : ""}: ${n.cameras} 路, ${n.analysed_fps} fps, load ${n.load}, 时钟 ${n.skew_s > 0 ? "+" : ""}${n.skew_s}s`).join("\n");
     return chip;
   });
   if (shown.length < rows.length) {

@@ -139,45 +139,57 @@ async def test_a_node_whose_clock_drifted_is_flagged_and_metrics_show_the_nodes(
     await seed_demo_users(store)
     clock = SystemClock()
     options: Any = {"hub_domain": None, "clip_seconds": None, "heartbeat_s": 0.3}
+    drifted = running_node(
+        nats_server.url, EAST, EmptyRoad(), OffsetClock(clock, 5.0), node_id="drifted", **options
+    )
     async with (
         running_centre(
             nats_server.url, store, clock, AuthConfig.for_demo(), [Township(EAST)], link_options=LINK
         ) as centre,
         running_node(nats_server.url, EAST, EmptyRoad(), clock, node_id="steady", **options),
-        running_node(
-            nats_server.url, EAST, EmptyRoad(), OffsetClock(clock, 5.0), node_id="drifted", **options
-        ),
-    ):
-
-        async def both_heard() -> bool:
-            nodes = _township(centre, EAST).nodes
-            # Each runs the demo camera: every camera of the township, with no leases.
-            return {n.node_id for n in nodes if n.cameras == 1} == {"steady", "drifted"}
-
-        await until(both_heard, what="both nodes' heartbeats")
-        nodes = {n.node_id: n for n in _township(centre, EAST).nodes}
-        assert nodes["drifted"].skewed and 4.0 < nodes["drifted"].skew_s < 6.0, nodes["drifted"]
-        assert not nodes["steady"].skewed and abs(nodes["steady"].skew_s) < 2.0, nodes["steady"]
-        async with httpx.AsyncClient(
+        httpx.AsyncClient(
             transport=httpx.ASGITransport(app=centre.app), base_url="http://gridwatch"
-        ) as client:
-            token = await client.post(
-                "/api/auth/token", json={"username": "admin", "password": DEMO_PASSWORD}
-            )
-            client.headers["Authorization"] = f"Bearer {token.json()['access_token']}"
+        ) as client,
+    ):
+        token = await client.post("/api/auth/token", json={"username": "admin", "password": DEMO_PASSWORD})
+        client.headers["Authorization"] = f"Bearer {token.json()['access_token']}"
+        async with drifted:
+
+            async def both_heard() -> bool:
+                nodes = _township(centre, EAST).nodes
+                # Each runs the demo camera: every camera of the township, with no leases.
+                return {n.node_id for n in nodes if n.cameras == 1} == {"steady", "drifted"}
+
+            await until(both_heard, what="both nodes' heartbeats")
+            nodes = {n.node_id: n for n in _township(centre, EAST).nodes}
+            assert nodes["drifted"].skewed and 4.0 < nodes["drifted"].skew_s < 6.0, nodes["drifted"]
+            assert not nodes["steady"].skewed and abs(nodes["steady"].skew_s) < 2.0, nodes["steady"]
             [row] = (await client.get("/api/health/townships")).json()
             assert row["code"] == EAST and row["link_up"] is True
             assert {n["node_id"]: n["skewed"] for n in row["nodes"]} == {"steady": False, "drifted": True}
             metrics = (await client.get("/metrics")).text
+
+        # The drifted node stops: three heartbeat periods later it is taken for gone.
+        async def gone() -> bool:
+            return {n.node_id: n.stale for n in _township(centre, EAST).nodes} == {
+                "steady": False,
+                "drifted": True,
+            }
+
+        await until(gone, what="the stopped node marked gone")
+        after = (await client.get("/metrics")).text
     for line in (
         f'gridwatch_link_up{{township="{EAST}"}} 1.0',
         f'gridwatch_node_cameras{{node="drifted",township="{EAST}"}} 1.0',
         f'gridwatch_node_clock_skewed{{node="drifted",township="{EAST}"}} 1.0',
         f'gridwatch_node_clock_skewed{{node="steady",township="{EAST}"}} 0.0',
+        f'gridwatch_node_up{{node="drifted",township="{EAST}"}} 1.0',
     ):
         assert line in metrics, line
     for name in ("gridwatch_link_lag_messages", "gridwatch_link_lag_seconds", "gridwatch_node_load"):
         assert f'{name}{{township="{EAST}"' in metrics or f"{name}{{node=" in metrics, name
+    assert f'gridwatch_node_up{{node="drifted",township="{EAST}"}} 0.0' in after
+    assert f'gridwatch_node_up{{node="steady",township="{EAST}"}} 1.0' in after
 
 
 # --- the county: a cut uplink is one link problem ----------------------------------------------------
