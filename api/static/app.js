@@ -413,7 +413,8 @@ async function refreshLinks() {
     chip.className = `link ${t.link_up ? (t.lag_messages ? "lag" : "up") : "down"}${skewed ? " skewed" : ""}`;
     chip.dataset.township = t.code;
     const lag = t.lag_messages ? ` 滞后 ${t.lag_messages} 条 ${Math.round(t.lag_s)}s` : "";
-    chip.textContent = `${t.code === "local" ? "本地" : t.code} ${t.link_up ? "在线" : "断开"}${lag} · ${live.length} 节点 ${cameras} 路${skewed ? " · 时钟偏差" : ""}`;
+    const name = t.code === "local" ? "本地" : (state.townshipNames?.[t.code] || t.code);
+    chip.textContent = `${name} ${t.link_up ? "在线" : "断开"}${lag} · ${live.length} 节点 ${cameras} 路${skewed ? " · 时钟偏差" : ""}`;
     chip.title = t.nodes.map((n) => `${n.node_id}${n.stale ? " (失联 gone)" : ""}: ${n.cameras} 路, ${n.analysed_fps} fps, load ${n.load}, 时钟 ${n.skew_s > 0 ? "+" : ""}${n.skew_s}s`).join("\n");
     return chip;
   });
@@ -464,6 +465,8 @@ async function main() {
   $("#site").textContent = county ? `${county.township_name} · ${grids.features.length} 网格 · ${cams.length} 路视频` : "";
   for (const inc of [...page.items, ...open.items]) incidents.set(inc.id, inc);
   map.setGrids(grids);
+  // A grid's code starts with its township's (9 digits): the link strip names townships as the map does.
+  state.townshipNames = Object.fromEntries(grids.features.map((f) => [f.properties.code.slice(0, 9), f.properties.township_name]));
   map.setCameras(cams);
   map.setIncidents([...incidents.values()].filter(isOpen));
   setLayout(Number(localStorage.getItem(LAYOUT_KEY)) || 2);
