@@ -44,6 +44,7 @@ from ingest.offline import OfflineWatch
 from models.camera_events import CameraEventTable
 from models.clock import Clock, SystemClock
 from models.config.gb28181 import Gb28181Section
+from models.gb28181 import SOURCE_SCHEME
 from models.link import CommandSink, EventSink
 from models.link_health import LinkHealth
 from models.records import Camera, EventKind
@@ -77,6 +78,7 @@ if TYPE_CHECKING:  # serve and demo never load the NATS client: build_node and b
     from api.nats.health import HeartbeatPublisher, LinkMonitor
     from api.nats.leases import CameraLeases
     from api.nats.link import JetStreamIntake, JetStreamSink, Township
+    from ingest.gb28181.transport import Peer
 
 logger = logging.getLogger(__name__)
 
@@ -554,16 +556,43 @@ class _Refuse:
 
 
 def build_gb28181(
-    config: Gb28181Section, centre: Centre, events: EventSink, environ: Mapping[str, str], *, timezone: str
+    config: Gb28181Section,
+    centre: Centre,
+    events: EventSink,
+    environ: Mapping[str, str],
+    *,
+    timezone: str,
+    analysis: AnalysisNode | None = None,
 ) -> GbService:
-    """The site's ``gb28181:``; KeyError naming the variable when a password's is not set."""
+    """The site's ``gb28181:``; KeyError naming the variable when a password's is not set. With
+    ``analysis``, its channels play there: INVITE for real-time play, PS over RTP into a frame source."""
     from ingest.gb28181.cascade import UpperLink, UpperSettings
+    from ingest.gb28181.invite import ChannelInviter
     from ingest.gb28181.platform import GbPlatform, PlatformSettings
+    from ingest.psrtp import PortRange, PsRtpSource
 
     password = expand_secret(config.password, environ)
     desk = GbDesk(centre.store, centre.registry, events, centre.clock, config=config)
     settings = PlatformSettings.of(config, timezone)
     platform = GbPlatform(settings, lambda _: password, desk, **settings.endpoint(config, config.port))
+    if analysis is not None and config.media.play:
+        media = config.media
+
+        def device_of(channel: str) -> tuple[str, Peer] | None:
+            listed = (d for d in platform.devices.values() if d.online and channel in d.channels)
+            return next(((d.id, d.peer) for d in listed), None)
+
+        inviter = ChannelInviter(platform.endpoint, config.platform_id, config.domain, device_of)
+        ports = PortRange(*media.ports, host=config.host)
+        media_ip = media.ip or platform.endpoint.advertise
+
+        def play(camera: Camera, clock: Clock) -> PsRtpSource:
+            channel = camera.source.rstrip("/").rsplit("/", 1)[-1]
+            return PsRtpSource(
+                camera.id, channel, clock, inviter, ports, transport=media.transport, media_ip=media_ip
+            )
+
+        analysis.source_openers[SOURCE_SCHEME] = play
     if config.upper is None:
         return GbService(platform, desk)
     up = UpperSettings.of(config, config.upper, expand_secret(config.upper.password, environ))

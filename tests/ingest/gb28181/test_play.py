@@ -8,16 +8,22 @@ from __future__ import annotations
 import asyncio
 import shutil
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
+from api.site import demo_site
+from api.wiring import build_gb28181
 from ingest.gb28181.invite import ChannelInviter
 from ingest.gb28181.platform import GbPlatform, PlatformSettings
 from ingest.gb28181.transport import Peer
 from ingest.psrtp import PortRange, PsRtpSource
 from models.clock import SystemClock
+from models.config.gb28181 import Gb28181Section
+from models.store import Store
 from tests.ingest.psrtp.channel import make_ps
+from tests.rig import demo_rig
 
 pytestmark = pytest.mark.skipif(
     shutil.which("sipp") is None, reason="SIPp (Debian's sip-tester) is not installed"
@@ -73,3 +79,30 @@ async def test_a_sipp_camera_plays_its_channel_on_invite_and_hangs_up_on_bye(
     assert "INVITE sip:" + CHANNEL in trace and "s=Play" in trace and "a=rtpmap:96 PS/90000" in trace
     assert "BYE sip:" + CHANNEL in trace
     assert inviter.playing == 0
+
+
+async def test_serve_plays_the_catalogs_channels_through_the_site_media_settings(store: Store) -> None:
+    """What serve wires: with a gb28181: section, gb28181:// cameras open as PS-over-RTP sources on the
+    site's port range and transport, INVITEd through the platform, and catalog channels are analysed."""
+    rig = await demo_rig(store)
+    try:
+        config = Gb28181Section.model_validate(
+            {
+                "platform_id": PLATFORM,
+                "domain": DOMAIN,
+                "host": "127.0.0.1",
+                "port": 0,
+                "password": "${GB_DEVICE_PASSWORD}",
+                "media": {"ports": [31300, 31309], "transport": "tcp-passive", "ip": "10.1.2.3"},
+            }
+        )
+        build_gb28181(config, rig.centre, rig.link, {"GB_DEVICE_PASSWORD": "x"}, timezone="Asia/Shanghai",
+                      analysis=rig.analysis)  # fmt: skip
+        camera = replace(demo_site().cameras[0], source=f"gb28181://{DEVICE}/{CHANNEL}")
+        source = rig.analysis.source_openers["gb28181"](camera, rig.clock)
+        assert isinstance(source, PsRtpSource)
+        assert (source.channel_id, source.transport, source.media_ip) == (CHANNEL, "tcp-passive", "10.1.2.3")
+        listed = Gb28181Section.model_validate({**config.model_dump(), "media": {"play": False}})
+        assert config.media.play and not listed.media.play
+    finally:
+        await rig.stop()

@@ -32,7 +32,7 @@ from models.config import (
     config_problems,
     describe_errors,
 )
-from models.config.gb28181 import Gb28181Section, GbAlarmRule, GbUpperSection
+from models.config.gb28181 import Gb28181Section, GbAlarmRule, GbMediaSection, GbUpperSection
 from models.config.hints import document_path, reachable_models
 from models.config.metrics import MetricsSection
 from models.config.policies import (
@@ -147,6 +147,8 @@ DID_YOU_MEAN: list[tuple[type[BaseModel], str, str, str, str]] = [
      f"{_GB}  upper: {{id: '34010000002000000001', domain: '3401000000', host: 192.0.2.1, "
      "password: '${UP}', "
      "prot: 5060}\nclips:\n", "gb28181.upper.prot", "port"),
+    (GbMediaSection, "clips:\n", f"{_GB}  media: {{transprt: udp}}\nclips:\n", "gb28181.media.transprt",
+     "transport"),
 ]  # fmt: skip
 
 
