@@ -104,7 +104,7 @@ BroadcasterDep = Annotated[Broadcaster, Depends(_broadcaster)]
 WebRTCDep = Annotated[WebRTCHub, Depends(_webrtc)]
 AuthConfigDep = Annotated[AuthConfig, Depends(_auth)]
 
-_bearer = HTTPBearer(auto_error=False, description="Access token from POST /api/auth/token")
+_bearer = HTTPBearer(auto_error=False, description="Access token from POST /api/v1/auth/token")
 #: The same bearer token, declared as the OAuth2 password flow so that the "Authorize" dialog of /docs
 #: signs in with a user name and password (it posts the form to the token URL).
 _password_flow = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)

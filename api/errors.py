@@ -17,7 +17,7 @@ MAX_BODY_BYTES = 1 << 20
 
 async def limit_body(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
     length = request.headers.get("content-length")
-    if length is not None and (not length.isdigit() or int(length) > MAX_BODY_BYTES):
+    if length is not None and (not (length.isascii() and length.isdigit()) or int(length) > MAX_BODY_BYTES):
         return JSONResponse({"detail": f"request body over {MAX_BODY_BYTES} bytes"}, status_code=413)
     return await call_next(request)
 

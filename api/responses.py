@@ -411,16 +411,25 @@ class Problem(BaseModel):
 
 
 def with_problems(spec: dict[str, Any]) -> dict[str, Any]:
-    """The spec with every 422 answered as a Problem: FastAPI documents its own validation error only, while
-    routes also refuse with a message or a list of reasons (``{"detail": [{"reason": ...}]}``)."""
-    ref = {"$ref": "#/components/schemas/Problem"}
+    """The spec with its refusals as Problems: every 422 (FastAPI documents its own validation error only,
+    while routes also refuse with a message or a list of reasons), 401 where a sign-in is needed and 404
+    where the path names an object."""
+    body = {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Problem"}}}}
     paths: dict[str, Any] = {}
     for path, item in spec.get("paths", {}).items():
         paths[path] = {}
         for method, operation in item.items():
             responses = dict(operation.get("responses", {}))
             if "422" in responses:
-                responses["422"] = {**responses["422"], "content": {"application/json": {"schema": ref}}}
+                responses["422"] = {**responses["422"], **body}
+            if operation.get("security"):
+                responses.setdefault(
+                    "401", {"description": "Not signed in, or the token has expired", **body}
+                )
+            if "{" in path:
+                responses.setdefault(
+                    "404", {"description": "No such object, or not in the caller's area", **body}
+                )
             paths[path][method] = {**operation, "responses": responses}
     schemas = dict(spec.get("components", {}).get("schemas", {}))
     schemas["Problem"] = Problem.model_json_schema(ref_template="#/components/schemas/{model}")

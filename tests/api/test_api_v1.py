@@ -102,3 +102,12 @@ async def test_v1_serves_every_route_and_the_old_paths_answer_alike_but_deprecat
 )
 def test_locations_written_for_a_v1_caller_stay_within_v1(location: bytes, within_v1: bytes) -> None:
     assert _v1_location(location) == within_v1
+
+
+async def test_digits_python_reads_but_int_refuses_are_refused_not_crashed_on(rig: Rig) -> None:
+    # Found by the fuzzer: "²".isdigit() is true and int("²") raises.
+    client = await rig.client("command")
+    gone = await client.delete("/api/v1/roster/absences/²")
+    assert gone.status_code == 404 and "no absence" in gone.json()["detail"]
+    odd = await client.get("/api/v1/site", headers={"Content-Length": "²".encode("latin-1")})
+    assert odd.status_code == 413 and "request body over" in odd.json()["detail"]

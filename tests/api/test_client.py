@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from dataclasses import replace
 from types import MappingProxyType
 
+import httpx
 import pytest
 
 from api.app import create_app
@@ -106,3 +107,29 @@ def test_the_client_signs_in_and_walks_an_incident_through_the_loop(api_base: st
         with pytest.raises(ApiError) as refused:
             worker.transition(incident, TransitionIn(action="close"))
         assert refused.value.status == 403
+
+
+def test_every_read_of_the_client_parses_into_its_model(api_base: str) -> None:
+    with Client(api_base) as admin, Client(api_base) as command:
+        admin.sign_in("admin", DEMO_PASSWORD)
+        tokens = command.token({"username": "command", "password": DEMO_PASSWORD})  # the JSON body
+        command.http.headers["Authorization"] = f"Bearer {tokens.access_token}"
+        assert command.health().status == "ok"
+        assert command.site().timezone == "Asia/Shanghai"
+        assert {t.action for t in command.casework_rules().transitions} >= {"file", "close", "evaluate"}
+        grids = command.grids()
+        assert grids.features and all(f.geometry.type in ("Polygon", "MultiPolygon") for f in grids.features)
+        assert [c.id for c in command.cameras()] == ["cam-dongguan-road"]
+        roster = command.read_roster("379901")
+        assert roster.unit_code == "379901" and "w001" in {s.worker_id for s in roster.shifts}
+        table = command.kpis(by="grid")
+        assert not isinstance(table, httpx.Response) and table.total.cases >= 1 and "cases" in table.columns
+        csv = command.kpis(by="grid", format="csv")
+        assert isinstance(csv, httpx.Response) and csv.headers["content-type"].startswith("text/csv")
+        status = admin.status()
+        assert status.counts["cameras"] == 1 and "cam-dongguan-road" in status.cameras
+        [registered] = admin.list_registry()
+        assert registered.id == "cam-dongguan-road" and registered.zones
+        with pytest.raises(ApiError) as refused:
+            command.list_registry()
+        assert (refused.value.status, refused.value.detail) == (403, "administrators only")

@@ -122,3 +122,18 @@ def test_the_fuzzers_conformance_check_refuses_an_answer_off_the_spec() -> None:
     case.validate_response(answer({"timezone": "Asia/Shanghai"}), checks=checks)
     with pytest.raises(BaseException, match="Response violates schema"):
         case.validate_response(answer({"timezone": "Asia/Shanghai", "tz": 8}), checks=checks)
+
+
+def test_refusals_are_documented_as_problems() -> None:
+    spec = _spec()
+    problem = {"$ref": "#/components/schemas/Problem"}
+
+    def refusal(path: str, method: str, status: str) -> object:
+        answer = spec["paths"][path][method]["responses"].get(status)
+        return answer and answer["content"]["application/json"]["schema"]
+
+    assert refusal(f"{V1}/incidents/{{incident_id}}", "get", "404") == problem
+    assert refusal(f"{V1}/incidents/{{incident_id}}/transitions", "post", "422") == problem
+    assert refusal(f"{V1}/incidents", "get", "401") == problem
+    assert refusal(f"{V1}/health", "get", "401") is None  # probes need no sign-in
+    assert "HTTPValidationError" not in spec["components"]["schemas"]
