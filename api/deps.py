@@ -24,6 +24,7 @@ from models.store import Store
 from router.centre.casework import Casework
 from router.centre.feed import Broadcaster, OutboxRelay
 from router.centre.registry import CameraRegistry
+from router.centre.retention import Retention
 from router.centre.rosters import RosterDesk
 from router.centre.routing import Routing
 
@@ -47,6 +48,8 @@ class AppContext:
     clock: Clock = field(default_factory=SystemClock)
     #: The roster API's use case (None in a context built without one: the roster routes answer 503).
     rosters: RosterDesk | None = None
+    #: Evidence retention: held, free space, whether clips are paused (router/centre/retention.py).
+    retention: Retention | None = None
 
 
 def context(request: Request) -> AppContext:

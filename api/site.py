@@ -21,6 +21,7 @@ from router.imports.grids import parse_grids
 from router.imports.roster import parse_roster
 from router.notify.channels import Channel, channels_from_targets
 from router.policies import DEFAULT_POLICIES, Policies, build_policies, policy_problems
+from router.retention import DEFAULT_RETENTION, RetentionPolicy, retention_policy
 
 logger = logging.getLogger(__name__)
 
@@ -63,6 +64,8 @@ class SiteData:
     policies: Policies = DEFAULT_POLICIES
     #: What each camera event topic means (the site's ``camera_events:`` rules, then the defaults).
     camera_events: CameraEventTable = field(default_factory=CameraEventTable)
+    #: The site file's retention: section (days per kind, quota, free-space floor for clips).
+    retention: RetentionPolicy = DEFAULT_RETENTION
     #: Failed sign-ins that lock an account or an address (the site's ``sign_in:`` section).
     sign_in: SignInSection = field(default_factory=SignInSection)
     #: The key Prometheus scrapes /metrics with, read from the environment; None: admins only.
@@ -123,6 +126,7 @@ def configured_site(path: Path) -> tuple[SiteData, DetectorsSection]:
         (clips.pre_seconds, clips.post_seconds) if clips.enabled else None,
         build_policies(config.policies),
         CameraEventTable(rule.to_rule() for rule in config.camera_events),
+        retention_policy(config.retention),
         sign_in=config.sign_in,
         metrics_key=metrics_key(config.metrics.api_key_env),
     )

@@ -40,6 +40,7 @@ from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 from detect.analysis.live import LiveView
 from detect.analysis.node import AnalysisNode
 from ingest.packets import CLOCK_RATE, PacketFanout, Subscription
+from ingest.psrtp import PsRtpSource
 from ingest.sources import RtspSource
 from ingest.urls import mask_url
 from models.clock import Clock, SystemClock
@@ -199,10 +200,10 @@ class WebRTCHub:
 
         return latest
 
-    def _analysed_source(self, camera_id: str) -> RtspSource | None:
+    def _analysed_source(self, camera_id: str) -> RtspSource | PsRtpSource | None:
         view = self._analysis.live.get(camera_id)
         source = view.source if view is not None else None
-        return source if isinstance(source, RtspSource) and not source.closed else None
+        return source if isinstance(source, RtspSource | PsRtpSource) and not source.closed else None
 
     def fanout(self, camera_id: str) -> PacketFanout | None:
         """The packets of the camera's one pull now: the analysis role's, else the hub's own."""
@@ -214,9 +215,13 @@ class WebRTCHub:
 
     def _passthrough(self, camera: Camera) -> bool:
         """Whether the camera's packets can go to the browser as they are (H.264 over RTSP)."""
-        if not camera.source.strip().lower().startswith(("rtsp://", "rtsps://")):
-            return False
+        source = camera.source.strip().lower()
         fanout = self.fanout(camera.id)
+        if source.startswith("gb28181://"):
+            # A GB/T 28181 channel is invited by the analysis alone: its packets, or its decoded frames.
+            return fanout is not None and fanout.codec in (None, "h264")
+        if not source.startswith(("rtsp://", "rtsps://")):
+            return False
         # An H.265 camera: its decoded frames, encoded by aiortc (the browser takes H.264 and VP8).
         return fanout is None or fanout.codec in (None, "h264")
 

@@ -20,6 +20,7 @@ import os
 from collections.abc import Coroutine, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI
@@ -50,6 +51,7 @@ from router.centre.feed import Broadcaster, OutboxRelay
 from router.centre.intake import Intake
 from router.centre.notifier import Notifier
 from router.centre.registry import CameraRegistry
+from router.centre.retention import Retention, StorageGuard, free_space_of
 from router.centre.rosters import Handover, RosterDesk, RosterWatch
 from router.centre.routing import Routing
 from router.centre.verifier import Verifier
@@ -57,6 +59,7 @@ from router.centre.writer import EventWriter
 from router.deadlines import DEFAULT_POLICY, DeadlinePolicy
 from router.notify.channels import Channel
 from router.policies import Policies
+from router.retention import DEFAULT_RETENTION, RetentionPolicy
 from router.verification import CLEAR_WINDOWS
 
 if TYPE_CHECKING:  # serve and demo never load the NATS client: build_node and build_county_centre import it
@@ -94,6 +97,8 @@ class Centre:
     roster_watch: RosterWatch | None = None
     handover: Handover | None = None
     rosters: RosterDesk | None = None
+    #: Evidence retention and the free-space watch that pauses clips (router/centre/retention.py).
+    retention: Retention | None = None
 
     async def start(self, *, workers: bool = True) -> None:
         """Load the site into the router; with ``workers``, start the feed relay, escalator and notifier."""
@@ -110,6 +115,8 @@ class Centre:
                 self._spawn(self.roster_watch.run(), "roster-watch")
             if self.handover is not None:
                 self._spawn(self.handover.run(), "handover")
+            if self.retention is not None:
+                self._spawn(self.retention.run(), "retention")
 
     def consume(self, link: InProcessLink) -> None:
         """Take the analysis role's messages from an in-process link until it closes."""
@@ -155,8 +162,11 @@ def build_centre(
     roster_recheck_s: float = 30.0,
     handover_every_s: float = 30.0,
     camera_events: CameraEventTable | None = None,
+    retention: RetentionPolicy = DEFAULT_RETENTION,
+    storage_dir: Path | None = None,
 ) -> Centre:
-    """``policies`` (the site file's) supplies triage, deadlines, filing, dedup cell and snap distance."""
+    """``policies`` (the site file's) supplies triage, deadlines, filing, dedup cell and snap distance.
+    ``storage_dir``: where the embedded database lives, whose free space decides whether clips are kept."""
     if policies is not None:
         policy = policies.deadlines
         clear_windows = policies.clear_windows
@@ -175,6 +185,9 @@ def build_centre(
     verifier = Verifier(store, clock, casework, analysis, windows=clear_windows)
     casework.on_resolved(verifier.resolved)
     intake.zone_reports = verifier.report
+    guard = StorageGuard()
+    keeper = Retention(store, clock, retention, guard, free_space_of(storage_dir))
+    intake.storage, intake.on_disk_full = guard, keeper.disk_full
     return Centre(
         store=store,
         routing=routing,
@@ -191,6 +204,7 @@ def build_centre(
         roster_watch=RosterWatch(store, routing, recheck_s=roster_recheck_s),
         handover=Handover(store, casework, routing, clock, poll_s=handover_every_s),
         rosters=RosterDesk(store, routing),
+        retention=keeper,
     )
 
 
@@ -247,6 +261,7 @@ def build_app(
         camera_subnets=camera_subnets,
         clock=centre.clock,
         rosters=centre.rosters,
+        retention=centre.retention,
     )
     return create_app(context)
 
@@ -295,6 +310,8 @@ def build_system(
     handover_every_s: float = 30.0,
     camera_events: CameraEventTable | None = None,
     camera_event_options: Mapping[str, Any] | None = None,
+    retention: RetentionPolicy = DEFAULT_RETENTION,
+    storage_dir: Path | None = None,
 ) -> System:
     if policies is not None:
         offline_after_s = policies.offline_after_s
@@ -322,6 +339,8 @@ def build_system(
         roster_recheck_s=roster_recheck_s,
         handover_every_s=handover_every_s,
         camera_events=camera_events,
+        retention=retention,
+        storage_dir=storage_dir,
     )
     webrtc = WebRTCHub(analysis)
     app = build_app(centre, analysis, auth, webrtc=webrtc, camera_subnets=camera_subnets)

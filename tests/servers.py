@@ -41,12 +41,13 @@ def running_cli(
     port: int,
     code: str = "from api.cli import main; main()",
     ready_timeout_s: float = 120,
+    cwd: Path | None = None,
 ) -> Iterator[str]:
     """Yield the base URL once ``/api/health`` answers; stop the process afterwards."""
     base = f"http://127.0.0.1:{port}"
     with log_path.open("w") as log:
         command = [sys.executable, "-c", code, *args]
-        proc = subprocess.Popen(command, env=dict(env), stdout=log, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(command, env=dict(env), stdout=log, stderr=subprocess.STDOUT, cwd=cwd)
         try:
             deadline = time.monotonic() + ready_timeout_s
             while True:

@@ -120,6 +120,7 @@ def _run(
                 demo=demo,
                 fire_detector=fire,
                 fire_every_s=fire_every_s,
+                storage_dir=data_dir / "pg" if database.embedded else None,
             )
         )
     except KeyboardInterrupt:
@@ -139,6 +140,7 @@ async def serve_site(
     demo: bool = False,
     fire_detector: Detector | None = None,
     fire_every_s: float = FIRE_EVERY_SECONDS,
+    storage_dir: Path | None = None,
 ) -> None:
     store = await Store.connect(database_url)
     await load_site(store, site)
@@ -158,6 +160,8 @@ async def serve_site(
         clip_seconds=site.clip_seconds,
         policies=site.policies,
         camera_events=site.camera_events,
+        retention=site.retention,
+        storage_dir=storage_dir,
     )
     await system.start()
     if demo:

@@ -67,6 +67,10 @@ async def evidence(
         raise HTTPException(404, "no such evidence") from exc
     if not principal.sees(meta.unit_code):
         raise HTTPException(404, "no such evidence")
+    if meta.pruned_at is not None:
+        raise HTTPException(
+            410, f"evidence pruned on {meta.pruned_at:%Y-%m-%d} by retention ({meta.pruned_reason})"
+        )
     await store.audit.record(
         actor=principal.name,
         action="view",

@@ -28,7 +28,7 @@ from detect.rules import Model, Phase
 from detect.rules.fire import FIRE_EVERY_SECONDS
 from ingest.frames import Frame
 from ingest.offline import OfflineWatch
-from ingest.sources import open_source
+from ingest.sources import Opener, open_source
 from models.clock import Clock
 from models.link import CameraCommand, EventReport, EventSink, RunCamera, StopCamera, WatchZone, ZoneReport
 from models.records import Camera, Detection
@@ -76,6 +76,8 @@ class AnalysisNode:
         self.watches = Watches()
         #: The cameras' own ONVIF events, subscribed while their cameras run.
         self.camera_events = camera_events
+        #: Sources of schemes other modules open (``gb28181://`` channels), set by the wiring.
+        self.source_openers: dict[str, Opener] = {}
 
     # --- running ------------------------------------------------------------------------------------
 
@@ -161,7 +163,7 @@ class AnalysisNode:
             try:
                 # Secrets stay placeholders everywhere but here, at the moment of connecting.
                 live = replace(camera, source=expand_source(camera.source, os.environ))
-                source = open_source(live, self._clock)
+                source = open_source(live, self._clock, self.source_openers)
             except (KeyError, ValueError) as exc:
                 logger.error("camera %s cannot be opened: %s", camera.id, exc)
                 return

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -12,13 +13,18 @@ from ingest.urls import mask_url
 from models.clock import Clock
 from models.records import Camera
 
-__all__ = ["FileSource", "RtspSource", "open_source"]
+__all__ = ["FileSource", "Opener", "RtspSource", "open_source"]
 
 RTSP_SCHEMES = frozenset({"rtsp", "rtsps"})
 
+#: Opens a camera whose source has a scheme of another module's (``gb28181://`` channels of a GB/T 28181
+#: platform); given by the wiring, so this package needs no knowledge of SIP.
+Opener = Callable[[Camera, Clock], FrameSource]
 
-def open_source(camera: Camera, clock: Clock) -> FrameSource:
-    """An RtspSource for rtsp:// and rtsps:// URLs, a FileSource for an existing local file.
+
+def open_source(camera: Camera, clock: Clock, openers: Mapping[str, Opener] | None = None) -> FrameSource:
+    """An RtspSource for rtsp:// and rtsps:// URLs, a FileSource for an existing local file, or what
+    ``openers`` opens for its scheme.
 
     RTSP cameras decode keyframes only when their GOP allows the camera's analysis rate (see RtspSource).
     """
@@ -27,6 +33,8 @@ def open_source(camera: Camera, clock: Clock) -> FrameSource:
         scheme = urlsplit(source).scheme.lower()
     except ValueError:
         scheme = ""
+    if openers and scheme in openers:
+        return openers[scheme](camera, clock)
     if scheme in RTSP_SCHEMES:
         # Keyframes only once the camera's GOP is known to be short enough for its analysis rate.
         interval = 1.0 / camera.analysis_fps if camera.analysis_fps > 0 else None

@@ -15,6 +15,7 @@ from models.config.detectors import DetectorsSection
 from models.config.metrics import MetricsSection
 from models.config.notifications import NotificationTarget
 from models.config.policies import PoliciesSection
+from models.config.retention import RetentionSection
 from models.config.sign_in import SignInSection
 from models.config.site import SiteSection
 
@@ -50,6 +51,12 @@ class SiteConfig(ConfigModel):
     )
     roster_file: Path | None = Field(
         default=None, title="Roster file", description="Duty roster CSV, relative to this file."
+    )
+    retention: RetentionSection = Field(
+        default_factory=RetentionSection,
+        title="Evidence retention",
+        description="Days evidence of closed cases is kept per kind, a quota, and the free-space floor "
+        "below which clips pause.",
     )
     camera_events: list[CameraEventRuleConfig] = Field(
         default_factory=list,

@@ -36,8 +36,8 @@ def available_migrations() -> list[Migration]:
     return found
 
 
-async def migrate(conn: asyncpg.Connection) -> list[str]:
-    """Bring the schema up to date; returns the names of the migrations applied now.
+async def migrate(conn: asyncpg.Connection, up_to: int | None = None) -> list[str]:
+    """Bring the schema up to date (or up to version ``up_to``); returns the names applied now.
 
     Several processes may start at once (serve, CLI imports, tests): the session-level advisory lock
     makes them queue, and each migration runs in its own transaction so a failure leaves the previous
@@ -55,6 +55,9 @@ async def migrate(conn: asyncpg.Connection) -> list[str]:
         for migration in available_migrations():
             if migration.version in done:
                 continue
+            if up_to is not None and migration.version > up_to:
+                # A restore loads an older backup's rows into the schema they were written for first.
+                break
             async with conn.transaction():
                 await conn.execute(migration.sql)
                 await conn.execute(

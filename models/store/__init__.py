@@ -29,6 +29,7 @@ from models.store.incidents import IncidentRepository
 from models.store.kpis import KpiRepository
 from models.store.outbox import OutboxRepository, OutboxRow
 from models.store.prometheus import PrometheusRepository
+from models.store.retention import Holding, PrunedEvidence, RetentionRepository
 from models.store.roster import RosterRepository
 from models.store.sign_in import Lock, SessionRecord, SignInRepository
 from models.store.timers import FiredTimer, TimerDue, TimerFiring, TimerRecord, TimerRepository
@@ -46,10 +47,12 @@ __all__ = [
     "ClaimedDelivery",
     "DeliveryRecord",
     "FiredTimer",
+    "Holding",
     "Lock",
     "NotFound",
     "OpenTwin",
     "OutboxRow",
+    "PrunedEvidence",
     "Recording",
     "SessionRecord",
     "StaleVersion",
@@ -83,6 +86,7 @@ class Store:
         self.camera_events = CameraEventRepository(pool)
         self.sign_in = SignInRepository(pool)
         self.prometheus = PrometheusRepository(pool)
+        self.retention = RetentionRepository(pool)
 
     @classmethod
     async def connect(cls, url: str, *, run_migrations: bool = True, max_size: int = 8) -> Store:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 
 from models.records import EvidenceBlob
 from models.store.base import NotFound, Repository
@@ -17,19 +18,31 @@ class StoredEvidence:
     event_id: uuid.UUID
     #: The owning unit of the event's incident: who may see it (None for an event of no incident).
     unit_code: str | None
+    #: When retention pruned its bytes (then ``get`` returns none) and why; None while it is held.
+    pruned_at: datetime | None = None
+    pruned_reason: str | None = None
 
 
 class EvidenceRepository(Repository):
     async def get(self, evidence_id: str) -> tuple[StoredEvidence, bytes]:
         row = await self.pool.fetchrow(
-            "SELECT v.id, v.media_type, v.sha256, v.data, i.unit_code, v.event_id FROM evidence v"
+            "SELECT v.id, v.media_type, v.sha256, v.data, i.unit_code, v.event_id, v.pruned_at,"
+            " v.pruned_reason FROM evidence v"
             " JOIN events e ON e.id = v.event_id LEFT JOIN incidents i ON i.id = e.incident_id"
             " WHERE v.id = $1",
             evidence_id,
         )
         if row is None:
             raise NotFound(f"no evidence {evidence_id}")
-        meta = StoredEvidence(row["id"], row["media_type"], row["sha256"], row["event_id"], row["unit_code"])
+        meta = StoredEvidence(
+            row["id"],
+            row["media_type"],
+            row["sha256"],
+            row["event_id"],
+            row["unit_code"],
+            row["pruned_at"],
+            row["pruned_reason"],
+        )
         return meta, bytes(row["data"])
 
     async def add(self, event_id: uuid.UUID, blob: EvidenceBlob) -> str:

@@ -178,7 +178,7 @@ class IncidentRepository(Repository):
             " e.person_count, e.detections, e.lon, e.lat, coalesce(json_agg(json_build_object('id', v.id,"
             " 'role', v.role, 'media_type', v.media_type, 'sha256', v.sha256, 'size', v.size)"
             " ORDER BY v.created_at, v.id) FILTER (WHERE v.id IS NOT NULL), '[]')::jsonb AS evidence"
-            " FROM events e LEFT JOIN evidence v ON v.event_id = e.id"
+            " FROM events e LEFT JOIN evidence v ON v.event_id = e.id AND v.pruned_at IS NULL"
             " WHERE e.incident_id = $1 GROUP BY e.id ORDER BY e.started_at",
             incident_id,
         )

@@ -15,12 +15,15 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from functools import partial
 
+import asyncpg
+
 from models.camera_events import CameraEventTable
 from models.link import AnalysisMessage, CameraEventReport, ClipReport, EventReport, ZoneReport
 from models.records import EventPhase, IncidentState
 from models.store import TRANSIENT_DB_ERRORS, NotFound, StaleVersion, Store
 from router.centre.bell import OutboxBell
 from router.centre.camera_events import CameraEventHandler
+from router.centre.retention import StorageGuard
 from router.centre.routing import Routing
 from router.centre.writer import EventWriter
 from router.lifecycle import Action, transition
@@ -56,6 +59,10 @@ class Intake:
         )
         #: Raise, not drop, a clip that cannot be stored now: a link that redelivers (api/nats) retries it.
         self.retry_clips = False
+        #: Low on space (router/centre/retention.py): new clips are refused and counted; None: always stored.
+        self.storage: StorageGuard | None = None
+        #: Told when the database refuses a clip for lack of space, so clips pause before events suffer.
+        self.on_disk_full: Callable[[str], Awaitable[None]] | None = None
 
     async def handle(self, message: AnalysisMessage) -> tuple[uuid.UUID, bool] | None:
         """Handle one message; for a START, (incident id, whether it was opened now)."""
@@ -116,8 +123,20 @@ class Intake:
         A clip whose event was never stored (its routing failed) or that meets a restarting database is
         dropped with a warning: the event and its snapshots stand without it.
         """
+        if self.storage is not None and self.storage.clips_paused:
+            self.storage.dropped_clips += 1
+            logger.warning("clip of event %s refused: storage low (%s)", report.event_id, self.storage.reason)
+            return None
         try:
             evidence_id = await self._store.evidence.add(report.event_id, report.clip)
+        except asyncpg.DiskFullError as exc:
+            if self.storage is not None:
+                self.storage.dropped_clips += 1
+            detail = (str(exc) or "disk full").splitlines()[0]
+            logger.error("clip of event %s refused by the database: %s", report.event_id, detail)
+            if self.on_disk_full is not None:
+                await self.on_disk_full(detail)
+            return None
         except _CLIP_DROPPED as exc:
             if self.retry_clips:
                 raise

@@ -42,6 +42,7 @@ from models.config.policies import (
     TriageSection,
     VerificationSection,
 )
+from models.config.retention import RetentionSection
 from models.config.sign_in import SignInSection
 from tests.models.config.site_file import edit, uncomment_line_zone
 
@@ -100,6 +101,7 @@ DID_YOU_MEAN: list[tuple[type[BaseModel], str, str, str, str]] = [
     (FireDetectorConfig, "every_seconds: 2 ", "every_second: 2 ", "detectors.fire.every_second",
      "every_seconds"),
     (ClipsSection, "pre_seconds: 5 ", "pre_second: 5 ", "clips.pre_second", "pre_seconds"),
+    (RetentionSection, "  quota_mb: 50000", "  quota: 50000", "retention.quota", "quota_mb"),
     (WebhookTarget, "secret_env: GRIDWATCH_WEBHOOK", "secrets_env: GRIDWATCH_WEBHOOK",
      "notifications[0].secrets_env", "secret_env"),
     (WeComTarget, "  - type: wecom\n", "  - type: wecom\n    webhook_env: X\n",
