@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from api import errors
+from api import errors, versioning
 from api.audit_trail import AuditChanges
 from api.deps import AppContext
 from api.routes import auth, evidence, grids, incidents, kpis, live, meta, pages, registry, roster, storage
@@ -30,4 +30,5 @@ def create_app(context: AppContext) -> FastAPI:
     app.mount("/static", StaticFiles(directory=pages.STATIC_DIR), name="static")
     app.add_middleware(AuditChanges)
     app.add_middleware(SecurityHeaders)
+    versioning.install(app)
     return app

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer, OAuth2PasswordBearer
 
 from api.audit_trail import note_caller
 from api.auth import ACCESS_COOKIE, AuthConfig, Principal, decode, key_digest, scope_of
@@ -102,6 +102,9 @@ WebRTCDep = Annotated[WebRTCHub, Depends(_webrtc)]
 AuthConfigDep = Annotated[AuthConfig, Depends(_auth)]
 
 _bearer = HTTPBearer(auto_error=False, description="Access token from POST /api/auth/token")
+#: The same bearer token, declared as the OAuth2 password flow so that the "Authorize" dialog of /docs
+#: signs in with a user name and password (it posts the form to the token URL).
+_password_flow = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
 
 
 async def current_principal(
@@ -109,6 +112,7 @@ async def current_principal(
     bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
     store: StoreDep,
     auth: AuthConfigDep,
+    _signed_in_by_form: Annotated[str | None, Depends(_password_flow)] = None,
 ) -> Principal:
     """The caller, from a bearer token, the page's cookie or an X-API-Key header; 401 otherwise."""
     api_key = request.headers.get("x-api-key")

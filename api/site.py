@@ -10,11 +10,14 @@ from importlib import resources
 from pathlib import Path
 
 from api.auth import AuthConfig, hash_password, key_digest
+from api.mqtt import MqttSettings
 from api.problems import UsageProblem
 from detect.analysis.clips import POST_SECONDS, PRE_SECONDS
 from models.camera_events import CameraEventTable
 from models.config import ConfigError, DetectorsSection, SignInSection, load_policies_file, load_site_config
+from models.config.gb28181 import Gb28181Section
 from models.records import Camera, Grid, Shift
+from models.secrets import expand_secret
 from models.store import Store, UserRecord
 from router.imports.cameras import parse_cameras, site_camera_problems
 from router.imports.grids import parse_grids
@@ -66,10 +69,14 @@ class SiteData:
     camera_events: CameraEventTable = field(default_factory=CameraEventTable)
     #: The site file's retention: section (days per kind, quota, free-space floor for clips).
     retention: RetentionPolicy = DEFAULT_RETENTION
+    #: The site's ``mqtt:`` broker, credentials already read from the environment; None: no MQTT.
+    mqtt: MqttSettings | None = None
     #: Failed sign-ins that lock an account or an address (the site's ``sign_in:`` section).
     sign_in: SignInSection = field(default_factory=SignInSection)
     #: The key Prometheus scrapes /metrics with, read from the environment; None: admins only.
     metrics_key: str | None = None
+    #: The site's ``gb28181:`` section: GB/T 28181 devices, alarms and the county platform above.
+    gb28181: Gb28181Section | None = None
 
 
 def demo_video() -> Path:
@@ -110,9 +117,20 @@ def configured_site(path: Path) -> tuple[SiteData, DetectorsSection]:
             logger.warning("roster_file given without grids_file: import grids first, roster not loaded")
     cameras = [camera.to_camera() for camera in config.cameras]
     try:
-        channels = tuple(channels_from_targets(config.notifications, os.environ))
+        channels = tuple(
+            replace(c, case_url=config.site.public_url)
+            for c in channels_from_targets(config.notifications, os.environ)
+        )
+        mqtt = MqttSettings.of(config.mqtt, os.environ) if config.mqtt is not None else None
     except KeyError as exc:
         raise UsageProblem(str(exc.args[0])) from None
+    if config.gb28181 is not None:
+        gb = config.gb28181
+        for secret in (gb.password, *((gb.upper.password,) if gb.upper is not None else ())):
+            try:
+                expand_secret(secret, os.environ)
+            except KeyError as exc:
+                raise UsageProblem(str(exc.args[0])) from None
     fire_every = {c.id: c.fire_every_seconds for c in config.cameras if c.fire_every_seconds is not None}
     clips = config.clips
     site = SiteData(
@@ -125,10 +143,15 @@ def configured_site(path: Path) -> tuple[SiteData, DetectorsSection]:
         fire_every,
         (clips.pre_seconds, clips.post_seconds) if clips.enabled else None,
         build_policies(config.policies),
-        CameraEventTable(rule.to_rule() for rule in config.camera_events),
+        CameraEventTable(
+            [rule.to_rule() for rule in config.camera_events]
+            + (config.gb28181.camera_event_rules() if config.gb28181 is not None else [])
+        ),
         retention_policy(config.retention),
+        mqtt,
         sign_in=config.sign_in,
         metrics_key=metrics_key(config.metrics.api_key_env),
+        gb28181=config.gb28181,
     )
     return site, config.detectors
 

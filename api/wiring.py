@@ -29,6 +29,7 @@ from api.app import create_app
 from api.auth import AuthConfig
 from api.deps import AppContext
 from api.link import InProcessLink
+from api.mqtt import CameraStates, MqttLink, MqttSettings, analysed_cameras
 from api.webrtc import WebRTCHub
 from detect.analysis.batcher import DetectionBatcher
 from detect.analysis.camera_events import CameraEventFeed
@@ -41,23 +42,29 @@ from ingest.camera_urls import IPNetwork
 from ingest.offline import OfflineWatch
 from models.camera_events import CameraEventTable
 from models.clock import Clock, SystemClock
+from models.config.gb28181 import Gb28181Section
 from models.link import CommandSink, EventSink
 from models.records import Camera, EventKind
+from models.secrets import expand_secret
 from models.store import Store
 from router.centre.bell import OutboxBell
 from router.centre.casework import Casework
 from router.centre.escalator import Escalator
 from router.centre.feed import Broadcaster, OutboxRelay
+from router.centre.gb28181 import GbDesk, GbService, UpperReporter
 from router.centre.intake import Intake
+from router.centre.mqtt import MqttRelay
 from router.centre.notifier import Notifier
 from router.centre.registry import CameraRegistry
 from router.centre.retention import Retention, StorageGuard, free_space_of
+from router.centre.robots import RobotNotifier
 from router.centre.rosters import Handover, RosterDesk, RosterWatch
 from router.centre.routing import Routing
 from router.centre.verifier import Verifier
 from router.centre.writer import EventWriter
 from router.deadlines import DEFAULT_POLICY, DeadlinePolicy
 from router.notify.channels import Channel
+from router.notify.robots import ROBOT_KINDS
 from router.policies import Policies
 from router.retention import DEFAULT_RETENTION, RetentionPolicy
 from router.verification import CLEAR_WINDOWS
@@ -99,6 +106,11 @@ class Centre:
     rosters: RosterDesk | None = None
     #: Evidence retention and the free-space watch that pauses clips (router/centre/retention.py).
     retention: Retention | None = None
+    #: Incidents, events and availability to an MQTT broker (api/mqtt.py, router/centre/mqtt.py).
+    mqtt_link: MqttLink | None = None
+    mqtt_relay: MqttRelay | None = None
+    #: WeCom and DingTalk group robots within their limits (router/centre/robots.py); notifier has the rest.
+    robots: RobotNotifier | None = None
 
     async def start(self, *, workers: bool = True) -> None:
         """Load the site into the router; with ``workers``, start the feed relay, escalator and notifier."""
@@ -117,6 +129,12 @@ class Centre:
                 self._spawn(self.handover.run(), "handover")
             if self.retention is not None:
                 self._spawn(self.retention.run(), "retention")
+            if self.robots is not None:
+                self._spawn(self.robots.run(), "robots")
+            if self.mqtt_link is not None and self.mqtt_relay is not None:
+                await self.mqtt_relay.register()  # before the intake runs: no change may miss the broker
+                self._spawn(self.mqtt_link.run(), "mqtt-link")
+                self._spawn(self.mqtt_relay.run(), "mqtt-relay")
 
     def consume(self, link: InProcessLink) -> None:
         """Take the analysis role's messages from an in-process link until it closes."""
@@ -144,6 +162,8 @@ class Centre:
         await self.writer.aclose()
         if self.notifier is not None:
             await self.notifier.aclose()
+        if self.robots is not None:
+            await self.robots.aclose()
 
     def _spawn(self, work: Coroutine[Any, Any, None], name: str) -> None:
         self._tasks.append(asyncio.create_task(work, name=name))
@@ -164,6 +184,8 @@ def build_centre(
     camera_events: CameraEventTable | None = None,
     retention: RetentionPolicy = DEFAULT_RETENTION,
     storage_dir: Path | None = None,
+    mqtt: MqttSettings | None = None,
+    camera_states: CameraStates | None = None,
 ) -> Centre:
     """``policies`` (the site file's) supplies triage, deadlines, filing, dedup cell and snap distance.
     ``storage_dir``: where the embedded database lives, whose free space decides whether clips are kept."""
@@ -176,9 +198,14 @@ def build_centre(
     broadcaster = Broadcaster()
     relay = OutboxRelay(store.outbox, store.incidents, broadcaster)
     bell.listen(relay.wake)
-    notifier = Notifier(store.deliveries, store.incidents, clock, channels) if channels else None
+    hooks = [c for c in channels if c.kind not in ROBOT_KINDS]
+    notifier = Notifier(store.deliveries, store.incidents, clock, hooks) if hooks else None
     if notifier is not None:
         bell.listen(notifier.wake)
+    bots = [c for c in channels if c.kind in ROBOT_KINDS]
+    robots = RobotNotifier(store.deliveries, store.incidents, clock, bots) if bots else None
+    if robots is not None:
+        bell.listen(robots.wake)
     intake = Intake(routing, writer, store, bell, camera_events=camera_events or CameraEventTable())
     casework = Casework(store, clock, bell, routing, policy=policy)
     # The camera verifies what people resolve: resolutions go out as WatchZone, answers come back by intake.
@@ -188,6 +215,13 @@ def build_centre(
     guard = StorageGuard()
     keeper = Retention(store, clock, retention, guard, free_space_of(storage_dir))
     intake.storage, intake.on_disk_full = guard, keeper.disk_full
+    mqtt_link: MqttLink | None = None
+    mqtt_relay: MqttRelay | None = None
+    if mqtt is not None:
+        mqtt_link = MqttLink(mqtt, cameras=camera_states)
+        mqtt_relay = MqttRelay(store, mqtt_link, clock, prefix=mqtt.prefix)
+        bell.listen(mqtt_relay.wake)
+        mqtt_link.on_connect(mqtt_relay.wake)
     return Centre(
         store=store,
         routing=routing,
@@ -205,6 +239,9 @@ def build_centre(
         handover=Handover(store, casework, routing, clock, poll_s=handover_every_s),
         rosters=RosterDesk(store, routing),
         retention=keeper,
+        mqtt_link=mqtt_link,
+        mqtt_relay=mqtt_relay,
+        robots=robots,
     )
 
 
@@ -312,6 +349,7 @@ def build_system(
     camera_event_options: Mapping[str, Any] | None = None,
     retention: RetentionPolicy = DEFAULT_RETENTION,
     storage_dir: Path | None = None,
+    mqtt: MqttSettings | None = None,
 ) -> System:
     if policies is not None:
         offline_after_s = policies.offline_after_s
@@ -341,6 +379,8 @@ def build_system(
         camera_events=camera_events,
         retention=retention,
         storage_dir=storage_dir,
+        mqtt=mqtt,
+        camera_states=analysed_cameras(analysis),
     )
     webrtc = WebRTCHub(analysis)
     app = build_app(centre, analysis, auth, webrtc=webrtc, camera_subnets=camera_subnets)
@@ -467,3 +507,23 @@ def build_county_centre(
 class _Refuse:
     async def publish(self, message: Any) -> None:
         raise RuntimeError("the county centre analyses no camera itself")
+
+
+def build_gb28181(
+    config: Gb28181Section, centre: Centre, events: EventSink, environ: Mapping[str, str], *, timezone: str
+) -> GbService:
+    """The site's ``gb28181:``; KeyError naming the variable when a password's is not set."""
+    from ingest.gb28181.cascade import UpperLink, UpperSettings
+    from ingest.gb28181.platform import GbPlatform, PlatformSettings
+
+    password = expand_secret(config.password, environ)
+    desk = GbDesk(centre.store, centre.registry, events, centre.clock, config=config)
+    settings = PlatformSettings.of(config, timezone)
+    platform = GbPlatform(settings, lambda _: password, desk, **settings.endpoint(config, config.port))
+    if config.upper is None:
+        return GbService(platform, desk)
+    up = UpperSettings.of(config, config.upper, expand_secret(config.upper.password, environ))
+    endpoint = settings.endpoint(config, config.upper.local_port, up.transport)
+    upper = UpperLink(up, desk.upper_catalog, **endpoint)
+    codes = config.alarm_codes()
+    return GbService(platform, desk, upper, UpperReporter(centre.broadcaster, upper, codes, config, timezone))

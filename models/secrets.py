@@ -44,3 +44,17 @@ def expand_source(source: str, environ: Mapping[str, str]) -> str:
         return quote(environ[name], safe="")
 
     return ENV_PLACEHOLDER.sub(value, source)
+
+
+def expand_secret(value: str, environ: Mapping[str, str]) -> str:
+    """A secret written as exactly one ``${VAR}`` placeholder, read from the environment, not URL-quoted.
+
+    Raises KeyError naming the variable when it is not set.
+    """
+    match = ENV_PLACEHOLDER.fullmatch(value)
+    if match is None:
+        raise ValueError("a secret must be written as ${ENV_VAR}")
+    name = match.group(1)
+    if name not in environ:
+        raise KeyError(f"environment variable {name} is not set (needed by gb28181:)")
+    return environ[name]

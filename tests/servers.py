@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from api.wiring import System
     from detect.port import Detector
     from models.clock import Clock
+    from router.policies import Policies
 
 T = TypeVar("T")
 
@@ -110,6 +111,7 @@ def in_process_api(
     camera_source: str,
     start_cameras: bool,
     prepare: Callable[[System], Awaitable[object]] | None = None,
+    policies: Policies | None = None,
 ) -> Iterator[InProcessApi]:
     """The demo county served by uvicorn in a thread with its own event loop and database.
 
@@ -140,7 +142,9 @@ def in_process_api(
             store, replace(site, cameras=[replace(c, source=camera_source) for c in site.cameras])
         )
         await seed_demo_users(store)
-        system = build_system(store, detector, clock, AuthConfig.for_demo(), timezone=site.timezone)
+        system = build_system(
+            store, detector, clock, AuthConfig.for_demo(), timezone=site.timezone, policies=policies
+        )
         await system.start(None if start_cameras else ())
         if prepare is not None:
             await prepare(system)

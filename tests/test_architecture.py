@@ -50,6 +50,13 @@ WORKERS = frozenset(
         "Handover",
         "RosterDesk",
         "CameraEventFeed",
+        "MqttLink",
+        "MqttRelay",
+        "RobotNotifier",
+        "GbPlatform",
+        "GbDesk",
+        "UpperLink",
+        "UpperReporter",
     }
 )
 WIRING = "api.wiring"
@@ -131,7 +138,12 @@ def _package_reexport(component: list[str]) -> bool:
     return any(all(m == p or m.startswith(p + ".") for m in component) for p in component)
 
 
-@pytest.mark.parametrize("module", sorted(MODULES))
+#: Written from the OpenAPI spec by api/client/gen.py (which is held to the limit); tests/api/test_client.py
+#: keeps them in sync with the spec.
+GENERATED = frozenset({"api.client.models", "api.client.v1"})
+
+
+@pytest.mark.parametrize("module", sorted(set(MODULES) - GENERATED))
 def test_no_module_is_over_500_lines(module: str) -> None:
     lines = MODULES[module].read_text(encoding="utf-8").count("\n")
     assert lines <= 500, f"{module} has {lines} lines: split it by responsibility"

@@ -305,6 +305,7 @@ def run_centre_command(
                 "channels": site.channels,
                 "policies": site.policies,
                 "cameras": placements,
+                "mqtt": site.mqtt,
             }
             try:
                 running = running_centre(url, store, SystemClock(), auth, townships, **options)

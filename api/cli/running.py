@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import socket
 from dataclasses import replace
 from datetime import datetime, timedelta
@@ -24,7 +25,7 @@ from api.site import (
     site_auth,
 )
 from api.webrtc import offer_loopback_only
-from api.wiring import build_system
+from api.wiring import build_gb28181, build_system
 from detect.backends.factory import build_detector, build_fire_detector
 from detect.errors import ModelError
 from detect.port import Detector
@@ -162,8 +163,17 @@ async def serve_site(
         camera_events=site.camera_events,
         retention=site.retention,
         storage_dir=storage_dir,
+        mqtt=site.mqtt,
     )
     await system.start()
+    gb = None
+    if site.gb28181 is not None:
+        try:
+            gb = build_gb28181(site.gb28181, system.centre, system.link, os.environ, timezone=site.timezone)
+        except KeyError as exc:
+            await system.stop()
+            raise UsageProblem(str(exc.args[0])) from None
+        await gb.start()
     if demo:
         print_banner(site, host, port)
     if host in ("127.0.0.1", "localhost"):
@@ -174,6 +184,8 @@ async def serve_site(
     try:
         await server.serve()
     finally:
+        if gb is not None:
+            await gb.stop()
         await system.stop()
         await store.close()
 

@@ -6,9 +6,9 @@ import hashlib
 from dataclasses import replace
 from datetime import UTC, datetime
 from functools import cache
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Request, Response
+from fastapi import APIRouter, Depends, HTTPException, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.audit_trail import mark_audited
@@ -24,7 +24,9 @@ from api.auth import (
     verify_password,
 )
 from api.deps import AuthConfigDep, CurrentPrincipal, StoreDep
+from api.responses import StatusOut, TokenOut, UserOut
 from api.sign_in import count_failure, name_key, open_session, refuse_if_locked
+from api.token_request import credentials_of, token_body
 from models.store import Store
 from models.store.users import UserRepository
 
@@ -104,9 +106,13 @@ async def _audit(
     )
 
 
-@router.post("/token")
+#: JSON or the OAuth2 password form (what the "Authorize" dialog of /docs sends).
+CredentialsBody = Annotated[Credentials, Depends(credentials_of(Credentials))]
+
+
+@router.post("/token", response_model=TokenOut, openapi_extra=token_body(Credentials))
 async def token(
-    body: Credentials, request: Request, response: Response, store: StoreDep, config: AuthConfigDep
+    body: CredentialsBody, request: Request, response: Response, store: StoreDep, config: AuthConfigDep
 ) -> dict[str, Any]:
     user = await store.users.get(body.username)
     # A locked account or address is refused before the password is looked at: the right one included.
@@ -134,7 +140,7 @@ async def token(
     return _tokens(config, response, replace(principal, session_id=session_id), refresh)
 
 
-@router.post("/refresh")
+@router.post("/refresh", response_model=TokenOut)
 async def refresh(
     body: RefreshIn, request: Request, response: Response, store: StoreDep, config: AuthConfigDep
 ) -> dict[str, Any]:
@@ -155,7 +161,7 @@ async def refresh(
     return _tokens(config, response, replace(principal, session_id=session_id), new_refresh)
 
 
-@router.post("/logout")
+@router.post("/logout", response_model=StatusOut)
 async def logout(
     principal: CurrentPrincipal, request: Request, response: Response, store: StoreDep
 ) -> dict[str, str]:
@@ -170,7 +176,7 @@ async def logout(
     return {"status": "signed out"}
 
 
-@router.get("/me")
+@router.get("/me", response_model=UserOut)
 async def me(principal: CurrentPrincipal) -> dict[str, Any]:
     return {
         "name": principal.name,

@@ -7,14 +7,35 @@ from typing import Annotated, Any
 from fastapi import APIRouter, HTTPException, Query, Request, Response
 
 from api.deps import CaseworkDep, CurrentPrincipal, StoreDep
+from api.responses import AttachmentOut
 from api.routes.incidents import scoped_incident
 from models.store import NotFound
 from router.centre.casework import PhotoRefused
 
 router = APIRouter(tags=["evidence"])
 
+_BINARY = {"schema": {"type": "string", "format": "binary"}}
+#: The photo is the raw body, not JSON: declared by hand, as FastAPI reads no body for this route.
+PHOTO_BODY: dict[str, Any] = {
+    "requestBody": {"required": True, "content": {"image/jpeg": _BINARY, "image/png": _BINARY}}
+}
+PHOTO: dict[int | str, dict[str, Any]] = {
+    200: {"description": "The photo", "content": {"image/jpeg": _BINARY, "image/png": _BINARY}}
+}
+MEDIA: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "The snapshot (image/jpeg) or clip (video/mp4)",
+        "content": {"image/jpeg": _BINARY, "video/mp4": _BINARY},
+    }
+}
 
-@router.post("/api/incidents/{incident_id}/attachments", status_code=201)
+
+@router.post(
+    "/api/incidents/{incident_id}/attachments",
+    status_code=201,
+    response_model=AttachmentOut,
+    openapi_extra=PHOTO_BODY,
+)
 async def attach(
     incident_id: str, request: Request, store: StoreDep, casework: CaseworkDep, principal: CurrentPrincipal
 ) -> dict[str, Any]:
@@ -33,7 +54,7 @@ async def attach(
     }
 
 
-@router.get("/api/attachments/{attachment_id}")
+@router.get("/api/attachments/{attachment_id}", response_class=Response, responses=PHOTO)
 async def attachment(
     attachment_id: str, request: Request, store: StoreDep, principal: CurrentPrincipal
 ) -> Response:
@@ -51,7 +72,7 @@ async def attachment(
     return Response(data, media_type=meta.media_type, headers={"X-Content-SHA256": meta.sha256})
 
 
-@router.get("/api/evidence/{evidence_id}")
+@router.get("/api/evidence/{evidence_id}", response_class=Response, responses=MEDIA)
 async def evidence(
     evidence_id: str,
     request: Request,

@@ -7,13 +7,14 @@ from typing import Any
 from fastapi import APIRouter
 
 from api.deps import CurrentPrincipal, StoreDep
+from api.responses import GridCollection
 from models.incidents import IncidentFilter
 from models.records import OPEN_STATES
 
 router = APIRouter(tags=["grids"])
 
 
-@router.get("/api/grids")
+@router.get("/api/grids", response_model=GridCollection)
 async def grids(store: StoreDep, principal: CurrentPrincipal) -> dict[str, Any]:
     open_incidents, _ = await store.incidents.page(
         IncidentFilter(unit_prefix=principal.scope, states=sorted(OPEN_STATES)), limit=10_000

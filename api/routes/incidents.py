@@ -13,6 +13,7 @@ from fastapi.responses import StreamingResponse
 from api.audit_trail import mark_audited
 from api.auth import Principal
 from api.deps import BroadcasterDep, CaseworkDep, CurrentPrincipal, StoreDep
+from api.responses import CaseworkRules, IncidentDetail, IncidentPage, IncidentWithActions
 from api.schemas import TransitionIn, event_json, feed_json, incident_json, log_json, parse_uuid
 from models.incidents import Incident, IncidentFilter
 from models.records import OPEN_STATES, EventKind, IncidentState, Post
@@ -54,7 +55,7 @@ async def scoped_incident(store: Store, principal: Principal, incident_id: str) 
     return incident
 
 
-@router.get("/api/incidents")
+@router.get("/api/incidents", response_model=IncidentPage)
 async def list_incidents(
     store: StoreDep,
     casework: CaseworkDep,
@@ -88,7 +89,7 @@ async def list_incidents(
     return {"items": items, "total": total, "limit": limit, "offset": offset}
 
 
-@router.get("/api/incidents/{incident_id}")
+@router.get("/api/incidents/{incident_id}", response_model=IncidentDetail)
 async def get_incident(
     incident_id: str, request: Request, store: StoreDep, casework: CaseworkDep, principal: CurrentPrincipal
 ) -> dict[str, Any]:
@@ -108,7 +109,7 @@ async def get_incident(
     }
 
 
-@router.post("/api/incidents/{incident_id}/transitions")
+@router.post("/api/incidents/{incident_id}/transitions", response_model=IncidentWithActions)
 async def transition(
     incident_id: str,
     body: TransitionIn,
@@ -140,7 +141,7 @@ async def transition(
     return with_actions(moved, steps)
 
 
-@router.get("/api/casework")
+@router.get("/api/casework", response_model=CaseworkRules)
 async def casework_rules(principal: CurrentPrincipal) -> dict[str, Any]:
     """The loop's rules as data, for pages and clients: the state machine, who may take which step, and the
     reason codes returns and rejections need."""
@@ -155,7 +156,16 @@ async def casework_rules(principal: CurrentPrincipal) -> dict[str, Any]:
     }
 
 
-@router.get("/api/stream")
+@router.get(
+    "/api/stream",
+    response_class=StreamingResponse,
+    responses={
+        200: {
+            "description": "Server-sent events",
+            "content": {"text/event-stream": {"schema": {"type": "string"}}},
+        }
+    },
+)
 async def stream(
     request: Request, broadcaster: BroadcasterDep, casework: CaseworkDep, principal: CurrentPrincipal
 ) -> StreamingResponse:

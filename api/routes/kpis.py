@@ -13,6 +13,7 @@ from fastapi import APIRouter, HTTPException, Query
 from fastapi.responses import Response
 
 from api.deps import ContextDep, CurrentPrincipal
+from api.responses import KpiTable
 from router.kpis import COLUMNS, Grouping, compute, flat
 
 router = APIRouter(tags=["kpis"])
@@ -60,7 +61,18 @@ def _instant(text: str, tz: ZoneInfo, name: str, *, end_of_day: bool) -> datetim
     return parsed
 
 
-@router.get("/api/kpis", response_model=None)
+@router.get(
+    "/api/kpis",
+    response_model=KpiTable,
+    responses={
+        200: {
+            "content": {
+                "text/csv": {"schema": {"type": "string"}},
+                XLSX: {"schema": {"type": "string", "format": "binary"}},
+            }
+        }
+    },
+)
 async def kpis(
     ctx: ContextDep,
     principal: CurrentPrincipal,

@@ -13,6 +13,7 @@ from fastapi.responses import StreamingResponse
 
 from api.auth import Principal
 from api.deps import AnalysisDep, CurrentPrincipal, RoutingDep, WebRTCDep
+from api.responses import LiveCamera
 from api.webrtc import OfferRejected
 from detect.analysis.evidence import annotate_live
 from detect.analysis.live import LiveView
@@ -21,6 +22,8 @@ from models.records import Camera
 from router.centre.routing import Routing
 
 router = APIRouter(tags=["live video"])
+
+_BINARY: dict[str, Any] = {"schema": {"type": "string", "format": "binary"}}
 
 
 def _jpeg(image: np.ndarray, quality: int = 80) -> bytes:
@@ -48,7 +51,7 @@ def _view(analysis: AnalysisNode, camera_id: str) -> LiveView:
     return analysis.live.setdefault(camera_id, LiveView())
 
 
-@router.get("/api/cameras")
+@router.get("/api/cameras", response_model=list[LiveCamera], response_model_exclude_unset=True)
 async def cameras(
     routing: RoutingDep, analysis: AnalysisDep, principal: CurrentPrincipal
 ) -> list[dict[str, Any]]:
@@ -67,7 +70,11 @@ async def cameras(
     ]
 
 
-@router.get("/api/cameras/{camera_id}/snapshot.jpg")
+@router.get(
+    "/api/cameras/{camera_id}/snapshot.jpg",
+    response_class=Response,
+    responses={200: {"description": "The newest analysed picture", "content": {"image/jpeg": _BINARY}}},
+)
 async def camera_snapshot(
     camera_id: str, routing: RoutingDep, analysis: AnalysisDep, principal: CurrentPrincipal
 ) -> Response:
@@ -78,7 +85,11 @@ async def camera_snapshot(
     return Response(data, media_type="image/jpeg", headers={"Cache-Control": "no-store"})
 
 
-@router.get("/api/cameras/{camera_id}/mjpeg")
+@router.get(
+    "/api/cameras/{camera_id}/mjpeg",
+    response_class=StreamingResponse,
+    responses={200: {"description": "Endless MJPEG", "content": {"multipart/x-mixed-replace": _BINARY}}},
+)
 async def camera_mjpeg(
     camera_id: str, request: Request, routing: RoutingDep, analysis: AnalysisDep, principal: CurrentPrincipal
 ) -> StreamingResponse:

@@ -8,19 +8,20 @@ from fastapi import APIRouter, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Gauge, generate_latest
 
 from api.deps import AdminPrincipal, AnalysisDep, ContextDep, CurrentPrincipal, RoutingDep, StoreDep
+from api.responses import HealthOut, ServiceStatus, SiteOut
 from api.site_metrics import ScrapeAccess, add_site_metrics
 
 router = APIRouter(tags=["meta"])
 
 
-@router.get("/api/health")
+@router.get("/api/health", response_model=HealthOut)
 async def health(store: StoreDep) -> dict[str, Any]:
     """Liveness for probes: no object names, so it needs no sign-in."""
     await store.counts()
     return {"status": "ok", "database": "ok"}
 
 
-@router.get("/api/status")
+@router.get("/api/status", response_model=ServiceStatus, response_model_exclude_unset=True)
 async def status(
     store: StoreDep, routing: RoutingDep, analysis: AnalysisDep, principal: AdminPrincipal
 ) -> dict[str, Any]:
@@ -31,13 +32,22 @@ async def status(
     }
 
 
-@router.get("/api/site")
+@router.get("/api/site", response_model=SiteOut)
 async def site(routing: RoutingDep, principal: CurrentPrincipal) -> dict[str, Any]:
     """What the pages need to show local time: the county's time zone."""
     return {"timezone": routing.timezone}
 
 
-@router.get("/metrics")
+@router.get(
+    "/metrics",
+    response_class=Response,
+    responses={
+        200: {
+            "description": "Prometheus text format",
+            "content": {"text/plain": {"schema": {"type": "string"}}},
+        }
+    },
+)
 async def metrics(ctx: ContextDep, principal: ScrapeAccess, request: Request) -> Response:
     # A fresh registry per scrape: the values are read off the running system, never kept twice.
     registry = CollectorRegistry()

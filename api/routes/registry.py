@@ -20,6 +20,7 @@ from pydantic import ValidationError
 from api.audit_trail import mark_audited
 from api.auth import Principal
 from api.deps import AdminPrincipal, ContextDep, RegistryDep, StoreDep
+from api.responses import RegistryCamera
 from ingest.camera_urls import IPNetwork, RefusedUrl, check_camera_url
 from ingest.urls import mask_url
 from models.config import CameraConfig, ZoneConfig, describe_errors, dotted, to_zone
@@ -100,17 +101,17 @@ async def _known(registry: CameraRegistry, camera_id: str) -> Camera:
     return camera
 
 
-@router.get("")
+@router.get("", response_model=list[RegistryCamera])
 async def list_registry(registry: RegistryDep, principal: AdminPrincipal) -> list[dict[str, Any]]:
     return [camera_json(c) for c in await registry.cameras()]
 
 
-@router.get("/{camera_id}")
+@router.get("/{camera_id}", response_model=RegistryCamera)
 async def get_camera(camera_id: str, registry: RegistryDep, principal: AdminPrincipal) -> dict[str, Any]:
     return camera_json(await _known(registry, camera_id))
 
 
-@router.post("", status_code=201)
+@router.post("", status_code=201, response_model=RegistryCamera)
 async def add_camera(
     registry: RegistryDep,
     ctx: ContextDep,
@@ -130,7 +131,7 @@ async def add_camera(
     return camera_json(camera)
 
 
-@router.put("/{camera_id}")
+@router.put("/{camera_id}", response_model=RegistryCamera)
 async def replace_camera(
     camera_id: str,
     registry: RegistryDep,
@@ -152,7 +153,7 @@ async def replace_camera(
     return camera_json(camera)
 
 
-@router.put("/{camera_id}/zones")
+@router.put("/{camera_id}/zones", response_model=RegistryCamera)
 async def replace_zones(
     camera_id: str,
     registry: RegistryDep,

@@ -14,6 +14,7 @@ from fastapi import APIRouter, Body, HTTPException, Request
 
 from api.auth import Principal
 from api.deps import CurrentPrincipal, RosterDeskDep, RoutingDep
+from api.responses import AbsenceOut, RosterOut, ShiftsOut
 from models.records import Absence, Post, Shift
 from router.centre.rosters import OutOfScope, RosterDesk, RosterRefused
 from router.duty import MINUTES_PER_DAY
@@ -136,7 +137,7 @@ def _client(request: Request) -> str:
     return request.client.host if request.client is not None else ""
 
 
-@router.get("/{unit_code}")
+@router.get("/{unit_code}", response_model=RosterOut)
 async def read_roster(
     unit_code: str, desk: RosterDeskDep, routing: RoutingDep, principal: CurrentPrincipal
 ) -> dict[str, Any]:
@@ -166,7 +167,7 @@ async def _change(desk: RosterDesk, principal: Principal, request: Request, unit
     return {"unit_code": unit_code, "shifts": [shift_json(s) for s in shifts]}
 
 
-@router.put("/{unit_code}/shifts")
+@router.put("/{unit_code}/shifts", response_model=ShiftsOut)
 async def replace_shifts(
     unit_code: str, request: Request, desk: RosterDeskDep, principal: CurrentPrincipal, body: JsonBody = None
 ) -> dict[str, Any]:
@@ -174,14 +175,14 @@ async def replace_shifts(
     return await _change(desk, principal, request, unit_code, body, add=False)
 
 
-@router.post("/{unit_code}/shifts", status_code=201)
+@router.post("/{unit_code}/shifts", status_code=201, response_model=ShiftsOut)
 async def add_shifts(
     unit_code: str, request: Request, desk: RosterDeskDep, principal: CurrentPrincipal, body: JsonBody = None
 ) -> dict[str, Any]:
     return await _change(desk, principal, request, unit_code, body, add=True)
 
 
-@router.post("/absences", status_code=201)
+@router.post("/absences", status_code=201, response_model=AbsenceOut)
 async def add_absence(
     request: Request,
     desk: RosterDeskDep,

@@ -32,7 +32,7 @@ const ASKS = { return: "reason", reject: "reason", evaluate: "rating", reassign:
 
 async function getJSON(url) {
   const res = await fetch(url);
-  if (res.status === 401) { location.href = "/login?next=" + encodeURIComponent(location.pathname); throw new Error("signed out"); }
+  if (res.status === 401) { location.href = "/login?next=" + encodeURIComponent(location.pathname + location.search); throw new Error("signed out"); }
   if (!res.ok) throw new Error(`${url}: ${res.status}`);
   return res.json();
 }
@@ -435,9 +435,21 @@ async function main() {
   map.setIncidents([...incidents.values()].filter(isOpen));
   setLayout(Number(localStorage.getItem(LAYOUT_KEY)) || 2);
   renderIncidents(null);
+  await openLinkedCase();
   connectFeed();
   setInterval(refreshCameras, 5000);
   setInterval(() => { $("#clock").textContent = new Date().toLocaleString("zh-CN", { hour12: false, timeZone: state.timeZone }); renderWall(); }, 1000);
+}
+
+// A chat robot's or webhook's message links to its case as /?incident=<id>: show and pick it.
+async function openLinkedCase() {
+  const wanted = new URLSearchParams(location.search).get("incident");
+  if (!wanted) return;
+  if (!incidents.has(wanted)) {
+    try { const inc = await getJSON(`/api/incidents/${encodeURIComponent(wanted)}`); incidents.set(inc.id, inc); } catch { return; }
+    renderIncidents(null);
+  }
+  pick(wanted);
 }
 
 main().catch((err) => { document.body.insertAdjacentHTML("afterbegin", `<p class="error">${err}</p>`); });

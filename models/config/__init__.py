@@ -25,6 +25,7 @@ from models.config.loader import (
     load_site_config,
 )
 from models.config.metrics import MetricsSection
+from models.config.mqtt import MqttSection
 from models.config.notifications import DingTalkTarget, NotificationTarget, WebhookTarget, WeComTarget
 from models.config.policies import PoliciesSection
 from models.config.sign_in import SignInSection
@@ -60,6 +61,7 @@ __all__ = [
     "Longitude",
     "MetricsSection",
     "MountConfig",
+    "MqttSection",
     "NotificationTarget",
     "OccupationZone",
     "OnvifConfig",

@@ -12,7 +12,9 @@ from models.config.camera_events import CameraEventRuleConfig
 from models.config.cameras import CameraConfig
 from models.config.clips import ClipsSection
 from models.config.detectors import DetectorsSection
+from models.config.gb28181 import Gb28181Section
 from models.config.metrics import MetricsSection
+from models.config.mqtt import MqttSection
 from models.config.notifications import NotificationTarget
 from models.config.policies import PoliciesSection
 from models.config.retention import RetentionSection
@@ -64,6 +66,12 @@ class SiteConfig(ConfigModel):
         description="What the cameras' own ONVIF events mean, first match wins; after these, tamper topics "
         "open camera_tamper and video loss camera_offline incidents.",
     )
+    mqtt: MqttSection | None = Field(
+        default=None,
+        title="MQTT",
+        description="A broker to publish incidents, events and camera availability to (QoS 1, retained "
+        "availability); none by default.",
+    )
     sign_in: SignInSection = Field(
         default_factory=SignInSection,
         title="Sign-in",
@@ -73,6 +81,12 @@ class SiteConfig(ConfigModel):
         default_factory=MetricsSection,
         title="Metrics",
         description="The key Prometheus scrapes /metrics with, read from the environment.",
+    )
+    gb28181: Gb28181Section | None = Field(
+        default=None,
+        title="GB/T 28181",
+        description="Take cameras and alarms from the county's GB/T 28181 devices and platforms, and report "
+        "incidents up to the county platform.",
     )
 
     @field_validator("grids_file", "roster_file")

@@ -25,6 +25,14 @@ class WeComTarget(ConfigModel):
         title="Robot URL",
         description="Environment variable holding the robot webhook URL (it embeds the key).",
     )
+    messages_per_minute: int = Field(
+        default=20,
+        ge=1,
+        le=20,
+        title="Messages a minute",
+        description="Requests sent to the robot in any minute; beyond it, one digest per grid. The robot "
+        "itself takes 20 and then mutes for 10 minutes.",
+    )
 
 
 class DingTalkTarget(ConfigModel):
@@ -37,6 +45,14 @@ class DingTalkTarget(ConfigModel):
         default=None,
         title="Signing secret",
         description="Environment variable holding the robot's SEC… secret.",
+    )
+    messages_per_minute: int = Field(
+        default=20,
+        ge=1,
+        le=20,
+        title="Messages a minute",
+        description="Requests sent to the robot in any minute; beyond it, one digest per grid. The robot "
+        "itself takes 20 and then mutes for 10 minutes.",
     )
 
 

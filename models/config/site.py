@@ -31,6 +31,14 @@ class SiteSection(ConfigModel):
         description="CIDR networks the cameras live on, e.g. 192.168.10.0/24; used to find ONVIF cameras.",
     )
 
+    public_url: str | None = Field(
+        default=None,
+        pattern=r"^https?://\S+$",
+        title="Public address",
+        description="Where people reach this centre's console, e.g. https://gridwatch.example.gov.cn; "
+        "chat-robot and webhook messages link to each case there.",
+    )
+
     @field_validator("timezone")
     @classmethod
     def _known_timezone(cls, value: str) -> str:

@@ -24,6 +24,7 @@ from models.store.cameras import CameraRepository
 from models.store.deliveries import ClaimedDelivery, DeliveryRecord, DeliveryRepository
 from models.store.events import EventRepository, Recording
 from models.store.evidence import EvidenceRepository, StoredEvidence
+from models.store.gb28181 import GbRepository
 from models.store.grids import GridRepository
 from models.store.incidents import IncidentRepository
 from models.store.kpis import KpiRepository
@@ -84,9 +85,10 @@ class Store:
         self.audit = AuditRepository(pool)
         self.kpis = KpiRepository(pool)
         self.camera_events = CameraEventRepository(pool)
+        self.retention = RetentionRepository(pool)
         self.sign_in = SignInRepository(pool)
         self.prometheus = PrometheusRepository(pool)
-        self.retention = RetentionRepository(pool)
+        self.gb28181 = GbRepository(pool)
 
     @classmethod
     async def connect(cls, url: str, *, run_migrations: bool = True, max_size: int = 8) -> Store:

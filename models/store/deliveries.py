@@ -34,6 +34,8 @@ class DeliveryRecord:
     failed_at: datetime | None
     via_digest: bool
     last_error: str | None
+    #: Settled without a message: the channel does not announce this change (migration 0019).
+    skipped: bool = False
 
 
 class DeliveryRepository(Repository):
@@ -105,6 +107,43 @@ class DeliveryRepository(Repository):
             error,
             via_digest,
         )
+
+    async def release(
+        self, channel: str, outbox_ids: Sequence[int], retry_at: datetime, error: str | None = None
+    ) -> None:
+        """Hand leased rows back unsent, due at ``retry_at``; not an attempt: a limit held them, no fault."""
+        await self.pool.execute(
+            "UPDATE deliveries SET next_attempt_at = $3, last_error = COALESCE($4, last_error)"
+            " WHERE channel = $1 AND outbox_id = ANY($2) AND delivered_at IS NULL",
+            channel,
+            list(outbox_ids),
+            retry_at,
+            error,
+        )
+
+    async def skip(self, channel: str, outbox_ids: Sequence[int], at: datetime) -> None:
+        """Settle rows the channel does not announce: done, with no message sent."""
+        await self.pool.execute(
+            "UPDATE deliveries SET delivered_at = $3, skipped = true"
+            " WHERE channel = $1 AND outbox_id = ANY($2) AND delivered_at IS NULL",
+            channel,
+            list(outbox_ids),
+            at,
+        )
+
+    async def sent_since(self, channel: str, since: datetime) -> list[datetime]:
+        """When the channel's messages since ``since`` went out, oldest first: one time per row sent on its
+        own, one per settling time of digest rows (a digest settles all its rows at once); rows passed over
+        were no message."""
+        rows = await self.pool.fetch(
+            "SELECT delivered_at FROM deliveries WHERE channel = $1 AND delivered_at > $2"
+            " AND NOT skipped AND NOT via_digest"
+            " UNION ALL SELECT DISTINCT delivered_at FROM deliveries WHERE channel = $1 AND delivered_at > $2"
+            " AND NOT skipped AND via_digest ORDER BY delivered_at",
+            channel,
+            since,
+        )
+        return [r["delivered_at"] for r in rows]
 
     async def of_channel(self, channel: str) -> list[DeliveryRecord]:
         rows = await self.pool.fetch(

@@ -54,7 +54,9 @@ class EventRepository(Repository):
             groups.setdefault(opening.dedup_key, []).append(index)
         # Every transaction locks incident rows in key order, so two concurrent groups cannot deadlock.
         keys = sorted(groups)
-        firsts = [items[groups[key][0]][1] for key in keys]
+        # A group opens each incident with the earliest capture among its key's events, as one process
+        # handling them in capture order would: a bus may deliver them in another order (a redelivery).
+        firsts = [min((items[i][1] for i in groups[key]), key=lambda o: o.at) for key in keys]
         # A case waiting to be filed has no deadlines yet: filing dispatches it and arms them.
         deadlines = [_deadlines(o) if o.state is IncidentState.DISPATCHED else {} for o in firsts]
         async with self.pool.acquire() as conn, conn.transaction():
@@ -91,6 +93,7 @@ class EventRepository(Repository):
             incident_of: dict[str, tuple[uuid.UUID, bool]] = {
                 r["dedup_key"]: (r["id"], r["inserted"]) for r in rows
             }
+            await _rearm_taken_over(conn, rows, dict(zip(keys, firsts, strict=True)))
             # Opened incidents get their log rows and timers in input order, as one by one they would.
             opened = sorted(
                 (
@@ -189,8 +192,10 @@ class EventRepository(Repository):
     async def update(
         self, event_id: uuid.UUID, person_count: int | None, confidence: float, ended_at: datetime | None
     ) -> None:
-        """Refresh an event while its episode lasts: peak count, best confidence, end time."""
-        await self.pool.execute(
+        """Refresh an event while its episode lasts: peak count, best confidence, end time.
+
+        Raises NotFound when the event is not stored (yet: a bus may deliver its END before its START)."""
+        status = await self.pool.execute(
             "UPDATE events SET person_count = GREATEST(person_count, $2),"
             " confidence = GREATEST(confidence, $3), ended_at = COALESCE($4, ended_at) WHERE id = $1",
             event_id,
@@ -198,9 +203,12 @@ class EventRepository(Repository):
             confidence,
             ended_at,
         )
+        if status == "UPDATE 0":
+            raise NotFound(f"no event {event_id}")
 
-    async def update_many(self, updates: Sequence[EventUpdate]) -> None:
-        """``update`` for many events in one statement and transaction (one WAL flush for all)."""
+    async def update_many(self, updates: Sequence[EventUpdate]) -> set[uuid.UUID]:
+        """``update`` for many events in one statement and transaction (one WAL flush for all); returns the
+        ids of those not stored."""
         merged: dict[uuid.UUID, EventUpdate] = {}
         for event_id, count, confidence, ended_at in updates:
             # One row per event: UPDATE … FROM would apply only one of two rows for the same event.
@@ -208,16 +216,17 @@ class EventRepository(Repository):
             peak = count if c0 is None else c0 if count is None else max(c0, count)
             merged[event_id] = (event_id, peak, max(f0, confidence), ended_at or e0)
         rows = list(merged.values())
-        await self.pool.execute(
+        found = await self.pool.fetch(
             "UPDATE events e SET person_count = GREATEST(e.person_count, u.person_count),"
             " confidence = GREATEST(e.confidence, u.confidence), ended_at = COALESCE(u.ended_at, e.ended_at)"
             " FROM unnest($1::uuid[], $2::integer[], $3::real[], $4::timestamptz[])"
-            " AS u(id, person_count, confidence, ended_at) WHERE e.id = u.id",
+            " AS u(id, person_count, confidence, ended_at) WHERE e.id = u.id RETURNING e.id",
             [r[0] for r in rows],
             [r[1] for r in rows],
             [r[2] for r in rows],
             [r[3] for r in rows],
         )
+        return set(merged) - {r["id"] for r in found}
 
     async def incidents_of(self, event_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, uuid.UUID]:
         """The incident of each of these events that is stored already; the others are left out."""
@@ -226,6 +235,15 @@ class EventRepository(Repository):
         )
         return {row["id"]: row["incident_id"] for row in rows}
 
+    async def summary(self, event_id: uuid.UUID) -> dict[str, Any] | None:
+        """What a subscriber to the camera's events is told: kind, camera, zone, start, confidence, count."""
+        row = await self.pool.fetchrow(
+            "SELECT id, kind, camera_id, zone_name, started_at, confidence, person_count FROM events"
+            " WHERE id = $1",
+            event_id,
+        )
+        return dict(row) if row is not None else None
+
     async def incident_of(self, event_id: uuid.UUID) -> uuid.UUID:
         incident_id: uuid.UUID | None = await self.pool.fetchval(
             "SELECT incident_id FROM events WHERE id = $1", event_id
@@ -233,6 +251,26 @@ class EventRepository(Repository):
         if incident_id is None:
             raise NotFound(f"no event {event_id}")
         return incident_id
+
+
+async def _rearm_taken_over(
+    conn: asyncpg.Connection, rows: Sequence[asyncpg.Record], openings: dict[str, IncidentOpening]
+) -> None:
+    """Move the pending timers of incidents whose opening an earlier event took over to its deadlines."""
+    due: list[tuple[uuid.UUID, str, datetime]] = []
+    for row in rows:
+        opening = openings[row["dedup_key"]]
+        taken = (
+            not row["inserted"]
+            and row["opened_at"] == opening.at
+            and row["version"] == 1
+            and row["state"] == opening.state.value
+        )
+        if taken:
+            due += [(row["id"], kind, row[f"{kind}_by"]) for kind in ("accept", "arrive", "resolve")]
+    due = [d for d in due if d[2] is not None]
+    if due:
+        await conn.execute(_REARM_TIMERS, *(list(column) for column in zip(*due, strict=True)))
 
 
 def _deadlines(opening: IncidentOpening) -> dict[str, datetime]:
@@ -282,6 +320,37 @@ def _opening_log(incident_id: uuid.UUID, opening: IncidentOpening) -> list[tuple
     ]
 
 
+# Events reach the store out of capture order when a bus redelivers (a commit cut off by a database
+# outage, a restarted centre): an event captured before the open incident's opening moves the opening back
+# to its capture time, as if it had come first. While nobody has touched the incident (version 1: no step,
+# no escalation) and it was filed the way the earlier event would file it, the earlier event's routing
+# replaces the opening's (who was on duty then, its deadlines, its camera and ground point); otherwise
+# only opened_at moves, and what people did stands. The incident's log keeps when it was first recorded.
+_TAKE_OVER = (
+    "(EXCLUDED.opened_at < incidents.opened_at AND incidents.version = 1 AND NOT incidents.late"
+    " AND incidents.state = EXCLUDED.state)"
+)
+_OPENING = (
+    "severity",
+    "tier",
+    "department",
+    "category_code",
+    "grid_code",
+    "grid_match",
+    "chain",
+    "lon",
+    "lat",
+    "located_by",
+    "camera_id",
+    "title",
+    "assignee_id",
+    "assignee_name",
+    "assignee_phone",
+    "duty",
+    "accept_by",
+    "arrive_by",
+    "resolve_by",
+)
 # Each statement takes one array per column (unnest), so a group of any size is one round trip per table;
 # jsonb travels as text because the connection's jsonb codec does not reach inside arrays.
 _UPSERT_INCIDENTS = (
@@ -301,8 +370,11 @@ _UPSERT_INCIDENTS = (
     " accept_by, arrive_by, resolve_by, state)"
     " ON CONFLICT (dedup_key) WHERE gridwatch_open_state(state)"
     " DO UPDATE SET event_count = incidents.event_count + EXCLUDED.event_count,"
-    " last_seen_at = GREATEST(incidents.last_seen_at, EXCLUDED.last_seen_at), updated_at = now()"
-    " RETURNING id, dedup_key, (xmax = 0) AS inserted"
+    " last_seen_at = GREATEST(incidents.last_seen_at, EXCLUDED.last_seen_at), updated_at = now(),"
+    " opened_at = LEAST(incidents.opened_at, EXCLUDED.opened_at), "
+    + ", ".join(f"{c} = CASE WHEN {_TAKE_OVER} THEN EXCLUDED.{c} ELSE incidents.{c} END" for c in _OPENING)
+    + " RETURNING id, dedup_key, (xmax = 0) AS inserted, opened_at, state, version, accept_by, arrive_by,"
+    " resolve_by"
 )
 _INSERT_LOG = (
     "INSERT INTO incident_log (incident_id, from_state, to_state, action, actor, at, note)"
@@ -331,4 +403,13 @@ _INSERT_OUTBOX = (
     "INSERT INTO outbox (topic, incident_id, payload)"
     " SELECT topic, incident_id, payload::jsonb FROM unnest($1::text[], $2::uuid[], $3::text[])"
     " WITH ORDINALITY AS t(topic, incident_id, payload, n) ORDER BY n"
+)
+# A pending timer moves to the incident's new deadline; a deadline the incident did not have gets its timer.
+_REARM_TIMERS = (
+    "WITH due AS (SELECT * FROM unnest($1::uuid[], $2::text[], $3::timestamptz[]) AS u(incident_id, kind,"
+    " due_at)), moved AS (UPDATE timers t SET due_at = due.due_at FROM due WHERE t.incident_id ="
+    " due.incident_id AND t.kind = due.kind AND t.fired_at IS NULL AND t.cancelled_at IS NULL RETURNING"
+    " t.incident_id, t.kind) INSERT INTO timers (incident_id, kind, due_at) SELECT incident_id, kind, due_at"
+    " FROM due WHERE NOT EXISTS (SELECT 1 FROM timers t WHERE t.incident_id = due.incident_id AND t.kind ="
+    " due.kind) ORDER BY kind"
 )

@@ -57,7 +57,8 @@ class Intake:
         self.camera_events = (
             CameraEventHandler(camera_events, self.report, store, bell) if camera_events is not None else None
         )
-        #: Raise, not drop, a clip that cannot be stored now: a link that redelivers (api/nats) retries it.
+        #: Raise, not drop, a clip (or an UPDATE or END) that cannot be stored now: a link that redelivers
+        #: (api/nats) retries it.
         self.retry_clips = False
         #: Low on space (router/centre/retention.py): new clips are refused and counted; None: always stored.
         self.storage: StorageGuard | None = None
@@ -81,7 +82,12 @@ class Intake:
         """Route a new event and record it; later phases of the same episode only refresh the stored event."""
         event = report.event
         if report.phase is not EventPhase.START:
-            await self._writer.update(event.id, event.person_count, event.confidence, event.ended_at)
+            try:
+                await self._writer.update(event.id, event.person_count, event.confidence, event.ended_at)
+            except NotFound:
+                if self.retry_clips:  # a redelivering link brings it back once its START is stored
+                    raise
+                logger.debug("%s of event %s, which is not stored", report.phase.value, event.id)
             return None
         draft = self._routing.route(event, at=event.started_at)
         incident_id, created = await self._writer.record(event, draft.opening(), report.evidence)

@@ -107,8 +107,9 @@ class Notifier:
             delivered += await self._deliver_channel(channel)
         return delivered
 
-    async def _notice(self, row: ClaimedDelivery) -> Notice:
-        return Notice.of(row.outbox_id, row.topic, await self._incidents.get(row.incident_id))
+    async def _notice(self, row: ClaimedDelivery, channel: Channel | None = None) -> Notice:
+        notice = Notice.of(row.outbox_id, row.topic, await self._incidents.get(row.incident_id))
+        return notice.linked(channel.case_url if channel is not None else None)
 
     async def _deliver_channel(self, channel: Channel) -> int:
         now = self._clock.now()
@@ -120,7 +121,7 @@ class Notifier:
         delivered = 0
         rows = await self._deliveries.claim(channel.name, now, lease_s=self._lease_s)
         for index, row in enumerate(rows):
-            notice = await self._notice(row)
+            notice = await self._notice(row, channel)
             answer = await self._post(channel, channel_body(channel.kind, notice), str(notice.outbox_id))
             if answer.outcome is Outcome.RATE_LIMITED:
                 self._enter_digest(channel, answer)
@@ -138,7 +139,7 @@ class Notifier:
         )
         groups: dict[str, list[tuple[ClaimedDelivery, Notice]]] = {}
         for row in rows:
-            notice = await self._notice(row)
+            notice = await self._notice(row, channel)
             groups.setdefault(notice.digest_group, []).append((row, notice))
         delivered = 0
         pending = list(groups.items())

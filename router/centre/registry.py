@@ -33,6 +33,13 @@ class CameraRegistry:
         await self._routing.load()
         await self._analysis.send(RunCamera(camera))
 
+    async def save_many(self, cameras: list[Camera]) -> None:
+        """Create or replace several cameras at once (a GB/T 28181 catalog): one routing reload for all."""
+        await self._store.cameras.upsert(cameras)
+        await self._routing.load()
+        for camera in cameras:
+            await self._analysis.send(RunCamera(camera))
+
     async def remove(self, camera_id: str) -> bool:
         """Stop and forget a camera; False when there is none. Its events and incidents stay."""
         if not await self._store.cameras.delete(camera_id):

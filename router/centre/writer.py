@@ -10,7 +10,7 @@ from datetime import datetime
 from models.batching import MicroBatcher
 from models.incidents import IncidentOpening
 from models.records import Event, EvidenceBlob
-from models.store import TRANSIENT_DB_ERRORS, Recording
+from models.store import TRANSIENT_DB_ERRORS, NotFound, Recording
 from models.store.events import EventRepository, EventUpdate
 
 
@@ -42,7 +42,7 @@ class EventWriter:
             fail_batch_on=TRANSIENT_DB_ERRORS,
         )
         # Every episode's END (and UPDATE) refreshes its event: grouped too, or they would cost a commit each.
-        self._updates: MicroBatcher[EventUpdate, None] = MicroBatcher(
+        self._updates: MicroBatcher[EventUpdate, bool] = MicroBatcher(
             self._update_group, self._update_one, name="event-updates", max_batch=max_batch
         )
 
@@ -62,15 +62,22 @@ class EventWriter:
     async def update(
         self, event_id: uuid.UUID, person_count: int | None, confidence: float, ended_at: datetime | None
     ) -> None:
-        """Refresh a stored event (``EventRepository.update``) in a group commit; returns once committed."""
-        await self._updates.submit((event_id, person_count, confidence, ended_at))
+        """Refresh a stored event (``EventRepository.update``) in a group commit; returns once committed.
 
-    async def _update_group(self, items: list[EventUpdate]) -> list[None]:
-        await self._events.update_many(items)
-        return [None] * len(items)
+        Raises NotFound when the event is not stored: its START failed, or a bus delivered this first."""
+        if not await self._updates.submit((event_id, person_count, confidence, ended_at)):
+            raise NotFound(f"no event {event_id}")
 
-    async def _update_one(self, item: EventUpdate) -> None:
-        await self._events.update(*item)
+    async def _update_group(self, items: list[EventUpdate]) -> list[bool]:
+        missing = await self._events.update_many(items)
+        return [item[0] not in missing for item in items]
+
+    async def _update_one(self, item: EventUpdate) -> bool:
+        try:
+            await self._events.update(*item)
+        except NotFound:
+            return False
+        return True
 
     async def record(
         self, event: Event, opening: IncidentOpening, evidence: Sequence[EvidenceBlob] = ()

@@ -16,6 +16,10 @@ class Channel:
     kind: str  # webhook | wecom | dingtalk
     url: str
     secret: str | None = None
+    #: Requests allowed in any minute (chat robots; None: no limit of ours).
+    per_minute: int | None = None
+    #: The console's address; messages link to each case there (site.public_url).
+    case_url: str | None = None
 
 
 def channels_from_targets(targets: Sequence[NotificationTarget], environ: Mapping[str, str]) -> list[Channel]:
@@ -33,9 +37,13 @@ def channels_from_targets(targets: Sequence[NotificationTarget], environ: Mappin
             secret = env(target.secret_env) if target.secret_env else None
             channels.append(Channel(f"webhook:{digest}", "webhook", target.url, secret))
         elif isinstance(target, WeComTarget):
-            channels.append(Channel(f"wecom:{target.webhook_url_env}", "wecom", env(target.webhook_url_env)))
+            url = env(target.webhook_url_env)
+            channels.append(
+                Channel(f"wecom:{target.webhook_url_env}", "wecom", url, None, target.messages_per_minute)
+            )
         elif isinstance(target, DingTalkTarget):
             secret = env(target.secret_env) if target.secret_env else None
             name = f"dingtalk:{target.webhook_url_env}"
-            channels.append(Channel(name, "dingtalk", env(target.webhook_url_env), secret))
+            url = env(target.webhook_url_env)
+            channels.append(Channel(name, "dingtalk", url, secret, target.messages_per_minute))
     return channels

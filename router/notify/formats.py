@@ -7,7 +7,9 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from models.records import EventKind
 from router.notify.notice import Notice
+from router.pipeline import KIND_TITLES
 
 _SEVERITY = {1: "低", 2: "中", 3: "高", 4: "紧急"}
 _TOPIC = {
@@ -17,6 +19,8 @@ _TOPIC = {
     "incident.verified": "复核通过",
     "incident.reopened": "复核未通过，已重新打开",
 }
+#: An update that ends the case says so (the chat robots send no other update).
+_ENDED = {"closed": "已结案", "rejected": "不予立案"}
 _TZ = ZoneInfo("Asia/Shanghai")
 
 
@@ -37,6 +41,8 @@ def webhook_body(notice: Notice) -> dict[str, Any]:
             "lonlat": list(notice.lonlat),
             "opened_at": notice.opened_at.isoformat(),
             "accept_by": notice.accept_by.isoformat() if notice.accept_by else None,
+            "resolve_by": notice.resolve_by.isoformat() if notice.resolve_by else None,
+            "url": notice.link,
             "event_count": notice.event_count,
             "late": notice.late,
             "assignee": _assignee(notice),
@@ -53,19 +59,40 @@ def _assignee(notice: Notice) -> dict[str, str | None] | None:
 def markdown(notice: Notice, tz: ZoneInfo = _TZ) -> str:
     """A card for a phone screen: what, where, how bad, who must act and by when."""
     lines = [
-        f"### {_TOPIC.get(notice.topic, notice.topic)}：{notice.title}" + (" ⚠超时" if notice.late else ""),
-        f"> 状态：{notice.state}　等级：{_SEVERITY.get(notice.severity, notice.severity)}",
-        f"> 地点：{notice.place}（{notice.grid_code or notice.unit_code}）",
+        f"### {_headline(notice)}：{notice.title}" + (" ⚠超时" if notice.late else ""),
+        f"> 类型：{kind_title(notice.kind)}　状态：{notice.state}"
+        f"　等级：{_SEVERITY.get(notice.severity, notice.severity)}",
+        f"> 地点：{notice.place}（网格 {notice.grid_code or notice.unit_code}）",
         f"> 坐标：{notice.lonlat[0]:.6f}, {notice.lonlat[1]:.6f}",
         f"> 主管部门：{notice.department}",
         f"> 发现：{_local(notice.opened_at, tz)}，累计 {notice.event_count} 次",
     ]
     if notice.accept_by is not None:
         lines.append(f"> 签收时限：{_local(notice.accept_by, tz)}")
+    if notice.resolve_by is not None:
+        lines.append(f"> 办结时限：{_local(notice.resolve_by, tz)}")
     if notice.assignee_name:
         mention = f" @{notice.assignee_phone}" if notice.assignee_phone else ""
         lines.append(f"> 责任人：{notice.assignee_name}{mention}")
+    else:
+        lines.append("> 责任人：未分派")
+    if notice.link:
+        lines.append(f"> [查看案件]({notice.link})")
     return "\n".join(lines)
+
+
+def _headline(notice: Notice) -> str:
+    if notice.topic == "incident.updated" and notice.state in _ENDED:
+        return _ENDED[notice.state]
+    return _TOPIC.get(notice.topic, notice.topic)
+
+
+def kind_title(kind: str) -> str:
+    """The kind as a group reads it (占道, 火情…), its code when unknown."""
+    try:
+        return KIND_TITLES.get(EventKind(kind), kind)
+    except ValueError:
+        return kind
 
 
 def wecom_body(notice: Notice) -> dict[str, Any]:
@@ -93,7 +120,9 @@ def digest_markdown(group: str, notices: Sequence[Notice], tz: ZoneInfo = _TZ) -
     for notice in latest.values():
         who = notice.assignee_name or "未分派"
         late = " ⚠超时" if notice.late else ""
-        lines.append(f"- {notice.title}｜{notice.state}{late}｜{who}｜{_local(notice.opened_at, tz)}")
+        due = f"｜时限 {_local(notice.accept_by, tz)}" if notice.accept_by else ""
+        line = f"- {notice.title}｜{notice.state}{late}｜{who}｜{_local(notice.opened_at, tz)}{due}"
+        lines.append(f"{line}｜[查看]({notice.link})" if notice.link else line)
     return "\n".join(lines)
 
 

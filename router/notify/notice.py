@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from models.incidents import Incident
@@ -31,6 +31,9 @@ class Notice:
     assignee_name: str | None
     assignee_phone: str | None
     accept_by: datetime | None = None
+    resolve_by: datetime | None = None
+    #: Where the case opens in the centre's console, when the site names its address (site.public_url).
+    link: str | None = None
 
     @property
     def digest_group(self) -> str:
@@ -59,4 +62,11 @@ class Notice:
             assignee_name=incident.assignee_name,
             assignee_phone=incident.assignee_phone,
             accept_by=incident.accept_by,
+            resolve_by=incident.resolve_by,
         )
+
+    def linked(self, base_url: str | None) -> Notice:
+        """This notice with the link to its case in the console at ``base_url`` (unchanged without one)."""
+        if not base_url:
+            return self
+        return replace(self, link=f"{base_url.rstrip('/')}/?incident={self.incident_id}")

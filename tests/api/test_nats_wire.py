@@ -33,7 +33,7 @@ from models.link import (
     ZoneVerdict,
 )
 from models.records import EventKind, EventPhase, EvidenceBlob
-from models.store import Store
+from models.store import NotFound, Store
 from tests.rig import T0, crowd_output, demo_rig
 
 
@@ -142,6 +142,27 @@ async def test_a_redelivered_episode_makes_no_second_incident_or_row(store: Stor
     assert {i.event_count for i in incidents} == {1}
     rows = await store.pool.fetchval("SELECT count(*) FROM evidence")
     assert rows == 5  # two events' snapshot and clean, one clip
+
+
+async def test_an_end_before_its_start_is_refused_for_redelivery_on_a_link_and_dropped_in_one_process(
+    store: Store,
+) -> None:
+    """A redelivery can bring an episode's END before its START: over a link the intake raises NotFound (the
+    link naks it and it comes back after the START), instead of refreshing nothing and acking it."""
+    rig = await demo_rig(store)
+    start, _, end, _ = _episode()
+    with pytest.raises(NotFound):
+        rig.centre.intake.retry_clips = True
+        await rig.centre.intake.handle(end)
+    rig.centre.intake.retry_clips = False
+    assert await rig.centre.intake.handle(end) is None  # one process: its START failed, nothing to wait for
+    await rig.centre.intake.handle(start)
+    rig.centre.intake.retry_clips = True
+    await rig.centre.intake.handle(end)
+    await rig.stop()
+    [incident] = (await store.incidents.page())[0]
+    [event] = await store.incidents.events(incident.id)
+    assert (event.person_count, event.ended_at) == (7, T0 + timedelta(seconds=40))
 
 
 async def test_a_message_cut_off_half_way_is_settled_as_unhandled(store: Store) -> None:

@@ -6,6 +6,7 @@ import json
 import os
 import socket
 import threading
+from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -14,6 +15,7 @@ import pytest
 import yaml
 
 from tests.conftest import DEMO_DIR, REPO, SHARED_MODELS
+from tests.mosquitto import Broker, retained_now, running_broker
 from tests.servers import free_port, run_cli, running_cli, wait_for
 
 pytestmark = pytest.mark.slow
@@ -40,7 +42,7 @@ class HookReceiver(ThreadingHTTPServer):
         super().__init__(("127.0.0.1", 0), Handler)
 
 
-def site_file(tmp_path: Path, vtest: Path, webhook: str | None = None) -> Path:
+def site_file(tmp_path: Path, vtest: Path, webhook: str | None = None, mqtt_port: int | None = None) -> Path:
     site = yaml.safe_load((REPO / "docs" / "site.example.yaml").read_text(encoding="utf-8"))
     camera = site["cameras"][0]
     camera["source"] = str(vtest)  # a local file instead of the example's documentation-range address
@@ -52,17 +54,26 @@ def site_file(tmp_path: Path, vtest: Path, webhook: str | None = None) -> Path:
     site["detectors"] = {
         "person": {"weights": str(SHARED_MODELS / "yolov8n_int8_openvino_model"), "imgsz": 640}
     }
+    if mqtt_port is not None:
+        site["mqtt"] = {"host": "127.0.0.1", "port": mqtt_port, "client_id": "gw-serve"}
     path = tmp_path / "site.yaml"
     path.write_text(yaml.safe_dump(site, allow_unicode=True), encoding="utf-8")
     return path
 
 
-def test_serve_runs_the_configured_site(tmp_path: Path, vtest: Path, db_url: str) -> None:
+@pytest.fixture
+def broker(tmp_path: Path) -> Iterator[Broker]:
+    with running_broker(tmp_path / "broker") as running:
+        yield running
+
+
+def test_serve_runs_the_configured_site(tmp_path: Path, vtest: Path, db_url: str, broker: Broker) -> None:
     if not (SHARED_MODELS / "yolov8n_int8_openvino_model").is_dir():
         pytest.skip(f"{SHARED_MODELS} is not beside the checkout")
     hooks = HookReceiver()
     threading.Thread(target=hooks.serve_forever, daemon=True).start()
-    config = site_file(tmp_path, vtest, webhook=f"http://127.0.0.1:{hooks.server_address[1]}/hook")
+    hook_url = f"http://127.0.0.1:{hooks.server_address[1]}/hook"
+    config = site_file(tmp_path, vtest, webhook=hook_url, mqtt_port=broker.port)
     port = free_port()
     env = {
         **os.environ,
@@ -109,6 +120,12 @@ def test_serve_runs_the_configured_site(tmp_path: Path, vtest: Path, db_url: str
         kpis = httpx.get(f"{base}/api/kpis", params={"by": "township", "format": "xlsx"}, headers=headers)
         assert kpis.status_code == 200 and kpis.content[:2] == b"PK", kpis.text[:200]
         assert 'src="/static/kpis.js"' in httpx.get(f"{base}/kpis", timeout=5).text
+        # MQTT (the site's mqtt:): the centre and its camera are "online", retained for late subscribers.
+        camera_topic = "gridwatch/cam-dongguan-road/available"
+        retained = retained_now(broker.port, ["gridwatch/available", camera_topic])
+        assert retained == {"gridwatch/available": b"online", camera_topic: b"online"}, broker.log()[-2000:]
+    # Stopped, the centre said goodbye: "offline" is what a dashboard now finds.
+    assert retained_now(broker.port, ["gridwatch/available"]) == {"gridwatch/available": b"offline"}
 
 
 @pytest.mark.parametrize("secret", [None, "changeme", "short-but-not-default"])

@@ -19,6 +19,7 @@ from models.config import (
     FireZone,
     LineZone,
     MountConfig,
+    MqttSection,
     OccupationZone,
     OnvifConfig,
     PersonDetectorConfig,
@@ -30,6 +31,7 @@ from models.config import (
     config_problems,
     describe_errors,
 )
+from models.config.gb28181 import Gb28181Section, GbAlarmRule, GbUpperSection
 from models.config.hints import document_path, reachable_models
 from models.config.metrics import MetricsSection
 from models.config.policies import (
@@ -80,6 +82,7 @@ CAMERA_KEYS = [
     ("onvf", "onvif"),
 ]
 # (the model the key is written in, text of the example, replaced by, where the key is, the key meant)
+_GB = "gb28181:\n  platform_id: '34020000002000000001'\n  domain: '3402000000'\n  password: ${GB_PASSWORD}\n"
 DID_YOU_MEAN: list[tuple[type[BaseModel], str, str, str, str]] = [
     (SiteConfig, "clips:\n", "clip:\n", "clip", "clips"),
     (SiteSection, "  timezone: Asia", "  time_zone: Asia", "site.time_zone", "timezone"),
@@ -129,9 +132,18 @@ DID_YOU_MEAN: list[tuple[type[BaseModel], str, str, str, str]] = [
     (CameraEventRuleConfig, "clips:\n",
      "camera_events:\n  - {topic: 'tns1:VideoSource/SignalLoss', kind: attach, state_itme: State}\nclips:\n",
      "camera_events[0].state_itme", "state_item"),
+    (MqttSection, "clips:\n", "mqtt: {host: broker.example, topic_prefx: gw}\nclips:\n", "mqtt.topic_prefx",
+     "topic_prefix"),
     (SignInSection, "  max_failures: 20", "  max_failure: 20", "sign_in.max_failure", "max_failures"),
     (MetricsSection, "  api_key_env: GRIDWATCH_METRICS_KEY", "  api_key_evn: GRIDWATCH_METRICS_KEY",
      "metrics.api_key_evn", "api_key_env"),
+    (Gb28181Section, "clips:\n", f"{_GB}  keepalive: 60\nclips:\n", "gb28181.keepalive", "keepalive_s"),
+    (GbAlarmRule, "clips:\n", f"{_GB}  alarms:\n    - {{method: 5, kind: crowd, knd: crowd}}\nclips:\n",
+     "gb28181.alarms[0].knd", "kind"),
+    (GbUpperSection, "clips:\n",
+     f"{_GB}  upper: {{id: '34010000002000000001', domain: '3401000000', host: 192.0.2.1, "
+     "password: '${UP}', "
+     "prot: 5060}\nclips:\n", "gb28181.upper.prot", "port"),
 ]  # fmt: skip
 
 

@@ -20,18 +20,18 @@ def _script(seed: int) -> list[tuple[int, str, timedelta, bool, bool]]:
     """(event number, dedup key, offset from T0, with evidence, with arrive/resolve deadlines) per event.
 
     Offsets go backwards now and then: last_seen_at must be the latest, not the last, of a key's events.
+    Each key's first event is its earliest, so no later one moves the opening back (what that does is
+    tested below).
     """
     rng = random.Random(seed)
-    return [
-        (
-            n,
-            f"k{rng.randrange(6)}",
-            timedelta(seconds=rng.randrange(-30, 300)),
-            rng.random() < 0.4,
-            n % 3 == 0,
-        )
-        for n in range(40)
-    ]
+    script: list[tuple[int, str, timedelta, bool, bool]] = []
+    for n in range(40):
+        key = f"k{rng.randrange(6)}"
+        offset = timedelta(seconds=rng.randrange(-30, 300))
+        if all(key != k for _, k, *_ in script):
+            offset = timedelta(seconds=-60 + n)
+        script.append((n, key, offset, rng.random() < 0.4, n % 3 == 0))
+    return script
 
 
 def _items(
@@ -210,3 +210,93 @@ async def test_a_failing_group_stores_nothing(store: Store) -> None:
     )
     assert dict(counts) == {"incidents": 1, "events": 1, "outbox": 1, "old_count": 1}
     assert await store.events.record_many([]) == []
+
+
+def _routed(key: str, seconds: int, assignee: str, **deadlines: timedelta) -> Recording:
+    at = T0 + timedelta(seconds=seconds)
+    opening = replace(
+        crowd_opening(key, at),
+        camera_id=f"cam-{seconds}",
+        assignee_id=assignee,
+        deadlines={kind: at + after for kind, after in deadlines.items()},
+    )
+    return (crowd_event(at), opening, [])
+
+
+async def _opening(store: Store, incident_id: uuid.UUID) -> tuple[object, ...]:
+    incident = await store.incidents.get(incident_id)
+    timers = [(t.kind, t.due_at) for t in await store.timers.of_incident(incident_id)]
+    return (
+        incident.opened_at,
+        incident.camera_id,
+        incident.assignee_id,
+        incident.accept_by,
+        incident.resolve_by,
+        incident.event_count,
+        incident.last_seen_at,
+        sorted(timers),
+    )
+
+
+async def test_an_event_captured_before_its_incident_opened_moves_the_opening_back(store: Store) -> None:
+    """A redelivery can commit a key's events out of capture order: one at a time or in one group, the
+    incident ends opened by its earliest event, with who was on duty then and deadlines from its capture."""
+    await store.grids.replace([sample_grid()])
+    late = {"resolve": timedelta(hours=4)}
+    one_by_one = [
+        await store.events.record(*_routed("apart", 60, "w002", **late)),
+        await store.events.record(*_routed("apart", 0, "w001", **late)),
+        await store.events.record(*_routed("apart", 30, "w003", **late)),
+    ]
+    incident_id = one_by_one[0][0]
+    assert one_by_one == [(incident_id, True), (incident_id, False), (incident_id, False)]
+    grouped = await store.events.record_many(
+        [_routed("together", s, f"w00{n}", **late) for n, s in ((2, 60), (1, 0), (3, 30))]
+    )
+    in_order = await store.events.record_many([_routed("in-order", s, "w001", **late) for s in (0, 30, 60)])
+
+    expected = (
+        T0,
+        "cam-0",
+        "w001",
+        T0 + timedelta(minutes=10),
+        T0 + timedelta(hours=4),
+        3,
+        T0 + timedelta(seconds=60),
+        [("accept", T0 + timedelta(minutes=10)), ("resolve", T0 + timedelta(hours=4))],
+    )
+    assert await _opening(store, incident_id) == expected
+    assert await _opening(store, grouped[0][0]) == expected
+    assert await _opening(store, in_order[0][0]) == expected
+    assert grouped[0][1] and not grouped[1][1]  # "opened now" stays with the first event handled
+
+
+async def test_once_someone_acted_an_earlier_event_moves_only_the_opening_time(store: Store) -> None:
+    await store.grids.replace([sample_grid()])
+    incident_id, _ = await store.events.record(*_routed("acted", 60, "w002"))
+    incident = await store.incidents.get(incident_id)
+    await store.pool.execute("UPDATE incidents SET version = version + 1 WHERE id = $1", incident_id)
+
+    await store.events.record(*_routed("acted", 0, "w001"))
+    after = await store.incidents.get(incident_id)
+    assert after.opened_at == T0
+    assert (after.assignee_id, after.camera_id, after.accept_by) == (
+        "w002",
+        "cam-60",
+        incident.accept_by,
+    )
+    assert [t.due_at for t in await store.timers.of_incident(incident_id)] == [incident.accept_by]
+
+    # A case waiting for review is not taken over by an event that would have filed it on its own.
+    waiting = replace(
+        _routed("waiting", 60, "w002")[1], state=IncidentState.REPORTED, accept_by=None, assignee_id=None
+    )
+    waiting_id, _ = await store.events.record(crowd_event(T0 + timedelta(seconds=60)), waiting, [])
+    await store.events.record(*_routed("waiting", 0, "w001"))
+    held = await store.incidents.get(waiting_id)
+    assert (held.opened_at, held.state, held.accept_by, held.assignee_id) == (
+        T0,
+        IncidentState.REPORTED,
+        None,
+        None,
+    )

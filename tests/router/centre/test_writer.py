@@ -10,7 +10,7 @@ from dataclasses import replace
 import asyncpg
 import pytest
 
-from models.store import Recording, Store
+from models.store import NotFound, Recording, Store
 from models.store.events import EventRepository
 from router.centre.writer import EventWriter
 from tests.models.store.samples import crowd_event, crowd_opening, sample_grid
@@ -155,3 +155,19 @@ async def test_updates_share_commits_and_keep_the_peaks(store: Store, writer: Ev
     assert first["ended_at"] == ended
     assert all(rows[e.id]["ended_at"] == ended for e in events)
     assert all(rows[e.id]["person_count"] >= 9 for e in events[1:])
+
+
+async def test_an_update_before_its_event_is_stored_says_so(store: Store, writer: EventWriter) -> None:
+    """A bus may deliver an END before its START (a START's commit cut off and redelivered later): the
+    writer says NotFound, for the link to redeliver it, instead of refreshing nothing and acking."""
+    stored, missing = crowd_event(), crowd_event()
+    await writer.record(stored, crowd_opening("k"))
+    outcomes = await asyncio.gather(
+        writer.update(stored.id, 7, 0.9, None),
+        writer.update(missing.id, 7, 0.9, None),
+        return_exceptions=True,
+    )
+    assert outcomes[0] is None and isinstance(outcomes[1], NotFound)
+    with pytest.raises(NotFound):
+        await store.events.update(missing.id, 7, 0.9, None)
+    assert await store.pool.fetchval("SELECT person_count FROM events WHERE id = $1", stored.id) == 7

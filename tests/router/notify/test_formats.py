@@ -105,6 +105,11 @@ def test_backoff_jitter_only_shortens() -> None:
         (200, b'{"errcode":0,"errmsg":"ok"}', Outcome.DELIVERED),
         (200, b'{"errcode":45009,"errmsg":"api freq out of limit"}', Outcome.RATE_LIMITED),
         (200, b'{"errcode":130101,"errmsg":"send too fast"}', Outcome.RATE_LIMITED),
+        (
+            200,
+            b'{"errcode":660026,"errmsg":"send too fast, exceed 20 times per minute"}',
+            Outcome.RATE_LIMITED,
+        ),
         (200, b'{"errcode":310000,"errmsg":"sign not match"}', Outcome.REJECTED),
         (429, b"", Outcome.RATE_LIMITED),
         (503, b"", Outcome.RETRY),

@@ -1,8 +1,14 @@
-"""A real gridwatch API on loopback, in its own thread and event loop, for schema-driven fuzzing."""
+"""A real gridwatch system with its database, for schema-driven fuzzing of its API, called in-process.
+
+The system runs in its own thread and event loop (tests/servers.py); the fuzzer hands each request to that
+loop through an ASGI client, so no socket, HTTP parser or connection set-up is paid per case.
+"""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
+from typing import Any
 
 import httpx
 import pytest
@@ -12,7 +18,7 @@ from api.wiring import System
 from models.clock import ManualClock
 from models.db import Database
 from tests.rig import T0, NoDetector, crowd_output
-from tests.servers import in_process_api
+from tests.servers import InProcessApi, in_process_api
 
 CASES: list[str] = []
 
@@ -25,8 +31,25 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
         )
 
 
+class InProcess:
+    """Send requests to the served app on its own event loop."""
+
+    def __init__(self, api: InProcessApi) -> None:
+        self.api = api
+        self.client = httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=api.system.app), base_url="http://gridwatch", timeout=10
+        )
+
+    def send(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
+        future = asyncio.run_coroutine_threadsafe(self.client.request(method, url, **kwargs), self.api.loop)
+        return future.result(30)
+
+    def close(self) -> None:
+        asyncio.run_coroutine_threadsafe(self.client.aclose(), self.api.loop).result(10)
+
+
 @pytest.fixture(scope="module")
-def api_base(postgres: Database) -> Iterator[str]:
+def served(postgres: Database) -> Iterator[InProcess]:
     async def one_incident(system: System) -> None:
         await system.centre.intake.handle(crowd_output(100))
 
@@ -39,12 +62,12 @@ def api_base(postgres: Database) -> Iterator[str]:
         start_cameras=False,
         prepare=one_incident,
     ) as api:
-        yield api.base
+        caller = InProcess(api)
+        yield caller
+        caller.close()
 
 
 @pytest.fixture(scope="module")
-def command_token(api_base: str) -> str:
-    r = httpx.post(
-        f"{api_base}/api/auth/token", json={"username": "command", "password": DEMO_PASSWORD}, timeout=10
-    )
+def command_token(served: InProcess) -> str:
+    r = served.send("POST", "/api/v1/auth/token", json={"username": "command", "password": DEMO_PASSWORD})
     return str(r.json()["access_token"])
