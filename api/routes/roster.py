@@ -208,7 +208,7 @@ async def remove_absence(
 ) -> None:
     # The id is parsed after the post check, so a caller without the post learns nothing from a 422.
     _manager(principal)
-    if not absence_id.isdigit() or len(absence_id) > 18:
+    if not (absence_id.isascii() and absence_id.isdigit()) or len(absence_id) > 18:
         raise HTTPException(404, f"no absence {absence_id!r}")
     try:
         removed = await desk.remove_absence(
