@@ -8,7 +8,20 @@ from fastapi.staticfiles import StaticFiles
 from api import errors, versioning
 from api.audit_trail import AuditChanges
 from api.deps import AppContext
-from api.routes import auth, evidence, grids, incidents, kpis, live, meta, pages, registry, roster, storage
+from api.routes import (
+    auth,
+    evidence,
+    grids,
+    incidents,
+    kpis,
+    links,
+    live,
+    meta,
+    pages,
+    registry,
+    roster,
+    storage,
+)
 from api.routes.auth_sessions import router as sessions_router
 from api.security_headers import SecurityHeaders
 
@@ -27,6 +40,7 @@ def create_app(context: AppContext) -> FastAPI:
     app.include_router(roster.router)
     app.include_router(storage.router)
     app.include_router(sessions_router)
+    app.include_router(links.router)
     app.mount("/static", StaticFiles(directory=pages.STATIC_DIR), name="static")
     app.add_middleware(AuditChanges)
     app.add_middleware(SecurityHeaders)

@@ -20,6 +20,7 @@ from api.webrtc import WebRTCHub
 from detect.analysis.node import AnalysisNode
 from ingest.camera_urls import IPNetwork
 from models.clock import Clock, SystemClock
+from models.link_health import LinkHealth
 from models.store import Store
 from router.centre.casework import Casework
 from router.centre.feed import Broadcaster, OutboxRelay
@@ -50,6 +51,8 @@ class AppContext:
     rosters: RosterDesk | None = None
     #: Evidence retention: held, free space, whether clips are paused (router/centre/retention.py).
     retention: Retention | None = None
+    #: The county link's health (api/nats/health.py), or serve's one local township (api/health.py).
+    link_health: LinkHealth | None = None
 
 
 def context(request: Request) -> AppContext:

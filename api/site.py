@@ -14,7 +14,14 @@ from api.mqtt import MqttSettings
 from api.problems import UsageProblem
 from detect.analysis.clips import POST_SECONDS, PRE_SECONDS
 from models.camera_events import CameraEventTable
-from models.config import ConfigError, DetectorsSection, SignInSection, load_policies_file, load_site_config
+from models.config import (
+    ConfigError,
+    DetectorsSection,
+    LinkSection,
+    SignInSection,
+    load_policies_file,
+    load_site_config,
+)
 from models.config.gb28181 import Gb28181Section
 from models.records import Camera, Grid, Shift
 from models.secrets import expand_secret
@@ -77,6 +84,8 @@ class SiteData:
     metrics_key: str | None = None
     #: The site's ``gb28181:`` section: GB/T 28181 devices, alarms and the county platform above.
     gb28181: Gb28181Section | None = None
+    #: How the county centre watches the townships' links (the site's ``link:`` section).
+    link: LinkSection = field(default_factory=LinkSection)
 
 
 def demo_video() -> Path:
@@ -152,6 +161,7 @@ def configured_site(path: Path) -> tuple[SiteData, DetectorsSection]:
         sign_in=config.sign_in,
         metrics_key=metrics_key(config.metrics.api_key_env),
         gb28181=config.gb28181,
+        link=config.link,
     )
     return site, config.detectors
 

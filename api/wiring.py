@@ -28,6 +28,7 @@ from fastapi import FastAPI
 from api.app import create_app
 from api.auth import AuthConfig
 from api.deps import AppContext
+from api.health import LocalHealth
 from api.link import InProcessLink
 from api.mqtt import CameraStates, MqttLink, MqttSettings, analysed_cameras
 from api.webrtc import WebRTCHub
@@ -43,7 +44,9 @@ from ingest.offline import OfflineWatch
 from models.camera_events import CameraEventTable
 from models.clock import Clock, SystemClock
 from models.config.gb28181 import Gb28181Section
+from models.gb28181 import SOURCE_SCHEME
 from models.link import CommandSink, EventSink
+from models.link_health import LinkHealth
 from models.records import Camera, EventKind
 from models.secrets import expand_secret
 from models.store import Store
@@ -53,6 +56,7 @@ from router.centre.escalator import Escalator
 from router.centre.feed import Broadcaster, OutboxRelay
 from router.centre.gb28181 import GbDesk, GbService, UpperReporter
 from router.centre.intake import Intake
+from router.centre.links import LinkProblems
 from router.centre.mqtt import MqttRelay
 from router.centre.notifier import Notifier
 from router.centre.registry import CameraRegistry
@@ -71,8 +75,10 @@ from router.verification import CLEAR_WINDOWS
 
 if TYPE_CHECKING:  # serve and demo never load the NATS client: build_node and build_county_centre import it
     from api.nats.commands import Assignment, KvCommands, NodeCommands
+    from api.nats.health import HeartbeatPublisher, LinkMonitor
     from api.nats.leases import CameraLeases
-    from api.nats.link import JetStreamIntake, JetStreamSink
+    from api.nats.link import JetStreamIntake, JetStreamSink, Township
+    from ingest.gb28181.transport import Peer
 
 logger = logging.getLogger(__name__)
 
@@ -283,6 +289,7 @@ def build_app(
     *,
     webrtc: WebRTCHub | None = None,
     camera_subnets: tuple[IPNetwork, ...] = (),
+    link_health: LinkHealth | None = None,
 ) -> FastAPI:
     """The HTTP app over both roles; live video plays what the analysis role last saw."""
     context = AppContext(
@@ -299,6 +306,7 @@ def build_app(
         clock=centre.clock,
         rosters=centre.rosters,
         retention=centre.retention,
+        link_health=link_health or LocalHealth(analysis, centre.clock),
     )
     return create_app(context)
 
@@ -403,6 +411,7 @@ class Node:
     leases: CameraLeases | None = None
     _follow: asyncio.Task[None] | None = None
     _hold: asyncio.Task[None] | None = None
+    heartbeat: HeartbeatPublisher | None = None
 
     async def start(self) -> None:
         """Start analysing: the cameras come from the command bucket, its current state first."""
@@ -426,10 +435,14 @@ class Node:
             self.commands.on_registry = leases.set_cameras
             self._hold = asyncio.create_task(leases.run(acquire, release), name="node-leases")
         self._follow = asyncio.create_task(self.commands.run(), name="node-commands")
+        if self.heartbeat is not None:
+            self.heartbeat.start()
 
     async def stop(self) -> None:
         """Stop following commands, hand the leases back (their cameras stop first), then the cameras: their
         last events and clips still reach the leaf."""
+        if self.heartbeat is not None:
+            await self.heartbeat.stop()
         for task in (self._hold, self._follow):
             if task is not None:
                 task.cancel()
@@ -451,18 +464,27 @@ def build_node(
     node_id: str = "",
     township: str = "",
     lease_s: float | None = None,
+    heartbeat_nats: Any = None,
+    heartbeat_s: float | None = None,
     **analysis_options: Any,
 ) -> Node:
     """``bucket``: the township's command KV (its leaf's mirror); ``assignment``: a fixed set (default every
-    camera); or ``leases``, the township's lease bucket, which shares the cameras among its nodes."""
+    camera); or ``leases``, the township's lease bucket, which shares the cameras among its nodes.
+    ``heartbeat_nats``: the connection its heartbeat goes out on, every ``heartbeat_s`` (none without)."""
     from api.nats.commands import NodeCommands, StaticAssignment
+    from api.nats.health import HeartbeatPublisher
     from api.nats.leases import LEASE_S, CameraLeases
 
     analysis = build_analysis(sink, detector, clock, **analysis_options)
+    beat = None
+    if heartbeat_nats is not None:
+        beat = HeartbeatPublisher(heartbeat_nats, analysis, clock, node_id, township, every_s=heartbeat_s)
     if leases is None:
-        return Node(analysis, sink, NodeCommands(bucket, analysis, assignment or StaticAssignment()))
+        commands = NodeCommands(bucket, analysis, assignment or StaticAssignment())
+        return Node(analysis, sink, commands, heartbeat=beat)
     held = CameraLeases(leases, node_id, township, (), lease_s=lease_s or LEASE_S)
-    return Node(analysis, sink, NodeCommands(bucket, analysis, StaticAssignment([])), held)
+    commands = NodeCommands(bucket, analysis, StaticAssignment([]))
+    return Node(analysis, sink, commands, held, heartbeat=beat)
 
 
 @dataclass
@@ -473,16 +495,22 @@ class CountyCentre:
     stream: JetStreamIntake
     commands: KvCommands
     app: FastAPI
+    #: The townships' link state, lag and nodes (api/nats/health.py); None: not watched.
+    monitor: LinkMonitor | None = None
 
     async def start(self) -> None:
         """Load the site, write its cameras into the townships' buckets, then take the stream."""
         await self.centre.start()
         await self.commands.sync(self.centre.routing.cameras.values())
+        if self.monitor is not None:
+            await self.monitor.start()
         self.centre.consume_stream(self.stream)
 
     async def stop(self) -> None:
         """Stop taking messages; those in hand are stored and acked, the rest wait in the stream."""
         self.stream.close()
+        if self.monitor is not None:
+            await self.monitor.stop()
         await self.centre.stop()
 
 
@@ -493,15 +521,33 @@ def build_county_centre(
     stream: JetStreamIntake,
     commands: KvCommands,
     idle: Detector,
+    *,
+    monitor_nats: Any = None,
+    townships: Sequence[Township] = (),
+    link_options: Mapping[str, Any] | None = None,
     **centre_options: Any,
 ) -> CountyCentre:
     """The centre with no cameras of its own: ``idle`` is a detector its empty analysis node never calls
-    (the HTTP app's live-video routes find no local camera)."""
+    (the HTTP app's live-video routes find no local camera). With ``monitor_nats`` (the hub connection) it
+    watches the ``townships``' links (``link_options``: LinkMonitor's): a cut one is one LINK_DOWN case."""
     centre = build_centre(store, clock, commands, **centre_options)
     # The stream redelivers what it could not store: a clip is retried rather than dropped.
     centre.intake.retry_clips = True
     local = build_analysis(_Refuse(), idle, clock, clip_seconds=None)
-    return CountyCentre(centre, stream, commands, build_app(centre, local, auth))
+    if monitor_nats is None:
+        return CountyCentre(centre, stream, commands, build_app(centre, local, auth))
+    from api.nats.health import LinkMonitor
+
+    cameras, township_of = (lambda: centre.routing.cameras), (lambda c: commands.township_of(c))
+    links = LinkProblems(centre.intake.report, cameras, township_of, store.incidents.note)
+    table = centre.intake.camera_events.table if centre.intake.camera_events else None
+    monitor = LinkMonitor(
+        monitor_nats, townships, clock, links, camera_events=table, **dict(link_options or {})
+    )
+    stream.observer = monitor
+    return CountyCentre(
+        centre, stream, commands, build_app(centre, local, auth, link_health=monitor), monitor
+    )
 
 
 class _Refuse:
@@ -510,16 +556,43 @@ class _Refuse:
 
 
 def build_gb28181(
-    config: Gb28181Section, centre: Centre, events: EventSink, environ: Mapping[str, str], *, timezone: str
+    config: Gb28181Section,
+    centre: Centre,
+    events: EventSink,
+    environ: Mapping[str, str],
+    *,
+    timezone: str,
+    analysis: AnalysisNode | None = None,
 ) -> GbService:
-    """The site's ``gb28181:``; KeyError naming the variable when a password's is not set."""
+    """The site's ``gb28181:``; KeyError naming the variable when a password's is not set. With
+    ``analysis``, its channels play there: INVITE for real-time play, PS over RTP into a frame source."""
     from ingest.gb28181.cascade import UpperLink, UpperSettings
+    from ingest.gb28181.invite import ChannelInviter
     from ingest.gb28181.platform import GbPlatform, PlatformSettings
+    from ingest.psrtp import PortRange, PsRtpSource
 
     password = expand_secret(config.password, environ)
     desk = GbDesk(centre.store, centre.registry, events, centre.clock, config=config)
     settings = PlatformSettings.of(config, timezone)
     platform = GbPlatform(settings, lambda _: password, desk, **settings.endpoint(config, config.port))
+    if analysis is not None and config.media.play:
+        media = config.media
+
+        def device_of(channel: str) -> tuple[str, Peer] | None:
+            listed = (d for d in platform.devices.values() if d.online and channel in d.channels)
+            return next(((d.id, d.peer) for d in listed), None)
+
+        inviter = ChannelInviter(platform.endpoint, config.platform_id, config.domain, device_of)
+        ports = PortRange(*media.ports, host=config.host)
+        media_ip = media.ip or platform.endpoint.advertise
+
+        def play(camera: Camera, clock: Clock) -> PsRtpSource:
+            channel = camera.source.rstrip("/").rsplit("/", 1)[-1]
+            return PsRtpSource(
+                camera.id, channel, clock, inviter, ports, transport=media.transport, media_ip=media_ip
+            )
+
+        analysis.source_openers[SOURCE_SCHEME] = play
     if config.upper is None:
         return GbService(platform, desk)
     up = UpperSettings.of(config, config.upper, expand_secret(config.upper.password, environ))

@@ -36,3 +36,14 @@ class ManualClock:
         if instant.tzinfo is None:
             raise ValueError("ManualClock needs timezone-aware instants")
         self._now = instant
+
+
+class OffsetClock:
+    """Another clock, ``offset_s`` ahead (behind, if negative): a machine whose clock has drifted."""
+
+    def __init__(self, base: Clock, offset_s: float) -> None:
+        self._base = base
+        self.offset = timedelta(seconds=offset_s)
+
+    def now(self) -> datetime:
+        return self._base.now() + self.offset

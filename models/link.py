@@ -134,3 +134,25 @@ CameraCommand = RunCamera | StopCamera | WatchZone
 
 class CommandSink(Protocol):
     async def send(self, command: CameraCommand) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class NodeHeartbeat:
+    """What a node says about itself every few seconds (api/nats/health.py): the centre's view of its load.
+
+    It travels on plain NATS, not the stream: a heartbeat kept through an outage would only say how the node
+    was, and its absence is what tells the centre a node or its township's link is gone. ``sent_at`` is the
+    node's own wall clock, so the centre can measure how far that clock is from its own.
+    """
+
+    node_id: str
+    township: str
+    #: Cameras the node runs now, and those of them whose picture is gone (offline, stalled, refused).
+    cameras: int
+    analysed_fps: float
+    #: The 1-minute load average of the node's machine.
+    load: float
+    sent_at: datetime
+    cameras_down: tuple[str, ...] = ()
+    #: Seconds to the next heartbeat: a node not heard for three of them is taken for gone.
+    every_s: float = 5.0

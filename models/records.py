@@ -90,6 +90,8 @@ class EventKind(enum.StrEnum):
     CAMERA_OFFLINE = "camera_offline"
     #: The camera itself reported tampering (covered, moved, sprayed, blurred): someone must go and look.
     CAMERA_TAMPER = "camera_tamper"
+    #: A township's uplink to the county centre is down: one problem for the link, not one per camera.
+    LINK_DOWN = "link_down"
 
 
 class IncidentState(enum.StrEnum):

@@ -44,6 +44,7 @@ KIND_TITLES: Mapping[EventKind, str] = MappingProxyType(
         EventKind.LINE_CROSSING: "越线闯入",
         EventKind.CAMERA_OFFLINE: "摄像头离线",
         EventKind.CAMERA_TAMPER: "摄像头遮挡/破坏",
+        EventKind.LINK_DOWN: "乡镇链路中断",
     }
 )
 

@@ -25,6 +25,8 @@ DEFAULT_TRIAGE: Mapping[EventKind, Triage] = MappingProxyType(
         EventKind.CAMERA_OFFLINE: Triage(Severity.LOW, Tier.COUNTY, "运维", "GW-CAMERA-01"),
         # A tampered camera is blind on purpose, perhaps ahead of something it should have seen.
         EventKind.CAMERA_TAMPER: Triage(Severity.MEDIUM, Tier.COUNTY, "运维", "GW-CAMERA-02"),
+        # A cut uplink blinds a whole township at the centre: the county's duty pages whoever fixes it.
+        EventKind.LINK_DOWN: Triage(Severity.HIGH, Tier.COUNTY, "运维", "GW-LINK-01"),
     }
 )
 

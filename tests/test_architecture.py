@@ -57,6 +57,9 @@ WORKERS = frozenset(
         "GbDesk",
         "UpperLink",
         "UpperReporter",
+        "HeartbeatPublisher",
+        "LinkMonitor",
+        "LinkProblems",
     }
 )
 WIRING = "api.wiring"

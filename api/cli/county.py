@@ -41,7 +41,7 @@ from detect.backends.factory import build_detector, build_fire_detector
 from detect.errors import ModelError
 from detect.port import Detector
 from models.clock import Clock, SystemClock
-from models.config import DetectorsSection
+from models.config import DetectorsSection, LinkSection
 from models.db import open_database
 from models.records import Detection
 from models.settings import Settings
@@ -107,6 +107,7 @@ async def running_node(
     share: bool = False,
     node_id: str | None = None,
     lease_s: float | None = None,
+    heartbeat_s: float | None = None,
     **analysis_options: Any,
 ) -> AsyncIterator[Node]:
     """A node of ``township`` on the leaf at ``url``; ``hub_domain`` None: one server, no leaf (no mirror).
@@ -138,6 +139,8 @@ async def running_node(
             node_id=node_id or f"{socket.gethostname()}-{os.getpid()}",
             township=township,
             lease_s=lease_s,
+            heartbeat_nats=nc,
+            heartbeat_s=heartbeat_s,
             **analysis_options,
         )
         await node.start()
@@ -176,9 +179,11 @@ async def running_centre(
     townships: Sequence[Township],
     *,
     cameras: Mapping[str, str] | None = None,
+    link_options: Mapping[str, Any] | None = None,
     **centre_options: Any,
 ) -> AsyncIterator[CountyCentre]:
-    """The county centre on the hub at ``url``, sourcing ``townships``; ``cameras``: camera → township."""
+    """The county centre on the hub at ``url``, sourcing ``townships``; ``cameras``: camera → township;
+    ``link_options``: how it watches the townships' links (api/nats/health.py LinkMonitor)."""
     nc = await _connect(url)
     try:
         js = nc.jetstream()
@@ -186,7 +191,16 @@ async def running_centre(
         buckets = {t.code: await ensure_commands(js, t.code) for t in townships}
         commands = KvCommands(buckets, lambda _: None)
         centre = build_county_centre(
-            store, clock, auth, JetStreamIntake(nc, js), commands, IdleDetector(), **centre_options
+            store,
+            clock,
+            auth,
+            JetStreamIntake(nc, js),
+            commands,
+            IdleDetector(),
+            monitor_nats=nc,
+            townships=list(townships),
+            link_options=link_options,
+            **centre_options,
         )
         commands.township_of = camera_township(centre.centre.routing, dict(cameras or {}), frozenset(buckets))
         await centre.start()
@@ -259,6 +273,7 @@ def run_node_command(
         "fire_every_s_by_camera": site.fire_every_s_by_camera,
         "clip_seconds": site.clip_seconds,
         "offline_after_s": site.policies.offline_after_s,
+        "heartbeat_s": site.link.heartbeat_seconds,
     }
 
     async def main() -> None:
@@ -306,6 +321,7 @@ def run_centre_command(
                 "policies": site.policies,
                 "cameras": placements,
                 "mqtt": site.mqtt,
+                "link_options": link_options(site.link),
             }
             try:
                 running = running_centre(url, store, SystemClock(), auth, townships, **options)
@@ -325,6 +341,15 @@ def run_centre_command(
             asyncio.run(main())
     finally:
         database.close()
+
+
+def link_options(link: LinkSection) -> dict[str, float]:
+    """The site's ``link:`` section as the centre's LinkMonitor takes it."""
+    return {
+        "probe_s": link.probe_seconds,
+        "down_after_s": link.down_after_seconds,
+        "skew_flag_s": link.skew_flag_seconds,
+    }
 
 
 def _auth(current: Settings) -> AuthConfig:

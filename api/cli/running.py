@@ -165,14 +165,23 @@ async def serve_site(
         storage_dir=storage_dir,
         mqtt=site.mqtt,
     )
-    await system.start()
     gb = None
     if site.gb28181 is not None:
         try:
-            gb = build_gb28181(site.gb28181, system.centre, system.link, os.environ, timezone=site.timezone)
+            # Built before the cameras start: channels already in the registry open through it.
+            gb = build_gb28181(
+                site.gb28181,
+                system.centre,
+                system.link,
+                os.environ,
+                timezone=site.timezone,
+                analysis=system.analysis,
+            )
         except KeyError as exc:
-            await system.stop()
+            await store.close()
             raise UsageProblem(str(exc.args[0])) from None
+    await system.start()
+    if gb is not None:
         await gb.start()
     if demo:
         print_banner(site, host, port)
@@ -184,9 +193,10 @@ async def serve_site(
     try:
         await server.serve()
     finally:
+        # Cameras first: a playing channel's BYE still needs the SIP service.
+        await system.stop()
         if gb is not None:
             await gb.stop()
-        await system.stop()
         await store.close()
 
 

@@ -128,7 +128,7 @@ class EndedOut(_Model):
     ended: list[str]
 
 
-EventKind = Literal['crowd', 'fire', 'smoke', 'occupation', 'fall', 'line_crossing', 'camera_offline', 'camera_tamper']
+EventKind = Literal['crowd', 'fire', 'smoke', 'occupation', 'fall', 'line_crossing', 'camera_offline', 'camera_tamper', 'link_down']
 
 
 class EventOut(_Model):
@@ -368,6 +368,20 @@ class MountOut(_Model):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
 
+class NodeHealthOut(_Model):
+    node_id: str
+    township: str
+    cameras: int
+    cameras_down: int
+    analysed_fps: float
+    load: float
+    last_seen: datetime
+    age_s: float
+    skew_s: float
+    skewed: bool
+    stale: bool
+
+
 class PasswordChange(_Model):
     current_password: str
     new_password: str
@@ -496,6 +510,18 @@ class TokenOut(_Model):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
 
+class TownshipHealthOut(_Model):
+    code: str
+    link_up: bool
+    since: datetime
+    lag_messages: int
+    lag_s: float
+    last_message_age_s: float | None
+    rtt_s: float | None
+    offline_folded: int
+    nodes: list[NodeHealthOut]
+
+
 class TransitionIn(_Model):
     action: str
     note: str = Field(default='')
@@ -588,6 +614,7 @@ LiveZone.model_rebuild()
 LogEntryOut.model_rebuild()
 LonLatOut.model_rebuild()
 MountOut.model_rebuild()
+NodeHealthOut.model_rebuild()
 PasswordChange.model_rebuild()
 PlaceOut.model_rebuild()
 Problem.model_rebuild()
@@ -602,6 +629,7 @@ ShiftsOut.model_rebuild()
 SiteOut.model_rebuild()
 StorageState.model_rebuild()
 TokenOut.model_rebuild()
+TownshipHealthOut.model_rebuild()
 TransitionIn.model_rebuild()
 TransitionRule.model_rebuild()
 UnitOut.model_rebuild()

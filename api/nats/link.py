@@ -20,6 +20,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, replace
+from typing import Protocol
 
 from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
@@ -210,6 +211,17 @@ class JetStreamSink:
             await asyncio.sleep(self._retry_s)
 
 
+class StreamObserver(Protocol):
+    """Who follows the intake per township (api/nats/health.py): what arrived, what was settled, and
+    which messages it takes itself instead of the intake."""
+
+    def received(self, msg: Msg) -> None: ...
+
+    def settled(self, msg: Msg) -> None: ...
+
+    def suppress(self, msg: Msg, message: AnalysisMessage) -> bool: ...
+
+
 class JetStreamIntake:
     """The centre's side: messages from ``GW_CENTRE`` for ``Intake.run``, each acked once it is settled.
 
@@ -218,9 +230,16 @@ class JetStreamIntake:
     """
 
     def __init__(
-        self, nc: NATS, js: JetStreamContext, *, batch: int = 64, fetch_timeout_s: float = 1.0
+        self,
+        nc: NATS,
+        js: JetStreamContext,
+        *,
+        batch: int = 64,
+        fetch_timeout_s: float = 1.0,
+        observer: StreamObserver | None = None,
     ) -> None:
         self._nc = nc
+        self.observer = observer
         self._js = js
         self._batch = batch
         self._fetch_timeout_s = fetch_timeout_s
@@ -249,6 +268,14 @@ class JetStreamIntake:
                     message = await self._decode(msg)
                     if message is None:
                         continue
+                    if self.observer is not None:
+                        self.observer.received(msg)
+                        if self.observer.suppress(msg, message):
+                            try:
+                                await self._ack(msg)
+                            except Exception as exc:  # the hub away: redelivered, and folded again
+                                logger.warning("ack of a folded %s lost: %s", _describe(message), exc)
+                            continue
                     if msg.metadata.num_delivered > 1:
                         self.redelivered += 1
                     self._pending[id(message)] = (msg, message)
@@ -263,6 +290,8 @@ class JetStreamIntake:
         except WireError as exc:
             logger.error("dropped a message the centre cannot read: %s", exc)
             await msg.term()
+            if self.observer is not None:
+                self.observer.settled(msg)
             return None
         reference = (msg.headers or {}).get(CLIP_HEADER)
         if reference and isinstance(message, ClipReport):
@@ -290,10 +319,15 @@ class JetStreamIntake:
             if retry:
                 await msg.nak(delay=min(2.0**deliveries, 30.0))
             else:
-                await msg.ack()
-                self.acked += 1
+                await self._ack(msg)
         except Exception as exc:  # the hub went away: ack_wait redelivers it, and the store refuses the copy
             logger.warning("ack of %s lost: %s", _describe(message), exc)
+
+    async def _ack(self, msg: Msg) -> None:
+        await msg.ack()
+        self.acked += 1
+        if self.observer is not None:
+            self.observer.settled(msg)
 
 
 def _describe(message: AnalysisMessage) -> str:

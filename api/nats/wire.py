@@ -27,6 +27,7 @@ from models.link import (
     CameraEventReport,
     ClipReport,
     EventReport,
+    NodeHeartbeat,
     RunCamera,
     StopCamera,
     WatchZone,
@@ -36,7 +37,9 @@ from models.records import EventPhase
 
 VERSION = 1
 
-_MESSAGES: dict[str, type] = {t.__name__: t for t in (EventReport, ClipReport, ZoneReport, CameraEventReport)}
+_MESSAGES: dict[str, type] = {
+    t.__name__: t for t in (EventReport, ClipReport, ZoneReport, CameraEventReport, NodeHeartbeat)
+}
 _COMMANDS: dict[str, type] = {t.__name__: t for t in (RunCamera, StopCamera, WatchZone)}
 
 
@@ -44,14 +47,25 @@ class WireError(ValueError):
     """Bytes that are not a message of this version: a newer sender, or not ours at all."""
 
 
-def encode(message: AnalysisMessage | CameraCommand) -> bytes:
+def encode(message: AnalysisMessage | CameraCommand | NodeHeartbeat) -> bytes:
     """One message as bytes: deterministic (sorted keys), so equal messages encode equal."""
     envelope = {"v": VERSION, "type": type(message).__name__, "body": _to_json(message)}
     return json.dumps(envelope, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
 
 def decode_message(data: bytes) -> AnalysisMessage:
-    message: AnalysisMessage = _decode(data, _MESSAGES)
+    message = _decode(data, _MESSAGES)
+    if isinstance(message, NodeHeartbeat):
+        # Heartbeats travel on plain subjects (api/nats/health.py): one in the stream is not the intake's.
+        raise WireError("a NodeHeartbeat is not an event for the intake")
+    result: AnalysisMessage = message
+    return result
+
+
+def decode_heartbeat(data: bytes) -> NodeHeartbeat:
+    message = _decode(data, _MESSAGES)
+    if not isinstance(message, NodeHeartbeat):
+        raise WireError(f"expected a NodeHeartbeat, got {type(message).__name__}")
     return message
 
 

@@ -389,8 +389,42 @@ function connectFeed() {
   es.onopen = () => { $("#feed-state").className = "on"; };
   es.onerror = () => { $("#feed-state").className = "off"; };
   for (const type of FEED_TOPICS) {
-    es.addEventListener(type, (e) => upsert(JSON.parse(e.data).incident, type === "incident.opened"));
+    es.addEventListener(type, (e) => {
+      const inc = JSON.parse(e.data).incident;
+      upsert(inc, type === "incident.opened");
+      if (inc.kind === "link_down") refreshLinks();
+    });
   }
+}
+
+// The county link: one chip per township (link up or down, lag, nodes, cameras, a skewed clock), refreshed
+// every few seconds and at once when a link problem comes over the feed.
+async function refreshLinks() {
+  let rows;
+  try { rows = await getJSON("/api/health/townships"); } catch { return; }
+  // A county of 30 townships would not fit the header: past 8, the healthy ones are one summary chip.
+  const healthy = (t) => t.link_up && !t.lag_messages && !t.nodes.some((n) => n.skewed || n.stale);
+  const shown = rows.length > 8 ? rows.filter((t) => !healthy(t)) : rows;
+  const chips = shown.map((t) => {
+    const chip = document.createElement("span");
+    const live = t.nodes.filter((n) => !n.stale);
+    const skewed = live.some((n) => n.skewed);
+    const cameras = live.reduce((sum, n) => sum + n.cameras, 0);
+    chip.className = `link ${t.link_up ? (t.lag_messages ? "lag" : "up") : "down"}${skewed ? " skewed" : ""}`;
+    chip.dataset.township = t.code;
+    const lag = t.lag_messages ? ` 滞后 ${t.lag_messages} 条 ${Math.round(t.lag_s)}s` : "";
+    const name = t.code === "local" ? "本地" : (state.townshipNames?.[t.code] || t.code);
+    chip.textContent = `${name} ${t.link_up ? "在线" : "断开"}${lag} · ${live.length} 节点 ${cameras} 路${skewed ? " · 时钟偏差" : ""}`;
+    chip.title = t.nodes.map((n) => `${n.node_id}${n.stale ? " (失联 gone)" : ""}: ${n.cameras} 路, ${n.analysed_fps} fps, load ${n.load}, 时钟 ${n.skew_s > 0 ? "+" : ""}${n.skew_s}s`).join("\n");
+    return chip;
+  });
+  if (shown.length < rows.length) {
+    const summary = document.createElement("span");
+    summary.className = "link up";
+    summary.textContent = `${rows.length - shown.length} 乡镇在线 townships up`;
+    chips.push(summary);
+  }
+  $("#links").replaceChildren(...chips);
 }
 
 async function refreshCameras() {
@@ -431,6 +465,8 @@ async function main() {
   $("#site").textContent = county ? `${county.township_name} · ${grids.features.length} 网格 · ${cams.length} 路视频` : "";
   for (const inc of [...page.items, ...open.items]) incidents.set(inc.id, inc);
   map.setGrids(grids);
+  // A grid's code starts with its township's (9 digits): the link strip names townships as the map does.
+  state.townshipNames = Object.fromEntries(grids.features.map((f) => [f.properties.code.slice(0, 9), f.properties.township_name]));
   map.setCameras(cams);
   map.setIncidents([...incidents.values()].filter(isOpen));
   setLayout(Number(localStorage.getItem(LAYOUT_KEY)) || 2);
@@ -438,6 +474,8 @@ async function main() {
   await openLinkedCase();
   connectFeed();
   setInterval(refreshCameras, 5000);
+  refreshLinks();
+  setInterval(refreshLinks, 5000);
   setInterval(() => { $("#clock").textContent = new Date().toLocaleString("zh-CN", { hour12: false, timeZone: state.timeZone }); renderWall(); }, 1000);
 }
 

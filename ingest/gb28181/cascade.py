@@ -44,6 +44,8 @@ class UpperSettings:
     retry_s: float = 10.0
     #: Answer the upper platform's Catalog query with gridwatch's cameras.
     share_catalog: bool = True
+    #: The request alarms go up in: MESSAGE, or NOTIFY.
+    alarm_request: str = "MESSAGE"
 
     @classmethod
     def of(cls, config: Gb28181Section, up: GbUpperSection, password: str) -> UpperSettings:
@@ -59,6 +61,7 @@ class UpperSettings:
             expires_s=up.expires_s,
             keepalive_s=up.keepalive_s,
             share_catalog=up.share_catalog,
+            alarm_request=up.alarm_request,
         )
 
 
@@ -174,10 +177,12 @@ class UpperLink:
             latitude=alarm.latitude,
             alarm_id=alarm.alarm_id,
         )
+        request = self._request(self.settings.alarm_request, body=body)
+        if request.method == "NOTIFY":
+            request.add("event", "Alarm")
+            request.add("subscription-state", "active")
         try:
-            answer = await self.endpoint.request(
-                self._request("MESSAGE", body=body), self.peer, timeout_s=8.0
-            )
+            answer = await self.endpoint.request(request, self.peer, timeout_s=8.0)
         except TimeoutError:
             logger.warning("gb28181: alarm %s: the upper platform did not answer", alarm.alarm_id)
             return False

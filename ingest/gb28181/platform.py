@@ -61,6 +61,7 @@ class Device:
     #: Set once the catalog asked for at registration is in (or will not come): alarms wait for it, since
     #: devices raise them at once and an alarm's channel must be known to find its camera.
     catalog_ready: asyncio.Event = field(default_factory=asyncio.Event)
+    alarms: asyncio.Lock = field(default_factory=asyncio.Lock)
 
 
 class Quiet:
@@ -282,9 +283,12 @@ class GbPlatform:
             device.catalog_ready.set()
 
     async def _alarm(self, device: Device, alarm: Alarm) -> None:
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(device.catalog_ready.wait(), CATALOG_WAIT_S)
-        await self.listener.alarm(device.id, alarm)
+        # One device's alarms are handled in the order they came: a motion alarm attached to the incident
+        # a density alarm opens must find it open. (The lock is taken first: its waiters queue in order.)
+        async with device.alarms:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(device.catalog_ready.wait(), CATALOG_WAIT_S)
+            await self.listener.alarm(device.id, alarm)
 
     async def query_catalog(self, device_id: str) -> bool:
         """Ask a device for its catalog, whose answer comes as MESSAGEs of its own; whether it said yes."""

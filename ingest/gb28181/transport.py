@@ -84,6 +84,20 @@ class SipEndpoint:
         return self._port
 
     async def start(self) -> None:
+        """Listen; with port 0, on one free port for both UDP and TCP (a few tries: the number UDP got may be
+        taken for TCP)."""
+        wanted = self._port
+        for attempt in range(20):
+            try:
+                await self._listen()
+                return
+            except OSError:
+                self._close_listeners()
+                self._port = wanted
+                if wanted != 0 or attempt == 19:
+                    raise
+
+    async def _listen(self) -> None:
         loop = asyncio.get_running_loop()
         if self._use_udp:
             transport, _ = await loop.create_datagram_endpoint(
@@ -94,6 +108,14 @@ class SipEndpoint:
         if self._use_tcp:
             self._tcp = await asyncio.start_server(self._serve_stream, self._host, self._port)
             self._port = self._tcp.sockets[0].getsockname()[1]
+
+    def _close_listeners(self) -> None:
+        if self._udp is not None:
+            self._udp.close()
+            self._udp = None
+        if self._tcp is not None:
+            self._tcp.close()
+            self._tcp = None
 
     async def stop(self) -> None:
         if self._udp is not None:

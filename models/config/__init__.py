@@ -13,6 +13,7 @@ from models.config.cameras import CalibrationPointConfig, CameraConfig, MountCon
 from models.config.clips import ClipsSection
 from models.config.detectors import DetectorsSection, FireDetectorConfig, PersonDetectorConfig
 from models.config.document import SiteConfig
+from models.config.link import LinkSection
 from models.config.loader import (
     ConfigCheck,
     ConfigError,
@@ -57,6 +58,7 @@ __all__ = [
     "FireZone",
     "Latitude",
     "LineZone",
+    "LinkSection",
     "LocatedProblem",
     "Longitude",
     "MetricsSection",

@@ -13,6 +13,7 @@ from models.config.cameras import CameraConfig
 from models.config.clips import ClipsSection
 from models.config.detectors import DetectorsSection
 from models.config.gb28181 import Gb28181Section
+from models.config.link import LinkSection
 from models.config.metrics import MetricsSection
 from models.config.mqtt import MqttSection
 from models.config.notifications import NotificationTarget
@@ -87,6 +88,11 @@ class SiteConfig(ConfigModel):
         title="GB/T 28181",
         description="Take cameras and alarms from the county's GB/T 28181 devices and platforms, and report "
         "incidents up to the county platform.",
+    )
+    link: LinkSection = Field(
+        default_factory=LinkSection,
+        title="County link",
+        description="How the county centre watches its townships' links and nodes (gridwatch centre, node).",
     )
 
     @field_validator("grids_file", "roster_file")

@@ -80,6 +80,12 @@ class GbUpperSection(ConfigModel):
     )
     expires_s: int = Field(default=3600, ge=60, le=86400, title="Registration lifetime (s)")
     keepalive_s: float = Field(default=60.0, gt=0, le=3600, title="Keepalive interval (s)")
+    alarm_request: Literal["MESSAGE", "NOTIFY"] = Field(
+        default="MESSAGE",
+        title="Alarm request",
+        description="The SIP request incidents go up in: MESSAGE (GB/T 28181 §9.4 alarm notification) or "
+        "NOTIFY (for platforms that take alarms as event notifications).",
+    )
     share_catalog: bool = Field(
         default=True,
         title="Share catalog",
@@ -90,6 +96,42 @@ class GbUpperSection(ConfigModel):
     @classmethod
     def _password(cls, value: str) -> str:
         return _placeholder(value)
+
+
+class GbMediaSection(ConfigModel):
+    """How channels are played (INVITE for real-time play, PS over RTP): where the video comes in."""
+
+    play: bool = Field(
+        default=True,
+        title="Play channels",
+        description="Analyse the catalog's video channels (INVITE each for real-time play); "
+        "false: list them only.",
+    )
+    ports: tuple[int, int] = Field(
+        default=(30000, 30499),
+        title="RTP port range",
+        description="First and last port the channels' RTP may arrive on (one per playing channel).",
+    )
+    ip: str | None = Field(
+        default=None,
+        title="Media address",
+        description="The address devices send video to; unset: the SIP service's advertised address.",
+    )
+    transport: Literal["udp", "tcp-passive", "tcp-active"] = Field(
+        default="udp",
+        title="RTP transport",
+        description="udp; tcp-passive: devices connect to us; tcp-active: we connect to the device.",
+    )
+
+    @field_validator("ports")
+    @classmethod
+    def _range(cls, value: tuple[int, int]) -> tuple[int, int]:
+        first, last = value
+        if not 1024 <= first <= last <= 65535:
+            raise ValueError(
+                f"ports must be [first, last], 1024 <= first <= last <= 65535, not {list(value)}"
+            )
+        return value
 
 
 class Gb28181Section(ConfigModel):
@@ -131,6 +173,7 @@ class Gb28181Section(ConfigModel):
         "and answered 200.",
     )
     upper: GbUpperSection | None = Field(default=None, title="Upper platform")
+    media: GbMediaSection = Field(default_factory=GbMediaSection, title="Media")
 
     @field_validator("password")
     @classmethod

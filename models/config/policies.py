@@ -67,6 +67,7 @@ class TriageSection(ConfigModel):
     line_crossing: KindTriage | None = None
     camera_offline: KindTriage | None = None
     camera_tamper: KindTriage | None = None
+    link_down: KindTriage | None = None
 
 
 class DeadlineRow(ConfigModel):
@@ -131,6 +132,7 @@ class FilingSection(ConfigModel):
     line_crossing: FilingRule | None = None
     camera_offline: FilingRule | None = None
     camera_tamper: FilingRule | None = None
+    link_down: FilingRule | None = None
 
 
 class VerificationSection(ConfigModel):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Mapping, Sequence
 from datetime import datetime
@@ -183,6 +184,28 @@ class IncidentRepository(Repository):
             incident_id,
         )
         return [_event_record(r) for r in rows]
+
+    async def note(self, incident_id: uuid.UUID, at: datetime, action: str, actor: str, note: str) -> None:
+        """Log a note on an incident without moving it (a link restored); its pages refresh."""
+        async with self.pool.acquire() as conn, conn.transaction():
+            state = await conn.fetchval("SELECT state FROM incidents WHERE id = $1 FOR UPDATE", incident_id)
+            if state is None:
+                raise NotFound(f"incident {incident_id}")
+            await conn.execute(
+                "INSERT INTO incident_log (incident_id, from_state, to_state, action, actor, at, note)"
+                " VALUES ($1, $2, $2, $3, $4, $5, $6)",
+                incident_id,
+                state,
+                action,
+                actor,
+                at,
+                note,
+            )
+            await conn.execute(
+                "INSERT INTO outbox (topic, incident_id, payload) VALUES ('incident.updated', $1, $2::jsonb)",
+                incident_id,
+                json.dumps({"incident_id": str(incident_id), "note": action}),
+            )
 
 
 async def _rearm(conn: asyncpg.Connection, incident_id: uuid.UUID, deadlines: Mapping[str, datetime]) -> None:

@@ -66,6 +66,7 @@ class GbDesk:
     ) -> None:
         self._platform_id = config.platform_id
         self._default_lonlat = config.default_lonlat
+        self._play = config.media.play
         self._store = store
         self._registry = registry
         self._events = events
@@ -128,8 +129,8 @@ class GbDesk:
                         source=f"{SOURCE_SCHEME}://{device_id}/{item.id}",
                         frame_size=FRAME_SIZE,
                         mount=Mount(lonlat),
-                        # Nothing plays a channel yet: a running camera loop would only report it offline.
-                        enabled=False,
+                        # Played by INVITE (ingest/psrtp) unless the site lists channels only.
+                        enabled=self._play,
                     )
                 )
         await self._store.gb28181.replace_channels(device_id, rows)
@@ -162,6 +163,10 @@ class GbDesk:
         data = {"priority": str(alarm.priority), "device": device_id}
         if alarm.description:
             data["description"] = alarm.description
+        if alarm.longitude is not None and alarm.latitude is not None:
+            # Where the device says it happened (a GPS alarm's position): context; the incident is placed
+            # at the camera, like any of its events.
+            data["lonlat"] = f"{alarm.longitude:.6f},{alarm.latitude:.6f}"
         await self._events.publish(
             CameraEventReport(
                 camera_id,

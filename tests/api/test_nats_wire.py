@@ -18,7 +18,7 @@ from datetime import timedelta
 
 import pytest
 
-from api.nats.wire import WireError, decode_command, decode_message, encode, message_id
+from api.nats.wire import WireError, decode_command, decode_heartbeat, decode_message, encode, message_id
 from api.site import demo_site
 from models.link import (
     AnalysisMessage,
@@ -26,6 +26,7 @@ from models.link import (
     CameraEventReport,
     ClipReport,
     EventReport,
+    NodeHeartbeat,
     RunCamera,
     StopCamera,
     WatchZone,
@@ -64,6 +65,10 @@ def test_every_message_and_command_survives_the_wire() -> None:
     watch = WatchZone(uuid.uuid4(), uuid.uuid4(), camera.id, "road", EventKind.CROWD, 600.0)
     for command in (RunCamera(camera), StopCamera(camera.id), watch):
         assert decode_command(encode(command)) == command
+    beat = NodeHeartbeat("node-1", "379901001", 4, 3.9, 0.71, T0, ("cam-a",))
+    assert decode_heartbeat(encode(beat)) == beat
+    with pytest.raises(WireError):
+        decode_message(encode(beat))  # a heartbeat is never an event, even if one reached the stream
     # Explicit fields, readable by any language: the START's snapshot is base64, its time ISO with offset.
     body = json.loads(encode(start))
     assert body["v"] == 1 and body["type"] == "EventReport"
@@ -75,7 +80,8 @@ def test_every_kind_of_message_has_a_wire_form() -> None:
     # A message added to models/link.py without one would be refused by every centre across machines.
     from api.nats.wire import _COMMANDS, _MESSAGES
 
-    assert {t.__name__ for t in typing.get_args(AnalysisMessage)} == set(_MESSAGES)
+    # A node's heartbeat is a link message too, though it travels beside the stream (api/nats/health.py).
+    assert {t.__name__ for t in typing.get_args(AnalysisMessage)} | {NodeHeartbeat.__name__} == set(_MESSAGES)
     assert {t.__name__ for t in typing.get_args(CameraCommand)} == set(_COMMANDS)
 
 

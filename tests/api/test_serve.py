@@ -113,6 +113,12 @@ def test_serve_runs_the_configured_site(tmp_path: Path, vtest: Path, db_url: str
         assert snapshot.status_code == 200 and snapshot.content[:2] == b"\xff\xd8"
         metrics = httpx.get(f"{base}/metrics", headers=headers, timeout=5).text
         assert 'gridwatch_camera_online{camera="cam-dongguan-road"} 1.0' in metrics
+        # One process, no NATS: one local township, up, no lag, this process its one node.
+        assert 'gridwatch_link_up{township="local"} 1.0' in metrics
+        assert 'gridwatch_node_cameras{node="local",township="local"} 1.0' in metrics
+        [local] = httpx.get(f"{base}/api/health/townships", headers=headers, timeout=5).json()
+        assert (local["code"], local["link_up"], local["lag_messages"]) == ("local", True, 0)
+        assert [n["cameras"] for n in local["nodes"]] == [1]
         assert (
             httpx.get(f"{base}/api/cameras/nope/snapshot.jpg", headers=headers, timeout=5).status_code == 404
         )

@@ -65,6 +65,18 @@ def test_centre_and_node_processes_open_the_demo_incident(
             assert incidents[0]["assignee"]["worker_id"] in {"w001", "w002", "w003", "w004"}
             assert incidents[0]["camera_id"] == "cam-dongguan-road"
             assert node.poll() is None, "the node exited"
+
+            # The link's health as the centre sees it: the township's link up, its node heard with its camera.
+            def heard() -> list[Any] | None:
+                rows = httpx.get(f"{base}/api/health/townships", headers=headers, timeout=5).json()
+                return rows if rows[0]["nodes"] and rows[0]["nodes"][0]["analysed_fps"] > 0 else None
+
+            townships = wait_for(heard, 30)
+            assert townships is not None
+            [township] = townships
+            assert (township["code"], township["link_up"]) == (TOWNSHIP, True)
+            [seen] = township["nodes"]
+            assert seen["cameras"] == 1 and seen["cameras_down"] == 0 and not seen["skewed"]
     finally:
         node.terminate()
         try:

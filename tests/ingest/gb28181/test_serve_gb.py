@@ -3,12 +3,12 @@ catalog becomes cameras and its crowd alarm an incident, and ``gridwatch gb stat
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
 from pathlib import Path
 
-import httpx
 import pytest
 import yaml
 
@@ -69,24 +69,16 @@ def test_serve_takes_a_gb28181_device_and_gb_status_lists_it(
         assert text is not None, (tmp_path / "serve.log").read_text()
         assert DEVICE in text and "udp 127.0.0.1:" in text and "keepalive " in text
         assert all(f"camera {c}" in text for c in CHANNELS) and "东关路口一" in text and "stream none" in text
+        as_json = run_cli("gb", "status", "--json", env=env)
+        document = json.loads(as_json.stdout)
+        assert [d["id"] for d in document["devices"]] == [DEVICE] and len(document["channels"]) == 4
 
         def incident() -> list[dict] | None:  # type: ignore[type-arg]
+            # The site's own camera plays the demo video and may open crowd incidents of its own meanwhile.
             found = run_cli("incidents", "--json", env=env)
-            items = httpx.Response(200, content=found.stdout).json() if found.returncode == 0 else []
-            return items or None
+            items = json.loads(found.stdout) if found.returncode == 0 else []
+            return [i for i in items if i["camera_id"] == CHANNELS[0]] or None
 
         items = wait_for(incident, 30, 0.5)
         assert items is not None, (tmp_path / "serve.log").read_text()
-        assert [(i["kind"], i["camera_id"]) for i in items] == [("crowd", CHANNELS[0])]
-
-
-def test_serve_refuses_a_gb28181_password_not_in_the_environment(tmp_path: Path, vtest: Path) -> None:
-    config = site_file(tmp_path, vtest)
-    site = yaml.safe_load(config.read_text(encoding="utf-8"))
-    site["gb28181"] = {"platform_id": PLATFORM, "domain": DOMAIN, "password": "${GB_NOT_SET_ANYWHERE}"}
-    config.write_text(yaml.safe_dump(site, allow_unicode=True), encoding="utf-8")
-    env = {k: v for k, v in os.environ.items() if k != "GB_NOT_SET_ANYWHERE"}
-    result = run_cli("serve", "--config", str(config), env={**env, "GRIDWATCH_SECRET_KEY": SECRET})
-    assert result.returncode == 2
-    [line] = result.stderr.splitlines()
-    assert line == "error: environment variable GB_NOT_SET_ANYWHERE is not set (needed by gb28181:)"
+        assert [i["kind"] for i in items] == ["crowd"]

@@ -81,6 +81,9 @@ def device_args(port: int, scenario: str, transport: str = "u1") -> list[str]:
         transport,
         "-i",
         "127.0.0.1",
+        # A port of its own: SIPp's default, 5060, may be another test's at the same time.
+        "-p",
+        str(free_udp_port()),
     ]
     for key, value in keys.items():
         args += ["-key", key, value]
@@ -115,7 +118,9 @@ async def test_a_device_registers_lists_four_channels_alarms_and_goes_offline(
     county: Rig, store: Store, tmp_path: Path, caplog: pytest.LogCaptureFixture, transport: str
 ) -> None:
     caplog.set_level(logging.INFO)
-    config = section()
+    config = section(
+        alarms=[{"method": 5, "type": 10, "kind": "crowd"}, {"method": 5, "type": 2, "kind": "attach"}]
+    )
     service = await started(county, config)
     port = service.platform.endpoint.port  # type: ignore[attr-defined]
     try:
@@ -151,6 +156,16 @@ async def test_a_device_registers_lists_four_channels_alarms_and_goes_offline(
         assert opened.kind is EventKind.CROWD and opened.camera_id == CHANNELS[0]
         # The channel stands where the demo camera does, in the demo county's grid …001.
         assert opened.grid_code == "379901001001001", opened.grid_code
+
+        # The motion alarm (5/2, mapped to attach) is context on that open incident.
+        async def attached() -> bool:
+            return any(e.action == "camera_event" for e in await store.incidents.log(opened.id))
+
+        await until(attached, "the motion alarm on the incident")
+        notes = [e.note for e in await store.incidents.log(opened.id) if e.action == "camera_event"]
+        assert (
+            len(notes) == 1 and notes[0].startswith("gb28181:Alarm/5/2 ") and "description=motion" in notes[0]
+        )
         # The 5/99 alarm maps to nothing: logged once for its two reports, answered 200 both times.
         unmapped = [r for r in caplog.records if "gb28181:Alarm/5/99 maps to nothing" in r.getMessage()]
         assert len(unmapped) == 1

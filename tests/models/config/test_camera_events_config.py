@@ -72,7 +72,7 @@ def test_the_source_password_placeholder_serves_onvif_too(site: Path) -> None:
     [
         ("    kind: crowd\n    state_item", "    kind: tamper\n    state_item",
          "camera_events[0].kind: unknown kind 'tamper'; use one of crowd, fire, smoke, occupation, fall, "
-         "line_crossing, camera_offline, camera_tamper, attach, ignore"),
+         "line_crossing, camera_offline, camera_tamper, link_down, attach, ignore"),
         ("  - topic: tns1:RuleEngine/FieldDetector/ObjectsInside\n",
          "  - topic: RuleEngine/FieldDetector/ObjectsInside\n",
          "camera_events[1].topic: 'RuleEngine/FieldDetector/ObjectsInside' is not a topic: write "

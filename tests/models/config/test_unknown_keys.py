@@ -18,6 +18,7 @@ from models.config import (
     FireDetectorConfig,
     FireZone,
     LineZone,
+    LinkSection,
     MountConfig,
     MqttSection,
     OccupationZone,
@@ -31,7 +32,7 @@ from models.config import (
     config_problems,
     describe_errors,
 )
-from models.config.gb28181 import Gb28181Section, GbAlarmRule, GbUpperSection
+from models.config.gb28181 import Gb28181Section, GbAlarmRule, GbMediaSection, GbUpperSection
 from models.config.hints import document_path, reachable_models
 from models.config.metrics import MetricsSection
 from models.config.policies import (
@@ -105,6 +106,8 @@ DID_YOU_MEAN: list[tuple[type[BaseModel], str, str, str, str]] = [
      "every_seconds"),
     (ClipsSection, "pre_seconds: 5 ", "pre_second: 5 ", "clips.pre_second", "pre_seconds"),
     (RetentionSection, "  quota_mb: 50000", "  quota: 50000", "retention.quota", "quota_mb"),
+    (LinkSection, "  skew_flag_seconds: 2", "  skew_flag_second: 2", "link.skew_flag_second",
+     "skew_flag_seconds"),
     (WebhookTarget, "secret_env: GRIDWATCH_WEBHOOK", "secrets_env: GRIDWATCH_WEBHOOK",
      "notifications[0].secrets_env", "secret_env"),
     (WeComTarget, "  - type: wecom\n", "  - type: wecom\n    webhook_env: X\n",
@@ -144,6 +147,8 @@ DID_YOU_MEAN: list[tuple[type[BaseModel], str, str, str, str]] = [
      f"{_GB}  upper: {{id: '34010000002000000001', domain: '3401000000', host: 192.0.2.1, "
      "password: '${UP}', "
      "prot: 5060}\nclips:\n", "gb28181.upper.prot", "port"),
+    (GbMediaSection, "clips:\n", f"{_GB}  media: {{transprt: udp}}\nclips:\n", "gb28181.media.transprt",
+     "transport"),
 ]  # fmt: skip
 
 

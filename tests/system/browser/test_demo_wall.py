@@ -132,6 +132,8 @@ def test_wall_shows_live_picture_and_the_incident(demo: str, tmp_path: Path) -> 
     assert any(incident["assignee"]["name"] in text for text in seen["incidents"])
     assert incident["place"]["grid_code"] in seen["hot_grids"]
     assert seen["feed"] == "on"
+    # The township link strip: serve's one local township, up, with its node's camera.
+    assert len(seen["links"]) == 1 and seen["links"][0].startswith("link up|本地 在线"), seen["links"]
     assert shot.stat().st_size > 50_000
     assert seen["worker_steps"] == ["accepted", "in_progress", "resolved"]
     assert seen["wall_update_ms"] < 5000

@@ -91,6 +91,7 @@ try {
   console.log(JSON.stringify({
     media, boxes, frame_width: a?.width ?? 0, mean_brightness: a?.mean ?? 0, changed_pixels: changed,
     incidents: items, hot_grids: hotGrids, feed: await page.locator("#feed-state").getAttribute("class"), errors,
+    links: await page.locator("#links .link").evaluateAll((chips) => chips.map((c) => `${c.className}|${c.textContent}`)),
     worker_steps: steps, wall_update_ms: wallUpdateMs, csp,
   }));
 } finally {
