@@ -84,25 +84,31 @@ async def refuse_if_locked(
 
 
 async def count_failure(
-    store: Store, request: Request, key: str, now: datetime, policy: SignInSection
+    store: Store,
+    request: Request,
+    key: str,
+    now: datetime,
+    policy: SignInSection,
+    *,
+    per_address: bool = True,
 ) -> None:
-    """Count a failed sign-in for the address and the account (``name_key``); raise the refusal when it
-    locks either."""
-    address = client_address(request)
+    """Count a failed sign-in for the account (``name_key``) and, with ``per_address``, the address; raise
+    the refusal when it locks either."""
     locks: list[Lock] = []
     lock = await store.sign_in.fail(
         "user", key, now, window=policy.window, limit=policy.max_failures, lockout=policy.lockout
     )
     locks += [lock] if lock else []
-    lock = await store.sign_in.fail(
-        "address",
-        address,
-        now,
-        window=policy.window,
-        limit=policy.max_failures_per_address,
-        lockout=policy.lockout,
-    )
-    locks += [lock] if lock else []
+    if per_address:
+        lock = await store.sign_in.fail(
+            "address",
+            client_address(request),
+            now,
+            window=policy.window,
+            limit=policy.max_failures_per_address,
+            lockout=policy.lockout,
+        )
+        locks += [lock] if lock else []
     for lock in locks:
         reason = (
             f"{lock.failures} failed sign-ins within {policy.window_minutes:g} minutes: "

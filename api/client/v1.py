@@ -382,7 +382,8 @@ class Client:
         """POST /api/v1/auth/password: Change Password.
 
         Change one's own password: every session ends, this one included, and every refresh token is
-        revoked, so whoever held the old password or a stolen token is out.
+        revoked, so whoever held the old password or a stolen token is out. A wrong current password counts
+        towards the account's lock like a failed sign-in: a stolen token is no way to guess the password.
         """
         response = self._send('POST', '/api/v1/auth/password', json=_dump(body))
         return TypeAdapter(api__routes__auth_sessions__StatusOut).validate_python(response.json())

@@ -10,8 +10,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from api.audit_trail import mark_audited
 from api.auth import ACCESS_COOKIE, hash_password, verify_password
-from api.deps import AdminPrincipal, CurrentPrincipal, StoreDep
-from api.sign_in import client_address
+from api.deps import AdminPrincipal, AuthConfigDep, CurrentPrincipal, StoreDep
+from api.sign_in import client_address, count_failure, refuse_if_locked
 from models.store import SessionRecord, Store
 
 router = APIRouter(prefix="/api/auth", tags=["auth"])
@@ -115,15 +115,25 @@ async def end_my_other_sessions(principal: CurrentPrincipal, request: Request, s
 
 @router.post("/password", response_model=StatusOut)
 async def change_password(
-    body: PasswordChange, principal: CurrentPrincipal, request: Request, response: Response, store: StoreDep
+    body: PasswordChange,
+    principal: CurrentPrincipal,
+    request: Request,
+    response: Response,
+    store: StoreDep,
+    config: AuthConfigDep,
 ) -> StatusOut:
     """Change one's own password: every session ends, this one included, and every refresh token is
-    revoked, so whoever held the old password or a stolen token is out."""
+    revoked, so whoever held the old password or a stolen token is out. A wrong current password counts
+    towards the account's lock like a failed sign-in: a stolen token is no way to guess the password."""
     user = await store.users.get(principal.name)
     if user is None or principal.via != "token":
         raise HTTPException(403, "only a signed-in user may change their password")
+    await refuse_if_locked(store, request, user.username, _now(), config.sign_in)
     if not verify_password(user.password_hash, body.current_password):
         await _audit(store, request, user.username, "password_change_failed", user.username, "wrong password")
+        # The account only: guessing through a signed-in session is one account's business, and the
+        # address limit is there for sign-ins sprayed over many names.
+        await count_failure(store, request, user.username, _now(), config.sign_in, per_address=False)
         raise HTTPException(403, "the current password is wrong")
     if body.new_password == body.current_password:
         raise HTTPException(422, "the new password is the current one")

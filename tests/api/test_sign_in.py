@@ -252,6 +252,23 @@ async def test_a_password_change_ends_every_session(store: Store) -> None:
     await rig.stop()
 
 
+async def test_guessing_through_the_password_change_locks_the_account(store: Store) -> None:
+    rig = await demo_rig(store, auth=_auth(max_failures=3, max_failures_per_address=3))
+    client = await rig.client()
+    token = _bearer(await _sign_in(client, "w001"))
+
+    async def change(current: str) -> int:
+        body = {"current_password": current, "new_password": "a new long password"}
+        return (await client.post("/api/auth/password", json=body, headers=token)).status_code
+
+    assert [await change(f"guess {i}") for i in range(3)] == [403, 403, 423]
+    assert await change(DEMO_PASSWORD) == 423
+    assert (await _sign_in(client, "w001")).status_code == 423
+    # The account, not the address: another user there still signs in.
+    assert (await _sign_in(client, "w002")).status_code == 200
+    await rig.stop()
+
+
 async def test_an_admin_lists_and_ends_a_users_sessions(store: Store) -> None:
     rig = await demo_rig(store)
     client, phone, desk = await _two_sessions(rig)

@@ -46,6 +46,8 @@ CASES_PER_RUN = int(os.environ.get("GRIDWATCH_FUZZ_CASES", "10400"))
 #: so it gets a fixed share; the rest of the run is spread evenly over the others.
 SIGN_IN = "POST /api/v1/auth/token"
 SIGN_INS = 60
+#: Changing one's password checks the current one against its argon2 hash too: the same fixed share.
+PASSWORD = "POST /api/v1/auth/password"
 
 
 def _has_input(label: str) -> bool:
@@ -53,10 +55,11 @@ def _has_input(label: str) -> bool:
     return bool(operation.get("parameters") or operation.get("requestBody"))
 
 
-FUZZED = [label for label in OPERATIONS if _has_input(label) and label != SIGN_IN]
+FUZZED = [label for label in OPERATIONS if _has_input(label) and label not in (SIGN_IN, PASSWORD)]
 EXAMPLES = {label: 1 for label in OPERATIONS} | {
     SIGN_IN: SIGN_INS,
-    **dict.fromkeys(FUZZED, max(5, -(-(CASES_PER_RUN - SIGN_INS) // len(FUZZED)))),
+    PASSWORD: SIGN_INS,
+    **dict.fromkeys(FUZZED, max(5, -(-(CASES_PER_RUN - 2 * SIGN_INS) // len(FUZZED)))),
 }
 
 
