@@ -13,7 +13,14 @@ from api.auth import hash_password
 from api.problems import UsageProblem
 from detect.analysis.clips import POST_SECONDS, PRE_SECONDS
 from models.camera_events import CameraEventTable
-from models.config import ConfigError, DetectorsSection, load_policies_file, load_site_config
+from models.config import (
+    ConfigError,
+    DetectorsSection,
+    camera_pins,
+    camera_townships,
+    load_policies_file,
+    load_site_config,
+)
 from models.records import Camera, Grid, Shift
 from models.store import Store, UserRecord
 from router.imports.cameras import parse_cameras, site_camera_problems
@@ -60,6 +67,10 @@ class SiteData:
     policies: Policies = DEFAULT_POLICIES
     #: What each camera event topic means (the site's ``camera_events:`` rules, then the defaults).
     camera_events: CameraEventTable = field(default_factory=CameraEventTable)
+    #: The site file's townships: section: camera → township code, camera → pinned node, every code listed.
+    camera_townships: Mapping[str, str] = field(default_factory=dict)
+    camera_pins: Mapping[str, str] = field(default_factory=dict)
+    townships: tuple[str, ...] = ()
 
 
 def demo_video() -> Path:
@@ -114,6 +125,9 @@ def configured_site(path: Path) -> tuple[SiteData, DetectorsSection]:
         (clips.pre_seconds, clips.post_seconds) if clips.enabled else None,
         build_policies(config.policies),
         CameraEventTable(rule.to_rule() for rule in config.camera_events),
+        camera_townships=camera_townships(config.townships),
+        camera_pins=camera_pins(config.townships),
+        townships=tuple(t.code for t in config.townships),
     )
     return site, config.detectors
 

@@ -342,6 +342,10 @@ class Node:
     sink: JetStreamSink
     commands: NodeCommands
     leases: CameraLeases | None = None
+    #: With leases: the cameras the site file pins to this node (run without a lease), and every camera
+    #: pinned to any node (never shared out by the leases).
+    pinned: frozenset[str] = frozenset()
+    unshared: frozenset[str] = frozenset()
     _follow: asyncio.Task[None] | None = None
     _hold: asyncio.Task[None] | None = None
 
@@ -352,7 +356,7 @@ class Node:
         if leases is not None:
             from api.nats.commands import LeasedAssignment
 
-            assignment = LeasedAssignment()
+            assignment = LeasedAssignment(self.pinned)
             await self.commands.reassign(assignment)
 
             async def acquire(camera_id: str) -> None:
@@ -364,7 +368,8 @@ class Node:
                 assignment.held.discard(camera_id)
                 await self.commands.reassign(assignment)
 
-            self.commands.on_registry = leases.set_cameras
+            unshared = self.unshared | self.pinned
+            self.commands.on_registry = lambda ids: leases.set_cameras(ids - unshared)
             self._hold = asyncio.create_task(leases.run(acquire, release), name="node-leases")
         self._follow = asyncio.create_task(self.commands.run(), name="node-commands")
 
@@ -392,10 +397,13 @@ def build_node(
     node_id: str = "",
     township: str = "",
     lease_s: float | None = None,
+    pinned: Iterable[str] = (),
+    unshared: Iterable[str] = (),
     **analysis_options: Any,
 ) -> Node:
     """``bucket``: the township's command KV (its leaf's mirror); ``assignment``: a fixed set (default every
-    camera); or ``leases``, the township's lease bucket, which shares the cameras among its nodes."""
+    camera); or ``leases``, the township's lease bucket, which shares the cameras among its nodes, except
+    ``unshared`` (pinned to some node) and plus ``pinned`` (pinned to this one)."""
     from api.nats.commands import NodeCommands, StaticAssignment
     from api.nats.leases import LEASE_S, CameraLeases
 
@@ -403,7 +411,8 @@ def build_node(
     if leases is None:
         return Node(analysis, sink, NodeCommands(bucket, analysis, assignment or StaticAssignment()))
     held = CameraLeases(leases, node_id, township, (), lease_s=lease_s or LEASE_S)
-    return Node(analysis, sink, NodeCommands(bucket, analysis, StaticAssignment([])), held)
+    commands = NodeCommands(bucket, analysis, StaticAssignment([]))
+    return Node(analysis, sink, commands, held, pinned=frozenset(pinned), unshared=frozenset(unshared))
 
 
 @dataclass

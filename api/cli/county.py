@@ -35,7 +35,7 @@ from api.nats.leases import LEASE_S, open_lease_bucket
 from api.nats.link import JetStreamIntake, JetStreamSink, Township, ensure_centre, ensure_township
 from api.nats.servers import HUB_DOMAIN, leaf_domain
 from api.problems import UsageProblem
-from api.site import configured_site, demo_site, load_site, seed_demo_users
+from api.site import SiteData, configured_site, demo_site, load_site, seed_demo_users
 from api.wiring import CountyCentre, Node, build_county_centre, build_node
 from detect.backends.factory import build_detector, build_fire_detector
 from detect.errors import ModelError
@@ -107,13 +107,16 @@ async def running_node(
     share: bool = False,
     node_id: str | None = None,
     lease_s: float | None = None,
+    pinned: Sequence[str] = (),
+    unshared: Sequence[str] = (),
     **analysis_options: Any,
 ) -> AsyncIterator[Node]:
     """A node of ``township`` on the leaf at ``url``; ``hub_domain`` None: one server, no leaf (no mirror).
 
     ``cameras``: the ids it runs (default every camera of the township); ``share``: instead, the township's
     nodes share its cameras through leases in the leaf's own bucket (api/nats/leases.py), so they go on
-    being shared while the uplink is down.
+    being shared while the uplink is down; ``pinned``: cameras this node runs besides its share, without a
+    lease; ``unshared``: cameras pinned to any node, which the leases leave out.
     """
     nc = await _connect(url)
     try:
@@ -138,6 +141,8 @@ async def running_node(
             node_id=node_id or f"{socket.gethostname()}-{os.getpid()}",
             township=township,
             lease_s=lease_s,
+            pinned=pinned,
+            unshared=unshared,
             **analysis_options,
         )
         await node.start()
@@ -203,9 +208,9 @@ async def running_centre(
 _TOKEN = re.compile(r"^[A-Za-z0-9_-]+$")
 
 
-def parse_townships(specs: Sequence[str], hub_domain: str | None) -> list[Township]:
+def parse_townships(specs: Sequence[str], hub_domain: str | None, *, required: bool = True) -> list[Township]:
     """``CODE`` (its leaf's domain is ``t<CODE>``), ``CODE=DOMAIN``, or, with no hub domain, ``CODE`` alone
-    on the one server."""
+    on the one server; none: an error when ``required`` (else the site file's townships: are used)."""
     townships = []
     for spec in specs:
         code, sep, domain = spec.partition("=")
@@ -216,7 +221,7 @@ def parse_townships(specs: Sequence[str], hub_domain: str | None) -> list[Townsh
                 f"--township {spec!r}: expected CODE or CODE=DOMAIN (letters, digits, - and _)"
             )
         townships.append(Township(code, domain or None))
-    if not townships:
+    if not townships and required:
         raise UsageProblem("name at least one --township the centre takes events from")
     return townships
 
@@ -242,16 +247,20 @@ def run_node_command(
     hub_domain: str | None,
     cameras: Sequence[str],
     config: Path | None,
+    name: str | None = None,
 ) -> None:
     """``gridwatch node``: detectors and analysis options from the site file (or the demo's), cameras from
-    the township's command bucket."""
+    the township's command bucket; ``name``: the node's id, which the site file may pin cameras to."""
     if not _TOKEN.match(township):
         raise UsageProblem(f"--township {township!r}: letters, digits, - and _ only")
+    if name is not None and not _TOKEN.match(name):
+        raise UsageProblem(f"--name {name!r}: letters, digits, - and _ only")
     check_reachable(url)
     if config is not None:
         site, detectors = configured_site(config)
     else:
         site, detectors = demo_site(), DetectorsSection()
+    pinned = node_pins(site, township, name)
     person, fire = build_detectors(detectors)
     options: dict[str, Any] = {
         "fire_detector": fire,
@@ -265,6 +274,11 @@ def run_node_command(
         try:
             options["hub_domain"], options["cameras"] = hub_domain, cameras or None
             options["share"] = not cameras
+            options["node_id"], options["pinned"], options["unshared"] = (
+                name,
+                pinned,
+                sorted(site.camera_pins),
+            )
             async with running_node(url, township, person, SystemClock(), **options):
                 logger.info("node of township %s on %s: following its command bucket", township, url)
                 await asyncio.Event().wait()
@@ -273,6 +287,20 @@ def run_node_command(
 
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(main())
+
+
+def node_pins(site: SiteData, township: str, name: str | None) -> list[str]:
+    """The cameras the site file pins to node ``name`` of ``township``; a pin to it in another township is
+    a mistake in the command line or the file, said before anything starts."""
+    mine = sorted(c for c, node in site.camera_pins.items() if node == name)
+    elsewhere = sorted(c for c in mine if site.camera_townships.get(c) != township)
+    if elsewhere:
+        where = site.camera_townships.get(elsewhere[0])
+        raise UsageProblem(
+            f"--name {name}: the site file pins {', '.join(elsewhere)} to this node in township {where}, "
+            f"not {township}"
+        )
+    return mine
 
 
 def run_centre_command(
@@ -284,13 +312,19 @@ def run_centre_command(
     config: Path | None,
     host: str,
     port: int,
+    hub_domain: str | None = HUB_DOMAIN,
 ) -> None:
-    """``gridwatch centre``: the site file's county (or the demo's) in the database, the API over it."""
+    """``gridwatch centre``: the site file's county (or the demo's) in the database, the API over it; with
+    no ``townships`` given, those the site file lists."""
     demo = config is None
     auth = AuthConfig.for_demo() if demo else _auth(current)
     check_port_free(host, port)
     check_reachable(url)
     site = demo_site() if config is None else configured_site(config)[0]
+    # The site file's townships: section places its cameras; --camera on the command line wins.
+    placements = {**site.camera_townships, **placements}
+    if not townships:
+        townships = parse_townships(site.townships, hub_domain)
     database = open_database(current.database_url, current.data_dir / ("demo" if demo else ""))
 
     async def main() -> None:

@@ -29,6 +29,12 @@ def node(
     config: Annotated[
         Path | None, typer.Option(help="Site YAML: detectors, clips, policies (default: the demo's)")
     ] = None,
+    name: Annotated[
+        str | None,
+        typer.Option(
+            help="This node's name: the id its leases carry, and what the site file pins cameras to"
+        ),
+    ] = None,
 ) -> None:
     """Analyse the township's cameras and publish their events to its JetStream stream."""
     from api.cli.county import run_node_command
@@ -36,7 +42,7 @@ def node(
     log_progress()
     guard(
         lambda: run_node_command(
-            nats, township, hub_domain=hub_domain or None, cameras=camera or [], config=config
+            nats, township, hub_domain=hub_domain or None, cameras=camera or [], config=config, name=name
         )
     )
 
@@ -44,9 +50,12 @@ def node(
 @app.command()
 def centre(
     township: Annotated[
-        list[str],
-        typer.Option(help="A township the county stream sources: CODE or CODE=DOMAIN (repeatable)"),
-    ],
+        list[str] | None,
+        typer.Option(
+            help="A township the county stream sources: CODE or CODE=DOMAIN (repeatable; default: the "
+            "site file's townships:)"
+        ),
+    ] = None,
     nats: Annotated[str, typer.Option(help="The hub server")] = NATS_URL,
     hub_domain: Annotated[
         str, typer.Option(help="The hub's JetStream domain; empty: one server, no leaf nodes")
@@ -66,10 +75,17 @@ def centre(
     current = settings()
 
     def run() -> None:
-        townships = parse_townships(township, hub_domain or None)
+        townships = parse_townships(township or [], hub_domain or None, required=config is None)
         placements = parse_placements(camera or [])
         run_centre_command(
-            current, nats, townships, placements=placements, config=config, host=host, port=port
+            current,
+            nats,
+            townships,
+            placements=placements,
+            config=config,
+            host=host,
+            port=port,
+            hub_domain=hub_domain or None,
         )
 
     guard(run)

@@ -27,6 +27,7 @@ from models.config.loader import (
 from models.config.notifications import DingTalkTarget, NotificationTarget, WebhookTarget, WeComTarget
 from models.config.policies import PoliciesSection
 from models.config.site import SiteSection
+from models.config.townships import TownshipConfig, TownshipNodeConfig, camera_pins, camera_townships
 from models.config.zones import (
     MAX_ZONE_VERTICES,
     CrowdZone,
@@ -65,9 +66,13 @@ __all__ = [
     "PoliciesSection",
     "SiteConfig",
     "SiteSection",
+    "TownshipConfig",
+    "TownshipNodeConfig",
     "WeComTarget",
     "WebhookTarget",
     "ZoneConfig",
+    "camera_pins",
+    "camera_townships",
     "config_problems",
     "describe_errors",
     "dotted",

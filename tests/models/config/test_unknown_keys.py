@@ -25,6 +25,8 @@ from models.config import (
     PoliciesSection,
     SiteConfig,
     SiteSection,
+    TownshipConfig,
+    TownshipNodeConfig,
     WebhookTarget,
     WeComTarget,
     config_problems,
@@ -125,6 +127,9 @@ DID_YOU_MEAN: list[tuple[type[BaseModel], str, str, str, str]] = [
     (CameraEventRuleConfig, "clips:\n",
      "camera_events:\n  - {topic: 'tns1:VideoSource/SignalLoss', kind: attach, state_itme: State}\nclips:\n",
      "camera_events[0].state_itme", "state_item"),
+    (TownshipConfig, "    name: 城关街道\n", "    nmae: 城关街道\n", "townships[0].nmae", "name"),
+    (TownshipNodeConfig, "      - name: chengguan-1", "      - nam: chengguan-1\n        name: chengguan-1",
+     "townships[0].nodes[0].nam", "name"),
 ]  # fmt: skip
 
 
