@@ -56,8 +56,9 @@ async def test_a_pinned_camera_runs_on_its_node_only_and_does_not_move(nats_serv
     clock = ManualClock(T0)
     seen_on_b: set[str] = set()
     async with (
-        running_node(nats_server.url, TOWNSHIP, NoDetector(), clock, node_id="a", pinned=["cam-0"], **options)
-        as a,
+        running_node(
+            nats_server.url, TOWNSHIP, NoDetector(), clock, node_id="a", pinned=["cam-0"], **options
+        ) as a,
         running_node(nats_server.url, TOWNSHIP, NoDetector(), clock, node_id="b", **options) as b,
     ):
 

@@ -18,7 +18,7 @@ def test_the_example_places_its_camera_on_a_named_node(site: Path) -> None:
 
 def test_a_shared_camera_and_a_second_township(site: Path) -> None:
     edit(site, "        cameras: [cam-dongguan-road]", "        cameras: []")
-    edit(site, _EXAMPLE_BLOCK, "    cameras: [cam-dongguan-road]\n  - code: \"379901002\"\n")
+    edit(site, _EXAMPLE_BLOCK, '    cameras: [cam-dongguan-road]\n  - code: "379901002"\n')
     config = load_site_config(site)
     assert camera_townships(config.townships) == {"cam-dongguan-road": "379901001"}
     assert camera_pins(config.townships) == {}
@@ -43,9 +43,7 @@ def test_a_camera_placed_twice_is_refused(site: Path) -> None:
 
 def test_two_nodes_of_one_name_and_a_township_twice_are_refused(site: Path) -> None:
     text = site.read_text(encoding="utf-8")
-    site.write_text(
-        text + '  - code: "379901001"\n    nodes: [{name: chengguan-1}]\n', encoding="utf-8"
-    )
+    site.write_text(text + '  - code: "379901001"\n    nodes: [{name: chengguan-1}]\n', encoding="utf-8")
     (problem,) = config_problems(site)
     assert "townships[1].code: township 379901001 is listed twice" in problem
     assert "townships[1].nodes[0].name: node 'chengguan-1' is named twice" in problem
