@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
 import logging
 import os
 import re
@@ -313,10 +314,14 @@ def run_centre_command(
     host: str,
     port: int,
     hub_domain: str | None = HUB_DOMAIN,
+    demo_users: bool = False,
 ) -> None:
     """``gridwatch centre``: the site file's county (or the demo's) in the database, the API over it; with
-    no ``townships`` given, those the site file lists."""
+    no ``townships`` given, those the site file lists. ``demo_users``: the demo's sign-ins over a site
+    file (``./run cluster``), on a loopback address only: their password is public."""
     demo = config is None
+    if demo_users and not _loopback(host):
+        raise UsageProblem(f"--demo-users signs in with a public password: listen on 127.0.0.1, not {host}")
     auth = AuthConfig.for_demo() if demo else _auth(current)
     check_port_free(host, port)
     check_reachable(url)
@@ -331,7 +336,7 @@ def run_centre_command(
         store = await Store.connect(database.url)
         try:
             await load_site(store, site)
-            if demo:
+            if demo or demo_users:
                 await seed_demo_users(store)
             options: dict[str, Any] = {
                 "timezone": site.timezone,
@@ -368,3 +373,10 @@ def _auth(current: Settings) -> AuthConfig:
         )
     except WeakSecret as exc:
         raise UsageProblem(str(exc)) from None
+
+
+def _loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host == "localhost"

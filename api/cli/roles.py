@@ -67,6 +67,9 @@ def centre(
     config: Annotated[Path | None, typer.Option(help="Site YAML (default: the demo county)")] = None,
     host: Annotated[str, typer.Option(help="Listen address")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Listen port")] = 8000,
+    demo_users: Annotated[
+        bool, typer.Option(help="Also sign in the demo's users (loopback only; ./run cluster)")
+    ] = False,
 ) -> None:
     """Run the county centre and the API over the townships' events."""
     from api.cli.county import parse_placements, parse_townships, run_centre_command
@@ -86,6 +89,7 @@ def centre(
             host=host,
             port=port,
             hub_domain=hub_domain or None,
+            demo_users=demo_users,
         )
 
     guard(run)
