@@ -63,6 +63,7 @@ if TYPE_CHECKING:  # serve and demo never load the NATS client: build_node and b
     from api.nats.commands import Assignment, KvCommands, NodeCommands
     from api.nats.leases import CameraLeases
     from api.nats.link import JetStreamIntake, JetStreamSink
+    from api.nats.video import Locate, VideoDirectory
 
 logger = logging.getLogger(__name__)
 
@@ -346,8 +347,13 @@ class Node:
     #: pinned to any node (never shared out by the leases).
     pinned: frozenset[str] = frozenset()
     unshared: frozenset[str] = frozenset()
+    #: Live video for the centre's wall (api/nats/video.py): the WHEP hub over this node's analysis pulls,
+    #: and its entries in the township's video directory.
+    webrtc: WebRTCHub | None = None
+    video: VideoDirectory | None = None
     _follow: asyncio.Task[None] | None = None
     _hold: asyncio.Task[None] | None = None
+    _video: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         """Start analysing: the cameras come from the command bucket, its current state first."""
@@ -372,10 +378,19 @@ class Node:
             self.commands.on_registry = lambda ids: leases.set_cameras(ids - unshared)
             self._hold = asyncio.create_task(leases.run(acquire, release), name="node-leases")
         self._follow = asyncio.create_task(self.commands.run(), name="node-commands")
+        if self.video is not None:
+            self._video = asyncio.create_task(self.video.run(), name="node-video-directory")
 
     async def stop(self) -> None:
         """Stop following commands, hand the leases back (their cameras stop first), then the cameras: their
         last events and clips still reach the leaf."""
+        if self._video is not None and self.video is not None:
+            self._video.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._video
+            await self.video.withdraw()
+        if self.webrtc is not None:
+            await self.webrtc.aclose()
         for task in (self._hold, self._follow):
             if task is not None:
                 task.cancel()
@@ -399,6 +414,8 @@ def build_node(
     lease_s: float | None = None,
     pinned: Iterable[str] = (),
     unshared: Iterable[str] = (),
+    video_bucket: Any = None,
+    video_url: str | None = None,
     **analysis_options: Any,
 ) -> Node:
     """``bucket``: the township's command KV (its leaf's mirror); ``assignment``: a fixed set (default every
@@ -409,10 +426,17 @@ def build_node(
 
     analysis = build_analysis(sink, detector, clock, **analysis_options)
     if leases is None:
-        return Node(analysis, sink, NodeCommands(bucket, analysis, assignment or StaticAssignment()))
-    held = CameraLeases(leases, node_id, township, (), lease_s=lease_s or LEASE_S)
-    commands = NodeCommands(bucket, analysis, StaticAssignment([]))
-    return Node(analysis, sink, commands, held, pinned=frozenset(pinned), unshared=frozenset(unshared))
+        node = Node(analysis, sink, NodeCommands(bucket, analysis, assignment or StaticAssignment()))
+    else:
+        held = CameraLeases(leases, node_id, township, (), lease_s=lease_s or LEASE_S)
+        commands = NodeCommands(bucket, analysis, StaticAssignment([]))
+        node = Node(analysis, sink, commands, held, pinned=frozenset(pinned), unshared=frozenset(unshared))
+    if video_bucket is not None and video_url is not None:
+        from api.nats.video import VideoDirectory
+
+        node.webrtc = WebRTCHub(analysis)
+        node.video = VideoDirectory(video_bucket, node_id, video_url, lambda: list(analysis.cameras))
+    return node
 
 
 @dataclass
@@ -423,6 +447,7 @@ class CountyCentre:
     stream: JetStreamIntake
     commands: KvCommands
     app: FastAPI
+    webrtc: WebRTCHub | None = None
 
     async def start(self) -> None:
         """Load the site, write its cameras into the townships' buckets, then take the stream."""
@@ -433,6 +458,8 @@ class CountyCentre:
     async def stop(self) -> None:
         """Stop taking messages; those in hand are stored and acked, the rest wait in the stream."""
         self.stream.close()
+        if self.webrtc is not None:
+            await self.webrtc.aclose()
         await self.centre.stop()
 
 
@@ -443,6 +470,9 @@ def build_county_centre(
     stream: JetStreamIntake,
     commands: KvCommands,
     idle: Detector,
+    *,
+    video_locate: Locate | None = None,
+    video_secret: str | None = None,
     **centre_options: Any,
 ) -> CountyCentre:
     """The centre with no cameras of its own: ``idle`` is a detector its empty analysis node never calls
@@ -451,7 +481,13 @@ def build_county_centre(
     # The stream redelivers what it could not store: a clip is retried rather than dropped.
     centre.intake.retry_clips = True
     local = build_analysis(_Refuse(), idle, clock, clip_seconds=None)
-    return CountyCentre(centre, stream, commands, build_app(centre, local, auth))
+    if video_locate is None or not video_secret:
+        return CountyCentre(centre, stream, commands, build_app(centre, local, auth))
+    from api.nats.video import NodeRelayHub
+
+    # The wall plays a township camera from the node analysing it (api/nats/video.py).
+    relay = NodeRelayHub(local, video_locate, video_secret)
+    return CountyCentre(centre, stream, commands, build_app(centre, local, auth, webrtc=relay), relay)
 
 
 class _Refuse:

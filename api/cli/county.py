@@ -17,6 +17,7 @@ import os
 import re
 import socket
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from types import MappingProxyType
@@ -35,8 +36,10 @@ from api.nats.commands import KvCommands, StaticAssignment, ensure_command_mirro
 from api.nats.leases import LEASE_S, open_lease_bucket
 from api.nats.link import JetStreamIntake, JetStreamSink, Township, ensure_centre, ensure_township
 from api.nats.servers import HUB_DOMAIN, leaf_domain
+from api.nats.video import TOKEN_ENV, directory_locator, node_video_app, open_video_bucket
 from api.problems import UsageProblem
 from api.site import SiteData, configured_site, demo_site, load_site, seed_demo_users
+from api.webrtc import offer_loopback_only
 from api.wiring import CountyCentre, Node, build_county_centre, build_node
 from detect.backends.factory import build_detector, build_fire_detector
 from detect.errors import ModelError
@@ -110,6 +113,7 @@ async def running_node(
     lease_s: float | None = None,
     pinned: Sequence[str] = (),
     unshared: Sequence[str] = (),
+    video: NodeVideo | None = None,
     **analysis_options: Any,
 ) -> AsyncIterator[Node]:
     """A node of ``township`` on the leaf at ``url``; ``hub_domain`` None: one server, no leaf (no mirror).
@@ -118,6 +122,7 @@ async def running_node(
     nodes share its cameras through leases in the leaf's own bucket (api/nats/leases.py), so they go on
     being shared while the uplink is down; ``pinned``: cameras this node runs besides its share, without a
     lease; ``unshared``: cameras pinned to any node, which the leases leave out.
+    ``video``: serve the centre's wall the cameras it analyses (api/nats/video.py).
     """
     nc = await _connect(url)
     try:
@@ -129,6 +134,9 @@ async def running_node(
             bucket = await ensure_commands(js, township)
         # The leaf's own domain, named in the references to clips left in its object store.
         domain = (await js.account_info()).domain
+        video_options: dict[str, Any] = {}
+        if video is not None:
+            video_options = {"video_bucket": await open_video_bucket(js, township), "video_url": video.url}
         leases = None
         if share and not cameras:
             leases = await open_lease_bucket(js, township, lease_s=lease_s or LEASE_S)
@@ -144,15 +152,55 @@ async def running_node(
             lease_s=lease_s,
             pinned=pinned,
             unshared=unshared,
+            **video_options,
             **analysis_options,
         )
         await node.start()
         try:
-            yield node
+            if video is None or node.webrtc is None:
+                yield node
+            else:
+                async with serving(
+                    node_video_app(node.webrtc, node.analysis, video.secret), video.host, video.port
+                ):
+                    yield node
         finally:
             await node.stop()
     finally:
         await nc.close()
+
+
+@dataclass(frozen=True)
+class NodeVideo:
+    """Where a node serves its cameras' video to the centre: bind address, and the URL the centre uses."""
+
+    host: str
+    port: int
+    secret: str
+    advertised: str | None = None
+
+    @property
+    def url(self) -> str:
+        return self.advertised or f"http://{self.host}:{self.port}"
+
+
+@contextlib.asynccontextmanager
+async def serving(app: Any, host: str, port: int) -> AsyncIterator[None]:
+    """An ASGI app under uvicorn on ``host:port`` for the duration of the block."""
+    if host in ("127.0.0.1", "localhost"):
+        offer_loopback_only()
+    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, lifespan="off", log_level="warning"))
+    task = asyncio.create_task(server.serve(), name=f"http-{port}")
+    while not server.started:
+        if task.done():
+            task.result()
+            raise OSError(f"cannot listen on {host}:{port}")
+        await asyncio.sleep(0.05)
+    try:
+        yield
+    finally:
+        server.should_exit = True
+        await task
 
 
 def camera_township(
@@ -182,17 +230,29 @@ async def running_centre(
     townships: Sequence[Township],
     *,
     cameras: Mapping[str, str] | None = None,
+    video_secret: str | None = None,
     **centre_options: Any,
 ) -> AsyncIterator[CountyCentre]:
-    """The county centre on the hub at ``url``, sourcing ``townships``; ``cameras``: camera → township."""
+    """The county centre on the hub at ``url``, sourcing ``townships``; ``cameras``: camera → township;
+    ``video_secret``: the wall plays township cameras from their nodes (api/nats/video.py)."""
     nc = await _connect(url)
     try:
         js = nc.jetstream()
         await ensure_centre(js, list(townships))
         buckets = {t.code: await ensure_commands(js, t.code) for t in townships}
         commands = KvCommands(buckets, lambda _: None)
+        domains = {t.code: t.domain for t in townships}
+        locate = directory_locator(nc, lambda camera_id: commands.township_of(camera_id), domains)
         centre = build_county_centre(
-            store, clock, auth, JetStreamIntake(nc, js), commands, IdleDetector(), **centre_options
+            store,
+            clock,
+            auth,
+            JetStreamIntake(nc, js),
+            commands,
+            IdleDetector(),
+            video_locate=locate if video_secret else None,
+            video_secret=video_secret,
+            **centre_options,
         )
         commands.township_of = camera_township(centre.centre.routing, dict(cameras or {}), frozenset(buckets))
         await centre.start()
@@ -249,6 +309,9 @@ def run_node_command(
     cameras: Sequence[str],
     config: Path | None,
     name: str | None = None,
+    video_port: int | None = None,
+    video_host: str = "127.0.0.1",
+    video_url: str | None = None,
 ) -> None:
     """``gridwatch node``: detectors and analysis options from the site file (or the demo's), cameras from
     the township's command bucket; ``name``: the node's id, which the site file may pin cameras to."""
@@ -262,6 +325,15 @@ def run_node_command(
     else:
         site, detectors = demo_site(), DetectorsSection()
     pinned = node_pins(site, township, name)
+    video = None
+    if video_port is not None:
+        secret = os.environ.get(TOKEN_ENV, "")
+        if len(secret) < 16:
+            raise UsageProblem(
+                f"--video-port: set {TOKEN_ENV} (at least 16 characters, the same at the centre)"
+            )
+        check_port_free(video_host, video_port)
+        video = NodeVideo(video_host, video_port, secret, video_url)
     person, fire = build_detectors(detectors)
     options: dict[str, Any] = {
         "fire_detector": fire,
@@ -275,6 +347,7 @@ def run_node_command(
         try:
             options["hub_domain"], options["cameras"] = hub_domain, cameras or None
             options["share"] = not cameras
+            options["video"] = video
             options["node_id"], options["pinned"], options["unshared"] = (
                 name,
                 pinned,
@@ -343,6 +416,8 @@ def run_centre_command(
                 "channels": site.channels,
                 "policies": site.policies,
                 "cameras": placements,
+                # The wall plays township cameras from their nodes when the nodes share this token.
+                "video_secret": os.environ.get(TOKEN_ENV) or None,
             }
             try:
                 running = running_centre(url, store, SystemClock(), auth, townships, **options)

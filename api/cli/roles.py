@@ -35,6 +35,17 @@ def node(
             help="This node's name: the id its leases carry, and what the site file pins cameras to"
         ),
     ] = None,
+    video_port: Annotated[
+        int | None,
+        typer.Option(
+            help="Serve the centre's wall live video of this node's cameras here (WHEP; needs "
+            "GRIDWATCH_VIDEO_TOKEN, the same at the centre)"
+        ),
+    ] = None,
+    video_host: Annotated[str, typer.Option(help="Address the video port listens on")] = "127.0.0.1",
+    video_url: Annotated[
+        str | None, typer.Option(help="The URL the centre reaches that port at (default http://HOST:PORT)")
+    ] = None,
 ) -> None:
     """Analyse the township's cameras and publish their events to its JetStream stream."""
     from api.cli.county import run_node_command
@@ -42,7 +53,15 @@ def node(
     log_progress()
     guard(
         lambda: run_node_command(
-            nats, township, hub_domain=hub_domain or None, cameras=camera or [], config=config, name=name
+            nats,
+            township,
+            hub_domain=hub_domain or None,
+            cameras=camera or [],
+            config=config,
+            name=name,
+            video_port=video_port,
+            video_host=video_host,
+            video_url=video_url,
         )
     )
 
