@@ -2,9 +2,10 @@
 
 Real processes, each as on its own machine: a NATS hub (domain ``county``), one leaf server per township
 (its own JetStream domain, file-backed), three ``gridwatch node`` (two share 城关街道's cameras by leases,
-one runs 河湾镇's) and a ``gridwatch centre`` with the wall. The demo county already has two townships but
-one camera; the cluster's site file adds three file cameras playing the same video, each moved onto the
-ground of another grid (see docs/deploy.md, "The local cluster"), so that each township has two.
+one runs 河湾镇's; each serves its cameras' live video to the wall) and a ``gridwatch centre`` with the
+wall. The demo county already has two townships but one camera; the cluster's site file adds three file
+cameras playing the same video, each moved onto the ground of another grid (see docs/deploy.md, "The local
+cluster"), so that each township has two.
 
 Every process is started in a session of its own: a Ctrl-C at the terminal reaches this supervisor only,
 which stops them in order (nodes, so their last events reach the leaf; the centre; the NATS servers) and
@@ -31,7 +32,8 @@ from typing import Any
 import httpx
 import yaml
 
-from api.nats.servers import Cluster, cluster, die_with_parent
+from api.nats.servers import Cluster, cluster, die_with_parent, free_port
+from api.nats.video import TOKEN_ENV
 from api.problems import UsageProblem
 from api.site import DEMO_PASSWORD
 
@@ -183,6 +185,8 @@ class LocalCluster:
         base = {**self.env, "PYTHONUNBUFFERED": "1"}
         # Tokens are signed with a key of this run: the wall's sign-in lasts as long as the cluster.
         base.setdefault("GRIDWATCH_SECRET_KEY", secrets.token_urlsafe(48))
+        # Shared by the centre and the nodes: the wall plays township cameras from their nodes.
+        base.setdefault(TOKEN_ENV, secrets.token_urlsafe(32))
         centre_args = ["centre", "--nats", self.servers.hub.url, "--config", str(site)]
         centre_args += ["--host", "127.0.0.1", "--port", str(self.port), "--demo-users"]
         self.centre = Child(
@@ -195,6 +199,7 @@ class LocalCluster:
         for name, township in NODES.items():
             leaf = self.servers.leaves[township].url
             args = ["node", "--township", township, "--nats", leaf, "--name", name, "--config", str(site)]
+            args += ["--video-port", str(free_port())]
             data = {**base, "GRIDWATCH_DATA_DIR": str(self.directory / name)}
             self.nodes.append(Child(f"node {name}", args, logs / f"{name}.log", data))
             self.nodes[-1].start()

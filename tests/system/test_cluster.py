@@ -1,9 +1,11 @@
 """``gridwatch cluster`` (what ``./run cluster`` runs), as a user runs it: a hub, two township leaves, three
 nodes and a centre as real processes; incidents from both townships' cameras at the centre, each in its
-camera's grid with someone on duty there; then one SIGINT stops all of them, leaving no process behind."""
+camera's grid with someone on duty there; a township camera's live video offered at the centre and
+answered by its node; then one SIGINT stops all of them, leaving no process behind."""
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import os
 import re
@@ -15,6 +17,7 @@ from typing import Any
 
 import httpx
 import pytest
+from aiortc import RTCConfiguration, RTCPeerConnection
 
 from api.cluster import COPIES, TOWNSHIPS
 from api.site import DEMO_PASSWORD
@@ -40,6 +43,15 @@ def _processes_mentioning(text: str) -> list[str]:
         if text in cmdline:
             found.append(f"{proc.name}: {cmdline}")
     return found
+
+
+async def _offer() -> str:
+    pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+    pc.addTransceiver("video", direction="recvonly")
+    await pc.setLocalDescription(await pc.createOffer())
+    sdp = str(pc.localDescription.sdp)
+    await pc.close()
+    return sdp
 
 
 def _roster_units() -> dict[str, str]:
@@ -93,6 +105,24 @@ def test_the_cluster_opens_incidents_of_both_townships_and_stops_leaving_no_proc
             # Someone on the demo roster whose post covers the grid (its unit is the grid or above it).
             worker = (incident["assignee"] or {}).get("worker_id")
             assert worker in units and grid.startswith(units[worker]), incident
+        # The wall plays a 河湾镇 camera: the centre forwards the offer to hewan-1, which answers it.
+        offer = asyncio.run(_offer())
+
+        def answered() -> httpx.Response | None:
+            reply = httpx.post(
+                f"{wall}api/cameras/cam-liuzhuang/whep",
+                content=offer,
+                headers={**headers, "Content-Type": "application/sdp"},
+                timeout=30,
+            )
+            return None if reply.status_code == 422 else reply  # 422: not in the video directory yet
+
+        answer = wait_for(answered, 30)
+        assert answer is not None and answer.status_code == 201 and "m=video" in answer.text, logs
+        assert (
+            httpx.delete(f"{wall.rstrip('/')}{answer.headers['Location']}", headers=headers).status_code
+            == 204
+        )
     finally:
         proc.send_signal(signal.SIGINT)
         try:
