@@ -162,6 +162,7 @@ class LocalCluster:
     servers: Cluster | None = None
     nodes: list[Child] = field(default_factory=list)
     centre: Child | None = None
+    _reported: set[str] = field(default_factory=set)
 
     @property
     def wall(self) -> str:
@@ -221,14 +222,31 @@ class LocalCluster:
         )
 
     def check_alive(self) -> None:
-        for child in self.children():
-            if not child.running():
+        """The centre exiting ends the cluster (the wall is gone). A node or NATS server that exits is said
+        once and the rest runs on: killing a node's pid is how to watch its cameras move to the other node
+        of its township, stopping a leaf how to watch a township ride out a cut link."""
+        if self.centre is not None and not self.centre.running():
+            raise UsageProblem(f"the centre exited: {self._tail(self.centre)}")
+        for child in self.nodes:
+            if not child.running() and child.name not in self._reported:
+                self._reported.add(child.name)
                 code = child.process.returncode if child.process is not None else None
-                tail = child.log.read_text(encoding="utf-8", errors="replace").strip().splitlines()[-5:]
-                raise UsageProblem(f"{child.name} exited ({code}): {' / '.join(tail)}")
-        for server in [*(self.servers.leaves.values() if self.servers else ())]:
-            if server.process is None or server.process.poll() is not None:
-                raise UsageProblem(f"{server.name} exited: see {server.directory / 'server.log'}")
+                print(
+                    f"{child.name} exited ({code}); its township's other nodes take its cameras", flush=True
+                )
+        servers = [self.servers.hub, *self.servers.leaves.values()] if self.servers else []
+        for server in servers:
+            if (
+                server.process is None or server.process.poll() is not None
+            ) and server.name not in self._reported:
+                self._reported.add(server.name)
+                print(f"{server.name} exited: see {server.directory / 'server.log'}", flush=True)
+
+    @staticmethod
+    def _tail(child: Child) -> str:
+        code = child.process.returncode if child.process is not None else None
+        lines = child.log.read_text(encoding="utf-8", errors="replace").strip().splitlines()[-5:]
+        return f"({code}) {' / '.join(lines)}"
 
     def stop(self) -> None:
         """Nodes first (their last events reach the leaf), then the centre, then the NATS servers."""

@@ -283,7 +283,10 @@ def parse_townships(specs: Sequence[str], hub_domain: str | None, *, required: b
             )
         townships.append(Township(code, domain or None))
     if not townships and required:
-        raise UsageProblem("name at least one --township the centre takes events from")
+        raise UsageProblem(
+            "name at least one --township the centre takes events from (or list them in the site file's "
+            "townships:)"
+        )
     return townships
 
 

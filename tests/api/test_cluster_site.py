@@ -42,3 +42,11 @@ def test_a_taken_port_exits_2_with_one_line() -> None:
     assert result.returncode == 2, result.stderr
     lines = [line for line in result.stderr.splitlines() if line.startswith("error:")]
     assert len(lines) == 1 and "cannot listen" in lines[0], result.stderr
+
+
+def test_demo_users_are_refused_off_loopback(tmp_path: Path, vtest: Path) -> None:
+    site = write_site(tmp_path, vtest)
+    result = run_cli("centre", "--config", str(site), "--demo-users", "--host", "0.0.0.0")
+    assert result.returncode == 2, result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(lines) == 1 and "--demo-users signs in with a public password" in lines[0], result.stderr

@@ -1,7 +1,8 @@
 """``gridwatch cluster`` (what ``./run cluster`` runs), as a user runs it: a hub, two township leaves, three
 nodes and a centre as real processes; incidents from both townships' cameras at the centre, each in its
 camera's grid with someone on duty there; a township camera's live video offered at the centre and
-answered by its node; then one SIGINT stops all of them, leaving no process behind."""
+answered by its node; a node killed, its cameras taken by the other node of its township; then one SIGINT
+stops all of them, leaving no process behind."""
 
 from __future__ import annotations
 
@@ -123,6 +124,18 @@ def test_the_cluster_opens_incidents_of_both_townships_and_stops_leaving_no_proc
             httpx.delete(f"{wall.rstrip('/')}{answer.headers['Location']}", headers=headers).status_code
             == 204
         )
+        # A node dies (SIGKILL, no hand-back): the cluster runs on and the other 城关街道 node takes its
+        # camera when the lease lapses.
+        victim = int(re.search(r"node chengguan-1\s+pid (\d+)", Path(out.name).read_text()).group(1))  # type: ignore[union-attr]
+        os.kill(victim, signal.SIGKILL)
+        survivor = directory / "logs" / "chengguan-2.log"
+
+        def taken_over() -> bool | None:
+            took = set(re.findall(r"node chengguan-2 takes camera (\S+)", survivor.read_text()))
+            return took >= {"cam-dongguan-road", "cam-xiguan-market"} or None
+
+        assert wait_for(taken_over, 45, interval_s=0.5), survivor.read_text()[-2000:]
+        assert proc.poll() is None and "node chengguan-1 exited (-9)" in Path(out.name).read_text()
     finally:
         proc.send_signal(signal.SIGINT)
         try:
