@@ -114,6 +114,18 @@ async def test_the_centre_plays_a_township_camera_from_its_node(
                 assert rtsp_sessions(rtsp_auth_peer.port) == 1
                 assert (await wall.delete(answer.headers["Location"])).status_code == 204
                 assert node.webrtc.sessions == {}
+                # The node leaves the video directory (a clean stop): the centre refuses with the reason
+                # rather than opening a second RTSP session of its own.
+                assert node._video is not None and node.video is not None
+                node._video.cancel()
+                await node.video.withdraw()
+                gone = await wall.post(
+                    f"/api/cameras/{camera.id}/whep",
+                    content=pc.localDescription.sdp,
+                    headers={"Content-Type": "application/sdp"},
+                )
+                assert gone.status_code == 422 and "no node of township 379901001" in gone.text, gone.text
+                assert rtsp_sessions(rtsp_auth_peer.port) == 1
             finally:
                 await pc.close()
         # The node's port answers only the centre's token.
