@@ -260,7 +260,9 @@ class LocalCluster:
 def run(directory: Path, port: int, video: Path) -> None:
     """Start the cluster, print where it is, and run until Ctrl-C (or SIGTERM); then stop everything."""
     local = LocalCluster(directory, port, video)
+    # Both, explicitly: started in a shell's background, a process inherits SIGINT ignored.
     previous = signal.signal(signal.SIGTERM, _as_interrupt)
+    signal.signal(signal.SIGINT, _as_interrupt)
     try:
         try:
             local.start()

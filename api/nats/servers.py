@@ -36,7 +36,11 @@ def server_binary() -> str:
 
 def die_with_parent() -> None:
     """In a child before it runs (``preexec_fn``): on Linux, get SIGTERM when the parent dies, so that a
-    supervisor killed outright leaves no server or node behind."""
+    supervisor killed outright leaves no server or node behind. SIGINT and SIGTERM back to their defaults:
+    a supervisor started in the background of a shell inherits SIGINT ignored, and so would its children,
+    which then could not be stopped cleanly."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
     if sys.platform.startswith("linux"):
         import ctypes
 
