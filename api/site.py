@@ -19,6 +19,8 @@ from models.config import (
     DetectorsSection,
     LinkSection,
     SignInSection,
+    camera_pins,
+    camera_townships,
     load_policies_file,
     load_site_config,
 )
@@ -86,6 +88,10 @@ class SiteData:
     gb28181: Gb28181Section | None = None
     #: How the county centre watches the townships' links (the site's ``link:`` section).
     link: LinkSection = field(default_factory=LinkSection)
+    #: The site file's townships: section: camera → township code, camera → pinned node, every code listed.
+    camera_townships: Mapping[str, str] = field(default_factory=dict)
+    camera_pins: Mapping[str, str] = field(default_factory=dict)
+    townships: tuple[str, ...] = ()
 
 
 def demo_video() -> Path:
@@ -162,6 +168,9 @@ def configured_site(path: Path) -> tuple[SiteData, DetectorsSection]:
         metrics_key=metrics_key(config.metrics.api_key_env),
         gb28181=config.gb28181,
         link=config.link,
+        camera_townships=camera_townships(config.townships),
+        camera_pins=camera_pins(config.townships),
+        townships=tuple(t.code for t in config.townships),
     )
     return site, config.detectors
 

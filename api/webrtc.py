@@ -295,6 +295,17 @@ class WebRTCHub:
 
         return session, pc.localDescription.sdp
 
+    async def offer(self, camera: Camera, offer_sdp: str) -> tuple[str, str]:
+        """What the WHEP route calls: the session's id and the SDP answer (the county centre's hub
+        forwards the offer to the node that analyses the camera instead: api/nats/video.py)."""
+        session, answer = await self.answer(camera, offer_sdp)
+        return session.id, answer
+
+    def camera_of(self, session_id: str) -> str | None:
+        """The camera a session plays, None when there is no such session."""
+        session = self.sessions.get(session_id)
+        return session.camera_id if session is not None else None
+
     async def _send_detections(self, camera: Camera, channel: Any) -> None:
         with contextlib.suppress(MediaStreamError, ConnectionError):
             while channel.readyState in ("connecting", "open"):

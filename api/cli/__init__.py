@@ -8,10 +8,10 @@ from api.cli.common import app
 
 # Each module registers its commands on `app` when imported; --help lists them in this order.
 # isort: off
-from api.cli import site, serve, incidents, users, eval, onboard, duty, audit, roles, backup, gb
+from api.cli import site, serve, incidents, users, eval, onboard, duty, audit, roles, backup, gb, cluster
 # isort: on
 
-COMMAND_MODULES = (site, serve, incidents, users, eval, onboard, duty, audit, roles, backup, gb)
+COMMAND_MODULES = (site, serve, incidents, users, eval, onboard, duty, audit, roles, backup, gb, cluster)
 
 
 def main() -> None:

@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
 import logging
 import os
 import re
 import socket
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from types import MappingProxyType
@@ -34,8 +36,10 @@ from api.nats.commands import KvCommands, StaticAssignment, ensure_command_mirro
 from api.nats.leases import LEASE_S, open_lease_bucket
 from api.nats.link import JetStreamIntake, JetStreamSink, Township, ensure_centre, ensure_township
 from api.nats.servers import HUB_DOMAIN, leaf_domain
+from api.nats.video import TOKEN_ENV, directory_locator, node_video_app, open_video_bucket
 from api.problems import UsageProblem
-from api.site import configured_site, demo_site, load_site, seed_demo_users, site_auth
+from api.site import SiteData, configured_site, demo_site, load_site, seed_demo_users, site_auth
+from api.webrtc import offer_loopback_only
 from api.wiring import CountyCentre, Node, build_county_centre, build_node
 from detect.backends.factory import build_detector, build_fire_detector
 from detect.errors import ModelError
@@ -108,13 +112,18 @@ async def running_node(
     node_id: str | None = None,
     lease_s: float | None = None,
     heartbeat_s: float | None = None,
+    pinned: Sequence[str] = (),
+    unshared: Sequence[str] = (),
+    video: NodeVideo | None = None,
     **analysis_options: Any,
 ) -> AsyncIterator[Node]:
     """A node of ``township`` on the leaf at ``url``; ``hub_domain`` None: one server, no leaf (no mirror).
 
     ``cameras``: the ids it runs (default every camera of the township); ``share``: instead, the township's
     nodes share its cameras through leases in the leaf's own bucket (api/nats/leases.py), so they go on
-    being shared while the uplink is down.
+    being shared while the uplink is down; ``pinned``: cameras this node runs besides its share, without a
+    lease; ``unshared``: cameras pinned to any node, which the leases leave out.
+    ``video``: serve the centre's wall the cameras it analyses (api/nats/video.py).
     """
     nc = await _connect(url)
     try:
@@ -126,6 +135,9 @@ async def running_node(
             bucket = await ensure_commands(js, township)
         # The leaf's own domain, named in the references to clips left in its object store.
         domain = (await js.account_info()).domain
+        video_options: dict[str, Any] = {}
+        if video is not None:
+            video_options = {"video_bucket": await open_video_bucket(js, township), "video_url": video.url}
         leases = None
         if share and not cameras:
             leases = await open_lease_bucket(js, township, lease_s=lease_s or LEASE_S)
@@ -141,15 +153,57 @@ async def running_node(
             lease_s=lease_s,
             heartbeat_nats=nc,
             heartbeat_s=heartbeat_s,
+            pinned=pinned,
+            unshared=unshared,
+            **video_options,
             **analysis_options,
         )
         await node.start()
         try:
-            yield node
+            if video is None or node.webrtc is None:
+                yield node
+            else:
+                async with serving(
+                    node_video_app(node.webrtc, node.analysis, video.secret), video.host, video.port
+                ):
+                    yield node
         finally:
             await node.stop()
     finally:
         await nc.close()
+
+
+@dataclass(frozen=True)
+class NodeVideo:
+    """Where a node serves its cameras' video to the centre: bind address, and the URL the centre uses."""
+
+    host: str
+    port: int
+    secret: str
+    advertised: str | None = None
+
+    @property
+    def url(self) -> str:
+        return self.advertised or f"http://{self.host}:{self.port}"
+
+
+@contextlib.asynccontextmanager
+async def serving(app: Any, host: str, port: int) -> AsyncIterator[None]:
+    """An ASGI app under uvicorn on ``host:port`` for the duration of the block."""
+    if host in ("127.0.0.1", "localhost"):
+        offer_loopback_only()
+    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, lifespan="off", log_level="warning"))
+    task = asyncio.create_task(server.serve(), name=f"http-{port}")
+    while not server.started:
+        if task.done():
+            task.result()
+            raise OSError(f"cannot listen on {host}:{port}")
+        await asyncio.sleep(0.05)
+    try:
+        yield
+    finally:
+        server.should_exit = True
+        await task
 
 
 def camera_township(
@@ -180,16 +234,20 @@ async def running_centre(
     *,
     cameras: Mapping[str, str] | None = None,
     link_options: Mapping[str, Any] | None = None,
+    video_secret: str | None = None,
     **centre_options: Any,
 ) -> AsyncIterator[CountyCentre]:
     """The county centre on the hub at ``url``, sourcing ``townships``; ``cameras``: camera → township;
-    ``link_options``: how it watches the townships' links (api/nats/health.py LinkMonitor)."""
+    ``link_options``: how it watches the townships' links (api/nats/health.py LinkMonitor);
+    ``video_secret``: the wall plays township cameras from their nodes (api/nats/video.py)."""
     nc = await _connect(url)
     try:
         js = nc.jetstream()
         await ensure_centre(js, list(townships))
         buckets = {t.code: await ensure_commands(js, t.code) for t in townships}
         commands = KvCommands(buckets, lambda _: None)
+        domains = {t.code: t.domain for t in townships}
+        locate = directory_locator(nc, lambda camera_id: commands.township_of(camera_id), domains)
         centre = build_county_centre(
             store,
             clock,
@@ -200,6 +258,8 @@ async def running_centre(
             monitor_nats=nc,
             townships=list(townships),
             link_options=link_options,
+            video_locate=locate if video_secret else None,
+            video_secret=video_secret,
             **centre_options,
         )
         commands.township_of = camera_township(centre.centre.routing, dict(cameras or {}), frozenset(buckets))
@@ -217,9 +277,9 @@ async def running_centre(
 _TOKEN = re.compile(r"^[A-Za-z0-9_-]+$")
 
 
-def parse_townships(specs: Sequence[str], hub_domain: str | None) -> list[Township]:
+def parse_townships(specs: Sequence[str], hub_domain: str | None, *, required: bool = True) -> list[Township]:
     """``CODE`` (its leaf's domain is ``t<CODE>``), ``CODE=DOMAIN``, or, with no hub domain, ``CODE`` alone
-    on the one server."""
+    on the one server; none: an error when ``required`` (else the site file's townships: are used)."""
     townships = []
     for spec in specs:
         code, sep, domain = spec.partition("=")
@@ -230,8 +290,11 @@ def parse_townships(specs: Sequence[str], hub_domain: str | None) -> list[Townsh
                 f"--township {spec!r}: expected CODE or CODE=DOMAIN (letters, digits, - and _)"
             )
         townships.append(Township(code, domain or None))
-    if not townships:
-        raise UsageProblem("name at least one --township the centre takes events from")
+    if not townships and required:
+        raise UsageProblem(
+            "name at least one --township the centre takes events from (or list them in the site file's "
+            "townships:)"
+        )
     return townships
 
 
@@ -256,16 +319,32 @@ def run_node_command(
     hub_domain: str | None,
     cameras: Sequence[str],
     config: Path | None,
+    name: str | None = None,
+    video_port: int | None = None,
+    video_host: str = "127.0.0.1",
+    video_url: str | None = None,
 ) -> None:
     """``gridwatch node``: detectors and analysis options from the site file (or the demo's), cameras from
-    the township's command bucket."""
+    the township's command bucket; ``name``: the node's id, which the site file may pin cameras to."""
     if not _TOKEN.match(township):
         raise UsageProblem(f"--township {township!r}: letters, digits, - and _ only")
+    if name is not None and not _TOKEN.match(name):
+        raise UsageProblem(f"--name {name!r}: letters, digits, - and _ only")
     check_reachable(url)
     if config is not None:
         site, detectors = configured_site(config)
     else:
         site, detectors = demo_site(), DetectorsSection()
+    pinned = node_pins(site, township, name)
+    video = None
+    if video_port is not None:
+        secret = os.environ.get(TOKEN_ENV, "")
+        if len(secret) < 16:
+            raise UsageProblem(
+                f"--video-port: set {TOKEN_ENV} (at least 16 characters, the same at the centre)"
+            )
+        check_port_free(video_host, video_port)
+        video = NodeVideo(video_host, video_port, secret, video_url)
     person, fire = build_detectors(detectors)
     options: dict[str, Any] = {
         "fire_detector": fire,
@@ -280,6 +359,12 @@ def run_node_command(
         try:
             options["hub_domain"], options["cameras"] = hub_domain, cameras or None
             options["share"] = not cameras
+            options["video"] = video
+            options["node_id"], options["pinned"], options["unshared"] = (
+                name,
+                pinned,
+                sorted(site.camera_pins),
+            )
             async with running_node(url, township, person, SystemClock(), **options):
                 logger.info("node of township %s on %s: following its command bucket", township, url)
                 await asyncio.Event().wait()
@@ -288,6 +373,20 @@ def run_node_command(
 
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(main())
+
+
+def node_pins(site: SiteData, township: str, name: str | None) -> list[str]:
+    """The cameras the site file pins to node ``name`` of ``township``; a pin to it in another township is
+    a mistake in the command line or the file, said before anything starts."""
+    mine = sorted(c for c, node in site.camera_pins.items() if node == name)
+    elsewhere = sorted(c for c in mine if site.camera_townships.get(c) != township)
+    if elsewhere:
+        where = site.camera_townships.get(elsewhere[0])
+        raise UsageProblem(
+            f"--name {name}: the site file pins {', '.join(elsewhere)} to this node in township {where}, "
+            f"not {township}"
+        )
+    return mine
 
 
 def run_centre_command(
@@ -299,21 +398,31 @@ def run_centre_command(
     config: Path | None,
     host: str,
     port: int,
+    hub_domain: str | None = HUB_DOMAIN,
+    demo_users: bool = False,
 ) -> None:
-    """``gridwatch centre``: the site file's county (or the demo's) in the database, the API over it."""
+    """``gridwatch centre``: the site file's county (or the demo's) in the database, the API over it; with
+    no ``townships`` given, those the site file lists. ``demo_users``: the demo's sign-ins over a site
+    file (``./run cluster``), on a loopback address only: their password is public."""
     demo = config is None
+    if demo_users and not _loopback(host):
+        raise UsageProblem(f"--demo-users signs in with a public password: listen on 127.0.0.1, not {host}")
     auth = AuthConfig.for_demo() if demo else _auth(current)
     check_port_free(host, port)
     check_reachable(url)
     site = demo_site() if config is None else configured_site(config)[0]
     auth = site_auth(auth, site)
+    # The site file's townships: section places its cameras; --camera on the command line wins.
+    placements = {**site.camera_townships, **placements}
+    if not townships:
+        townships = parse_townships(site.townships, hub_domain)
     database = open_database(current.database_url, current.data_dir / ("demo" if demo else ""))
 
     async def main() -> None:
         store = await Store.connect(database.url)
         try:
             await load_site(store, site)
-            if demo:
+            if demo or demo_users:
                 await seed_demo_users(store)
             options: dict[str, Any] = {
                 "timezone": site.timezone,
@@ -322,6 +431,8 @@ def run_centre_command(
                 "cameras": placements,
                 "mqtt": site.mqtt,
                 "link_options": link_options(site.link),
+                # The wall plays township cameras from their nodes when the nodes share this token.
+                "video_secret": os.environ.get(TOKEN_ENV) or None,
             }
             try:
                 running = running_centre(url, store, SystemClock(), auth, townships, **options)
@@ -361,3 +472,10 @@ def _auth(current: Settings) -> AuthConfig:
         )
     except WeakSecret as exc:
         raise UsageProblem(str(exc)) from None
+
+
+def _loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host == "localhost"

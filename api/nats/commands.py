@@ -128,13 +128,15 @@ class StaticAssignment:
 
 
 class LeasedAssignment:
-    """The cameras this node holds a lease on (api/nats/leases.py): what the township's nodes share out."""
+    """The cameras this node holds a lease on (api/nats/leases.py): what the township's nodes share out;
+    and those the site file pins to this node, which it runs without a lease (no other node may)."""
 
-    def __init__(self) -> None:
+    def __init__(self, pinned: Iterable[str] = ()) -> None:
         self.held: set[str] = set()
+        self.pinned = frozenset(pinned)
 
     def owns(self, camera_id: str) -> bool:
-        return camera_id in self.held
+        return camera_id in self.held or camera_id in self.pinned
 
 
 class NodeCommands:

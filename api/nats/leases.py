@@ -191,7 +191,8 @@ class CameraLeases:
         """Stop every camera, then give its lease and this node's membership back, so the others need
         not wait for them to lapse. Whatever the server does not get in time lapses on its own."""
         for camera in sorted(self._held):
-            await self._release(camera)
+            with contextlib.suppress(_LinkDown):  # the camera has stopped; only the key is left to lapse
+                await self._release(camera)
         with contextlib.suppress(_LinkDown):
             await self._guarded(self._kv.delete(_node_key(self.node_id)))
 

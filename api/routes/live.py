@@ -132,11 +132,11 @@ async def whep_offer(
     except UnicodeDecodeError:
         raise HTTPException(422, "the offer is not UTF-8 text") from None
     try:
-        session, answer = await hub.answer(camera, offer)
+        session_id, answer = await hub.offer(camera, offer)
     except OfferRejected as exc:
         raise HTTPException(422, str(exc)) from None
     return Response(
-        answer, status_code=201, media_type="application/sdp", headers={"Location": f"/api/whep/{session.id}"}
+        answer, status_code=201, media_type="application/sdp", headers={"Location": f"/api/whep/{session_id}"}
     )
 
 
@@ -144,9 +144,9 @@ async def whep_offer(
 async def whep_hangup(
     session_id: str, routing: RoutingDep, hub: WebRTCDep, principal: CurrentPrincipal
 ) -> Response:
-    session = hub.sessions.get(session_id)
-    if session is None:
+    camera_id = hub.camera_of(session_id)
+    if camera_id is None:
         raise HTTPException(404, "no such session")
-    _watchable(routing, principal, session.camera_id)
+    _watchable(routing, principal, camera_id)
     await hub.close(session_id)
     return Response(status_code=204)

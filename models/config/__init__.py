@@ -31,6 +31,7 @@ from models.config.notifications import DingTalkTarget, NotificationTarget, Webh
 from models.config.policies import PoliciesSection
 from models.config.sign_in import SignInSection
 from models.config.site import SiteSection
+from models.config.townships import TownshipConfig, TownshipNodeConfig, camera_pins, camera_townships
 from models.config.zones import (
     MAX_ZONE_VERTICES,
     CrowdZone,
@@ -73,9 +74,13 @@ __all__ = [
     "SignInSection",
     "SiteConfig",
     "SiteSection",
+    "TownshipConfig",
+    "TownshipNodeConfig",
     "WeComTarget",
     "WebhookTarget",
     "ZoneConfig",
+    "camera_pins",
+    "camera_townships",
     "config_problems",
     "describe_errors",
     "dotted",

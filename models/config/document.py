@@ -21,6 +21,7 @@ from models.config.policies import PoliciesSection
 from models.config.retention import RetentionSection
 from models.config.sign_in import SignInSection
 from models.config.site import SiteSection
+from models.config.townships import TownshipConfig, township_problems
 
 
 class SiteConfig(ConfigModel):
@@ -113,4 +114,20 @@ class SiteConfig(ConfigModel):
         twice = sorted({i for i in ids if ids.count(i) > 1})
         if twice:
             raise ValueError(f"camera ids used more than once: {', '.join(twice)}")
+        return value
+
+    townships: list[TownshipConfig] = Field(
+        default_factory=list,
+        title="Townships",
+        description="For a county of several nodes: the cameras each township's nodes share, and those "
+        "pinned to one node; a camera not listed runs in the township its picture covers.",
+    )
+
+    @field_validator("townships")
+    @classmethod
+    def _placed_once(cls, value: list[TownshipConfig], info: ValidationInfo) -> list[TownshipConfig]:
+        cameras = info.data.get("cameras")
+        problems = township_problems(value, {c.id for c in cameras} if cameras is not None else None)
+        if problems:
+            raise ValueError("; ".join(problems))
         return value

@@ -172,6 +172,7 @@ def test_the_site_file_configures_the_broker_with_credentials_from_the_environme
 ) -> None:
     site = yaml.safe_load((REPO / "docs" / "site.example.yaml").read_text(encoding="utf-8"))
     site["cameras"] = []
+    site["townships"] = []  # its cameras went with cameras:
     site["notifications"] = []
     site["grids_file"] = str(DEMO_DIR / "grids.geojson")
     site["roster_file"] = str(DEMO_DIR / "roster.csv")

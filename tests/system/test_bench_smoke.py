@@ -13,10 +13,10 @@ pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
 
 @pytest.mark.parametrize(
-    "name", ["decode", "router", "intake", "detector", "capacity", "node_memory", "webrtc"]
+    "name", ["decode", "router", "intake", "detector", "capacity", "node_memory", "webrtc", "webrtc_relay"]
 )
 def test_benchmark_runs_and_reports_numbers(name: str) -> None:
-    if name == "webrtc" and (reason := webrtc.gi_missing_reason()) is not None:
+    if name.startswith("webrtc") and (reason := webrtc.gi_missing_reason()) is not None:
         pytest.skip(reason)
     section: Section = __import__(f"bench.{name}", fromlist=["run"]).run(True)
     assert section.rows and all(len(row) == len(section.columns) for row in section.rows)

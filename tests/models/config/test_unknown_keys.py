@@ -27,6 +27,8 @@ from models.config import (
     PoliciesSection,
     SiteConfig,
     SiteSection,
+    TownshipConfig,
+    TownshipNodeConfig,
     WebhookTarget,
     WeComTarget,
     config_problems,
@@ -149,6 +151,9 @@ DID_YOU_MEAN: list[tuple[type[BaseModel], str, str, str, str]] = [
      "prot: 5060}\nclips:\n", "gb28181.upper.prot", "port"),
     (GbMediaSection, "clips:\n", f"{_GB}  media: {{transprt: udp}}\nclips:\n", "gb28181.media.transprt",
      "transport"),
+    (TownshipConfig, "    name: 城关街道\n", "    nmae: 城关街道\n", "townships[0].nmae", "name"),
+    (TownshipNodeConfig, "      - name: chengguan-1", "      - nam: chengguan-1\n        name: chengguan-1",
+     "townships[0].nodes[0].nam", "name"),
 ]  # fmt: skip
 
 
