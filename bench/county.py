@@ -24,6 +24,7 @@ from bench.county_parts import (
     county_cameras,
     county_centre,
     county_servers,
+    ensure_townships,
     publish_at_rate,
     scheduled,
     source_lags,
@@ -56,6 +57,7 @@ async def _measure(
         await load_demo_county(store, cameras)
         with county_servers(codes) as servers:
             leaves = [(c, servers.leaves[c].url, leaf_domain(c)) for c in codes]
+            await ensure_townships(leaves)
             async with county_centre(store, servers.hub.url, codes, placed):
                 await warm_up(store, leaves)
                 expected += townships

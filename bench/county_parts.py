@@ -308,3 +308,12 @@ async def warm_up(store: Store, leaves: Sequence[tuple[str, str, str]], timeout_
             raise TimeoutError(f"the townships' first events did not reach the centre in {timeout_s} s")
         await asyncio.sleep(0.2)
     return loop.time() - began
+
+
+async def ensure_townships(leaves: Sequence[tuple[str, str, str]]) -> None:
+    """Create every township's stream before the centre's stream sources it: a source whose stream is
+    missing is retried with a backoff that reaches tens of seconds."""
+    for leaf in leaves:
+        township = Township(*leaf)
+        await township.connect()
+        await township.close()

@@ -17,7 +17,18 @@ from bench.common import Section
 from bench.machine import machine, versions
 
 #: Module names under bench/, in report order; each has ``run(quick: bool) -> Section``.
-BENCHMARKS = ("detector", "decode", "capacity", "node_memory", "router", "intake", "webrtc")
+BENCHMARKS = (
+    "detector",
+    "decode",
+    "capacity",
+    "node_memory",
+    "router",
+    "intake",
+    "webrtc",
+    "stream_intake",
+    "county",
+    "outage",
+)
 #: Asked for by issue 7 but without a benchmark yet; said on the page rather than left out silently.
 NOT_MEASURED: tuple[str, ...] = ()
 DEFAULT_OUTPUT = Path(__file__).resolve().parent.parent / "docs" / "benchmarks.md"
