@@ -225,18 +225,33 @@ async def _publish_at_rate(
             await township.close()
 
 
-async def source_lags(hub_url: str) -> dict[str, int]:
-    """The centre's stream's lag behind each township stream it sources (messages not yet copied)."""
-    import nats
+class LagProbe:
+    """The centre's stream's lag behind each township stream it sources (messages not yet copied, as the
+    hub counts them), read over a connection of its own."""
 
-    from api.nats.link import CENTRE_STREAM
+    def __init__(self, hub_url: str) -> None:
+        self.hub_url = hub_url
+        self.most: dict[str, int] = {}
+        self._nc: Any = None
 
-    nc = await nats.connect(hub_url)
-    try:
-        info = await nc.jetstream().stream_info(CENTRE_STREAM)
-        return {str(s.name).removeprefix("GW_"): int(s.lag or 0) for s in info.sources or []}
-    finally:
-        await nc.close()
+    async def __aenter__(self) -> LagProbe:
+        import nats
+
+        self._nc = await nats.connect(self.hub_url)
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        await self._nc.close()
+
+    async def sample(self) -> dict[str, int]:
+        """One reading per township; ``most`` keeps each one's highest."""
+        from api.nats.link import CENTRE_STREAM
+
+        info = await self._nc.jetstream().stream_info(CENTRE_STREAM)
+        lags = {str(s.name).removeprefix("GW_"): int(s.lag or 0) for s in info.sources or []}
+        for code, lag in lags.items():
+            self.most[code] = max(self.most.get(code, 0), lag)
+        return lags
 
 
 class Uplink:

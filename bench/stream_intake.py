@@ -121,8 +121,17 @@ async def _run(quick: bool, events: int | None = None) -> Section:
             "the clock started, so this is the intake's own rate, not the publishers'.",
             "Rows are the passes, slowest first; the headline is the median. The nats-servers, PostgreSQL "
             "and the centre share the machine's cores.",
+            "Profiled 2026-12-05 (6,000 events a pass, 7 other sessions loading the 2 cores to load 5–16): "
+            "decoding the wire inspected type hints per field, about 1 ms a START, and the intake waited "
+            "for each fetch between batches: 864–1,046 STARTs/s. Decoders built once per type and fetching "
+            "two batches ahead: 1,703–2,222 at load 5. Then 1,024 messages in flight instead of 256: 1.45× "
+            "in two interleaved rounds (843 vs 592, 1,215 vs 828 at load 8–11); 2,048 was no better.",
         ],
-        figures={"messages_per_s": mid["rate"], "starts_per_s": mid["starts_per_s"]},
+        figures={
+            "messages_per_s": mid["rate"],
+            "starts_per_s": mid["starts_per_s"],
+            "complete": float(exact),
+        },
     )
 
 
