@@ -240,7 +240,7 @@ class JetStreamIntake:
         self.redelivered = 0
 
     def close(self) -> None:
-        """End ``messages`` after the batch in hand; unacked messages stay in the stream for the next run."""
+        """End ``messages`` after the batches fetched (handled and acked); the rest stay for the next run."""
         self._closed.set()
 
     async def messages(self) -> AsyncIterator[AnalysisMessage]:
