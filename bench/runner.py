@@ -17,7 +17,19 @@ from bench.common import Section
 from bench.machine import machine, versions
 
 #: Module names under bench/, in report order; each has ``run(quick: bool) -> Section``.
-BENCHMARKS = ("detector", "decode", "capacity", "node_memory", "router", "intake", "webrtc", "webrtc_relay")
+BENCHMARKS = (
+    "detector",
+    "decode",
+    "capacity",
+    "node_memory",
+    "router",
+    "intake",
+    "webrtc",
+    "webrtc_relay",
+    "stream_intake",
+    "county",
+    "outage",
+)
 #: Asked for by issue 7 but without a benchmark yet; said on the page rather than left out silently.
 NOT_MEASURED: tuple[str, ...] = ()
 DEFAULT_OUTPUT = Path(__file__).resolve().parent.parent / "docs" / "benchmarks.md"
@@ -77,6 +89,43 @@ def render(sections: list[Section], command: str, started: datetime, seconds: fl
     return "\n".join(lines) + "\n"
 
 
+def merge(existing: str, sections: list[Section], command: str, started: datetime, seconds: float) -> str:
+    """``existing`` with these sections' summary rows and text replaced, or appended, and the rest kept: a run
+    of some benchmarks (``--only``) updates their part of the page. Each says when, by what command and on
+    what load it was measured, since the page's header describes another run."""
+    where = machine()
+    for section in sections:
+        section.notes.append(
+            f"Measured {started:%Y-%m-%d %H:%M} UTC by `{command}` ({seconds:.0f} s for the run), on "
+            f"{where['cores']} cores with load average {where['load average at start']} at its start."
+        )
+    fresh = _blocks(render(sections, command, started, seconds))
+    blocks = _blocks(existing)
+    summary = blocks.pop("Summary", "").splitlines()
+    rows = {_first_cell(line): line for line in summary[4:] if line.startswith("| ")}
+    for line in fresh.pop("Summary").splitlines()[4:]:
+        if line.startswith("| "):
+            rows[_first_cell(line)] = line
+    head = blocks.pop("", "")
+    tail = blocks.pop("Not measured yet", None)
+    blocks.update({title: text for title, text in fresh.items() if title})
+    parts = [head, "\n".join([*summary[:4], *rows.values()]) + "\n"]
+    parts += [text for title, text in blocks.items()]
+    if tail is not None:
+        parts.append(tail)
+    return "\n## ".join(part.rstrip("\n") + "\n" for part in parts)
+
+
+def _blocks(page: str) -> dict[str, str]:
+    """The page's parts by heading ("" for what comes before the first), each from its title on."""
+    head, *rest = page.split("\n## ")
+    return {"": head} | {block.split("\n", 1)[0]: block for block in rest}
+
+
+def _first_cell(row: str) -> str:
+    return row.split("|")[1].strip()
+
+
 def _failed(name: str, exc: BaseException) -> Section:
     return Section(
         key=name,
@@ -118,6 +167,9 @@ def main(argv: list[str] | None = None) -> int:
     sections = run_benchmarks(list(args.only or BENCHMARKS), args.quick)
     command = "python -m bench " + shlex.join(sys.argv[1:] if argv is None else argv)
     report = render(sections, command.strip(), started, time.monotonic() - began)
+    if args.only and args.output.exists():
+        existing = args.output.read_text(encoding="utf-8")
+        report = merge(existing, sections, command.strip(), started, time.monotonic() - began)
     if not args.no_write:
         args.output.parent.mkdir(parents=True, exist_ok=True)
         args.output.write_text(report, encoding="utf-8")

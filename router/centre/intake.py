@@ -157,13 +157,15 @@ class Intake:
         *,
         handled: Callable[[], None] = lambda: None,
         settled: Callable[[AnalysisMessage, BaseException | None], Awaitable[None]] | None = None,
+        at_once: int = MAX_IN_FLIGHT,
     ) -> None:
         """Handle every message until the stream ends, then wait for those still in flight.
 
         ``handled`` is called once per message when its handling is over (stored, or failed and logged);
         ``settled`` is awaited first with the message and its error, if any: a link that acks after commit.
+        ``at_once``: messages handled at once (a bus with a round trip per fetch needs more of them).
         """
-        slots = asyncio.Semaphore(MAX_IN_FLIGHT)
+        slots = asyncio.Semaphore(at_once)
         latest: dict[uuid.UUID, asyncio.Task[None]] = {}
         in_flight: set[asyncio.Task[None]] = set()
         try:

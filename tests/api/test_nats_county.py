@@ -210,8 +210,9 @@ async def _running(node: Node, camera_id: str) -> bool:
 async def test_postgres_killed_during_the_flow_loses_and_doubles_nothing(
     county: Cluster, other_store: Store
 ) -> None:
-    """The centre's database dies mid-flow and comes back: what the intake could not commit it did not
-    ack, the stream redelivers it, and the store's keys refuse what had been committed already."""
+    """The centre's database dies mid-flow, the centre is restarted, the database comes back: what the
+    intake could not commit it did not ack, the stream redelivers it, and the store's keys refuse what had
+    been committed already; incidents open as one process opens them."""
     root = Path(tempfile.mkdtemp(prefix="gridwatch-nats-pg-"))
     server = Server(root)  # its own server: killing the shared one would break the other tests
     store = await Store.connect(server.db.url, max_size=4)
@@ -221,22 +222,24 @@ async def test_postgres_killed_during_the_flow_loses_and_doubles_nothing(
         clock = ManualClock(T0)
         episodes = _script(30, timedelta(minutes=10))
         node_options: Any = {"clip_seconds": None}
-        async with (
-            running_node(county.leaves[EAST].url, EAST, NoDetector(), clock, **node_options) as node,
-            running_centre(county.hub.url, store, clock, AuthConfig.for_demo(), _townships(county)) as centre,
-        ):
-            for episode in episodes[:2]:
-                for message in episode:
-                    await node.sink.publish(message)
-            server.kill()
-            for episode in episodes[2:]:
-                for message in episode:
-                    await node.sink.publish(message)
-            await asyncio.sleep(8)  # past the writer's own retries: the intake naks, the stream redelivers
+        auth, townships = AuthConfig.for_demo(), _townships(county)
+        async with running_node(county.leaves[EAST].url, EAST, NoDetector(), clock, **node_options) as node:
+            async with running_centre(county.hub.url, store, clock, auth, townships):
+                for episode in episodes[:2]:
+                    for message in episode:
+                        await node.sink.publish(message)
+                server.kill()
+                for episode in episodes[2:]:
+                    for message in episode:
+                        await node.sink.publish(message)
+                await asyncio.sleep(8)  # past the writer's retries: the intake naks, the stream redelivers
+            # The centre stops during the outage (what it holds is nakked, not acked); a new one takes over
+            # once the database is back.
             server.start()
-            await until(lambda: _events(store, 30), timeout_s=90, what="all thirty events")
-            await until(lambda: _clips(store, 30), timeout_s=60, what="all thirty clips")
-            await until(lambda: _settled(centre), what="every message acked")
+            async with running_centre(county.hub.url, store, clock, auth, townships) as centre:
+                await until(lambda: _events(store, 30), timeout_s=90, what="all thirty events")
+                await until(lambda: _clips(store, 30), timeout_s=60, what="all thirty clips")
+                await until(lambda: _settled(centre), what="every message acked")
         assert await _count(store, "SELECT count(*) FROM events") == 30
         assert await _count(store, "SELECT count(*) FROM evidence") == 30 * 3
         assert await _count(store, "SELECT sum(event_count) FROM incidents") == 30
