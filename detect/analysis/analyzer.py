@@ -112,7 +112,11 @@ class CameraAnalyzer:
         for rule in self._rules:
             if model_of(rule) not in ran:
                 continue
-            result = rule.update(tracked, at)
+            # Rules that look at the picture itself (occupation's static-mass watch) say so by update_frame.
+            frame_update = getattr(rule, "update_frame", None)
+            result = (
+                frame_update(tracked, image, at) if frame_update is not None else rule.update(tracked, at)
+            )
             if result is not None:
                 outputs.append(self._emit(result, tracked, image))
         if self.clips is not None:

@@ -2,6 +2,11 @@
 
 Stillness is measured against where the object was when it first stopped (its anchor), not against the
 previous frame, so a slow walker accumulates displacement and never qualifies.
+
+Alongside the detector's classes, a zone with ``static_mass`` settings also watches for anything new that
+stays (detect/rules/static_mass.py): such masses join the event as ``object`` boxes, so one zone has one
+occupation episode whichever way it was seen. That half needs the picture: the analyzer calls
+``update_frame``.
 """
 
 from __future__ import annotations
@@ -9,11 +14,14 @@ from __future__ import annotations
 import logging
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
+
+import numpy as np
 
 from detect.geometry import foot_distance, iou
 from detect.labels import OCCUPYING
 from detect.rules.base import Phase, RuleOutput, Timeline, mean_confidence
+from detect.rules.static_mass import StaticMass
 from detect.zones import in_zone, validate_polygon
 from models.records import Detection, EventKind, Zone, ZoneKind
 
@@ -54,6 +62,7 @@ class OccupationRule:
         self._started_at: datetime | None = None
         self._last_emit: datetime | None = None
         self._empty_since: datetime | None = None
+        self.static: StaticMass | None = StaticMass(zone) if zone.static_mass is not None else None
 
     @property
     def active(self) -> bool:
@@ -95,21 +104,36 @@ class OccupationRule:
         kept = [c for c in free if (at - c.last_seen).total_seconds() <= self._lost]
         self._candidates = seen + kept
 
-    def update(self, detections: Sequence[Detection], at: datetime) -> RuleOutput | None:
+    def update_frame(
+        self, detections: Sequence[Detection], image: np.ndarray, at: datetime
+    ) -> RuleOutput | None:
+        """Feed one analysed frame with its picture: the class rule and the static-mass watch together."""
+        masses = self.static.update(image, detections, at) if self.static is not None else []
+        return self.update(detections, at, masses=masses)
+
+    def update(
+        self, detections: Sequence[Detection], at: datetime, *, masses: Sequence[Detection] = ()
+    ) -> RuleOutput | None:
         self._time.advance(at)
         self._track(detections, at)
         staying = [c for c in self._candidates if (at - c.since).total_seconds() >= self.zone.min_seconds]
-        objects = tuple(c.last for c in staying)
+        classified = tuple(c.last for c in staying)
+        # A mass that is a staying vehicle or stall already named by the detector is not reported twice.
+        extra = tuple(m for m in masses if not any(iou(m.xyxy, d.xyxy) >= 0.3 for d in classified))
+        objects = classified + extra
         if self._started_at is None:
-            if not staying:
+            if not objects:
                 return None
-            self._started_at = min(c.since for c in staying)
+            onsets = [c.since for c in staying]
+            if extra:  # a mass is reported once static for min_seconds: its onset was that long ago
+                onsets.append(at - timedelta(seconds=self.zone.min_seconds))
+            self._started_at = min(onsets)
             self._last_emit = at
             self._empty_since = None
             logger.info("occupation started in zone %s: %s", self.zone.name, [d.label for d in objects])
             return self._output(Phase.START, objects, at)
         assert self._last_emit is not None
-        if staying:
+        if objects:
             self._empty_since = None
         else:
             if self._empty_since is None:
