@@ -1,4 +1,4 @@
-"""Occupation: something (vehicle, stall, or a person) staying put in the zone for ``zone.min_seconds``.
+"""Occupation: something (a vehicle or stall) staying put in the zone for ``zone.min_seconds``.
 
 Stillness is measured against where the object was when it first stopped (its anchor), not against the
 previous frame, so a slow walker accumulates displacement and never qualifies.
