@@ -243,7 +243,7 @@ DEFAULT_LINE_LABELS: tuple[str, ...] = ("vehicle",)
 
 @dataclass(frozen=True, slots=True)
 class StaticMassSettings:
-    """Occupation by anything (detect/rules/static_mass.py): how a zone watches for new static masses."""
+    """Occupation by anything (detect/static_mass.py): how a zone watches for new static masses."""
 
     #: A picture of the empty scene taken when the zone was calibrated; None: learned from the first frames.
     reference_image: str | None = None

@@ -7,7 +7,7 @@ The expected event: exactly one occupation START in the zone, between ``appear_s
 passing, and on the tuning street a ±40 % brightness swing): any START there is a false event.
 
 Short clips are played forwards then backwards (ping-pong) to last ``SCENE_S``, so walkers keep passing.
-Scenes are split like the rest of the set: the thresholds of detect/rules/static_mass.py were chosen on the
+Scenes are split like the rest of the set: the thresholds of detect/static_mass.py were chosen on the
 vtest street (tune) only; the crosswalk and plaza scenes (holdout) were not looked at while tuning.
 """
 
@@ -25,6 +25,7 @@ from detect.evaluation.dataset import Split
 from detect.evaluation.observe import ANALYSIS_FPS, _video_frames
 from detect.port import Detector
 from detect.rules import OccupationRule, Phase
+from detect.static_mass import StaticMass
 from models.records import StaticMassSettings, Zone, ZoneKind
 
 T_S = 30.0
@@ -138,7 +139,7 @@ def run_scene(scene: Scene, root: Path, detector: Detector) -> SceneResult:
         cooldown_seconds=10.0,
         static_mass=StaticMassSettings(),
     )
-    rule = OccupationRule(zone)
+    rule = OccupationRule(zone, static=StaticMass(zone))
     edit = _editor(scene, root, width, height)
     start = datetime(2026, 12, 5, 2, 0, tzinfo=UTC)
     starts = []

@@ -3,10 +3,10 @@
 Stillness is measured against where the object was when it first stopped (its anchor), not against the
 previous frame, so a slow walker accumulates displacement and never qualifies.
 
-Alongside the detector's classes, a zone with ``static_mass`` settings also watches for anything new that
-stays (detect/rules/static_mass.py): such masses join the event as ``object`` boxes, so one zone has one
-occupation episode whichever way it was seen. That half needs the picture: the analyzer calls
-``update_frame``.
+Alongside the detector's classes, a zone with ``static_mass`` settings also watches for anything new
+that stays (detect/static_mass.py, given as ``static``): such masses join the event as ``object`` boxes,
+so one zone has one occupation episode whichever way it was seen. That half needs the picture: the
+analyzer calls ``update_frame``.
 """
 
 from __future__ import annotations
@@ -15,17 +15,25 @@ import logging
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Protocol
 
 import numpy as np
 
 from detect.geometry import foot_distance, iou
 from detect.labels import OCCUPYING
 from detect.rules.base import Phase, RuleOutput, Timeline, mean_confidence
-from detect.rules.static_mass import StaticMass
 from detect.zones import in_zone, validate_polygon
 from models.records import Detection, EventKind, Zone, ZoneKind
 
 logger = logging.getLogger(__name__)
+
+
+class MassWatch(Protocol):
+    """The class-agnostic half (detect/static_mass.py): masses static for the zone's T in this frame.
+
+    Injected, so the rules stay free of OpenCV (tests/detect/test_zones.py)."""
+
+    def update(self, image: np.ndarray, detections: Sequence[Detection], at: datetime) -> list[Detection]: ...
 
 
 @dataclass(slots=True)
@@ -47,6 +55,7 @@ class OccupationRule:
         # A parked van hidden behind passers-by for a few frames is still parked.
         lost_seconds: float = 5.0,
         update_interval_seconds: float = 60.0,
+        static: MassWatch | None = None,
     ) -> None:
         if zone.kind is not ZoneKind.OCCUPATION:
             raise ValueError(f"zone {zone.name!r} is a {zone.kind} zone, not an occupation zone")
@@ -62,7 +71,7 @@ class OccupationRule:
         self._started_at: datetime | None = None
         self._last_emit: datetime | None = None
         self._empty_since: datetime | None = None
-        self.static: StaticMass | None = StaticMass(zone) if zone.static_mass is not None else None
+        self.static = static
 
     @property
     def active(self) -> bool:

@@ -23,7 +23,7 @@ from detect.backends.centernet import CenterNetDetector
 from detect.geometry import iou
 from detect.registry import HUMAN_CENTERNET, npm_file
 from detect.rules import OccupationRule, Phase
-from detect.rules.static_mass import in_hours, parse_hours
+from detect.static_mass import StaticMass, in_hours, parse_hours
 from models.config.zones import OccupationZone, to_zone
 from models.records import StaticMassSettings, Zone, ZoneKind
 from tests.detect.conftest import read_frames
@@ -70,7 +70,7 @@ def road(settings: StaticMassSettings | None = None) -> Zone:
 def play(
     street: list[np.ndarray], detector: CenterNetDetector, edit: Edit, seconds: float, zone: Zone
 ) -> list[tuple[float, Phase, list[tuple[float, float, float, float]]]]:
-    rule = OccupationRule(zone)
+    rule = OccupationRule(zone, static=StaticMass(zone))
     outputs = []
     for k in range(int(seconds * FPS)):
         t = k / FPS
