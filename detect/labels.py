@@ -74,3 +74,18 @@ def class_meanings(
         if meaning is not None and meaning in of_interest:
             result[int(class_id)] = meaning
     return result
+
+
+#: What each thing the person model should see is for, in the words of the start-up warning.
+_NEEDED_FOR = {
+    Meaning.PERSON: "crowd zones count persons",
+    Meaning.VEHICLE: "occupation zones see parked vehicles (a van in a fire lane) only by this class",
+    Meaning.STALL: "occupation zones see stalls and goods only by this class",
+}
+
+
+def blind_spots(detector: object) -> dict[str, str]:
+    """The kinds of thing a person detector cannot see, each with what that costs the site."""
+    meanings = getattr(detector, "meanings", None)
+    seen = set(meanings.values()) if meanings is not None else set()
+    return {str(kind): why for kind, why in _NEEDED_FOR.items() if kind not in seen}

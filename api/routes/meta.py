@@ -8,6 +8,7 @@ from fastapi import APIRouter, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Gauge, generate_latest
 
 from api.deps import AdminPrincipal, AnalysisDep, ContextDep, CurrentPrincipal, RoutingDep, StoreDep
+from detect.labels import blind_spots
 
 router = APIRouter(tags=["meta"])
 
@@ -26,7 +27,13 @@ async def status(
     return {
         "counts": await store.counts(),
         "cameras": {cid: analysis.status(cid) for cid in routing.cameras},
-        "detector": {"batches": analysis.batcher.batches, "frames": analysis.batcher.frames},
+        "detector": {
+            "batches": analysis.batcher.batches,
+            "frames": analysis.batcher.frames,
+            "name": analysis.batcher.detector.name,
+            # What this model cannot see and which zones that blinds, instead of silently seeing nothing.
+            "cannot_see": blind_spots(analysis.batcher.detector),
+        },
     }
 
 

