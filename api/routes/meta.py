@@ -10,6 +10,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Gauge, gen
 from api.deps import AdminPrincipal, AnalysisDep, ContextDep, CurrentPrincipal, RoutingDep, StoreDep
 from api.responses import HealthOut, ServiceStatus, SiteOut
 from api.site_metrics import ScrapeAccess, add_site_metrics
+from detect.labels import blind_spots
 from models.link_health import LinkHealth
 
 router = APIRouter(tags=["meta"])
@@ -29,7 +30,13 @@ async def status(
     return {
         "counts": await store.counts(),
         "cameras": {cid: analysis.status(cid) for cid in routing.cameras},
-        "detector": {"batches": analysis.batcher.batches, "frames": analysis.batcher.frames},
+        "detector": {
+            "batches": analysis.batcher.batches,
+            "frames": analysis.batcher.frames,
+            "name": analysis.batcher.detector.name,
+            # What this model cannot see and which zones that blinds, instead of silently seeing nothing.
+            "cannot_see": blind_spots(analysis.batcher.detector),
+        },
     }
 
 

@@ -25,6 +25,7 @@ from detect.rules import (
     RuleOutput,
     model_of,
 )
+from detect.static_mass import StaticMass
 from detect.tracking import ByteTracker, Tracker
 from models.link import EventReport
 from models.records import Camera, Detection, Event, EventKind, Evidence, EvidenceBlob, Zone, ZoneKind
@@ -46,7 +47,8 @@ def rules_for(zone: Zone) -> list[Rule]:
     if zone.kind is ZoneKind.CROWD:
         return [CrowdRule(zone), FallRule(zone)]
     if zone.kind is ZoneKind.OCCUPATION:
-        return [OccupationRule(zone), FallRule(zone)]
+        static = StaticMass(zone) if zone.static_mass is not None else None
+        return [OccupationRule(zone, static=static), FallRule(zone)]
     if zone.kind is ZoneKind.LINE:
         return [LineCrossingRule(zone)]
     return [FireRule(zone, kind=EventKind.FIRE), FireRule(zone, kind=EventKind.SMOKE)]
@@ -112,7 +114,11 @@ class CameraAnalyzer:
         for rule in self._rules:
             if model_of(rule) not in ran:
                 continue
-            result = rule.update(tracked, at)
+            # Rules that look at the picture itself (occupation's static-mass watch) say so by update_frame.
+            frame_update = getattr(rule, "update_frame", None)
+            result = (
+                frame_update(tracked, image, at) if frame_update is not None else rule.update(tracked, at)
+            )
             if result is not None:
                 outputs.append(self._emit(result, tracked, image))
         if self.clips is not None:

@@ -27,6 +27,10 @@ class DetectionBatcher:
         )
 
     @property
+    def detector(self) -> Detector:
+        return self._detector
+
+    @property
     def batches(self) -> int:
         return self._batches.batches
 

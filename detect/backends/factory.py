@@ -14,6 +14,7 @@ from pathlib import Path
 from detect.backends.ultralytics import UltralyticsDetector
 from detect.errors import ModelError, ModelUnreadable
 from detect.export import exported
+from detect.labels import blind_spots
 from detect.port import Detector
 from detect.registry import (
     FIRE_MODELS,
@@ -36,6 +37,13 @@ def model_dirs() -> list[Path]:
 
 
 def build_detector(person: PersonDetectorConfig | None = None) -> Detector:
+    """The person detector a site asks for; start-up logs which kinds of thing it cannot see."""
+    detector = _build_detector(person)
+    say_blind_spots(detector)
+    return detector
+
+
+def _build_detector(person: PersonDetectorConfig | None = None) -> Detector:
     """The person detector a site asks for; an OpenVINO export runs on gridwatch's own OpenVINO runner.
 
     That runner is what docs/benchmarks.md measures at 3.8× Ultralytics' predict loop: letterboxed to each
@@ -52,6 +60,14 @@ def build_detector(person: PersonDetectorConfig | None = None) -> Detector:
     )
     backend = person.backend
     weights = resolved.weights
+    if resolved.runner == "centernet":
+        if backend not in ("auto", "openvino"):
+            raise ModelError(
+                f"{resolved.name} runs only on OpenVINO; detectors.person.backend is {backend}", weights
+            )
+        from detect.backends.centernet import CenterNetDetector
+
+        return CenterNetDetector(weights / "centernet.json", confidence=person.confidence, name=resolved.name)
     if backend == "auto":
         if weights.suffix == ".pt":
             # The faster format, made once on first use: OpenVINO runs these weights ~3× Ultralytics' loop.
@@ -88,6 +104,25 @@ def build_detector(person: PersonDetectorConfig | None = None) -> Detector:
     return UltralyticsDetector.from_resolved(
         replace(resolved, imgsz=person.imgsz), confidence=person.confidence
     )
+
+
+def say_blind_spots(detector: Detector) -> dict[str, str]:
+    """Logs once at start-up which kinds the detector cannot see and why, instead of silently not seeing."""
+    missing = blind_spots(detector)
+    for kind, why in missing.items():
+        logger.warning(
+            "person detector %s cannot see %s (its classes: %s): %s",
+            detector.name,
+            kind,
+            ", ".join(sorted(set(detector.labels.values()))[:12]),
+            why,
+        )
+    if missing:
+        logger.warning(
+            "for vehicles and stalls: run npm ci in the checkout (@vladmandic/human's COCO model) or put "
+            "a COCO export in GRIDWATCH_MODEL_DIRS; class-agnostic occupation still sees new objects"
+        )
+    return missing
 
 
 def _is_openvino_export(weights: Path) -> bool:

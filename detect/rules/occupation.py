@@ -1,7 +1,12 @@
-"""Occupation: something (vehicle, stall, or a person) staying put in the zone for ``zone.min_seconds``.
+"""Occupation: something (a vehicle or stall) staying put in the zone for ``zone.min_seconds``.
 
 Stillness is measured against where the object was when it first stopped (its anchor), not against the
 previous frame, so a slow walker accumulates displacement and never qualifies.
+
+Alongside the detector's classes, a zone with ``static_mass`` settings also watches for anything new
+that stays (detect/static_mass.py, given as ``static``): such masses join the event as ``object`` boxes,
+so one zone has one occupation episode whichever way it was seen. That half needs the picture: the
+analyzer calls ``update_frame``.
 """
 
 from __future__ import annotations
@@ -9,7 +14,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
+from typing import Protocol
+
+import numpy as np
 
 from detect.geometry import foot_distance, iou
 from detect.labels import OCCUPYING
@@ -18,6 +26,14 @@ from detect.zones import in_zone, validate_polygon
 from models.records import Detection, EventKind, Zone, ZoneKind
 
 logger = logging.getLogger(__name__)
+
+
+class MassWatch(Protocol):
+    """The class-agnostic half (detect/static_mass.py): masses static for the zone's T in this frame.
+
+    Injected, so the rules stay free of OpenCV (tests/detect/test_zones.py)."""
+
+    def update(self, image: np.ndarray, detections: Sequence[Detection], at: datetime) -> list[Detection]: ...
 
 
 @dataclass(slots=True)
@@ -39,6 +55,7 @@ class OccupationRule:
         # A parked van hidden behind passers-by for a few frames is still parked.
         lost_seconds: float = 5.0,
         update_interval_seconds: float = 60.0,
+        static: MassWatch | None = None,
     ) -> None:
         if zone.kind is not ZoneKind.OCCUPATION:
             raise ValueError(f"zone {zone.name!r} is a {zone.kind} zone, not an occupation zone")
@@ -54,6 +71,7 @@ class OccupationRule:
         self._started_at: datetime | None = None
         self._last_emit: datetime | None = None
         self._empty_since: datetime | None = None
+        self.static = static
 
     @property
     def active(self) -> bool:
@@ -95,21 +113,36 @@ class OccupationRule:
         kept = [c for c in free if (at - c.last_seen).total_seconds() <= self._lost]
         self._candidates = seen + kept
 
-    def update(self, detections: Sequence[Detection], at: datetime) -> RuleOutput | None:
+    def update_frame(
+        self, detections: Sequence[Detection], image: np.ndarray, at: datetime
+    ) -> RuleOutput | None:
+        """Feed one analysed frame with its picture: the class rule and the static-mass watch together."""
+        masses = self.static.update(image, detections, at) if self.static is not None else []
+        return self.update(detections, at, masses=masses)
+
+    def update(
+        self, detections: Sequence[Detection], at: datetime, *, masses: Sequence[Detection] = ()
+    ) -> RuleOutput | None:
         self._time.advance(at)
         self._track(detections, at)
         staying = [c for c in self._candidates if (at - c.since).total_seconds() >= self.zone.min_seconds]
-        objects = tuple(c.last for c in staying)
+        classified = tuple(c.last for c in staying)
+        # A mass that is a staying vehicle or stall already named by the detector is not reported twice.
+        extra = tuple(m for m in masses if not any(iou(m.xyxy, d.xyxy) >= 0.3 for d in classified))
+        objects = classified + extra
         if self._started_at is None:
-            if not staying:
+            if not objects:
                 return None
-            self._started_at = min(c.since for c in staying)
+            onsets = [c.since for c in staying]
+            if extra:  # a mass is reported once static for min_seconds: its onset was that long ago
+                onsets.append(at - timedelta(seconds=self.zone.min_seconds))
+            self._started_at = min(onsets)
             self._last_emit = at
             self._empty_since = None
             logger.info("occupation started in zone %s: %s", self.zone.name, [d.label for d in objects])
             return self._output(Phase.START, objects, at)
         assert self._last_emit is not None
-        if staying:
+        if objects:
             self._empty_since = None
         else:
             if self._empty_since is None:

@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 from pydantic import Field, field_validator
 
 from models.config.base import ConfigModel
-from models.records import LineDirection, Zone, ZoneKind
+from models.records import LineDirection, StaticMassSettings, Zone, ZoneKind
 from models.shapes import validate_segment
 
 #: Zones are drawn by hand on a picture; more vertices than this is a mistake or an attack on the rules.
@@ -45,6 +45,55 @@ class CrowdZone(ConfigModel):
     cooldown_seconds: float = Cooldown
 
 
+_HOURS = r"^([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-3]):[0-5]\d$"
+
+
+class StaticMassConfig(ConfigModel):
+    """``zones[].static_mass`` of an occupation zone: occupation by anything, not only detector classes."""
+
+    enabled: bool = Field(
+        default=True,
+        title="Enabled",
+        description="Also raise occupation for any new object that stays put (goods, carts, debris), "
+        "not only for the vehicles and stalls the detector names.",
+    )
+    reference_image: str | None = Field(
+        default=None,
+        title="Empty-scene picture",
+        description="A picture of the zone empty, taken at calibration (same camera and size); "
+        "without it the empty scene is learned from the first frames, where people are left out.",
+    )
+    min_area_fraction: float = Field(
+        default=0.02, gt=0, le=1, title="Smallest mass", description="As a fraction of the zone's area."
+    )
+    prohibited_hours: list[Annotated[str, Field(pattern=_HOURS)]] = Field(
+        default=[],
+        title="Prohibited hours",
+        description='Local "HH:MM-HH:MM" spans (may wrap past midnight) when occupying is prohibited; '
+        "empty: at all hours.",
+    )
+    timezone: str = Field(
+        default="Asia/Shanghai", title="Time zone", description="For prohibited_hours (IANA name)."
+    )
+    absorb_hours: float = Field(
+        default=4.0,
+        gt=0,
+        title="Absorb after hours",
+        description="An object that never moves for this long becomes part of the empty scene.",
+    )
+
+    def settings(self) -> StaticMassSettings | None:
+        if not self.enabled:
+            return None
+        return StaticMassSettings(
+            reference_image=self.reference_image,
+            min_area_fraction=self.min_area_fraction,
+            prohibited_hours=tuple(self.prohibited_hours),
+            timezone=self.timezone,
+            absorb_seconds=self.absorb_hours * 3600.0,
+        )
+
+
 class OccupationZone(ConfigModel):
     kind: Literal["occupation"] = Field(
         title="Kind", description="occupation: a vehicle or object stays in a lane that must be kept clear."
@@ -54,6 +103,11 @@ class OccupationZone(ConfigModel):
     # A car stopping for a few seconds is traffic, not occupation.
     min_seconds: float = Field(default=60.0, gt=0, title=_MIN_SECONDS, description=_MIN_SECONDS_WHY)
     cooldown_seconds: float = Cooldown
+    static_mass: StaticMassConfig = Field(
+        default_factory=StaticMassConfig,
+        title="Occupation by anything",
+        description="The class-agnostic watch for new static objects (on unless enabled: false).",
+    )
 
 
 class FireZone(ConfigModel):
@@ -126,6 +180,15 @@ def to_zone(zone: ZoneConfig) -> Zone:
             cooldown_seconds=zone.cooldown_seconds,
             direction=LineDirection(zone.direction),
             labels=tuple(zone.labels),
+        )
+    if isinstance(zone, OccupationZone):
+        return Zone(
+            zone.name,
+            kind,
+            polygon,
+            min_seconds=zone.min_seconds,
+            cooldown_seconds=zone.cooldown_seconds,
+            static_mass=zone.static_mass.settings(),
         )
     return Zone(
         zone.name, kind, polygon, min_seconds=zone.min_seconds, cooldown_seconds=zone.cooldown_seconds

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import uuid
 from collections.abc import Sequence
@@ -100,6 +101,7 @@ def zones_json(zones: Sequence[Zone]) -> list[dict[str, Any]]:
             "cooldown_seconds": z.cooldown_seconds,
             "direction": z.direction.value,
             "labels": list(z.labels),
+            "static_mass": None if z.static_mass is None else dataclasses.asdict(z.static_mass),
         }
         for z in zones
     ]

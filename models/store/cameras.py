@@ -12,6 +12,7 @@ from models.records import (
     LineDirection,
     Mount,
     OnvifEndpoint,
+    StaticMassSettings,
     Zone,
     ZoneKind,
 )
@@ -101,6 +102,7 @@ def _camera_from_row(r: Any) -> Camera:
                 # Rows stored before line zones existed lack these keys; the defaults are what they meant.
                 direction=LineDirection(z.get("direction", LineDirection.BOTH)),
                 labels=tuple(z.get("labels", DEFAULT_LINE_LABELS)),
+                static_mass=_static_mass(z.get("static_mass")),
             )
             for z in r["zones"]
         ),
@@ -108,3 +110,9 @@ def _camera_from_row(r: Any) -> Camera:
         enabled=r["enabled"],
         onvif=_onvif_from_json(r["onvif"]),
     )
+
+
+def _static_mass(raw: dict[str, Any] | None) -> StaticMassSettings | None:
+    if raw is None:
+        return None
+    return StaticMassSettings(**{**raw, "prohibited_hours": tuple(raw.get("prohibited_hours", ()))})

@@ -107,6 +107,7 @@ def test_serve_runs_the_configured_site(tmp_path: Path, vtest: Path, db_url: str
         health = wait_for(analysing, 60)
         assert health is not None, (tmp_path / "serve.log").read_text()
         assert health["counts"]["grids"] == 11 and health["counts"]["shifts"] == 15
+        assert health["detector"]["cannot_see"] == {}  # the COCO export sees persons, vehicles and stalls
         # The example's camera has a fire zone and fire-detector is installed (the [fire] extra).
         assert "fire/smoke detection: on" in (tmp_path / "serve.log").read_text()
         snapshot = httpx.get(f"{base}/api/cameras/cam-dongguan-road/snapshot.jpg", headers=headers, timeout=5)

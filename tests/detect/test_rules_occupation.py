@@ -90,3 +90,9 @@ def test_a_tracked_van_that_moves_restarts_its_dwell() -> None:
 def test_only_occupation_zones() -> None:
     with pytest.raises(ValueError, match="not an occupation zone"):
         OccupationRule(zone(ZoneKind.CROWD))
+
+
+def test_a_person_standing_in_the_lane_is_no_occupation() -> None:
+    rule = OccupationRule(LANE, update_interval_seconds=1000)
+    standing = [(i * STEP, [box(300, 300, track=4)]) for i in range(200)]  # 100 s without moving
+    assert run(rule, standing) == []

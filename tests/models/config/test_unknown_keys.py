@@ -49,6 +49,7 @@ from models.config.policies import (
 )
 from models.config.retention import RetentionSection
 from models.config.sign_in import SignInSection
+from models.config.zones import StaticMassConfig
 from tests.models.config.site_file import edit, uncomment_line_zone
 
 
@@ -98,6 +99,8 @@ DID_YOU_MEAN: list[tuple[type[BaseModel], str, str, str, str]] = [
      "cameras[0].calibration[0].lon_lat", "lonlat"),
     (CrowdZone, "min_persons: 5", "min_person: 5", "cameras[0].zones[0].min_person", "min_persons"),
     (OccupationZone, "min_seconds: 30", "min_second: 30", "cameras[0].zones[1].min_second", "min_seconds"),
+    (StaticMassConfig, "static_mass: {enabled: true", "static_mass: {enable: true",
+     "cameras[0].zones[1].static_mass.enable", "enabled"),
     (FireZone, "[[0, 0], [768, 0], [768, 576], [0, 576]]\n",
      "[[0, 0], [768, 0], [768, 576], [0, 576]]\n        cooldown_second: 5\n",
      "cameras[0].zones[2].cooldown_second", "cooldown_seconds"),
@@ -231,8 +234,8 @@ def test_a_secret_written_inline_points_to_its_env_key(site: Path, old: str, new
         ("  pre_seconds: 5", "  pre_seconds: 5\n  every_seconds: 2",
          "clips.every_seconds: unknown key here (other sections or zone kinds have it: detectors.fire)"),
         ("  timezone: Asia", "  enabled: true\n  timezone: Asia",
-         "site.enabled: unknown key here (other sections or zone kinds have it: cameras[]; detectors.fire; "
-         "clips)"),
+         "site.enabled: unknown key here (other sections or zone kinds have it: cameras[]; "
+         "cameras[].zones[].static_mass; detectors.fire; clips)"),
         # A close match in the model itself wins over the same key elsewhere.
         ("    analysis_fps: 2\n", "    analysis_fps: 2\n    every_seconds: 1\n",
          "cameras[0].every_seconds: unknown key (did you mean 'fire_every_seconds'?)"),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from models.records import Camera, LineDirection, Mount, Zone, ZoneKind
+from models.records import Camera, LineDirection, Mount, StaticMassSettings, Zone, ZoneKind
 from models.store import Store
 from models.store.base import zones_json
 
@@ -44,3 +44,16 @@ async def test_a_deleted_camera_is_gone(store: Store) -> None:
     assert await store.cameras.delete(CAMERA.id) is True
     assert await store.cameras.get(CAMERA.id) is None and await store.cameras.load() == []
     assert await store.cameras.delete(CAMERA.id) is False
+
+
+async def test_occupation_zones_keep_their_static_mass_settings(store: Store) -> None:
+    lane = Zone(
+        "lane",
+        ZoneKind.OCCUPATION,
+        ((0, 0), (100, 0), (100, 100)),
+        min_seconds=30,
+        static_mass=StaticMassSettings(prohibited_hours=("22:00-06:00",), min_area_fraction=0.05),
+    )
+    camera = Camera("cam-2", "lane", "test.avi", (640, 480), Mount((118.63, 35.79)), zones=(lane, ZONES[0]))
+    await store.cameras.upsert([camera])
+    assert await store.cameras.get(camera.id) == camera

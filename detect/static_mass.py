@@ -1,0 +1,223 @@
+"""Occupation by anything: a new mass that stays put in a no-occupation zone, whatever the detector calls it.
+
+Goods piled on a pavement, a cart, debris in a fire lane: no COCO class names them. Per zone this keeps
+
+- a **long-term reference** of the empty scene: a reference picture captured when the zone was calibrated
+  (``reference_image``), else the first frames seen; it then follows slow changes only where the scene
+  matches it (the quiet pixels), so a parked object is not learned as background for ``absorb_seconds``;
+- a **short-term** background (OpenCV's MOG2, ~10 s of history) saying what is moving right now;
+- a per-pixel **static accumulator** in seconds: it grows where the scene differs from the reference and
+  nothing moves, decays elsewhere, and is held (neither grows nor decays) under a detected person, so a
+  person standing in front of an object neither adds to it nor resets it.
+
+A connected region whose pixels have been static for ``min_seconds`` and that covers ``min_area_fraction``
+of the zone is a mass; its box becomes an occupation object (label ``object``).
+
+Light: both models compare **illumination-normalised** pictures, grey / local mean (a ratio image), which
+a global brightness change, day/night gain and soft shadows scale away; hard-edged shadows of passers-by
+move, and so never accumulate. People: detected persons are masked; undetected passers-by move. Rain:
+streaks move. All of it with OpenCV; only the bookkeeping is ours.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, time
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import cv2
+import numpy as np
+
+from detect.labels import PERSON_LIKE
+from detect.zones import validate_polygon
+from models.records import Detection, StaticMassSettings, Zone
+
+logger = logging.getLogger(__name__)
+
+#: Work on a small copy of the zone: a mass worth reporting is many pixels even at this size.
+WORK_SIDE = 192
+#: Ratio images are ~1.0 where the scene is unchanged; differences above this are "not the empty scene".
+DIFF_THRESHOLD = 0.16
+#: Seconds of history of the short-term (moving) model.
+MOVING_HISTORY_SECONDS = 10.0
+#: Slow drift the reference follows where the scene matches it (dust, seasons, a repainted kerb).
+REFERENCE_TAU_SECONDS = 300.0
+LABEL = "object"
+#: Work pixels over which brightness is normalised: wider than most masses, so their own contrast stays.
+LOCAL_SIGMA = 16.0
+
+
+def parse_hours(spans: Sequence[str]) -> tuple[tuple[time, time], ...]:
+    """``["22:00-06:00", ...]`` → time spans; a span may wrap past midnight."""
+    parsed = []
+    for span in spans:
+        start, sep, end = span.partition("-")
+        if not sep:
+            raise ValueError(f"prohibited hours {span!r}: expected HH:MM-HH:MM")
+        parsed.append((time.fromisoformat(start.strip()), time.fromisoformat(end.strip())))
+    return tuple(parsed)
+
+
+def in_hours(at: datetime, spans: Sequence[tuple[time, time]], timezone: str) -> bool:
+    if not spans:
+        return True
+    local = at.astimezone(ZoneInfo(timezone)).time()
+    return any(
+        (start <= local < end) if start < end else (local >= start or local < end) for start, end in spans
+    )
+
+
+def normalised(grey: np.ndarray) -> np.ndarray:
+    """grey / local mean: invariant to a brightness gain over the neighbourhood (light, exposure)."""
+    grey = grey.astype(np.float32)
+    local: np.ndarray = cv2.GaussianBlur(grey, (0, 0), sigmaX=LOCAL_SIGMA)
+    ratio: np.ndarray = grey / (local + 4.0)
+    return ratio
+
+
+@dataclass(slots=True)
+class _Region:
+    x: int
+    y: int
+    w: int
+    h: int
+    scale: float
+    mask: np.ndarray  # zone polygon, in work pixels
+
+
+class StaticMass:
+    """The class-agnostic half of a zone's occupation: call ``update`` with every analysed frame."""
+
+    def __init__(self, zone: Zone, settings: StaticMassSettings | None = None) -> None:
+        validate_polygon(zone.polygon_px)
+        self.zone = zone
+        self.settings = settings or zone.static_mass or StaticMassSettings()
+        self._hours = parse_hours(self.settings.prohibited_hours)
+        self._region: _Region | None = None
+        self._reference: np.ndarray | None = None
+        self._moving = cv2.createBackgroundSubtractorMOG2(history=20, varThreshold=16, detectShadows=False)
+        self._static: np.ndarray | None = None
+        #: Pixels the reference has seen as the scene itself; those hidden by a person at the first look
+        #: are learned when first seen free, or the place a person left would look like a new mass.
+        self._known: np.ndarray | None = None
+        self._last: datetime | None = None
+        self._kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5))
+
+    def _setup(self, image: np.ndarray) -> _Region:
+        height, width = image.shape[:2]
+        xs = [p[0] for p in self.zone.polygon_px]
+        ys = [p[1] for p in self.zone.polygon_px]
+        x0, y0 = max(0, int(min(xs))), max(0, int(min(ys)))
+        x1, y1 = min(width, int(np.ceil(max(xs)))), min(height, int(np.ceil(max(ys))))
+        scale = min(1.0, WORK_SIDE / max(x1 - x0, y1 - y0, 1))
+        w, h = max(1, round((x1 - x0) * scale)), max(1, round((y1 - y0) * scale))
+        mask = np.zeros((h, w), np.uint8)
+        polygon = (np.array(self.zone.polygon_px, np.float32) - (x0, y0)) * scale
+        cv2.fillPoly(mask, [np.round(polygon).astype(np.int32)], 255)
+        return _Region(x0, y0, x1 - x0, y1 - y0, scale, mask)
+
+    def _feature(self, image: np.ndarray, region: _Region) -> np.ndarray:
+        crop = image[region.y : region.y + region.h, region.x : region.x + region.w]
+        small = cv2.resize(crop, (region.mask.shape[1], region.mask.shape[0]), interpolation=cv2.INTER_AREA)
+        return normalised(cv2.cvtColor(small, cv2.COLOR_BGR2GRAY))
+
+    def _initial_reference(self, region: _Region) -> np.ndarray | None:
+        if self.settings.reference_image is None:
+            return None
+        picture = cv2.imread(str(Path(self.settings.reference_image)))
+        if picture is None:
+            raise ValueError(
+                f"zone {self.zone.name}: cannot read reference image {self.settings.reference_image}"
+            )
+        return self._feature(picture, region)
+
+    def _person_mask(self, detections: Sequence[Detection], region: _Region) -> np.ndarray:
+        mask = np.zeros_like(region.mask)
+        for d in detections:
+            if d.label not in PERSON_LIKE:
+                continue
+            x1, y1, x2, y2 = d.xyxy
+            # A margin: boxes are loose at the feet and the head, where a shadow also falls.
+            pad_x, pad_y = 0.15 * (x2 - x1), 0.1 * (y2 - y1)
+            p1 = (
+                round((x1 - pad_x - region.x) * region.scale),
+                round((y1 - pad_y - region.y) * region.scale),
+            )
+            p2 = (
+                round((x2 + pad_x - region.x) * region.scale),
+                round((y2 + pad_y - region.y) * region.scale),
+            )
+            cv2.rectangle(mask, p1, p2, 255, -1)
+        return mask > 0
+
+    def update(self, image: np.ndarray, detections: Sequence[Detection], at: datetime) -> list[Detection]:
+        """The masses static for ``min_seconds`` now (empty outside the zone's prohibited hours)."""
+        if self._region is None:
+            self._region = self._setup(image)
+        region = self._region
+        feature = self._feature(image, region)
+        persons = self._person_mask(detections, region)
+        if self._reference is None:
+            self._reference = self._initial_reference(region)
+            self._known = np.ones(feature.shape, bool)
+            if self._reference is None:
+                self._reference = feature.copy()
+                self._known = ~persons
+            self._static = np.zeros_like(feature)
+        assert self._static is not None and self._known is not None
+        dt = 0.0 if self._last is None else min(2.0, max(0.0, (at - self._last).total_seconds()))
+        self._last = at
+        moving = self._moving.apply(np.clip(feature * 128.0, 0, 255).astype(np.uint8)) > 0
+        moving = cv2.dilate(moving.astype(np.uint8), self._kernel) > 0
+        differs = np.abs(feature - self._reference) > DIFF_THRESHOLD
+        differs = cv2.morphologyEx(differs.astype(np.uint8), cv2.MORPH_OPEN, self._kernel) > 0
+        unknown = ~self._known & ~persons & ~moving
+        self._reference[unknown] = feature[unknown]
+        self._known |= unknown
+        differs &= self._known
+        inside = region.mask > 0
+        growing = differs & ~moving & ~persons & inside
+        shrinking = ~differs & ~persons
+        self._static[growing] += dt
+        self._static[shrinking] -= 2.0 * dt
+        np.clip(self._static, 0.0, self.zone.min_seconds + 60.0, out=self._static)
+        # The reference follows slow drift where the scene matches it; a parked object only over hours.
+        quiet = (~differs & ~moving & ~persons).astype(np.uint8)
+        if dt:
+            cv2.accumulateWeighted(feature, self._reference, min(1.0, dt / REFERENCE_TAU_SECONDS), quiet)
+            held = (differs & ~moving & ~persons).astype(np.uint8)
+            cv2.accumulateWeighted(
+                feature, self._reference, min(1.0, dt / self.settings.absorb_seconds), held
+            )
+        if not in_hours(at, self._hours, self.settings.timezone):
+            return []
+        return self._masses(region, inside)
+
+    def _masses(self, region: _Region, inside: np.ndarray) -> list[Detection]:
+        """Regions static for ``min_seconds``, each boxed with its pixels static for half that (hysteresis):
+        an object's edges reach T a few frames before its flat middle, and the box should hold all of it."""
+        assert self._static is not None
+        seeds = (self._static >= self.zone.min_seconds) & inside
+        if not seeds.any():
+            return []
+        grown = ((self._static >= 0.5 * self.zone.min_seconds) & inside).astype(np.uint8)
+        grown = cv2.morphologyEx(grown, cv2.MORPH_CLOSE, self._kernel)
+        count, labels, stats, _ = cv2.connectedComponentsWithStats(grown, connectivity=8)
+        seeded = np.bincount(labels[seeds], minlength=count)
+        min_area = self.settings.min_area_fraction * float(inside.sum())
+        masses = []
+        for label in range(1, count):
+            if seeded[label] < min_area:
+                continue
+            x, y, w, h = (int(v) for v in stats[label][:4])
+            box = (
+                region.x + x / region.scale,
+                region.y + y / region.scale,
+                region.x + (x + w) / region.scale,
+                region.y + (y + h) / region.scale,
+            )
+            masses.append(Detection(xyxy=box, confidence=1.0, label=LABEL, class_id=-1))
+        return masses

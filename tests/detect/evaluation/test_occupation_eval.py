@@ -1,0 +1,72 @@
+"""``gridwatch eval --occupation``: objects set down in real video; recall and events from passers-by."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from detect.backends.centernet import CenterNetDetector
+from detect.evaluation.dataset import Split
+from detect.evaluation.occupation import APPEAR_S, SCENES, T_S, SceneResult, run_scene, summary
+from detect.registry import HUMAN_CENTERNET, npm_file
+from tests.conftest import SHARED
+from tests.servers import run_cli
+
+SHARED_EVAL = SHARED / "data" / "eval"
+PLAZA = "crowd/atharva__plaza_topdown_cctv.mp4"
+GOODS = "occupation/coco__000000038829.jpg"
+
+
+def _scene(name: str) -> object:
+    return next(s for s in SCENES if s.name == name)
+
+
+def test_recall_counts_one_event_in_its_window_and_passing_counts_every_event() -> None:
+    goods, passing = _scene("vtest-goods"), _scene("vtest-passing")
+    on_time = SceneResult(goods, (APPEAR_S + T_S + 1,))  # type: ignore[arg-type]
+    twice = SceneResult(goods, (APPEAR_S + T_S + 1, APPEAR_S + T_S + 20))  # type: ignore[arg-type]
+    early = SceneResult(goods, (APPEAR_S + 5,))  # type: ignore[arg-type]
+    quiet = SceneResult(passing, ())  # type: ignore[arg-type]
+    noisy = SceneResult(passing, (12.0, 50.0))  # type: ignore[arg-type]
+    assert [r.hit for r in (on_time, twice, early, quiet, noisy)] == [True, False, False, True, False]
+    figures = summary([on_time, early, quiet, noisy])
+    assert figures["recall"] == 0.5 and figures["events_from_passing"] == 2
+
+
+def test_tuning_and_reported_scenes_are_separate() -> None:
+    tune = {s.video for s in SCENES if s.split is Split.TUNE}
+    holdout = {s.video for s in SCENES if s.split is Split.HOLDOUT}
+    assert tune and holdout and not tune & holdout
+
+
+@pytest.mark.slow
+def test_the_tuning_street_finds_the_goods_and_no_passer_by(vtest_path: Path) -> None:
+    models = npm_file(HUMAN_CENTERNET.locator)
+    assert models is not None, "npm ci in the checkout installs @vladmandic/human"
+    detector = CenterNetDetector(models / "centernet.json")
+    goods = run_scene(_scene("vtest-goods"), SHARED_EVAL, detector)  # type: ignore[arg-type]
+    assert goods.hit, goods.as_json()
+    assert run_scene(_scene("vtest-passing"), SHARED_EVAL, detector).starts == ()  # type: ignore[arg-type]
+
+
+@pytest.mark.slow
+def test_cli_reports_occupation_per_half(tmp_path: Path) -> None:
+    items = [i for i in json.loads((SHARED_EVAL / "items.json").read_text()) if i["file"] in (PLAZA, GOODS)]
+    for entry in items:
+        target = tmp_path / entry["file"]
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.symlink_to(SHARED_EVAL / entry["file"])
+    (tmp_path / "items.json").write_text(json.dumps(items))
+    env = {k: v for k, v in os.environ.items() if k != "GRIDWATCH_MODEL_DIRS"}  # the fresh-install model
+    result = run_cli(
+        "eval", str(tmp_path), "--occupation", "--split", "holdout", "--json", env=env, timeout_s=170
+    )
+    assert result.returncode == 0, result.stderr
+    occupation = json.loads(result.stdout)["occupation"]
+    assert [s["scene"] for s in occupation["scenes"]] == ["plaza-scooter", "plaza-passing"]
+    figures = occupation["summary"]["holdout"]
+    assert figures["positives"] == 1 and figures["passing_seconds"] == 75.0
+    assert all(isinstance(s["starts_s"], list) for s in occupation["scenes"])
