@@ -29,6 +29,7 @@ from models.link import (
     EventReport,
     RunCamera,
     StopCamera,
+    SuppressRegion,
     WatchZone,
     ZoneReport,
 )
@@ -37,7 +38,9 @@ from models.records import EventPhase
 VERSION = 1
 
 _MESSAGES: dict[str, type] = {t.__name__: t for t in (EventReport, ClipReport, ZoneReport, CameraEventReport)}
-_COMMANDS: dict[str, type] = {t.__name__: t for t in (RunCamera, StopCamera, WatchZone)}
+_COMMANDS: dict[str, type] = {
+    t.__name__: t for t in (RunCamera, StopCamera, WatchZone, SuppressRegion)
+}
 
 
 class WireError(ValueError):

@@ -12,6 +12,7 @@ import numpy as np
 
 from detect.analysis.clips import ClipJob, ClipRecorder
 from detect.analysis.evidence import clean_snapshot, render_snapshot
+from detect.analysis.suppression import Suppressions
 from detect.labels import Meaning
 from detect.rules import (
     CrowdRule,
@@ -72,8 +73,11 @@ class CameraAnalyzer:
         tracker: Tracker | None = None,
         rules: Callable[[Zone], Sequence[Rule]] = rules_for,
         clips: ClipRecorder | bool = True,
+        suppressions: Suppressions | None = None,
     ) -> None:
         self.camera = camera
+        #: Dismissed false-alarm regions (the node's, shared by all its cameras): their boxes never vote.
+        self.suppressions = suppressions
         #: Every event START gets a clip of the frames around it; True builds the default recorder.
         self.clips: ClipRecorder | None = (
             clips if isinstance(clips, ClipRecorder) else ClipRecorder.for_camera(camera) if clips else None
@@ -102,6 +106,8 @@ class CameraAnalyzer:
         A rule whose detector did not run on this frame is not fed it at all: to a voting rule an empty
         frame is a "no" vote, and a fire model run every fourth frame would otherwise never reach k of n.
         """
+        if self.suppressions is not None:
+            detections = self.suppressions.filter(self.camera.id, detections, at)
         # Fire and smoke boxes stay out of the tracker: it associates boxes whatever their label, and a
         # flame over a passer-by would take over that person's track.
         tracked = [
