@@ -50,7 +50,7 @@ from models.store import Store
 from router.centre.bell import OutboxBell
 from router.centre.casework import Casework
 from router.centre.escalator import Escalator
-from router.centre.false_alarms import FALSE_ALARM_HOLD, FalseAlarms
+from router.centre.false_alarms import FalseAlarms
 from router.centre.feed import Broadcaster, OutboxRelay
 from router.centre.gb28181 import GbDesk, GbService, UpperReporter
 from router.centre.intake import Intake
@@ -214,8 +214,7 @@ def build_centre(
     casework.on_resolved(verifier.resolved)
     intake.zone_reports = verifier.report
     # A fire/smoke case rejected as a false alarm silences its region on its camera (SuppressRegion).
-    hold = policies.false_alarm_hold if policies is not None else FALSE_ALARM_HOLD
-    casework.on_rejected(FalseAlarms(store, clock, analysis, hold=hold).rejected)
+    casework.on_rejected(FalseAlarms(store, clock, analysis, policies=policies).rejected)
     guard = StorageGuard()
     keeper = Retention(store, clock, retention, guard, free_space_of(storage_dir))
     intake.storage, intake.on_disk_full = guard, keeper.disk_full

@@ -11,7 +11,7 @@ from urllib.parse import quote
 import httpx
 from pydantic import BaseModel, TypeAdapter
 
-from api.client.models import AbsenceOut, AssigneeOut, AttachmentOut, CalibrationPointOut, CameraEventsStatus, CameraStatus, CaseworkRules, CoverOut, DetectionOut, DetectorStats, DutyOut, EndedOut, EventKind, EventOut, EvidenceOut, Geometry, GridCollection, GridFeature, GridKind, GridMatch, GridProperties, Grouping, HealthOut, IncidentDetail, IncidentPage, IncidentState, IncidentWithActions, KpiRow, KpiTable, LineDirection, LiveCamera, LiveZone, LocatedBy, LogEntryOut, LonLatOut, MountOut, PasswordChange, PlaceOut, Problem, RefreshIn, RegistryCamera, RosterOut, ServiceStatus, SessionOut, SessionsOut, ShiftOut, ShiftsOut, SiteOut, StorageState, Tier, TokenOut, TransitionIn, TransitionRule, UnitOut, UserOut, ZoneKind, ZoneOut, api__responses__StatusOut, api__routes__auth_sessions__StatusOut
+from api.client.models import AbsenceOut, AssigneeOut, AttachmentOut, CalibrationPointOut, CameraEventsStatus, CameraStatus, CaseworkRules, CatalogueOut, CoverOut, DetectionOut, DetectorStats, DutyOut, EndedOut, EventKind, EventOut, EvidenceOut, Geometry, GridCollection, GridFeature, GridKind, GridMatch, GridProperties, Grouping, HealthOut, IncidentDetail, IncidentPage, IncidentState, IncidentWithActions, KpiRow, KpiTable, LineDirection, LiveCamera, LiveZone, LocatedBy, LogEntryOut, LonLatOut, MountOut, PasswordChange, PlaceOut, Problem, RefreshIn, RegistryCamera, RosterOut, ServiceStatus, SessionOut, SessionsOut, ShiftOut, ShiftsOut, SiteOut, StorageState, Tier, TokenOut, TransitionIn, TransitionRule, UnitOut, UserOut, ZoneKind, ZoneOut, api__responses__StatusOut, api__routes__auth_sessions__StatusOut
 
 
 class ApiError(Exception):

@@ -38,9 +38,7 @@ from models.records import EventPhase
 VERSION = 1
 
 _MESSAGES: dict[str, type] = {t.__name__: t for t in (EventReport, ClipReport, ZoneReport, CameraEventReport)}
-_COMMANDS: dict[str, type] = {
-    t.__name__: t for t in (RunCamera, StopCamera, WatchZone, SuppressRegion)
-}
+_COMMANDS: dict[str, type] = {t.__name__: t for t in (RunCamera, StopCamera, WatchZone, SuppressRegion)}
 
 
 class WireError(ValueError):

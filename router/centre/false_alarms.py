@@ -17,6 +17,7 @@ from models.incidents import Incident
 from models.link import CommandSink, SuppressRegion
 from models.records import EventKind
 from models.store import Store
+from router.policies import Policies
 
 logger = logging.getLogger(__name__)
 
@@ -29,12 +30,13 @@ REASON = "false_alarm"
 
 class FalseAlarms:
     def __init__(
-        self, store: Store, clock: Clock, analysis: CommandSink, *, hold: timedelta = FALSE_ALARM_HOLD
+        self, store: Store, clock: Clock, analysis: CommandSink, *, policies: Policies | None = None
     ) -> None:
+        """``policies``: the site's (``policies.false_alarm_hold_hours``); None holds a camera-day."""
         self._store = store
         self._clock = clock
         self._analysis = analysis
-        self._hold = hold
+        self._hold = policies.false_alarm_hold if policies is not None else FALSE_ALARM_HOLD
 
     async def rejected(self, incident: Incident, reason: str | None) -> None:
         """A person rejected the case; a fire or smoke false alarm silences its region on its camera.

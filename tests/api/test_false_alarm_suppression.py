@@ -111,3 +111,15 @@ async def test_other_reasons_to_reject_silence_nothing(rig: Rig) -> None:
 def test_the_command_crosses_machines() -> None:
     command = SuppressRegion("cam-1", (EventKind.FIRE, EventKind.SMOKE), LAMP, T0, uuid.uuid4())
     assert decode_command(encode(command)) == command
+
+
+def test_the_hold_comes_from_the_site_policies() -> None:
+    from models.config import PoliciesSection
+    from router.centre.false_alarms import FalseAlarms
+    from router.policies import build_policies
+
+    assert build_policies(PoliciesSection()).false_alarm_hold == timedelta(hours=24)
+    policies = build_policies(PoliciesSection.model_validate({"false_alarm_hold_hours": 2}))
+    assert policies.false_alarm_hold == timedelta(hours=2)
+    never = FalseAlarms(None, None, None, policies=build_policies(PoliciesSection(false_alarm_hold_hours=0)))  # type: ignore[arg-type]
+    assert never._hold == timedelta(0)
