@@ -281,6 +281,7 @@ class ZoneOut(Out):
     cooldown_seconds: float
     direction: LineDirection
     labels: list[str]
+    min_density_per_m2: float | None = None
 
 
 class RegistryCamera(Out):

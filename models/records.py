@@ -258,6 +258,9 @@ class Zone:
     direction: LineDirection = LineDirection.BOTH
     #: line: meanings (detect/labels.py) whose crossings count; other kinds choose their labels themselves.
     labels: tuple[str, ...] = DEFAULT_LINE_LABELS
+    #: crowd: persons per m² of ground (the zone's area through the camera's calibration) also needed;
+    #: None: the count alone decides.
+    min_density_per_m2: float | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -559,6 +559,7 @@ class ZoneOut(_Model):
     cooldown_seconds: float
     direction: LineDirection
     labels: list[str]
+    min_density_per_m2: float | None = Field(default=None)
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 

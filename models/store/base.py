@@ -100,6 +100,7 @@ def zones_json(zones: Sequence[Zone]) -> list[dict[str, Any]]:
             "cooldown_seconds": z.cooldown_seconds,
             "direction": z.direction.value,
             "labels": list(z.labels),
+            "min_density_per_m2": z.min_density_per_m2,
         }
         for z in zones
     ]

@@ -101,6 +101,7 @@ def _camera_from_row(r: Any) -> Camera:
                 # Rows stored before line zones existed lack these keys; the defaults are what they meant.
                 direction=LineDirection(z.get("direction", LineDirection.BOTH)),
                 labels=tuple(z.get("labels", DEFAULT_LINE_LABELS)),
+                min_density_per_m2=z.get("min_density_per_m2"),
             )
             for z in r["zones"]
         ),
