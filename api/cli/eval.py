@@ -42,6 +42,8 @@ def _load_detectors() -> tuple[list[object], list[str]]:
     from detect.errors import ModelError
     from detect.registry import resolve_fire_model, resolve_person_model
     from detect.rules.fire import DETECTOR_CONFIDENCE_FLOOR
+    from detect.tiling import tiled
+    from models.config.detectors import PersonDetectorConfig
 
     try:
         person = resolve_person_model(None, model_dirs())
@@ -49,7 +51,8 @@ def _load_detectors() -> tuple[list[object], list[str]]:
         if fire is None:
             raise UsageProblem("eval needs the fire/smoke model: pip install fire-detector==1.0.3")
         detectors: list[object] = [
-            UltralyticsDetector.from_resolved(person),
+            # The service's tiled pass for dense crowds (detectors.person.tiles_above_persons, default).
+            tiled(UltralyticsDetector.from_resolved(person), PersonDetectorConfig().tiles_above_persons),
             UltralyticsDetector.from_resolved(fire, confidence=DETECTOR_CONFIDENCE_FLOOR),
         ]
     except ModelError as exc:
