@@ -104,6 +104,17 @@ class DutyOut(BaseModel):
     escalated_from: str | None = None
 
 
+class CatalogueOut(BaseModel):
+    """The incident's 数字城管 class and sub-class (GB/T 30428.2), from the versioned catalogue
+    (models/catalogue.json)."""
+
+    major: str = Field(description="大类, e.g. 突发事件")
+    minor: str = Field(description="小类, e.g. 火灾")
+    detail: str = Field(description="What the class alone does not say (消防通道占用), or empty")
+    path: str = Field(description="As shown: 大类/小类（detail）")
+    version: str = Field(description="The catalogue's version")
+
+
 class IncidentOut(Out):
     id: str
     title: str
@@ -114,6 +125,7 @@ class IncidentOut(Out):
     tier: Tier
     department: str | None
     category_code: str | None
+    catalogue: CatalogueOut
     place: PlaceOut
     camera_id: str | None
     assignee: AssigneeOut | None
@@ -282,6 +294,7 @@ class ZoneOut(Out):
     static_mass: StaticMassOut | None = Field(
         default=None, description="Occupation zones: the static-mass watch; null: class-based rule only"
     )
+    min_density_per_m2: float | None = None
 
 
 class RegistryCamera(Out):

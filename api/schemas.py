@@ -8,8 +8,9 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from models.catalogue import CATALOGUE
 from models.incidents import EventRecord, Incident, LogEntry
-from models.records import IncidentState
+from models.records import EventKind, IncidentState
 from router.centre.feed import FeedMessage
 
 
@@ -40,6 +41,17 @@ def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
 
 
+def catalogue_json(kind: EventKind) -> dict[str, str]:
+    entry = CATALOGUE.of(kind)
+    return {
+        "major": entry.major,
+        "minor": entry.minor,
+        "detail": entry.detail,
+        "path": entry.path,
+        "version": entry.version,
+    }
+
+
 def incident_json(incident: Incident) -> dict[str, Any]:
     """The public shape of an incident: every element a county audit asks for, on one object."""
     return {
@@ -52,6 +64,7 @@ def incident_json(incident: Incident) -> dict[str, Any]:
         "tier": incident.tier.value,
         "department": incident.department,
         "category_code": incident.category_code,
+        "catalogue": catalogue_json(incident.kind),
         "place": {
             "lon": incident.lonlat[0],
             "lat": incident.lonlat[1],

@@ -53,6 +53,7 @@ from models.store import Store
 from router.centre.bell import OutboxBell
 from router.centre.casework import Casework
 from router.centre.escalator import Escalator
+from router.centre.false_alarms import FalseAlarms
 from router.centre.feed import Broadcaster, OutboxRelay
 from router.centre.gb28181 import GbDesk, GbService, UpperReporter
 from router.centre.intake import Intake
@@ -220,6 +221,8 @@ def build_centre(
     verifier = Verifier(store, clock, casework, analysis, windows=clear_windows)
     casework.on_resolved(verifier.resolved)
     intake.zone_reports = verifier.report
+    # A fire/smoke case rejected as a false alarm silences its region on its camera (SuppressRegion).
+    casework.on_rejected(FalseAlarms(store, clock, analysis, policies=policies).rejected)
     guard = StorageGuard()
     keeper = Retention(store, clock, retention, guard, free_space_of(storage_dir))
     intake.storage, intake.on_disk_full = guard, keeper.disk_full

@@ -129,7 +129,23 @@ class WatchZone:
     window_s: float
 
 
-CameraCommand = RunCamera | StopCamera | WatchZone
+@dataclass(frozen=True, slots=True)
+class SuppressRegion:
+    """Ignore fire and smoke boxes overlapping ``box`` (image pixels) on one camera until ``until``.
+
+    Sent when a person rejects a fire or smoke incident as a false alarm (误报): the same sign, lamp or haze
+    would otherwise open the same false incident again at the next check. Boxes elsewhere in the picture
+    still count, so a real fire next to the dismissed spot is still reported.
+    """
+
+    camera_id: str
+    kinds: tuple[EventKind, ...]
+    box: tuple[float, float, float, float]
+    until: datetime
+    incident_id: uuid.UUID
+
+
+CameraCommand = RunCamera | StopCamera | WatchZone | SuppressRegion
 
 
 class CommandSink(Protocol):

@@ -277,6 +277,9 @@ class Zone:
     labels: tuple[str, ...] = DEFAULT_LINE_LABELS
     #: occupation: the class-agnostic static-mass watch; None turns it off for the zone.
     static_mass: StaticMassSettings | None = None
+    #: crowd: persons per m² of ground (the zone's area through the camera's calibration) also needed;
+    #: None: the count alone decides.
+    min_density_per_m2: float | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -55,6 +55,8 @@ class Policies:
     snap_m: float = DEFAULT_SNAP_M
     #: How long the camera must see a resolved case's zone clear before it verifies it, per kind.
     clear_windows: Mapping[EventKind, timedelta] = field(default_factory=lambda: CLEAR_WINDOWS)
+    #: How long a camera ignores fire/smoke where a person dismissed a false alarm.
+    false_alarm_hold: timedelta = timedelta(hours=24)
 
 
 DEFAULT_POLICIES = Policies()
@@ -151,6 +153,7 @@ def build_policies(section: PoliciesSection) -> Policies:
         dedup_cell_m=section.dedup_cell_m,
         snap_m=section.snap_m,
         clear_windows=_clear_windows(section),
+        false_alarm_hold=timedelta(hours=section.false_alarm_hold_hours),
     )
 
 

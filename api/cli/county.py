@@ -44,6 +44,7 @@ from api.wiring import CountyCentre, Node, build_county_centre, build_node
 from detect.backends.factory import build_detector, build_fire_detector
 from detect.errors import ModelError
 from detect.port import Detector
+from detect.tiling import tiled
 from models.clock import Clock, SystemClock
 from models.config import DetectorsSection, LinkSection
 from models.db import open_database
@@ -57,7 +58,8 @@ logger = logging.getLogger(__name__)
 
 def build_detectors(config: DetectorsSection) -> tuple[Detector, Detector | None]:
     try:
-        return build_detector(config.person), build_fire_detector(config.fire)
+        person = tiled(build_detector(config.person), config.person.tiles_above_persons)
+        return person, build_fire_detector(config.fire)
     except ModelError as exc:
         raise UsageProblem(str(exc)) from None
 

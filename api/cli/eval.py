@@ -18,6 +18,7 @@ from detect.evaluation.dataset import EvalDataError, EvalItem, Split, load_items
 from detect.evaluation.judge import Judgement, Thresholds, judge
 from detect.evaluation.observe import Observation, observe_all
 from detect.evaluation.score import Scores, score
+from detect.port import Detector
 from detect.registry import ResolvedModel
 
 #: Thresholds tried by --sweep, from the fire detector's confidence floor up.
@@ -43,6 +44,8 @@ def _load_detectors() -> tuple[list[object], list[str]]:
     from detect.errors import ModelError
     from detect.registry import resolve_fire_model, resolve_person_model
     from detect.rules.fire import DETECTOR_CONFIDENCE_FLOOR
+    from detect.tiling import tiled
+    from models.config.detectors import PersonDetectorConfig
 
     try:
         person = resolve_person_model(None, model_dirs())
@@ -50,7 +53,8 @@ def _load_detectors() -> tuple[list[object], list[str]]:
         if fire is None:
             raise UsageProblem("eval needs the fire/smoke model: pip install fire-detector==1.0.3")
         detectors: list[object] = [
-            _person_detector(person),
+            # The service's tiled pass for dense crowds (detectors.person.tiles_above_persons, default).
+            tiled(_person_detector(person), PersonDetectorConfig().tiles_above_persons),
             UltralyticsDetector.from_resolved(fire, confidence=DETECTOR_CONFIDENCE_FLOOR),
         ]
     except ModelError as exc:
@@ -59,7 +63,7 @@ def _load_detectors() -> tuple[list[object], list[str]]:
     return detectors, names
 
 
-def _person_detector(person: ResolvedModel) -> object:
+def _person_detector(person: ResolvedModel) -> Detector:
     """The resolved person model on the runner it needs (the npm COCO model is not a YOLO file)."""
     if person.runner == "centernet":
         from detect.backends.centernet import CenterNetDetector

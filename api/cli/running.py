@@ -30,6 +30,7 @@ from detect.backends.factory import build_detector, build_fire_detector
 from detect.errors import ModelError
 from detect.port import Detector
 from detect.rules.fire import FIRE_EVERY_SECONDS
+from detect.tiling import tiled
 from ingest.camera_urls import parse_subnets
 from models.clock import SystemClock
 from models.config import DetectorsSection
@@ -89,7 +90,8 @@ def run_demo(current: Settings, *, host: str, port: int, policies: Path | None =
 
 def _detectors(config: DetectorsSection) -> tuple[Detector, Detector | None]:
     try:
-        return build_detector(config.person), build_fire_detector(config.fire)
+        person = tiled(build_detector(config.person), config.person.tiles_above_persons)
+        return person, build_fire_detector(config.fire)
     except ModelError as exc:
         # Missing, corrupt or wrong-class weights: the file named, not a traceback.
         raise UsageProblem(str(exc)) from None

@@ -87,6 +87,18 @@ class CaseworkRules(_Model):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
 
+class CatalogueOut(_Model):
+    """The incident's 数字城管 class and sub-class (GB/T 30428.2), from the versioned catalogue
+    (models/catalogue.json).
+    """
+
+    major: str
+    minor: str
+    detail: str
+    path: str
+    version: str
+
+
 class CoverOut(_Model):
     absent: str
     cover: str
@@ -219,6 +231,7 @@ class IncidentDetail(_Model):
     tier: Tier
     department: str | None
     category_code: str | None
+    catalogue: CatalogueOut
     place: PlaceOut
     camera_id: str | None
     assignee: AssigneeOut | None
@@ -258,6 +271,7 @@ class IncidentWithActions(_Model):
     tier: Tier
     department: str | None
     category_code: str | None
+    catalogue: CatalogueOut
     place: PlaceOut
     camera_id: str | None
     assignee: AssigneeOut | None
@@ -586,6 +600,7 @@ class ZoneOut(_Model):
     direction: LineDirection
     labels: list[str]
     static_mass: StaticMassOut | None = Field(default=None)
+    min_density_per_m2: float | None = Field(default=None)
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
@@ -607,6 +622,7 @@ CalibrationPointOut.model_rebuild()
 CameraEventsStatus.model_rebuild()
 CameraStatus.model_rebuild()
 CaseworkRules.model_rebuild()
+CatalogueOut.model_rebuild()
 CoverOut.model_rebuild()
 DetectionOut.model_rebuild()
 DetectorStats.model_rebuild()

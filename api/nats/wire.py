@@ -31,6 +31,7 @@ from models.link import (
     NodeHeartbeat,
     RunCamera,
     StopCamera,
+    SuppressRegion,
     WatchZone,
     ZoneReport,
 )
@@ -41,7 +42,7 @@ VERSION = 1
 _MESSAGES: dict[str, type] = {
     t.__name__: t for t in (EventReport, ClipReport, ZoneReport, CameraEventReport, NodeHeartbeat)
 }
-_COMMANDS: dict[str, type] = {t.__name__: t for t in (RunCamera, StopCamera, WatchZone)}
+_COMMANDS: dict[str, type] = {t.__name__: t for t in (RunCamera, StopCamera, WatchZone, SuppressRegion)}
 
 
 class WireError(ValueError):

@@ -353,8 +353,10 @@ function renderIncidents(freshId) {
       <div class="row meta"><span>${fmtTime(inc.opened_at)} · ${inc.department}</span>
         <span class="due ${late ? "late" : ""}">受理时限 ${fmtTime(inc.accept_by)}</span></div>
       <div class="row"><span class="meta">${inc.category_code} · ${inc.place.grid_code || inc.place.unit_code}</span></div>
+      <div class="row"><span class="meta catalogue"></span></div>
       <div class="actions"></div>`;
     li.querySelector(".title").textContent = inc.title;
+    li.querySelector(".catalogue").textContent = inc.catalogue ? `分类 ${inc.catalogue.path}` : "";
     li.querySelector(".grid").textContent = grid;
     li.querySelector(".who").textContent = `→ ${who}`;
     fillActions(li.querySelector(".actions"), inc);

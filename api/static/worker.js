@@ -48,13 +48,14 @@ function render(items) {
     li.dataset.id = inc.id;
     li.dataset.state = inc.state;
     li.innerHTML = `<div class="row"><b class="title"></b><span class="state">${inc.state}</span></div>
-      <div class="meta place"></div><div class="meta">${fmt(inc.opened_at)} · 时限 ${inc.accept_by ? fmt(inc.accept_by) : "—"}</div>
+      <div class="meta place"></div><div class="meta catalogue"></div><div class="meta">${fmt(inc.opened_at)} · 时限 ${inc.accept_by ? fmt(inc.accept_by) : "—"}</div>
       <img alt="snapshot" hidden>
       <video controls muted playsinline preload="none" hidden></video>
       <textarea placeholder="处置说明 Note"></textarea>
       <label class="meta">照片 Photo <input type="file" accept="image/jpeg,image/png" capture="environment"></label>
       <div class="actions"></div>`;
     li.querySelector(".title").textContent = inc.title;
+    li.querySelector(".catalogue").textContent = inc.catalogue ? `分类 ${inc.catalogue.path}` : "";
     const draft = draftOf(inc.id);
     const text = li.querySelector("textarea");
     text.value = draft.note;

@@ -12,6 +12,8 @@ import numpy as np
 
 from detect.analysis.clips import ClipJob, ClipRecorder
 from detect.analysis.evidence import clean_snapshot, render_snapshot
+from detect.analysis.suppression import Suppressions
+from detect.ground import zone_area_m2
 from detect.labels import Meaning
 from detect.rules import (
     CrowdRule,
@@ -38,20 +40,27 @@ ALL_MODELS: frozenset[Model] = frozenset(Model)
 _UNTRACKED = frozenset({Meaning.FIRE, Meaning.SMOKE})
 
 
-def rules_for(zone: Zone) -> list[Rule]:
-    """The default rules of a zone kind.
+def rules_for(zone: Zone, *, area_m2: float | None = None) -> list[Rule]:
+    """The default rules of a zone kind; ``area_m2``: the zone's ground area, for crowd density.
 
     Zones where people walk also watch for falls; the fall rule stays idle unless the camera's person
     detector has a fall class, so it costs nothing elsewhere.
     """
     if zone.kind is ZoneKind.CROWD:
-        return [CrowdRule(zone), FallRule(zone)]
+        return [CrowdRule(zone, area_m2=area_m2), FallRule(zone)]
     if zone.kind is ZoneKind.OCCUPATION:
         static = StaticMass(zone) if zone.static_mass is not None else None
         return [OccupationRule(zone, static=static), FallRule(zone)]
     if zone.kind is ZoneKind.LINE:
         return [LineCrossingRule(zone)]
     return [FireRule(zone, kind=EventKind.FIRE), FireRule(zone, kind=EventKind.SMOKE)]
+
+
+def ground_area(camera: Camera, zone: Zone) -> float | None:
+    """A crowd zone's area on the ground, when it has a density threshold and the camera a calibration."""
+    if zone.kind is not ZoneKind.CROWD or zone.min_density_per_m2 is None:
+        return None
+    return zone_area_m2(camera, zone)
 
 
 def evidence_of(jpeg: bytes, role: str = "snapshot") -> Evidence:
@@ -74,8 +83,11 @@ class CameraAnalyzer:
         tracker: Tracker | None = None,
         rules: Callable[[Zone], Sequence[Rule]] = rules_for,
         clips: ClipRecorder | bool = True,
+        suppressions: Suppressions | None = None,
     ) -> None:
         self.camera = camera
+        #: Dismissed false-alarm regions (the node's, shared by all its cameras): their boxes never vote.
+        self.suppressions = suppressions
         #: Every event START gets a clip of the frames around it; True builds the default recorder.
         self.clips: ClipRecorder | None = (
             clips if isinstance(clips, ClipRecorder) else ClipRecorder.for_camera(camera) if clips else None
@@ -83,7 +95,14 @@ class CameraAnalyzer:
         self._tracker: Tracker = (
             tracker if tracker is not None else ByteTracker(frame_rate=camera.analysis_fps)
         )
-        self._rules: list[Rule] = [rule for zone in camera.zones for rule in rules(zone)]
+        self._rules: list[Rule] = [
+            rule
+            for zone in camera.zones
+            # The default rules get the crowd zone's ground area from the camera's calibration.
+            for rule in (
+                rules_for(zone, area_m2=ground_area(camera, zone)) if rules is rules_for else rules(zone)
+            )
+        ]
         self._open: dict[tuple[str, EventKind], Event] = {}
 
     @property
@@ -104,6 +123,8 @@ class CameraAnalyzer:
         A rule whose detector did not run on this frame is not fed it at all: to a voting rule an empty
         frame is a "no" vote, and a fire model run every fourth frame would otherwise never reach k of n.
         """
+        if self.suppressions is not None:
+            detections = self.suppressions.filter(self.camera.id, detections, at)
         # Fire and smoke boxes stay out of the tracker: it associates boxes whatever their label, and a
         # flame over a passer-by would take over that person's track.
         tracked = [

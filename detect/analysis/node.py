@@ -23,6 +23,7 @@ from detect.analysis.camera_events import CameraEventFeed
 from detect.analysis.clip_encoder import ClipEncoder
 from detect.analysis.clips import POST_SECONDS, PRE_SECONDS, ClipRecorder
 from detect.analysis.live import LiveView
+from detect.analysis.suppression import Suppressions
 from detect.analysis.watch import Watches
 from detect.rules import Model, Phase
 from detect.rules.fire import FIRE_EVERY_SECONDS
@@ -30,7 +31,16 @@ from ingest.frames import Frame
 from ingest.offline import OfflineWatch
 from ingest.sources import Opener, open_source
 from models.clock import Clock
-from models.link import CameraCommand, EventReport, EventSink, RunCamera, StopCamera, WatchZone, ZoneReport
+from models.link import (
+    CameraCommand,
+    EventReport,
+    EventSink,
+    RunCamera,
+    StopCamera,
+    SuppressRegion,
+    WatchZone,
+    ZoneReport,
+)
 from models.records import Camera, Detection
 from models.secrets import expand_source
 
@@ -74,6 +84,8 @@ class AnalysisNode:
         self._watch: asyncio.Task[None] | None = None
         #: Resolved incidents whose zone rule this node judges for the centre (camera-verified closure).
         self.watches = Watches()
+        #: Regions of dismissed fire/smoke false alarms, per camera (``SuppressRegion``).
+        self.suppressions = Suppressions()
         #: The cameras' own ONVIF events, subscribed while their cameras run.
         self.camera_events = camera_events
         #: Sources of schemes other modules open (``gb28181://`` channels), set by the wiring.
@@ -111,6 +123,16 @@ class AnalysisNode:
         elif isinstance(command, WatchZone):
             known = self.cameras.get(command.camera_id)
             await self._answer(self.watches.add(command, known, self._clock.now()))
+        elif isinstance(command, SuppressRegion):
+            self.suppressions.add(command)
+            logger.info(
+                "camera %s: %s boxes in %s ignored until %s (incident %s rejected as a false alarm)",
+                command.camera_id,
+                "/".join(command.kinds),
+                [round(v) for v in command.box],
+                command.until.isoformat(),
+                command.incident_id,
+            )
 
     async def _answer(self, answers: list[ZoneReport]) -> None:
         for answer in answers:
@@ -156,7 +178,9 @@ class AnalysisNode:
         return ClipRecorder.for_camera(camera, *self._clip_seconds)
 
     async def _camera_loop(self, camera: Camera) -> None:
-        analyzer = CameraAnalyzer(camera, clips=self.clip_recorder(camera) or False)
+        analyzer = CameraAnalyzer(
+            camera, clips=self.clip_recorder(camera) or False, suppressions=self.suppressions
+        )
         view = self.live.setdefault(camera.id, LiveView())
         period = 1.0 / camera.analysis_fps if camera.analysis_fps > 0 else 1.0
         while True:

@@ -1,7 +1,10 @@
 """Run the zone rules over observed detections, as a camera watching the whole picture would.
 
 A still image is judged as a static scene watched for a few seconds at the analysis rate, so the same
-rules (dwell, k-of-n voting) decide for images and videos alike.
+rules (dwell, k-of-n voting) decide for images and videos alike. Two differences follow from a still
+having no time in it: the fire rules' temporal stage (a region must flicker or spread from look to look,
+detect/rules/fire_temporal.py) is off for stills, whose boxes cannot change, and on for videos; and on
+videos the fire rules see one analysed frame every ``FIRE_EVERY_SECONDS``, as in the service.
 """
 
 from __future__ import annotations
@@ -12,8 +15,8 @@ from datetime import UTC, datetime, timedelta
 
 from detect.evaluation.observe import ANALYSIS_FPS, Observation
 from detect.labels import PERSON_LIKE
-from detect.rules import CrowdRule, FallRule, FireRule, Phase, Rule
-from detect.rules.fire import FIRE_MIN_CONFIDENCE, SMOKE_MIN_CONFIDENCE
+from detect.rules import CrowdRule, FallRule, FireRule, Model, Phase, Rule, model_of
+from detect.rules.fire import FIRE_EVERY_SECONDS, FIRE_MIN_CONFIDENCE, SMOKE_MIN_CONFIDENCE
 from models.records import Detection, EventKind, Zone, ZoneKind
 
 #: Any fixed instant works: rules only look at differences.
@@ -49,7 +52,7 @@ def whole_frame(name: str, kind: ZoneKind, size: tuple[int, int], **settings: fl
     return Zone(name, kind, polygon, **settings)  # type: ignore[arg-type]
 
 
-def _rules(size: tuple[int, int], thresholds: Thresholds) -> list[Rule]:
+def _rules(size: tuple[int, int], thresholds: Thresholds, *, still: bool) -> list[Rule]:
     crowd = whole_frame(
         "frame",
         ZoneKind.CROWD,
@@ -58,11 +61,14 @@ def _rules(size: tuple[int, int], thresholds: Thresholds) -> list[Rule]:
         min_seconds=thresholds.crowd_min_seconds,
     )
     fire = whole_frame("frame", ZoneKind.FIRE, size)
+    change = 0.0 if still else None
     return [
         CrowdRule(crowd),
         FallRule(crowd),
-        FireRule(fire, kind=EventKind.FIRE, min_confidence=thresholds.fire_min_confidence),
-        FireRule(fire, kind=EventKind.SMOKE, min_confidence=thresholds.smoke_min_confidence),
+        FireRule(fire, kind=EventKind.FIRE, min_confidence=thresholds.fire_min_confidence, min_change=change),
+        FireRule(
+            fire, kind=EventKind.SMOKE, min_confidence=thresholds.smoke_min_confidence, min_change=change
+        ),
     ]
 
 
@@ -75,13 +81,17 @@ def _timeline(observation: Observation, thresholds: Thresholds) -> list[tuple[fl
 
 
 def judge(observation: Observation, thresholds: Thresholds = Thresholds()) -> Judgement:
-    rules = _rules(observation.frame_size, thresholds)
+    still = observation.duration_s <= 0
+    rules = _rules(observation.frame_size, thresholds, still=still)
+    fire_stride = 1 if still else max(1, round(FIRE_EVERY_SECONDS * ANALYSIS_FPS))
     starts: Counter[str] = Counter()
     persons = 0
-    for seconds, detections in _timeline(observation, thresholds):
+    for index, (seconds, detections) in enumerate(_timeline(observation, thresholds)):
         persons = max(persons, sum(d.label in PERSON_LIKE for d in detections))
         at = EPOCH + timedelta(seconds=seconds)
         for rule in rules:
+            if model_of(rule) is Model.FIRE and index % fire_stride:
+                continue
             output = rule.update(detections, at)
             if output is not None and output.phase is Phase.START:
                 starts[str(output.kind)] += 1

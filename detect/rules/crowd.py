@@ -1,5 +1,9 @@
 """Crowd: at least ``zone.min_persons`` people standing in the zone for ``zone.min_seconds``.
 
+With ``zone.min_density_per_m2`` and the zone's ground area (``area_m2``, from the camera's calibration:
+detect/ground.py) the people must also be that dense: 40 people on a 2,000 m² square (0.02 per m²) are a
+busy square, 40 on 30 m² of pavement (1.3 per m²) a gathering. Without an area the count alone decides.
+
 People in a crowd occlude each other, so a detector misses one or two of them in any single frame. A tracked
 person seen in the zone within ``dropout_seconds`` still counts; untracked detections count only in
 their frame.
@@ -28,13 +32,23 @@ class CrowdRule:
         # A person occluded for a frame or two must not restart the inertia timer: at 2 fps one missed
         # frame is 0.5 s, and the demo crowd dips below five for single frames.
         dropout_seconds: float = 1.0,
+        area_m2: float | None = None,
     ) -> None:
         if zone.kind is not ZoneKind.CROWD:
             raise ValueError(f"zone {zone.name!r} is a {zone.kind} zone, not a crowd zone")
         validate_polygon(zone.polygon_px)
         if zone.min_persons < 1:
             raise ValueError(f"zone {zone.name!r}: min_persons must be at least 1")
+        if area_m2 is not None and area_m2 <= 0:
+            raise ValueError(f"zone {zone.name!r}: area_m2 must be positive, got {area_m2}")
         self.zone = zone
+        #: The zone's ground area; None when the camera has no calibration (density then not checked).
+        self.area_m2 = area_m2
+        if zone.min_density_per_m2 is not None and area_m2 is None:
+            logger.warning(
+                "zone %s: min_density_per_m2 needs the camera's calibration; the count alone decides",
+                zone.name,
+            )
         self._update_interval = update_interval_seconds
         self._dropout = dropout_seconds
         self._time = Timeline()
@@ -53,7 +67,7 @@ class CrowdRule:
     def update(self, detections: Sequence[Detection], at: datetime) -> RuleOutput | None:
         self._time.advance(at)
         persons = self._persons(detections, at)
-        above = len(persons) >= self.zone.min_persons
+        above = len(persons) >= self.zone.min_persons and self._dense_enough(len(persons))
         if self._active:
             return self._while_active(persons, above, at)
         if above:
@@ -65,6 +79,10 @@ class CrowdRule:
         elif self._last_above is not None and (at - self._last_above).total_seconds() > self._dropout:
             self._onset = self._last_above = None
         return None
+
+    def _dense_enough(self, count: int) -> bool:
+        wanted = self.zone.min_density_per_m2
+        return wanted is None or self.area_m2 is None or count / self.area_m2 >= wanted
 
     def _persons(self, detections: Sequence[Detection], at: datetime) -> list[Detection]:
         """Persons in the zone now, plus tracked ones briefly missed (at their last known box)."""

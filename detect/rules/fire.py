@@ -7,10 +7,13 @@ were chosen on the tuning half of the public eval set (docs/detection.md).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from detect.rules.base import Model
+from detect.rules.fire_temporal import FIRE_MIN_CHANGE, SMOKE_MIN_CHANGE, TemporalStage
 from detect.rules.voting import VotingRule
 from detect.zones import centre_in_zone
-from models.records import EventKind, Zone, ZoneKind
+from models.records import Detection, EventKind, Zone, ZoneKind
 
 _LABEL = {EventKind.FIRE: "fire", EventKind.SMOKE: "smoke"}
 
@@ -21,6 +24,7 @@ _LABEL = {EventKind.FIRE: "fire", EventKind.SMOKE: "smoke"}
 FIRE_MIN_CONFIDENCE = 0.12
 SMOKE_MIN_CONFIDENCE = 0.54
 _MIN_CONFIDENCE = {EventKind.FIRE: FIRE_MIN_CONFIDENCE, EventKind.SMOKE: SMOKE_MIN_CONFIDENCE}
+_MIN_CHANGE = {EventKind.FIRE: FIRE_MIN_CHANGE, EventKind.SMOKE: SMOKE_MIN_CHANGE}
 
 
 class FireRule(VotingRule):
@@ -38,7 +42,10 @@ class FireRule(VotingRule):
         min_area_px: float = 400.0,
         min_confidence: float | None = None,
         update_interval_seconds: float = 30.0,
+        min_change: float | None = None,
     ) -> None:
+        """``min_change``: the temporal stage's required area change (``detect/rules/fire_temporal.py``);
+        0 turns the stage off, leaving the k-of-n votes alone (still pictures in ``gridwatch eval``)."""
         if zone.kind is not ZoneKind.FIRE:
             raise ValueError(f"zone {zone.name!r} is a {zone.kind} zone, not a fire zone")
         if kind not in _LABEL:
@@ -55,6 +62,17 @@ class FireRule(VotingRule):
             min_confidence=_MIN_CONFIDENCE[kind] if min_confidence is None else min_confidence,
             update_interval_seconds=update_interval_seconds,
         )
+        change = _MIN_CHANGE[kind] if min_change is None else min_change
+        if change < 0:
+            raise ValueError(f"min_change must be >= 0, got {change}")
+        self._stage = TemporalStage(k=k, n=n, min_change=change) if change > 0 else None
+
+    def observe(self, hits: Sequence[Detection]) -> None:
+        if self._stage is not None:
+            self._stage.observe(hits)
+
+    def corroborated(self) -> bool:
+        return self._stage is None or self._stage.corroborated()
 
 
 #: What the fire detector itself should be asked for: below every rule's threshold, so the rules decide and

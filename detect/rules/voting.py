@@ -66,17 +66,25 @@ class VotingRule:
             and self._where(self.zone, detection)
         )
 
+    def observe(self, hits: Sequence[Detection]) -> None:
+        """Sees each frame's qualifying boxes; a subclass with a temporal stage remembers them."""
+
+    def corroborated(self) -> bool:
+        """Whether an episode whose votes reached k may start; a temporal stage can veto it."""
+        return True
+
     def update(self, detections: Sequence[Detection], at: datetime) -> RuleOutput | None:
         self._time.advance(at)
         hits = [d for d in detections if self.qualifies(d)]
         self._votes.append(bool(hits))
+        self.observe(hits)
         if hits and self._first_vote is None:
             self._first_vote = at
         elif not any(self._votes):
             self._first_vote = None
         confirmed = sum(self._votes) >= self._k
         if self._started_at is None:
-            if not confirmed:
+            if not confirmed or not self.corroborated():
                 return None
             assert self._first_vote is not None
             self._started_at, self._last_emit, self._quiet_since = self._first_vote, at, None

@@ -191,3 +191,11 @@ class PoliciesSection(ConfigModel):
         description="Metres outside every grid within which a point still goes to the nearest grid "
         "(0: never; beyond it, the township or county owns it).",
     )
+    false_alarm_hold_hours: float = Field(
+        default=24.0,
+        ge=0,
+        le=8_760,
+        title="False-alarm hold",
+        description="Hours a camera ignores fire/smoke in the region of an incident rejected as a false "
+        "alarm (误报); elsewhere in the picture it still reports. 0: never ignore.",
+    )

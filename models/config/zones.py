@@ -43,6 +43,14 @@ class CrowdZone(ConfigModel):
     )
     min_seconds: float = Field(default=5.0, gt=0, title=_MIN_SECONDS, description=_MIN_SECONDS_WHY)
     cooldown_seconds: float = Cooldown
+    min_density_per_m2: float | None = Field(
+        default=None,
+        gt=0,
+        le=10,
+        title="Minimum density",
+        description="Persons per m² of ground also needed (the zone's area from the camera's calibration; "
+        "a camera without one falls back to the count). A street is dense from about 1, a packed crowd 3-4.",
+    )
 
 
 _HOURS = r"^([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-3]):[0-5]\d$"
@@ -171,7 +179,15 @@ def to_zone(zone: ZoneConfig) -> Zone:
     polygon = tuple(zone.polygon_px)
     kind = ZoneKind(zone.kind)
     if isinstance(zone, CrowdZone):
-        return Zone(zone.name, kind, polygon, zone.min_persons, zone.min_seconds, zone.cooldown_seconds)
+        return Zone(
+            zone.name,
+            kind,
+            polygon,
+            zone.min_persons,
+            zone.min_seconds,
+            zone.cooldown_seconds,
+            min_density_per_m2=zone.min_density_per_m2,
+        )
     if isinstance(zone, LineZone):
         return Zone(
             zone.name,

@@ -102,6 +102,7 @@ def zones_json(zones: Sequence[Zone]) -> list[dict[str, Any]]:
             "direction": z.direction.value,
             "labels": list(z.labels),
             "static_mass": None if z.static_mass is None else dataclasses.asdict(z.static_mass),
+            "min_density_per_m2": z.min_density_per_m2,
         }
         for z in zones
     ]

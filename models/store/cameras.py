@@ -103,6 +103,7 @@ def _camera_from_row(r: Any) -> Camera:
                 direction=LineDirection(z.get("direction", LineDirection.BOTH)),
                 labels=tuple(z.get("labels", DEFAULT_LINE_LABELS)),
                 static_mass=_static_mass(z.get("static_mass")),
+                min_density_per_m2=z.get("min_density_per_m2"),
             )
             for z in r["zones"]
         ),

@@ -85,10 +85,15 @@ class Casework:
         self._routing = routing
         self._policy = policy
         self._on_resolved: list[Callable[[Incident], Awaitable[None]]] = []
+        self._on_rejected: list[Callable[[Incident, str | None], Awaitable[None]]] = []
 
     def on_resolved(self, listener: Callable[[Incident], Awaitable[None]]) -> None:
         """Call ``listener`` with each incident just resolved (the camera verifier watches its zone)."""
         self._on_resolved.append(listener)
+
+    def on_rejected(self, listener: Callable[[Incident, str | None], Awaitable[None]]) -> None:
+        """Call ``listener`` with each incident just rejected and the reason (false alarms silence a spot)."""
+        self._on_rejected.append(listener)
 
     async def case(self, incident: Incident) -> Case:
         """What the permission rules need of the incident, its resolver read from its log."""
@@ -143,6 +148,9 @@ class Casework:
         if step.action is Action.RESOLVE:
             for listener in self._on_resolved:
                 await listener(moved)
+        if step.action is Action.REJECT:
+            for rejected in self._on_rejected:
+                await rejected(moved, step.reason)
         return moved
 
     def _handover(self, incident: Incident, step: Step, now: datetime) -> Assignee | None:

@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from models.catalogue import CATALOGUE
 from models.records import EventKind
 from router.notify.notice import Notice
 from router.pipeline import KIND_TITLES
@@ -32,6 +33,7 @@ def webhook_body(notice: Notice) -> dict[str, Any]:
             "id": str(notice.incident_id),
             "title": notice.title,
             "kind": notice.kind,
+            "catalogue": _catalogue(notice.kind),
             "state": notice.state,
             "severity": notice.severity,
             "department": notice.department,
@@ -50,6 +52,22 @@ def webhook_body(notice: Notice) -> dict[str, Any]:
     }
 
 
+def catalogue_path(kind: str) -> str:
+    """大类/小类 of the 数字城管 catalogue (models/catalogue.json), the kind itself when unknown."""
+    try:
+        return CATALOGUE.of(kind).path
+    except ValueError:
+        return kind
+
+
+def _catalogue(kind: str) -> dict[str, str] | None:
+    try:
+        entry = CATALOGUE.of(kind)
+    except ValueError:
+        return None
+    return {"major": entry.major, "minor": entry.minor, "detail": entry.detail, "version": entry.version}
+
+
 def _assignee(notice: Notice) -> dict[str, str | None] | None:
     if notice.assignee_name is None:
         return None
@@ -62,6 +80,7 @@ def markdown(notice: Notice, tz: ZoneInfo = _TZ) -> str:
         f"### {_headline(notice)}：{notice.title}" + (" ⚠超时" if notice.late else ""),
         f"> 类型：{kind_title(notice.kind)}　状态：{notice.state}"
         f"　等级：{_SEVERITY.get(notice.severity, notice.severity)}",
+        f"> 分类：{catalogue_path(notice.kind)}",
         f"> 地点：{notice.place}（网格 {notice.grid_code or notice.unit_code}）",
         f"> 坐标：{notice.lonlat[0]:.6f}, {notice.lonlat[1]:.6f}",
         f"> 主管部门：{notice.department}",
@@ -121,7 +140,10 @@ def digest_markdown(group: str, notices: Sequence[Notice], tz: ZoneInfo = _TZ) -
         who = notice.assignee_name or "未分派"
         late = " ⚠超时" if notice.late else ""
         due = f"｜时限 {_local(notice.accept_by, tz)}" if notice.accept_by else ""
-        line = f"- {notice.title}｜{notice.state}{late}｜{who}｜{_local(notice.opened_at, tz)}{due}"
+        line = (
+            f"- {notice.title}｜{catalogue_path(notice.kind)}｜{notice.state}{late}｜{who}"
+            f"｜{_local(notice.opened_at, tz)}{due}"
+        )
         lines.append(f"{line}｜[查看]({notice.link})" if notice.link else line)
     return "\n".join(lines)
 

@@ -63,7 +63,7 @@ def test_crowd_hysteresis(per_frame: list[int]) -> None:
 @given(st.lists(st.booleans(), min_size=1, max_size=80), st.integers(1, 5), st.integers(0, 4))
 def test_fire_starts_only_with_k_of_the_last_n(pattern: list[bool], k: int, extra: int) -> None:
     n = k + extra
-    rule = FireRule(FIRE, k=k, n=n, update_interval_seconds=10_000)
+    rule = FireRule(FIRE, k=k, n=n, update_interval_seconds=10_000, min_change=0.0)
     active = False
     for i, hit in enumerate(pattern):
         output = rule.update([FLAME] if hit else [], at(i * STEP))

@@ -119,3 +119,23 @@ def test_backoff_jitter_only_shortens() -> None:
 )
 def test_classify(status: int, body: bytes, outcome: Outcome) -> None:
     assert classify(status, body) is outcome
+
+
+@pytest.mark.parametrize("kind", ["occupation", "fire", "crowd"])
+def test_every_text_carries_the_catalogue_class(kind: str) -> None:
+    """Acceptance 5: the 数字城管 class/sub-class in the webhook JSON, WeCom, DingTalk and digest text."""
+    from dataclasses import replace
+
+    from models.catalogue import CATALOGUE
+
+    entry = CATALOGUE.of(kind)
+    n = replace(notice(), kind=kind)
+    assert webhook_body(n)["incident"]["catalogue"] == {
+        "major": entry.major,
+        "minor": entry.minor,
+        "detail": entry.detail,
+        "version": CATALOGUE.version,
+    }
+    assert f"分类：{entry.path}" in wecom_body(n)["markdown"]["content"]
+    assert f"分类：{entry.path}" in dingtalk_body(n)["markdown"]["text"]
+    assert entry.path in digest_markdown("379901001001001", [n])
