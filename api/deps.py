@@ -32,7 +32,7 @@ from router.centre.routing import Routing
 
 @dataclass(frozen=True)
 class AppContext:
-    """Everything the HTTP layer talks to, built by api/wiring.py."""
+    """Everything the HTTP layer talks to, built by the wiring package (api/wiring/)."""
 
     store: Store
     auth: AuthConfig
