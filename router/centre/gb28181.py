@@ -18,7 +18,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Protocol
 from zoneinfo import ZoneInfo
@@ -122,11 +122,18 @@ class GbDesk:
                 )
             )
             if camera_id is not None and lonlat is not None:
+                source = f"{SOURCE_SCHEME}://{device_id}/{item.id}"
+                known = await self._store.cameras.get(camera_id)
+                if known is not None:
+                    # A catalog sent again (every registration) renames and re-sources the channel; what an
+                    # operator set up on it (calibration, zones, rate, on/off, a surveyed mount) stays.
+                    cameras.append(replace(known, name=item.name, source=source))
+                    continue
                 cameras.append(
                     Camera(
                         id=camera_id,
                         name=item.name,
-                        source=f"{SOURCE_SCHEME}://{device_id}/{item.id}",
+                        source=source,
                         frame_size=FRAME_SIZE,
                         mount=Mount(lonlat),
                         # Played by INVITE (ingest/psrtp) unless the site lists channels only.
