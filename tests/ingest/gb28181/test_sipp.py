@@ -166,7 +166,11 @@ async def test_a_device_registers_lists_four_channels_alarms_and_goes_offline(
         assert (
             len(notes) == 1 and notes[0].startswith("gb28181:Alarm/5/2 ") and "description=motion" in notes[0]
         )
-        # The 5/99 alarm maps to nothing: logged once for its two reports, answered 200 both times.
+        # The 5/99 alarm maps to nothing: logged once for its two reports, answered 200 both times. Each
+        # alarm is handled after the 200 that answered it, in the order they came, each holding the
+        # device's alarm lock: once the lock is ours, every alarm the device sent has been handled.
+        async with service.platform.devices[DEVICE].alarms:  # type: ignore[attr-defined]
+            pass
         unmapped = [r for r in caplog.records if "gb28181:Alarm/5/99 maps to nothing" in r.getMessage()]
         assert len(unmapped) == 1
 
