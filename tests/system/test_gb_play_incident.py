@@ -22,6 +22,7 @@ from models.config.gb28181 import Gb28181Section
 from models.link import AnalysisMessage
 from models.records import EventKind
 from models.store import Store
+from tests.ingest.gb28181.test_sipp import free_udp_port
 from tests.ingest.psrtp.channel import make_ps
 from tests.rig import build_rig
 
@@ -73,7 +74,7 @@ async def test_a_sipp_camera_streams_and_its_crowd_becomes_an_incident(
             "sender": f"{sys.executable} {SENDER} {ps}"}  # fmt: skip
     args = [f"127.0.0.1:{port}", "-sf", str(SCENARIOS / "device_play.xml"),
             "-oocsf", str(SCENARIOS / "device_play_answers.xml"), "-m", "1", "-t", "u1", "-i", "127.0.0.1",
-            "-nostdin", "-trace_msg", "-trace_err", "-d", "90000"]  # fmt: skip
+            "-p", str(free_udp_port()), "-nostdin", "-trace_msg", "-trace_err", "-d", "90000"]  # fmt: skip
     for key, value in keys.items():
         args += ["-key", key, value]
     sipp = await asyncio.create_subprocess_exec(

@@ -22,6 +22,7 @@ from ingest.psrtp import PortRange, PsRtpSource
 from models.clock import SystemClock
 from models.config.gb28181 import Gb28181Section
 from models.store import Store
+from tests.ingest.gb28181.test_sipp import free_udp_port
 from tests.ingest.psrtp.channel import make_ps
 from tests.rig import demo_rig
 
@@ -46,7 +47,7 @@ async def test_a_sipp_camera_plays_its_channel_on_invite_and_hangs_up_on_bye(
             "sender": f"{sys.executable} {SENDER} {ps}"}  # fmt: skip
     args = [f"127.0.0.1:{platform.endpoint.port}", "-sf", str(SCENARIOS / "device_play.xml"),
             "-oocsf", str(SCENARIOS / "device_play_answers.xml"), "-m", "1", "-t", "u1", "-i", "127.0.0.1",
-            "-nostdin", "-trace_msg", "-trace_err", "-d", "25000"]  # fmt: skip
+            "-p", str(free_udp_port()), "-nostdin", "-trace_msg", "-trace_err", "-d", "25000"]  # fmt: skip
     for key, value in keys.items():
         args += ["-key", key, value]
     sipp = await asyncio.create_subprocess_exec(

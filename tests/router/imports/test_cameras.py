@@ -157,8 +157,9 @@ def test_demo_cameras_parse_and_facts_are_ignored(demo: Path) -> None:
     assert [(z.name, z.kind) for z in camera.zones] == [
         ("road", ZoneKind.CROWD),
         ("fire-lane-by-building", ZoneKind.OCCUPATION),
+        ("whole-view", ZoneKind.FIRE),
     ]
-    road, lane = camera.zones
+    road, lane, _ = camera.zones
     assert (road.min_persons, road.min_seconds, lane.min_seconds) == (5, 5.0, 30.0)
 
 
