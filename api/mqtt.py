@@ -131,7 +131,7 @@ class MqttLink:
                     except asyncio.CancelledError:
                         await self._goodbye(client)
                         raise
-            except aiomqtt.MqttError as exc:
+            except Exception as exc:  # refused, TLS, DNS, a dropped link: each ends in a retry, never a stop
                 logger.warning("MQTT broker %s:%s: %s; reconnecting in %.0f s", s.host, s.port, exc, delay)
             finally:
                 self._client = None
