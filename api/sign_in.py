@@ -9,10 +9,12 @@ from __future__ import annotations
 import hashlib
 import uuid
 from datetime import datetime
+from typing import Any
 
 from fastapi import HTTPException, Request
 
 from api.audit_trail import mark_audited
+from api.responses import Problem
 from models.config.sign_in import SignInSection
 from models.store import Lock, Store
 
@@ -26,6 +28,15 @@ def name_key(typed: str, known: bool) -> str:
 
 def _actor(key: str) -> str:
     return "(unknown)" if key.startswith("sha256:") else key
+
+
+#: The refusals of a route that counts failed sign-ins, for its OpenAPI responses.
+LOCK_RESPONSES: dict[int | str, dict[str, Any]] = {
+    423: {"model": Problem, "description": "The account is locked until the time the message gives "
+          "(Retry-After says in how many seconds)"},
+    429: {"model": Problem, "description": "Too many failed sign-ins from this address: locked until the "
+          "time the message gives (Retry-After)"},
+}  # fmt: skip
 
 
 def client_address(request: Request) -> str:

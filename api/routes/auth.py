@@ -25,7 +25,7 @@ from api.auth import (
 )
 from api.deps import AuthConfigDep, CurrentPrincipal, StoreDep
 from api.responses import StatusOut, TokenOut, UserOut
-from api.sign_in import count_failure, name_key, open_session, refuse_if_locked
+from api.sign_in import LOCK_RESPONSES, count_failure, name_key, open_session, refuse_if_locked
 from api.token_request import credentials_of, token_body
 from models.store import Store
 from models.store.users import UserRepository
@@ -110,7 +110,9 @@ async def _audit(
 CredentialsBody = Annotated[Credentials, Depends(credentials_of(Credentials))]
 
 
-@router.post("/token", response_model=TokenOut, openapi_extra=token_body(Credentials))
+@router.post(
+    "/token", response_model=TokenOut, openapi_extra=token_body(Credentials), responses=LOCK_RESPONSES
+)
 async def token(
     body: CredentialsBody, request: Request, response: Response, store: StoreDep, config: AuthConfigDep
 ) -> dict[str, Any]:

@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from api.audit_trail import mark_audited
 from api.auth import ACCESS_COOKIE, hash_password, verify_password
 from api.deps import AdminPrincipal, AuthConfigDep, CurrentPrincipal, StoreDep
-from api.sign_in import client_address, count_failure, refuse_if_locked
+from api.sign_in import LOCK_RESPONSES, client_address, count_failure, refuse_if_locked
 from models.store import SessionRecord, Store
 
 router = APIRouter(prefix="/api/auth", tags=["auth"])
@@ -113,7 +113,7 @@ async def end_my_other_sessions(principal: CurrentPrincipal, request: Request, s
     return EndedOut(ended=ended)
 
 
-@router.post("/password", response_model=StatusOut)
+@router.post("/password", response_model=StatusOut, responses={423: LOCK_RESPONSES[423]})
 async def change_password(
     body: PasswordChange,
     principal: CurrentPrincipal,
