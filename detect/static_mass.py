@@ -105,6 +105,7 @@ class StaticMass:
         self._known: np.ndarray | None = None
         self._last: datetime | None = None
         self._kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5))
+        self._outside_logged = False
 
     def _setup(self, image: np.ndarray) -> _Region:
         height, width = image.shape[:2]
@@ -158,6 +159,23 @@ class StaticMass:
         if self._region is None:
             self._region = self._setup(image)
         region = self._region
+        if (
+            region.w <= 0
+            or region.h <= 0
+            or image.shape[0] < region.y + region.h
+            or image.shape[1] < region.x + region.w
+        ):
+            # The zone lies outside this picture (a stream smaller than the camera's frame size): nothing to
+            # watch, and one log line rather than a failed camera loop every frame.
+            if not self._outside_logged:
+                logger.warning(
+                    "zone %s lies outside the %dx%d picture: no static-mass watch",
+                    self.zone.name,
+                    image.shape[1],
+                    image.shape[0],
+                )
+                self._outside_logged = True
+            return []
         feature = self._feature(image, region)
         persons = self._person_mask(detections, region)
         if self._reference is None:

@@ -78,6 +78,12 @@ class TiledDetector:
         #: Frames that got the tiled pass, for logs and tests.
         self.tiled_frames = 0
 
+    @property
+    def meanings(self) -> Mapping[int, str] | None:
+        """What the wrapped model sees: the blind-spot report (detect/labels.py) looks through the wrapper."""
+        found: Mapping[int, str] | None = getattr(self._inner, "meanings", None)
+        return found
+
     def detect(self, images: Sequence[np.ndarray]) -> list[list[Detection]]:
         first = self._inner.detect(images)
         return [self._refine(image, found) for image, found in zip(images, first, strict=True)]

@@ -18,6 +18,7 @@ from detect.labels import blind_spots
 from detect.port import Detector
 from detect.registry import (
     FIRE_MODELS,
+    PERSON_MODELS,
     ModelEntry,
     SourceKind,
     package_file,
@@ -51,7 +52,11 @@ def _build_detector(person: PersonDetectorConfig | None = None) -> Detector:
     """
     person = person or PersonDetectorConfig()
     configured = Path(person.weights) if person.weights else None
-    resolved = resolve_person_model(configured, model_dirs())
+    candidates = PERSON_MODELS
+    if person.backend not in ("auto", "openvino"):
+        # CenterNet (the npm model) runs on OpenVINO alone: another back-end takes the next model it can run.
+        candidates = tuple(entry for entry in PERSON_MODELS if entry.runner != "centernet")
+    resolved = resolve_person_model(configured, model_dirs(), candidates=candidates)
     logger.info(
         "person detector: %s (%s, sha256 verified: %s)",
         resolved.name,

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+from types import MappingProxyType
+
 import cv2
+import numpy as np
 import pytest
 
 from detect.backends.ultralytics import UltralyticsDetector
-from detect.labels import PERSON_LIKE
+from detect.labels import PERSON_LIKE, blind_spots
 from detect.tiling import TiledDetector, merge, tiles
 from models.records import Detection
 from tests.conftest import SHARED
@@ -57,3 +61,20 @@ def test_a_sparse_street_costs_no_tiled_pass(yolov8n: UltralyticsDetector) -> No
     detector = TiledDetector(yolov8n)
     assert detector.detect([image])[0] == yolov8n.detect([image])[0]
     assert detector.tiled_frames == 0
+
+
+class _Coco:
+    """A model that sees persons, vehicles and stalls, as the COCO exports do."""
+
+    name = "coco"
+    labels: Mapping[int, str] = MappingProxyType({0: "person", 2: "car", 56: "chair"})
+    meanings: Mapping[int, str] = MappingProxyType({0: "person", 2: "vehicle", 56: "stall"})
+
+    def detect(self, images: Sequence[np.ndarray]) -> list[list[Detection]]:
+        return [[] for _ in images]
+
+
+def test_the_wrapper_reports_what_its_model_sees() -> None:
+    """serve wraps the person detector; /api/status's blind spots must be the model's, not the wrapper's."""
+    inner = _Coco()
+    assert blind_spots(TiledDetector(inner)) == blind_spots(inner) == {}
