@@ -27,13 +27,13 @@ from api.nats.link import Township
 from api.nats.servers import NatsServer, cluster
 from api.site import DEMO_PASSWORD, demo_site, load_site, seed_demo_users
 from api.wiring import CountyCentre, Node
+from bench.county_parts import Uplink
 from models.clock import OffsetClock, SystemClock
 from models.link import CameraEventReport, RunCamera
 from models.link_health import TownshipHealth
 from models.records import Detection, EventKind
 from models.store import Store
 from router.centre.links import LinkProblems
-from tests.api.test_nats_county import Uplink
 from tests.api.test_nats_link import nats_server, until
 from tests.rig import T0, Rig, demo_rig
 

@@ -25,9 +25,10 @@ import pytest
 from api.auth import AuthConfig
 from api.cli.county import running_centre, running_node
 from api.nats.link import CENTRE_STREAM, CLIP_INLINE_MAX, INTAKE_CONSUMER, Township
-from api.nats.servers import Cluster, cluster, free_port
+from api.nats.servers import Cluster, cluster
 from api.site import demo_site, load_site
 from api.wiring import Node, build_system
+from bench.county_parts import Uplink
 from models.clock import ManualClock, SystemClock
 from models.incidents import Incident
 from models.link import AnalysisMessage, ClipReport, EventReport
@@ -272,52 +273,6 @@ async def _episodes(store: Store) -> list[tuple[object, ...]]:
     """Each event as its later phases left it: an UPDATE or END lost on the way would show here."""
     rows = await store.pool.fetch("SELECT started_at, ended_at, person_count FROM events ORDER BY started_at")
     return [tuple(r.values()) for r in rows]
-
-
-class Uplink:
-    """A township's uplink as a TCP relay between its leaf and the hub's leafnode port, cut at will: the
-    node and the centre stay connected to their own servers, only the link between the servers drops."""
-
-    def __init__(self, hub_leaf_port: int) -> None:
-        self.hub_leaf_port = hub_leaf_port
-        self.port = free_port()
-        self.down = False
-        self._pipes: set[asyncio.StreamWriter] = set()
-        self._server: asyncio.Server | None = None
-
-    async def start(self) -> None:
-        self._server = await asyncio.start_server(self._relay, "127.0.0.1", self.port)
-
-    async def _relay(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        if self.down:
-            writer.close()
-            return
-        hub_reader, hub_writer = await asyncio.open_connection("127.0.0.1", self.hub_leaf_port)
-        self._pipes |= {writer, hub_writer}
-        await asyncio.gather(_pipe(reader, hub_writer), _pipe(hub_reader, writer), return_exceptions=True)
-
-    def cut(self) -> None:
-        self.down = True
-        for writer in self._pipes:
-            writer.close()
-        self._pipes.clear()
-
-    def restore(self) -> None:
-        self.down = False
-
-    async def aclose(self) -> None:
-        self.cut()
-        if self._server is not None:
-            self._server.close()
-
-
-async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-    try:
-        while data := await reader.read(65536):
-            writer.write(data)
-            await writer.drain()
-    finally:
-        writer.close()
 
 
 async def test_a_cut_uplink_with_both_roles_running_loses_and_doubles_nothing(

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import tarfile
+from collections.abc import Callable
 from pathlib import Path
 
 import asyncpg
@@ -20,6 +21,18 @@ from tests.conftest import fresh_database
 from tests.models.store.samples import crowd_event, crowd_opening, sample_grid
 
 CLIP = EvidenceBlob("clip", "video/mp4", "ab" * 32, b"\x00\x00\x00\x20ftypisom" + bytes(range(256)) * 40)
+
+
+def _repacked(archive: Path, out: Path, edit: Callable[[Path], None]) -> Path:
+    """``archive`` unpacked, changed by ``edit`` (given the folder of its members), packed as ``out``."""
+    parts = out.with_suffix(".parts")
+    with tarfile.open(archive) as tar:
+        tar.extractall(parts, filter="data")
+    edit(parts)
+    with tarfile.open(out, "w") as tar:
+        tar.add(parts / "manifest.json", arcname="manifest.json")
+        tar.add(parts / "database.dump", arcname="database.dump")
+    return out
 
 
 async def _installation(store: Store) -> tuple[str, int]:
@@ -93,17 +106,14 @@ async def test_a_damaged_archive_is_refused_before_the_target_is_touched(
     await _installation(store)
     archive = tmp_path / "site.tar"
     await asyncio.to_thread(create_backup, db_url, archive)
-    parts = tmp_path / "parts"
-    with tarfile.open(archive) as tar:
-        tar.extractall(parts, filter="data")
-    dump = parts / "database.dump"
-    raw = bytearray(dump.read_bytes())
-    raw[len(raw) // 2] ^= 0xFF
-    dump.write_bytes(bytes(raw))
-    damaged = tmp_path / "damaged.tar"
-    with tarfile.open(damaged, "w") as tar:
-        tar.add(parts / "manifest.json", arcname="manifest.json")
-        tar.add(dump, arcname="database.dump")
+
+    def flip_a_byte(parts: Path) -> None:
+        dump = parts / "database.dump"
+        raw = bytearray(dump.read_bytes())
+        raw[len(raw) // 2] ^= 0xFF
+        dump.write_bytes(bytes(raw))
+
+    damaged = _repacked(archive, tmp_path / "damaged.tar", flip_a_byte)
     with pytest.raises(BackupProblem, match="does not match its manifest"):
         await asyncio.to_thread(restore_backup, empty_db_url, damaged)
     (tmp_path / "junk.tar").write_bytes(b"not a tar at all" * 100)
@@ -122,15 +132,12 @@ async def test_an_archive_from_a_newer_gridwatch_is_refused(
     await _installation(store)
     archive = tmp_path / "site.tar"
     await asyncio.to_thread(create_backup, db_url, archive)
-    parts = tmp_path / "parts"
-    with tarfile.open(archive) as tar:
-        tar.extractall(parts, filter="data")
-    manifest = json.loads((parts / "manifest.json").read_text())
-    manifest["schema_version"] = 9999
-    (parts / "manifest.json").write_text(json.dumps(manifest))
-    newer = tmp_path / "newer.tar"
-    with tarfile.open(newer, "w") as tar:
-        tar.add(parts / "manifest.json", arcname="manifest.json")
-        tar.add(parts / "database.dump", arcname="database.dump")
+
+    def from_schema_9999(parts: Path) -> None:
+        manifest = json.loads((parts / "manifest.json").read_text())
+        manifest["schema_version"] = 9999
+        (parts / "manifest.json").write_text(json.dumps(manifest))
+
+    newer = _repacked(archive, tmp_path / "newer.tar", from_schema_9999)
     with pytest.raises(BackupProblem, match=r"made by a newer gridwatch \(schema 9999"):
         await asyncio.to_thread(restore_backup, empty_db_url, newer)

@@ -17,11 +17,11 @@ from api.cli.county import running_centre
 from api.nats.link import Township
 from api.nats.servers import cluster
 from api.site import DEMO_PASSWORD, demo_site, load_site, seed_demo_users
+from bench.county_parts import Uplink
 from models.clock import SystemClock
 from models.records import EventKind
 from models.store import Store
 from tests.api.test_link_health import EAST, LINK, _township
-from tests.api.test_nats_county import Uplink
 from tests.api.test_nats_link import until
 from tests.servers import free_port
 
