@@ -8,6 +8,7 @@ formulas, implemented here because no EPSG code describes them.
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from dataclasses import dataclass
@@ -196,11 +197,7 @@ class LocalProjection:
 
     def metres_per_degree(self) -> tuple[float, float]:
         """(east, north) metres per degree of longitude and latitude at the origin."""
-        lat = math.radians(self.origin[1])
-        w = math.sqrt(1.0 - _WGS84_E2 * math.sin(lat) ** 2)
-        prime_vertical = _WGS84_A / w
-        meridional = _WGS84_A * (1.0 - _WGS84_E2) / w**3
-        return (math.radians(1.0) * prime_vertical * math.cos(lat), math.radians(1.0) * meridional)
+        return _metres_per_degree(self.origin[1])
 
     def to_xy(self, lonlat: LonLat) -> tuple[float, float]:
         east, north = self.metres_per_degree()
@@ -209,3 +206,13 @@ class LocalProjection:
     def to_lonlat(self, xy: tuple[float, float]) -> LonLat:
         east, north = self.metres_per_degree()
         return (self.origin[0] + xy[0] / east, self.origin[1] + xy[1] / north)
+
+
+@functools.lru_cache(maxsize=4096)
+def _metres_per_degree(latitude: float) -> tuple[float, float]:
+    # Cached: every ground point of every event projects through a camera's few origins.
+    lat = math.radians(latitude)
+    w = math.sqrt(1.0 - _WGS84_E2 * math.sin(lat) ** 2)
+    prime_vertical = _WGS84_A / w
+    meridional = _WGS84_A * (1.0 - _WGS84_E2) / w**3
+    return (math.radians(1.0) * prime_vertical * math.cos(lat), math.radians(1.0) * meridional)

@@ -6,6 +6,7 @@ zone and are converted here, so a UTC timestamp from a camera and a +08:00 one f
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Collection, Sequence
 from datetime import datetime
@@ -85,6 +86,7 @@ def covers(shift: Shift, local: datetime) -> bool:
     return (weekday in shift.weekdays and seconds >= start) or (yesterday in shift.weekdays and seconds < end)
 
 
+@functools.lru_cache(maxsize=65536)
 def fallback_chain(unit_code: str) -> tuple[tuple[Role, str], ...]:
     """(role, unit code) steps to try for a unit, starting at the unit's own level."""
     level = unit_level(unit_code)

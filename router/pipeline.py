@@ -25,7 +25,6 @@ from models.records import (
     Placement,
     Triage,
 )
-from router.crs import haversine_m
 from router.deadlines import DEFAULT_POLICY, DeadlinePolicy, TimerKind
 from router.dedup import dedup_key
 from router.duty import Roster
@@ -137,15 +136,19 @@ def ground_point(
     """
     if homography is None:
         return GroundFix(camera.mount.lonlat, LocatedBy.CAMERA_MOUNT)
+    # The range is judged in the homography's own metric frame (exact to 0.02 % within 2 km of its
+    # origin), not by a great-circle distance per box: the centre routes every box of every event.
+    projection = homography.projection
+    mount_x, mount_y = projection.to_xy(camera.mount.lonlat)
+    reach = max_range_m * max_range_m
     each: list[LonLat | None] = []
     for detection in event.detections:
         try:
-            foot: LonLat | None = homography.to_ground(detection.foot)
+            x, y = homography.to_ground_xy(detection.foot)
         except OffGroundError:
-            foot = None
-        if foot is not None and haversine_m(foot, camera.mount.lonlat) > max_range_m:
-            foot = None
-        each.append(foot)
+            each.append(None)
+            continue
+        each.append(None if (x - mount_x) ** 2 + (y - mount_y) ** 2 > reach else projection.to_lonlat((x, y)))
     feet = [f for f in each if f is not None]
     if feet:
         lonlat = (statistics.median(f[0] for f in feet), statistics.median(f[1] for f in feet))

@@ -234,7 +234,7 @@ class JetStreamIntake:
         nc: NATS,
         js: JetStreamContext,
         *,
-        batch: int = 128,
+        batch: int = 512,
         fetch_timeout_s: float = 1.0,
         observer: StreamObserver | None = None,
         prefetch: int = 2,
@@ -258,6 +258,12 @@ class JetStreamIntake:
         self._closed.set()
 
     async def messages(self) -> AsyncIterator[AnalysisMessage]:
+        async for batch in self.batches():
+            for message in batch:
+                yield message
+
+    async def batches(self) -> AsyncIterator[list[AnalysisMessage]]:
+        """The decoded messages of each fetch (``Intake.run_batches``); each is settled with ``settled``."""
         subscription = await self._js.pull_subscribe_bind(INTAKE_CONSUMER, CENTRE_STREAM)
         # The next batches are fetched while this one is handled: a fetch is a round trip to the hub, and
         # waiting for it between batches left the writer idle (a third of the time at 1,000 events/s).
@@ -265,6 +271,7 @@ class JetStreamIntake:
         fetcher = asyncio.create_task(self._fetch(subscription, batches), name="intake-fetch")
         try:
             while (batch := await batches.get()) is not None:
+                decoded: list[AnalysisMessage] = []
                 for msg in batch:
                     message = await self._decode(msg)
                     if message is None:
@@ -280,7 +287,9 @@ class JetStreamIntake:
                     if msg.metadata.num_delivered > 1:
                         self.redelivered += 1
                     self._pending[id(message)] = (msg, message)
-                    yield message
+                    decoded.append(message)
+                if decoded:
+                    yield decoded
         finally:
             fetcher.cancel()
             with contextlib.suppress(asyncio.CancelledError):

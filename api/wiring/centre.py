@@ -112,7 +112,7 @@ class Centre:
     def consume_stream(self, stream: JetStreamIntake) -> None:
         """Take the nodes' messages from the county's JetStream stream, acking each once it is settled."""
         self._intake = asyncio.create_task(
-            self.intake.run(stream.messages(), settled=stream.settled, at_once=stream.in_flight),
+            self.intake.run_batches(stream.batches(), settled=stream.settled),
             name="intake",
         )
 

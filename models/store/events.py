@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import Any
 
 import asyncpg
+import msgspec
 
 from models.incidents import IncidentOpening
 from models.records import Detection, Event, EvidenceBlob, IncidentState, LonLat
@@ -282,22 +283,19 @@ def _deadlines(opening: IncidentOpening) -> dict[str, datetime]:
 
 def _detections_json(detections: Sequence[Detection], ground: Sequence[LonLat | None]) -> str:
     """The boxes as stored on the event row, each with the ground point under it (null: none known)."""
-    return json.dumps(
+    # msgspec, not json: the centre's intake writes every START's boxes, and json.dumps was a tenth of it.
+    return msgspec.json.encode(
         [
             {
-                "xyxy": list(d.xyxy),
+                "xyxy": d.xyxy,
                 "confidence": d.confidence,
                 "label": d.label,
                 "track_id": d.track_id,
-                "ground": _lonlat_json(ground[i]) if i < len(ground) else None,
+                "ground": ground[i] if i < len(ground) else None,
             }
             for i, d in enumerate(detections)
         ]
-    )
-
-
-def _lonlat_json(point: LonLat | None) -> list[float] | None:
-    return None if point is None else [point[0], point[1]]
+    ).decode()
 
 
 def _opening_log(incident_id: uuid.UUID, opening: IncidentOpening) -> list[tuple[Any, ...]]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
@@ -89,10 +90,14 @@ class OutboxRelay:
 
     async def deliver_pending(self) -> int:
         rows = await self._outbox.pending()
+        # One read per incident and pass: a busy camera folds hundreds of events into one case, each an
+        # outbox row, and the case as it stands now is what every one of them announces.
+        read: dict[uuid.UUID, Incident] = {}
         for row in rows:
             if row.incident_id is not None:
-                incident = await self._incidents.get(row.incident_id)
-                self._broadcaster.publish(FeedMessage(row.topic, row.id, incident))
+                if row.incident_id not in read:
+                    read[row.incident_id] = await self._incidents.get(row.incident_id)
+                self._broadcaster.publish(FeedMessage(row.topic, row.id, read[row.incident_id]))
         await self._outbox.mark_delivered([row.id for row in rows])
         self.delivered += len(rows)
         return len(rows)

@@ -103,6 +103,10 @@ def test_message_ids_name_a_message_not_a_delivery() -> None:
         b'{"v": 1, "type": "os.system", "body": {}}',
         b'{"v": 1, "type": "ClipReport", "body": {"event_id": "not-a-uuid"}}',
         b'{"v": 1, "type": "StopCamera", "body": {"camera_id": 5}}',
+        b'{"v": true, "type": "EventReport", "body": {}}',
+        b'["v", 1]',
+        b'{"v": 1, "type": "ClipReport", "body": {"event_id": "8d1c0d6e-2b3c-4f5e-9a7b-1c2d3e4f5a6b", '
+        b'"clip": {"id": "c", "media_type": "video/mp4", "sha256": "ab", "data": "%%%"}}}',
     ],
 )
 def test_what_is_not_this_wire_is_refused(wire: bytes) -> None:
@@ -115,6 +119,13 @@ def test_a_naive_time_never_leaves_the_node() -> None:
     naive = replace(start, event=replace(start.event, started_at=T0.replace(tzinfo=None)))
     with pytest.raises(WireError, match="naive"):
         encode(naive)
+    # Nor enters the centre from another sender: a time without an offset cannot be put on its clock.
+    body = json.loads(encode(start))
+    body["body"]["event"]["ended_at"] = "2026-11-23T02:00:40"
+    with pytest.raises(WireError, match=r"naive datetime at \.event\.ended_at"):
+        decode_message(json.dumps(body).encode())
+    body["body"]["event"]["ended_at"] = "2026-11-23T10:00:40+08:00"
+    assert decode_message(json.dumps(body).encode()).event.ended_at == T0 + timedelta(seconds=40)  # type: ignore[union-attr]
 
 
 async def _twice(messages: list[AnalysisMessage]) -> AsyncIterator[AnalysisMessage]:
