@@ -4,7 +4,8 @@ An envelope ``{"v": 1, "type": "<record name>", "body": {...}}`` carries one mes
 dataclass field by its own name: enums by value, datetimes as ISO 8601 with their offset, UUIDs as text,
 bytes as base64. A decoder refuses another version or an unknown type with ``WireError`` (the intake acks
 and logs such a message rather than looping on it); a field the sender lacks takes its default, a field the
-receiver does not know is ignored, so adding a field with a default needs no new version.
+receiver does not know is ignored, so adding a field with a default needs no new version. An UPDATE or
+END carries its event without boxes or evidence references: the centre only refreshes the stored event.
 """
 
 from __future__ import annotations
@@ -51,6 +52,12 @@ class WireError(ValueError):
 
 def encode(message: AnalysisMessage | CameraCommand | NodeHeartbeat) -> bytes:
     """One message as bytes: deterministic (sorted keys), so equal messages encode equal."""
+    if isinstance(message, EventReport) and message.phase is not EventPhase.START:
+        # An UPDATE or END only refreshes the stored event (count, confidence, end): its boxes stay on the
+        # node, which halves what a township uplink carries and what the centre decodes for them.
+        message = dataclasses.replace(
+            message, event=dataclasses.replace(message.event, detections=(), evidence=()), evidence=()
+        )
     envelope = {"v": VERSION, "type": type(message).__name__, "body": _to_json(message)}
     return json.dumps(envelope, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 

@@ -58,8 +58,15 @@ def test_every_message_and_command_survives_the_wire() -> None:
     tamper = CameraEventReport(
         camera.id, "tns1:VideoSource/GlobalSceneChange/ImagingService", True, T0, {"Source": "VideoSource_1"}
     )
-    for message in (start, update, end, clip, zone, replace(zone, snapshot=None), tamper):
+    for message in (start, clip, zone, replace(zone, snapshot=None), tamper):
         assert decode_message(encode(message)) == message
+    # An UPDATE or END refreshes the stored event: what it says of it crosses, its boxes stay on the node.
+    assert start.event.detections  # type: ignore[union-attr]
+    for later in (update, end):
+        assert isinstance(later, EventReport)
+        assert decode_message(encode(later)) == replace(
+            later, event=replace(later.event, detections=(), evidence=())
+        )
     assert message_id(tamper) != message_id(replace(tamper, active=False))
     assert message_id(decode_message(encode(tamper))) == message_id(tamper)
     watch = WatchZone(uuid.uuid4(), uuid.uuid4(), camera.id, "road", EventKind.CROWD, 600.0)
