@@ -7,6 +7,7 @@ from datetime import datetime
 
 from models.records import Camera, Event, EventKind
 from models.store import Store
+from router.crowd_thresholds import with_crowd_windows
 from router.crs import haversine_m
 from router.deadlines import DEFAULT_POLICY, DeadlinePolicy
 from router.duty import Roster
@@ -71,8 +72,20 @@ class Routing:
     async def load(self) -> None:
         grids = GridIndex(await self._store.grids.load())
         roster = await self._load_roster()
-        cameras = {c.id: c for c in await self._store.cameras.load()}
-        homographies = {cid: camera_homography(c) for cid, c in cameras.items()}
+        stored = await self._store.cameras.load()
+        homographies = {c.id: camera_homography(c) for c in stored}
+        # The analysis role gets its cameras from here: crowd zones carry their grid kind's thresholds.
+        cameras = {
+            c.id: with_crowd_windows(
+                c,
+                homographies[c.id],
+                grids,
+                self._policies.crowd_thresholds,
+                timezone=self.timezone,
+                snap_m=self._policies.snap_m,
+            )
+            for c in stored
+        }
         self._router = Router(
             grids,
             roster,
