@@ -97,6 +97,9 @@ class CrowdRule:
         self._below_since: datetime | None = None
         self._last_emit: datetime | None = None
         self._peak = 0
+        #: Persons counted at the last update (those in the zone, plus tracked ones briefly missed): the
+        #: count the rule reports, which `gridwatch eval` scores.
+        self.counted = 0
         self._recent: dict[int, tuple[Detection, datetime]] = {}
 
     @property
@@ -106,6 +109,7 @@ class CrowdRule:
     def update(self, detections: Sequence[Detection], at: datetime) -> RuleOutput | None:
         self._time.advance(at)
         persons = self._persons(detections, at)
+        self.counted = len(persons)
         min_persons, min_density, min_seconds = self.thresholds.at(at)
         above = len(persons) >= min_persons and self._dense_enough(len(persons), min_density)
         if self._active:
