@@ -59,6 +59,10 @@ async def _served(store: Store, policies_file: Path, begin: datetime) -> tuple[l
             frame = Frame(camera.id, i, begin + timedelta(seconds=i * 0.5), image, keyframe=False)
             await system.analysis.analyse(received, analyzer, frame, view)
         await system.link.join()
+        # A camera saved again (the registry API's PUT) reaches the analysis role with its windows too.
+        await system.centre.registry.save(replace(camera, name="市场北口"))
+        resaved = system.analysis.cameras[camera.id]
+        assert resaved.name == "市场北口" and resaved.zones == received.zones
     finally:
         await system.stop()
     [window] = next(z for z in received.zones if z.kind is ZoneKind.CROWD).crowd_windows
