@@ -30,8 +30,8 @@ from models.records import Detection
 #: Share of a box inside a more confident one at which both are one person (a tile-edge cut).
 INSIDE = 0.8
 #: A tile's box this close to an inner edge of its tile (share of the tile's width or height) is cut.
-#: Chosen on the tuning half (docs/detection.md): 0.01 lets legs boxes 3 px below a seam through; 0.02
-#: to 0.05 give the same counts on every tuning scene.
+#: Chosen on the tuning half (bench/crowd_tiling_sweep.py): 0.01 lets legs boxes 3 px below a seam
+#: through; 0.02 to 0.05 give the same counts on every tuning scene.
 EDGE_MARGIN = 0.03
 
 
