@@ -15,15 +15,12 @@ time zone and the rule reads each frame's own instant.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Mapping
 from dataclasses import replace
 
 from models.records import Camera, CrowdWindow, Grid, GridKind, LonLat, Zone, ZoneKind
 from router.geo import Homography, OffGroundError
 from router.grids import GridIndex, UnknownUnitError
-
-logger = logging.getLogger(__name__)
 
 #: Grid kind names → their windows, in the order the site file lists them.
 CrowdThresholds = Mapping[str, tuple[CrowdWindow, ...]]
@@ -44,6 +41,12 @@ def windows_for(grid: Grid | None, thresholds: CrowdThresholds) -> tuple[CrowdWi
         if key in thresholds:
             return thresholds[key]
     return ()
+
+
+def unknown_kinds(thresholds: CrowdThresholds, grids: GridIndex) -> list[str]:
+    """Names in the thresholds that no loaded grid answers to: a misspelt exclusive_type applies nowhere."""
+    known = {key for grid in grids.grids() for key in grid_kind_keys(grid)}
+    return sorted(name for name in thresholds if name not in known)
 
 
 def zone_point(camera: Camera, homography: Homography | None, zone: Zone) -> LonLat:

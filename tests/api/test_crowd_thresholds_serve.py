@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from api.auth import AuthConfig
 from api.site import demo_site, load_site, read_policies
@@ -33,6 +34,8 @@ policies:
   crowd_thresholds:
     market:
       - {hours: "05:00-09:00", min_persons: 10}   # the morning market
+    markt:                                        # misspelt: applies nowhere, and start-up says so
+      - {hours: "05:00-09:00", min_persons: 1}
 """
 FRAMES = 30  # 15 s at 2 fps: three times the zone's 5 s
 
@@ -70,7 +73,7 @@ async def _served(store: Store, policies_file: Path, begin: datetime) -> tuple[l
 
 
 async def test_a_market_at_seven_is_not_a_gathering_at_two_it_is(
-    store: Store, other_store: Store, tmp_path: Path
+    store: Store, other_store: Store, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     policies_file = tmp_path / "site.yaml"
     policies_file.write_text(SITE_POLICIES, encoding="utf-8")
@@ -78,6 +81,7 @@ async def test_a_market_at_seven_is_not_a_gathering_at_two_it_is(
     morning, window = await _served(store, policies_file, local(7))
     assert window == CrowdWindow("05:00-09:00", "Asia/Shanghai", min_persons=10)
     assert morning == []
+    assert "names grid kinds no grid has (markt)" in caplog.text
 
     afternoon, _ = await _served(other_store, policies_file, local(14))
     [incident] = afternoon

@@ -9,7 +9,7 @@ import pytest
 from api.site import demo_site
 from models.config import PoliciesSection, load_site_config
 from models.records import Camera, CrowdWindow, Grid, GridKind, Mount, ZoneKind
-from router.crowd_thresholds import grid_kind_keys, with_crowd_windows
+from router.crowd_thresholds import grid_kind_keys, unknown_kinds, with_crowd_windows
 from router.geo import camera_homography
 from router.grids import GridIndex
 from router.policies import build_policies
@@ -108,3 +108,9 @@ def test_a_school_without_its_own_row_takes_the_exclusive_one_and_no_rows_change
     assert _road(_attach(camera, school)) == THRESHOLDS["exclusive"]
     index = GridIndex(demo_grids())
     assert with_crowd_windows(camera, None, index, {}, timezone="Asia/Shanghai") is camera
+
+
+def test_a_name_no_grid_answers_to_is_reported() -> None:
+    """The demo county has basic grids and one market: 'school' and a misspelt 'markt' apply nowhere."""
+    names = {"basic": (), "exclusive": (), "market": (), "school": (), "markt": ()}
+    assert unknown_kinds(names, GridIndex(demo_grids())) == ["markt", "school"]
