@@ -259,6 +259,20 @@ class StaticMassSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class CrowdWindow:
+    """Crowd thresholds for one local time-of-day span, set per grid kind in the site file
+    (``policies.crowd_thresholds``) and attached by the centre to the crowd zones lying in such a grid."""
+
+    #: "HH:MM-HH:MM" local time (may wrap past midnight).
+    hours: str
+    timezone: str = "Asia/Shanghai"
+    #: Each None keeps the zone's own value.
+    min_persons: int | None = None
+    min_density_per_m2: float | None = None
+    min_seconds: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Zone:
     name: str
     kind: ZoneKind
@@ -280,6 +294,9 @@ class Zone:
     #: crowd: persons per m² of ground (the zone's area through the camera's calibration) also needed;
     #: None: the count alone decides.
     min_density_per_m2: float | None = None
+    #: crowd: its grid kind's thresholds by time of day (the first window holding the local time wins);
+    #: derived by the centre from the grid and the site's policies, never stored with the camera.
+    crowd_windows: tuple[CrowdWindow, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,7 +16,8 @@ from types import MappingProxyType
 
 from models.config import PoliciesFile, PoliciesSection, SiteConfig
 from models.config.policies import DeadlineRow, KindTriage, TriageRow
-from models.records import EventKind, GridKind, IncidentState, Severity, Tier, Triage
+from models.records import CrowdWindow, EventKind, GridKind, IncidentState, Severity, Tier, Triage
+from router.crowd_thresholds import CrowdThresholds
 from router.deadlines import DEFAULT_POLICY, DeadlinePolicy, StepWindows
 from router.imports.problems import Problem
 from router.triage import DEFAULT_TABLE, TriageTable
@@ -57,6 +58,8 @@ class Policies:
     clear_windows: Mapping[EventKind, timedelta] = field(default_factory=lambda: CLEAR_WINDOWS)
     #: How long a camera ignores fire/smoke where a person dismissed a false alarm.
     false_alarm_hold: timedelta = timedelta(hours=24)
+    #: Crowd thresholds by grid kind and local time of day (router/crowd_thresholds.py); empty: the zones'.
+    crowd_thresholds: CrowdThresholds = field(default_factory=lambda: MappingProxyType({}))
 
 
 DEFAULT_POLICIES = Policies()
@@ -154,6 +157,24 @@ def build_policies(section: PoliciesSection) -> Policies:
         snap_m=section.snap_m,
         clear_windows=_clear_windows(section),
         false_alarm_hold=timedelta(hours=section.false_alarm_hold_hours),
+        crowd_thresholds=_crowd_thresholds(section),
+    )
+
+
+def _crowd_thresholds(section: PoliciesSection) -> CrowdThresholds:
+    return MappingProxyType(
+        {
+            kind: tuple(
+                CrowdWindow(
+                    row.hours,
+                    min_persons=row.min_persons,
+                    min_density_per_m2=row.min_density_per_m2,
+                    min_seconds=row.min_seconds,
+                )
+                for row in rows
+            )
+            for kind, rows in section.crowd_thresholds.items()
+        }
     )
 
 

@@ -127,7 +127,7 @@ def _summary_lines(split: Split, scores: Scores) -> list[str]:
     ok = sum(c.ok for c in scores.crowds)
     error = scores.crowd_mean_abs_error
     lines.append(
-        f"  crowds of ≥ 10: {ok}/{len(scores.crowds)} counted at ≥ 60%"
+        f"  crowds of ≥ 10: {ok}/{len(scores.crowds)} counted within ±25 %"
         + ("" if error is None else f", mean count error {error:.0%}")
         + (
             ": " + ", ".join(f"{Path(c.file).name} {c.counted}/{c.rough}" for c in scores.crowds)
@@ -143,7 +143,8 @@ def _summary_lines(split: Split, scores: Scores) -> list[str]:
     alarms = scores.unlabelled_still_alarms
     lines.append(f"  unlabelled street stills raising fire/smoke: {', '.join(alarms) if alarms else 'none'}")
     lines.append(
-        f"  acceptance (P ≥ 0.8, R ≥ 0.8, crowds ≥ 60%): {'met' if scores.meets_acceptance() else 'MISSED'}"
+        f"  acceptance (P ≥ 0.8, R ≥ 0.8, crowds within ±25 %): "
+        f"{'met' if scores.meets_acceptance() else 'MISSED'}"
     )
     return lines
 

@@ -58,7 +58,9 @@ def rules_for(zone: Zone, *, area_m2: float | None = None) -> list[Rule]:
 
 def ground_area(camera: Camera, zone: Zone) -> float | None:
     """A crowd zone's area on the ground, when it has a density threshold and the camera a calibration."""
-    if zone.kind is not ZoneKind.CROWD or zone.min_density_per_m2 is None:
+    if zone.kind is not ZoneKind.CROWD:
+        return None
+    if zone.min_density_per_m2 is None and all(w.min_density_per_m2 is None for w in zone.crowd_windows):
         return None
     return zone_area_m2(camera, zone)
 

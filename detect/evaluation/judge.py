@@ -5,6 +5,11 @@ rules (dwell, k-of-n voting) decide for images and videos alike. Two differences
 having no time in it: the fire rules' temporal stage (a region must flicker or spread from look to look,
 detect/rules/fire_temporal.py) is off for stills, whose boxes cannot change, and on for videos; and on
 videos the fire rules see one analysed frame every ``FIRE_EVERY_SECONDS``, as in the service.
+
+As in the service (detect/analysis/analyzer.py), persons and other objects go through the tracker before
+the rules; fire and smoke boxes do not. A file's person count is what the crowd rule counts: the people in
+the frame plus tracked ones missed for up to a second (occluded in a crowd), its most in one analysed frame,
+which is the peak an incident reports.
 """
 
 from __future__ import annotations
@@ -14,11 +19,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from detect.evaluation.observe import ANALYSIS_FPS, Observation
-from detect.labels import PERSON_LIKE
+from detect.labels import Meaning
 from detect.rules import CrowdRule, FallRule, FireRule, Model, Phase, Rule, model_of
 from detect.rules.fire import FIRE_EVERY_SECONDS, FIRE_MIN_CONFIDENCE, SMOKE_MIN_CONFIDENCE
+from detect.tracking import ByteTracker
 from models.records import Detection, EventKind, Zone, ZoneKind
 
+#: The analyzer's rule too: fire and smoke boxes stay out of the tracker.
+_UNTRACKED = frozenset({Meaning.FIRE, Meaning.SMOKE})
 #: Any fixed instant works: rules only look at differences.
 EPOCH = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -39,7 +47,7 @@ class Judgement:
     file: str
     #: Event kinds that started at least once, sorted.
     kinds: tuple[str, ...]
-    #: Most person-like boxes the person detector reported in one frame.
+    #: Most persons the crowd rule counted in one analysed frame (tracked ones briefly missed included).
     persons: int
     #: START count per kind: false alarms on negative video are counted in events, not files.
     starts: dict[str, int]
@@ -84,10 +92,15 @@ def judge(observation: Observation, thresholds: Thresholds = Thresholds()) -> Ju
     still = observation.duration_s <= 0
     rules = _rules(observation.frame_size, thresholds, still=still)
     fire_stride = 1 if still else max(1, round(FIRE_EVERY_SECONDS * ANALYSIS_FPS))
+    [crowd] = [rule for rule in rules if isinstance(rule, CrowdRule)]
+    tracker = ByteTracker(frame_rate=ANALYSIS_FPS)
     starts: Counter[str] = Counter()
     persons = 0
-    for index, (seconds, detections) in enumerate(_timeline(observation, thresholds)):
-        persons = max(persons, sum(d.label in PERSON_LIKE for d in detections))
+    for index, (seconds, found) in enumerate(_timeline(observation, thresholds)):
+        detections = [
+            *tracker.update([d for d in found if d.label not in _UNTRACKED]),
+            *(d for d in found if d.label in _UNTRACKED),
+        ]
         at = EPOCH + timedelta(seconds=seconds)
         for rule in rules:
             if model_of(rule) is Model.FIRE and index % fire_stride:
@@ -95,4 +108,5 @@ def judge(observation: Observation, thresholds: Thresholds = Thresholds()) -> Ju
             output = rule.update(detections, at)
             if output is not None and output.phase is Phase.START:
                 starts[str(output.kind)] += 1
+        persons = max(persons, crowd.counted)
     return Judgement(observation.item.file, tuple(sorted(starts)), persons, dict(starts))

@@ -9,9 +9,10 @@ from detect.evaluation.dataset import EvalItem
 from detect.evaluation.judge import Judgement
 
 FIRE_KINDS = frozenset({"fire", "smoke"})
-#: The acceptance: crowds of at least this many people counted at ≥ CROWD_COUNT_SHARE of the rough count.
+#: The acceptance (issue 14): crowds of at least this many people counted within ± CROWD_COUNT_TOLERANCE
+#: of their rough count (issue 4 asked only for ≥ 60 %: an overcount passed however large).
 CROWD_MIN_ROUGH = 10
-CROWD_COUNT_SHARE = 0.6
+CROWD_COUNT_TOLERANCE = 0.25
 SECONDS_PER_HOUR = 3600.0
 
 
@@ -65,7 +66,7 @@ class CrowdCount:
 
     @property
     def ok(self) -> bool:
-        return self.share >= CROWD_COUNT_SHARE
+        return abs(self.share - 1.0) <= CROWD_COUNT_TOLERANCE
 
 
 @dataclass(frozen=True, slots=True)

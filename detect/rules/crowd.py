@@ -7,20 +7,58 @@ busy square, 40 on 30 m² of pavement (1.3 per m²) a gathering. Without an area
 People in a crowd occlude each other, so a detector misses one or two of them in any single frame. A tracked
 person seen in the zone within ``dropout_seconds`` still counts; untracked detections count only in
 their frame.
+
+``zone.crowd_windows`` (the centre attaches them from the zone's grid kind and the site's
+``policies.crowd_thresholds``) replace the zone's count, density and duration during their local hours: a
+market at 7:00 needs more people than the same square at 14:00. The thresholds are read at each frame's
+own instant, so a crowd pending when a window opens is judged by the window's from then on.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, time
 
 from detect.labels import PERSON_LIKE
 from detect.rules.base import Phase, RuleOutput, Timeline, mean_confidence
+from detect.static_mass import in_hours, parse_hours
 from detect.zones import detections_in_zone, validate_polygon
-from models.records import Detection, EventKind, Zone, ZoneKind
+from models.records import CrowdWindow, Detection, EventKind, Zone, ZoneKind
 
 logger = logging.getLogger(__name__)
+
+
+class Thresholds:
+    """What makes a crowd at one instant: the zone's values, or those of its window holding the local time."""
+
+    def __init__(self, zone: Zone) -> None:
+        self._zone = zone
+        self._windows: list[tuple[CrowdWindow, tuple[tuple[time, time], ...]]] = []
+        for window in zone.crowd_windows:
+            if window.min_persons is not None and window.min_persons < 1:
+                raise ValueError(f"zone {zone.name!r}: a crowd window's min_persons must be at least 1")
+            self._windows.append((window, parse_hours([window.hours])))
+
+    @property
+    def uses_density(self) -> bool:
+        return self._zone.min_density_per_m2 is not None or any(
+            w.min_density_per_m2 is not None for w, _ in self._windows
+        )
+
+    def at(self, instant: datetime) -> tuple[int, float | None, float]:
+        """(min persons, min density per m² or None, min seconds) in force at ``instant``."""
+        zone = self._zone
+        for window, spans in self._windows:
+            if in_hours(instant, spans, window.timezone):
+                return (
+                    window.min_persons if window.min_persons is not None else zone.min_persons,
+                    window.min_density_per_m2
+                    if window.min_density_per_m2 is not None
+                    else zone.min_density_per_m2,
+                    window.min_seconds if window.min_seconds is not None else zone.min_seconds,
+                )
+        return zone.min_persons, zone.min_density_per_m2, zone.min_seconds
 
 
 class CrowdRule:
@@ -42,9 +80,10 @@ class CrowdRule:
         if area_m2 is not None and area_m2 <= 0:
             raise ValueError(f"zone {zone.name!r}: area_m2 must be positive, got {area_m2}")
         self.zone = zone
+        self.thresholds = Thresholds(zone)
         #: The zone's ground area; None when the camera has no calibration (density then not checked).
         self.area_m2 = area_m2
-        if zone.min_density_per_m2 is not None and area_m2 is None:
+        if self.thresholds.uses_density and area_m2 is None:
             logger.warning(
                 "zone %s: min_density_per_m2 needs the camera's calibration; the count alone decides",
                 zone.name,
@@ -58,6 +97,9 @@ class CrowdRule:
         self._below_since: datetime | None = None
         self._last_emit: datetime | None = None
         self._peak = 0
+        #: Persons counted at the last update (those in the zone, plus tracked ones briefly missed): the
+        #: count the rule reports, which `gridwatch eval` scores.
+        self.counted = 0
         self._recent: dict[int, tuple[Detection, datetime]] = {}
 
     @property
@@ -67,21 +109,22 @@ class CrowdRule:
     def update(self, detections: Sequence[Detection], at: datetime) -> RuleOutput | None:
         self._time.advance(at)
         persons = self._persons(detections, at)
-        above = len(persons) >= self.zone.min_persons and self._dense_enough(len(persons))
+        self.counted = len(persons)
+        min_persons, min_density, min_seconds = self.thresholds.at(at)
+        above = len(persons) >= min_persons and self._dense_enough(len(persons), min_density)
         if self._active:
             return self._while_active(persons, above, at)
         if above:
             if self._onset is None:
                 self._onset = at
             self._last_above = at
-            if (at - self._onset).total_seconds() >= self.zone.min_seconds:
+            if (at - self._onset).total_seconds() >= min_seconds:
                 return self._start(persons, at)
         elif self._last_above is not None and (at - self._last_above).total_seconds() > self._dropout:
             self._onset = self._last_above = None
         return None
 
-    def _dense_enough(self, count: int) -> bool:
-        wanted = self.zone.min_density_per_m2
+    def _dense_enough(self, count: int, wanted: float | None) -> bool:
         return wanted is None or self.area_m2 is None or count / self.area_m2 >= wanted
 
     def _persons(self, detections: Sequence[Detection], at: datetime) -> list[Detection]:

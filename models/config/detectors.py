@@ -43,8 +43,8 @@ class PersonDetectorConfig(ConfigModel):
         "for anything else; openvino / onnxruntime: that runtime, exporting .pt weights the same way; "
         "ultralytics: always Ultralytics.",
     )
-    # 20 chosen on the tuning half of the eval set (docs/detection.md): from 16 up to 44 every tuning crowd
-    # stays within ±25 % of its rough count; at 15 the shopping street's background passers-by count too.
+    # 20 chosen on the tuning half of the eval set (bench/crowd_tiling_sweep.py, docs/detection.md): with the
+    # tiles' seam filter, 20 and above give the best tuning figures (every crowd within ±25 %); 8-10 do not.
     tiles_above_persons: int | None = Field(
         default=20,
         ge=1,

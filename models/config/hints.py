@@ -154,7 +154,8 @@ def places(root: type[BaseModel]) -> tuple[Place, ...]:
         elif origin in _SEQUENCES or origin in _MAPPINGS:
             for arg in get_args(tp)[-1:] if origin in _MAPPINGS else get_args(tp):
                 if arg is not Ellipsis:
-                    visit(arg, f"{path}[]", discriminator, None)
+                    # A mapping's value sits under a name the file chooses (a grid kind, an exclusive type).
+                    visit(arg, f"{path}.<name>" if origin in _MAPPINGS else f"{path}[]", discriminator, None)
 
     visit(root, "", None, None)
     return tuple(found.values())

@@ -148,6 +148,42 @@ class VerificationSection(ConfigModel):
     smoke: float | None = Field(default=None, ge=0, le=1_440, title="Smoke", description="Minutes (today 5).")
 
 
+_HOURS = r"^([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-3]):[0-5]\d$"
+
+
+class CrowdWindowRow(ConfigModel):
+    """Crowd thresholds during one local time-of-day span; a key left out keeps the zone's own value."""
+
+    hours: str = Field(
+        pattern=_HOURS,
+        title="Hours",
+        description='Local "HH:MM-HH:MM" (the site\'s time zone; may wrap past midnight), e.g. 05:00-09:00.',
+    )
+    min_persons: int | None = Field(
+        default=None, gt=0, le=100_000, title="Minimum persons", description="People that make a crowd."
+    )
+    min_density_per_m2: float | None = Field(
+        default=None,
+        gt=0,
+        le=10,
+        title="Minimum density",
+        description="Persons per m² of the zone's ground (needs the camera's calibration).",
+    )
+    min_seconds: float | None = Field(
+        default=None,
+        gt=0,
+        le=86_400,
+        title="Minimum seconds",
+        description="How long the crowd must stay before an event starts.",
+    )
+
+    @model_validator(mode="after")
+    def _sets_something(self) -> CrowdWindowRow:
+        if self.min_persons is None and self.min_density_per_m2 is None and self.min_seconds is None:
+            raise ValueError("set at least one of min_persons, min_density_per_m2, min_seconds")
+        return self
+
+
 class PoliciesSection(ConfigModel):
     triage: TriageSection = Field(
         default_factory=TriageSection,
@@ -198,4 +234,11 @@ class PoliciesSection(ConfigModel):
         title="False-alarm hold",
         description="Hours a camera ignores fire/smoke in the region of an incident rejected as a false "
         "alarm (误报); elsewhere in the picture it still reports. 0: never ignore.",
+    )
+    crowd_thresholds: dict[str, list[CrowdWindowRow]] = Field(
+        default_factory=dict,
+        title="Crowd thresholds by grid kind",
+        description="Per grid kind (an exclusive grid's exclusive_type such as market or school, else "
+        "exclusive or basic) the crowd thresholds of its crowd zones by local time of day; the first "
+        "window holding the time wins, outside every window the zone's own thresholds apply.",
     )

@@ -31,14 +31,16 @@ class CameraRegistry:
         # The router's homographies, coverage and camera table come from the store; rebuilding them is
         # cheap next to a camera's connect time.
         await self._routing.load()
-        await self._analysis.send(RunCamera(camera))
+        # Routing's copy: its crowd zones carry their grid kind's thresholds (router/crowd_thresholds.py).
+        await self._analysis.send(RunCamera(self._routing.cameras.get(camera.id, camera)))
 
     async def save_many(self, cameras: list[Camera]) -> None:
         """Create or replace several cameras at once (a GB/T 28181 catalog): one routing reload for all."""
         await self._store.cameras.upsert(cameras)
         await self._routing.load()
         for camera in cameras:
-            await self._analysis.send(RunCamera(camera))
+            # Routing's copy: its crowd zones carry their grid kind's thresholds (router/crowd_thresholds.py).
+            await self._analysis.send(RunCamera(self._routing.cameras.get(camera.id, camera)))
 
     async def remove(self, camera_id: str) -> bool:
         """Stop and forget a camera; False when there is none. Its events and incidents stay."""

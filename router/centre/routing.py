@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from datetime import datetime
 
 from models.records import Camera, Event, EventKind
 from models.store import Store
+from router.crowd_thresholds import unknown_kinds, with_crowd_windows
 from router.crs import haversine_m
 from router.deadlines import DEFAULT_POLICY, DeadlinePolicy
 from router.duty import Roster
@@ -15,6 +17,8 @@ from router.grids import GridIndex
 from router.pipeline import DEFAULT_MAX_GROUND_RANGE_M, IncidentDraft, Router
 from router.policies import Policies
 from router.triage import DEFAULT_TABLE, TriageTable
+
+logger = logging.getLogger(__name__)
 
 
 def camera_coverage(
@@ -71,8 +75,26 @@ class Routing:
     async def load(self) -> None:
         grids = GridIndex(await self._store.grids.load())
         roster = await self._load_roster()
-        cameras = {c.id: c for c in await self._store.cameras.load()}
-        homographies = {cid: camera_homography(c) for cid, c in cameras.items()}
+        unknown = unknown_kinds(self._policies.crowd_thresholds, grids)
+        if unknown:
+            logger.warning(
+                "policies.crowd_thresholds names grid kinds no grid has (%s): they apply nowhere",
+                ", ".join(unknown),
+            )
+        stored = await self._store.cameras.load()
+        homographies = {c.id: camera_homography(c) for c in stored}
+        # The analysis role gets its cameras from here: crowd zones carry their grid kind's thresholds.
+        cameras = {
+            c.id: with_crowd_windows(
+                c,
+                homographies[c.id],
+                grids,
+                self._policies.crowd_thresholds,
+                timezone=self.timezone,
+                snap_m=self._policies.snap_m,
+            )
+            for c in stored
+        }
         self._router = Router(
             grids,
             roster,

@@ -33,7 +33,7 @@ from models.link import (
     ZoneReport,
     ZoneVerdict,
 )
-from models.records import EventKind, EventPhase, EvidenceBlob
+from models.records import CrowdWindow, EventKind, EventPhase, EvidenceBlob, ZoneKind
 from models.store import NotFound, Store
 from tests.rig import T0, crowd_output, demo_rig
 
@@ -72,6 +72,11 @@ def test_every_message_and_command_survives_the_wire() -> None:
     watch = WatchZone(uuid.uuid4(), uuid.uuid4(), camera.id, "road", EventKind.CROWD, 600.0)
     for command in (RunCamera(camera), StopCamera(camera.id), watch):
         assert decode_command(encode(command)) == command
+    # A township node gets its crowd zones' grid-kind thresholds with the camera (router/crowd_thresholds.py).
+    market = (CrowdWindow("05:00-09:00", "Asia/Shanghai", 60, 1.5, 120.0),)
+    zones = tuple(replace(z, crowd_windows=market) if z.kind is ZoneKind.CROWD else z for z in camera.zones)
+    windowed = RunCamera(replace(camera, zones=zones))
+    assert decode_command(encode(windowed)) == windowed
     beat = NodeHeartbeat("node-1", "379901001", 4, 3.9, 0.71, T0, ("cam-a",))
     assert decode_heartbeat(encode(beat)) == beat
     with pytest.raises(WireError):

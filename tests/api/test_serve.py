@@ -151,7 +151,7 @@ def test_serve_refuses_a_broken_site_file(tmp_path: Path, vtest: Path) -> None:
     config = site_file(tmp_path, vtest)
     env = {**os.environ, "GRIDWATCH_SECRET_KEY": SECRET}
     config.write_text(
-        config.read_text(encoding="utf-8").replace("min_persons", "min_person"), encoding="utf-8"
+        config.read_text(encoding="utf-8").replace("min_persons", "min_person", 1), encoding="utf-8"
     )
     result = run_cli("serve", "--config", str(config), env=env)
     assert result.returncode == 2

@@ -48,7 +48,16 @@ def test_precision_recall_counts_and_false_alarm_rate() -> None:
     assert (both.true_pos, both.false_pos, both.false_neg, both.true_neg) == (2, 1, 1, 1)
     assert both.precision == pytest.approx(2 / 3) and both.recall == pytest.approx(2 / 3)
     assert scores.per_kind["smoke"].recall == 0.0
-    assert [(c.file, c.counted, c.ok) for c in scores.crowds] == [("crowd.jpg", 11, False)]  # 55% < 60%
+    assert [(c.file, c.counted, c.ok) for c in scores.crowds] == [("crowd.jpg", 11, False)]  # -45 %
     assert scores.false_alarms_per_hour == pytest.approx(4.0)  # 2 starts in half an hour; fire video excluded
     assert scores.unlabelled_still_alarms == ("crowd.jpg",)
     assert not scores.meets_acceptance()
+
+
+@pytest.mark.parametrize(("counted", "ok"), [(15, True), (14, False), (25, True), (26, False), (20, True)])
+def test_a_crowd_is_counted_right_within_a_quarter_either_way(counted: int, ok: bool) -> None:
+    """Issue 14's acceptance: ±25 % of the rough count; an overcount fails like an undercount."""
+    scores = score(
+        [item("crowd.jpg", rough=20, category="crowd")], [judged("crowd.jpg", persons=counted)], [0]
+    )
+    assert [c.ok for c in scores.crowds] == [ok]

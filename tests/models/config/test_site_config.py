@@ -225,7 +225,7 @@ def test_the_commented_line_zone_of_the_example_loads(site: Path) -> None:
         ("labels: [vehicle]", "labels: [stall]", "labels[0]: Input should be 'vehicle' or 'person'"),
         ("cooldown_seconds: 10", "min_seconds: 10",
          "min_seconds: unknown key here (other sections or zone kinds have it: "
-         "cameras[].zones[] of kind crowd, occupation or fire)"),
+         "cameras[].zones[] of kind crowd, occupation or fire; policies.crowd_thresholds.<name>[])"),
     ],
 )  # fmt: skip
 def test_line_zone_problems_name_the_key(site: Path, old: str, new: str, problem: str) -> None:

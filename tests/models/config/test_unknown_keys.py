@@ -38,6 +38,7 @@ from models.config.gb28181 import Gb28181Section, GbAlarmRule, GbMediaSection, G
 from models.config.hints import document_path, reachable_models
 from models.config.metrics import MetricsSection
 from models.config.policies import (
+    CrowdWindowRow,
     DeadlineRow,
     DeadlinesSection,
     FilingRule,
@@ -135,6 +136,8 @@ DID_YOU_MEAN: list[tuple[type[BaseModel], str, str, str, str]] = [
      "file_above"),
     (VerificationSection, "verification: {crowd: 10", "verification: {crwod: 10",
      "policies.verification.crwod", "crowd"),
+    (CrowdWindowRow, "min_persons: 60, min_seconds", "min_person: 60, min_seconds",
+     "policies.crowd_thresholds.market[0].min_person", "min_persons"),
     (OnvifConfig, _FPS, f"{_FPS}    onvif: {{host: 192.0.2.10, prot: 80}}\n", "cameras[0].onvif.prot",
      "port"),
     (CameraEventRuleConfig, "clips:\n",
@@ -227,7 +230,7 @@ def test_a_secret_written_inline_points_to_its_env_key(site: Path, old: str, new
     [
         ("labels: [vehicle]", "labels: [vehicle]\n        min_persons: 3",
          "cameras[0].zones[3].min_persons: unknown key here (other sections or zone kinds have it: "
-         "cameras[].zones[] of kind crowd)"),
+         "cameras[].zones[] of kind crowd; policies.crowd_thresholds.<name>[])"),
         ("min_persons: 5", "min_persons: 5\n        every_seconds: 2",
          "cameras[0].zones[0].every_seconds: unknown key here (other sections or zone kinds have it: "
          "detectors.fire)"),
