@@ -8,7 +8,7 @@ effect on the next event without a restart, and an event is always routed agains
 from __future__ import annotations
 
 import statistics
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from types import MappingProxyType
@@ -29,7 +29,7 @@ from router.deadlines import DEFAULT_POLICY, DeadlinePolicy, TimerKind
 from router.dedup import dedup_key
 from router.duty import Roster
 from router.geo import Homography, OffGroundError
-from router.grids import GridIndex
+from router.grids import GridIndex, GridLocation
 from router.policies import DEFAULT_FILING, FilingPolicy
 from router.triage import TriageTable
 
@@ -186,12 +186,58 @@ class Router:
         if at.tzinfo is None:
             raise ValueError("route needs a timezone-aware instant")
         # One read of each attribute: a concurrent replacement cannot mix old and new lookups.
-        grids, roster, cameras, homographies = self.grids, self.roster, self.cameras, self.homographies
-        camera = cameras.get(event.camera_id)
+        grids, roster = self.grids, self.roster
+        camera, fix = self._fix(event)
+        return self._draft(
+            event, at, absent, camera, fix, grids.locate(fix.lonlat, self.snap_m), grids, roster
+        )
+
+    def route_many(self, events: Sequence[Event]) -> list[IncidentDraft | Exception]:
+        """``route`` for many events, each at its capture time, the grids looked up together; an event that
+        cannot be routed gets its error in its place."""
+        grids, roster = self.grids, self.roster
+        fixes: list[tuple[Camera, GroundFix] | Exception] = []
+        for event in events:
+            try:
+                if event.started_at.tzinfo is None:
+                    raise ValueError("route needs a timezone-aware instant")
+                fixes.append(self._fix(event))
+            except Exception as exc:  # this event's fault: the others are routed
+                fixes.append(exc)
+        placed = [fix for fix in fixes if not isinstance(fix, Exception)]
+        locations = iter(grids.locate_many([fix.lonlat for _, fix in placed], self.snap_m))
+        drafts: list[IncidentDraft | Exception] = []
+        for event, fixed in zip(events, fixes, strict=True):
+            if isinstance(fixed, Exception):
+                drafts.append(fixed)
+                continue
+            camera, fix = fixed
+            try:
+                location = next(locations)
+                drafts.append(
+                    self._draft(event, event.started_at, frozenset(), camera, fix, location, grids, roster)
+                )
+            except Exception as exc:
+                drafts.append(exc)
+        return drafts
+
+    def _fix(self, event: Event) -> tuple[Camera, GroundFix]:
+        camera = self.cameras.get(event.camera_id)
         if camera is None:
             raise UnknownCameraError(f"event {event.id} names unknown camera {event.camera_id!r}")
-        fix = ground_point(camera, homographies.get(camera.id), event, self.max_ground_range_m)
-        location = grids.locate(fix.lonlat, self.snap_m)
+        return camera, ground_point(camera, self.homographies.get(camera.id), event, self.max_ground_range_m)
+
+    def _draft(
+        self,
+        event: Event,
+        at: datetime,
+        absent: frozenset[str],
+        camera: Camera,
+        fix: GroundFix,
+        location: GridLocation,
+        grids: GridIndex,
+        roster: Roster,
+    ) -> IncidentDraft:
         placement = Placement(
             lonlat=fix.lonlat,
             located_by=fix.located_by,

@@ -226,19 +226,25 @@ class Intake:
 
     def _prepare(self, messages: Sequence[AnalysisMessage]) -> _Batch:
         batch = _Batch(list(messages))
+        starts: list[tuple[int, EventReport]] = []
         for index, message in enumerate(batch.messages):
             if not isinstance(message, EventReport):
                 batch.others.append(index)
             elif message.phase is not EventPhase.START:
                 batch.updates.append((index, message))
             else:
-                try:
-                    draft = self._routing.route(message.event, at=message.event.started_at)
-                except Exception as exc:  # this event cannot be routed; the others go on
-                    logger.exception("a START could not be routed (event %s)", message.event.id)
-                    batch.errors[index] = exc
-                    continue
-                batch.starts.append((index, message, draft))
+                starts.append((index, message))
+        try:
+            drafts = self._routing.route_many([report.event for _, report in starts])
+        except Exception as exc:  # nothing can be routed (the site is not loaded): each START fails
+            drafts = [exc] * len(starts)
+        for (index, report), draft in zip(starts, drafts, strict=True):
+            if isinstance(draft, Exception):
+                # This event cannot be routed; the others go on.
+                logger.error("a START could not be routed (event %s): %s", report.event.id, draft)
+                batch.errors[index] = draft
+            else:
+                batch.starts.append((index, report, draft))
         return batch
 
     async def _write_starts(self, batch: _Batch) -> None:

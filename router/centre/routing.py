@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 
 from models.records import Camera, Event, EventKind
@@ -138,3 +138,10 @@ class Routing:
         if self._router is None:
             raise NotLoaded("routing has not loaded the site yet")
         return self._router.route(event, at=at)
+
+    def route_many(self, events: Sequence[Event]) -> list[IncidentDraft | Exception]:
+        """Each event routed at its capture time, as ``route`` would; an error in the place of an event that
+        cannot be routed."""
+        if self._router is None:
+            raise NotLoaded("routing has not loaded the site yet")
+        return self._router.route_many(events)

@@ -224,3 +224,32 @@ def test_index_rejects_inconsistent_layers(grids: tuple[Grid, ...], message: str
     with pytest.raises(ValueError) as caught:
         GridIndex(grids)
     assert message in str(caught.value)
+
+
+def test_locating_many_points_at_once_answers_as_one_at_a_time(index: GridIndex) -> None:
+    # Points over and around the demo county: inside grids, on shared edges and vertices, beyond the snap
+    # distance; the batch's one tree query must pick the same grid (lowest code on a border) each time.
+    bounds = [_bounds(grid) for grid in index.grids()]
+    west, south = min(b[0] for b in bounds), min(b[1] for b in bounds)
+    east, north = max(b[2] for b in bounds), max(b[3] for b in bounds)
+    pad = 0.3 * max(east - west, north - south)
+    steps = 23
+    points = [
+        (
+            west - pad + (east - west + 2 * pad) * i / steps,
+            south - pad + (north - south + 2 * pad) * j / steps,
+        )
+        for i, j in itertools.product(range(steps + 1), repeat=2)
+    ]
+    vertices = [tuple(v) for grid in index.grids() for v in grid.geometry["coordinates"][0]]
+    points += [(float(x), float(y)) for x, y in vertices]
+    many = index.locate_many(points)
+    assert many == [index.locate(p) for p in points]
+    assert {location.grid_match for location in many} == set(GridMatch)
+    assert index.locate_many([]) == []
+
+
+def _bounds(grid: Grid) -> tuple[float, float, float, float]:
+    ring = grid.geometry["coordinates"][0]
+    xs, ys = [p[0] for p in ring], [p[1] for p in ring]
+    return (min(xs), min(ys), max(xs), max(ys))

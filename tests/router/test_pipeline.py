@@ -205,3 +205,32 @@ def test_draft_is_immutable(router: Router) -> None:
 
 def _assignee(draft: IncidentDraft) -> str | None:
     return draft.duty.assignee.worker_id if draft.duty.assignee else None
+
+
+def test_routing_many_at_once_places_each_event_as_routing_it_alone_would(router: Router) -> None:
+    # The centre's stream intake routes a whole fetch at once (one grid query for all of its points).
+    t0 = at("2026-11-23 10:00")
+    events = [
+        event(EventKind.CROWD, LEFT_CROWD, t0),
+        event(EventKind.CROWD, RIGHT_CROWD, at("2026-11-24 02:00")),
+        event(EventKind.FIRE, (), t0),  # no boxes: placed at the camera's mount
+        event(EventKind.CROWD, (person(400, 5),), t0),  # a foot near the horizon, far beyond range
+        replace(event(EventKind.CROWD, LEFT_CROWD, t0), camera_id="no-such-camera"),
+        event(EventKind.CROWD, LEFT_CROWD, t0.replace(tzinfo=None)),
+        event(EventKind.CROWD, LEFT_CROWD + RIGHT_CROWD, t0),
+    ]
+    many = router.route_many(events)
+    assert len(many) == len(events)
+    for one, routed in zip(events, many, strict=True):
+        try:
+            alone = router.route(one, one.started_at)
+        except (UnknownCameraError, ValueError) as exc:
+            assert isinstance(routed, type(exc)) and str(routed) == str(exc)
+            continue
+        assert routed == alone
+    assert isinstance(many[4], UnknownCameraError) and isinstance(many[5], ValueError)
+    assert {d.placement.grid_code for d in many[:2] if isinstance(d, IncidentDraft)} == {
+        demo_facts()["grid_left_half"],
+        demo_facts()["grid_right_half"],
+    }
+    assert router.route_many([]) == []
