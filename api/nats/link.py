@@ -234,7 +234,7 @@ class JetStreamIntake:
         nc: NATS,
         js: JetStreamContext,
         *,
-        batch: int = 512,
+        batch: int = 1024,
         fetch_timeout_s: float = 1.0,
         observer: StreamObserver | None = None,
         prefetch: int = 2,
