@@ -97,6 +97,7 @@ class CatalogueOut(_Model):
     detail: str
     path: str
     version: str
+    occupant: str | None = Field(default=None)
 
 
 class CoverOut(_Model):

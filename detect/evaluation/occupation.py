@@ -26,7 +26,7 @@ from detect.evaluation.observe import ANALYSIS_FPS, _video_frames
 from detect.port import Detector
 from detect.rules import OccupationRule, Phase
 from detect.static_mass import StaticMass
-from models.records import StaticMassSettings, Zone, ZoneKind
+from models.records import Detection, StaticMassSettings, Zone, ZoneKind
 
 T_S = 30.0
 APPEAR_S = 10.0
@@ -185,10 +185,17 @@ def _editor(
     return edit
 
 
-def run_scene(scene: Scene, root: Path, detector: Detector) -> SceneResult:
+#: The detector's findings per analysed frame of an unedited scene, by video: every passing control of a
+#: video sees the same pictures, so the detector runs over them once.
+Seen = dict[str, list[list[Detection]]]
+
+
+def run_scene(scene: Scene, root: Path, detector: Detector, seen: Seen | None = None) -> SceneResult:
     video = Path(scene.video) if Path(scene.video).is_absolute() else root / scene.video
     frames = [image for _, image in _video_frames(video, ANALYSIS_FPS)]
     loop = frames + frames[::-1]
+    unedited = scene.obj is None and scene.walker is None and not scene.brightness_swing
+    memo = seen.setdefault(str(video), []) if seen is not None and unedited else None
     height, width = frames[0].shape[:2]
     x1, y1, x2, y2 = _box(scene.zone, width, height)
     zone = Zone(
@@ -206,7 +213,12 @@ def run_scene(scene: Scene, root: Path, detector: Detector) -> SceneResult:
     for k in range(int(SCENE_S * ANALYSIS_FPS)):
         t = k / ANALYSIS_FPS
         image = edit(loop[k % len(loop)].copy(), t)
-        found = detector.detect([image])[0]
+        if memo is not None and k < len(memo):
+            found = memo[k]
+        else:
+            found = detector.detect([image])[0]
+            if memo is not None:
+                memo.append(found)
         output = rule.update_frame(found, image, start + timedelta(seconds=t))
         if output is not None and output.phase is Phase.START:
             starts.append(t)

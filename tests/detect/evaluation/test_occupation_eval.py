@@ -66,7 +66,15 @@ def test_cli_reports_occupation_per_half(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stderr
     occupation = json.loads(result.stdout)["occupation"]
-    assert [s["scene"] for s in occupation["scenes"]] == ["plaza-scooter", "plaza-passing"]
+    # The plaza scenes whose photograph is linked (the bin and the car are cut from another one).
+    assert [s["scene"] for s in occupation["scenes"]] == [
+        "plaza-scooter",
+        "plaza-passing",
+        "plaza-left-passing",
+        "plaza-moped",
+        "plaza-top-passing",
+        "plaza-right-passing",
+    ]
     figures = occupation["summary"]["holdout"]
-    assert figures["positives"] == 1 and figures["passing_seconds"] == 75.0
+    assert figures["positives"] == 2 and figures["passing_seconds"] == 4 * 75.0
     assert all(isinstance(s["starts_s"], list) for s in occupation["scenes"])
