@@ -285,6 +285,7 @@ class StaticMassOut(Out):
     prohibited_hours: list[str]
     timezone: str
     absorb_seconds: float
+    occupant: str = Field(default="debris", description="What an unnamed mass here is: debris or goods")
 
 
 class ZoneOut(Out):

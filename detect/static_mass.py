@@ -46,6 +46,8 @@ MOVING_HISTORY_SECONDS = 10.0
 #: Slow drift the reference follows where the scene matches it (dust, seasons, a repainted kerb).
 REFERENCE_TAU_SECONDS = 300.0
 LABEL = "object"
+#: The label of a mass in a zone whose masses are a shop's goods (StaticMassSettings.occupant).
+GOODS_LABEL = "goods"
 #: Work pixels over which brightness is normalised: wider than most masses, so their own contrast stays.
 LOCAL_SIGMA = 16.0
 #: A pixel seen again after an occlusion is "the same mass" when its neighbourhood (MATCH_SIDE work pixels
@@ -102,6 +104,7 @@ class StaticMass:
         self.zone = zone
         self.settings = settings or zone.static_mass or StaticMassSettings()
         self._hours = parse_hours(self.settings.prohibited_hours)
+        self._label = GOODS_LABEL if self.settings.occupant == "goods" else LABEL
         self._region: _Region | None = None
         self._reference: np.ndarray | None = None
         self._moving = cv2.createBackgroundSubtractorMOG2(history=20, varThreshold=16, detectShadows=False)
@@ -279,5 +282,5 @@ class StaticMass:
                 region.x + (x + w) / region.scale,
                 region.y + (y + h) / region.scale,
             )
-            masses.append(Detection(xyxy=box, confidence=1.0, label=LABEL, class_id=-1))
+            masses.append(Detection(xyxy=box, confidence=1.0, label=self._label, class_id=-1))
         return masses

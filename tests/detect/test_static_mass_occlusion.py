@@ -12,6 +12,7 @@ frame with its detection), so each case isolates one rule of detect/static_mass.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import cv2
@@ -48,9 +49,9 @@ ZONE = Zone(
 Script = Callable[[float], tuple[int | None, bool]]
 
 
-def play(script: Script, seconds: float) -> float | None:
+def play(script: Script, seconds: float, zone: Zone = ZONE) -> float | None:
     """When the first mass is reported, in seconds from the start; None if never."""
-    watch = StaticMass(ZONE)
+    watch = StaticMass(zone)
     rng = np.random.default_rng(7)
     h, w = PLACE[3] - PLACE[1], PLACE[2] - PLACE[0]
     for k in range(int(seconds * FPS)):
@@ -64,9 +65,26 @@ def play(script: Script, seconds: float) -> float | None:
             x1, y1, x2, y2 = PERSON
             image[y1:y2, x1:x2] = rng.integers(0, 255, (y2 - y1, x2 - x1, 3), dtype=np.uint8)
             found = [Detection(xyxy=(x1, y1, x2, y2), confidence=0.8, label="person", class_id=0)]
-        if watch.update(image, found, T0 + timedelta(seconds=t)):
+        masses = watch.update(image, found, T0 + timedelta(seconds=t))
+        if masses:
+            labels.update(m.label for m in masses)
             return t
     return None
+
+
+#: The labels of the masses the last ``play`` reported.
+labels: set[str] = set()
+
+
+def test_a_mass_is_debris_unless_the_zone_says_its_masses_are_goods() -> None:
+    def set_down(t: float) -> tuple[int | None, bool]:
+        return (5 if t >= 10 else None), False
+
+    labels.clear()
+    assert play(set_down, 60) is not None and labels == {"object"}
+    shopfront = replace(ZONE, static_mass=StaticMassSettings(occupant="goods"))
+    labels.clear()
+    assert play(set_down, 60, shopfront) is not None and labels == {"goods"}
 
 
 def test_an_object_hidden_by_a_person_most_of_the_time_is_one_mass_about_t_after_it_was_set_down() -> None:

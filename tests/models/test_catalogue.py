@@ -37,6 +37,7 @@ def test_the_occupant_is_read_from_the_labels_of_the_boxes_first_in_file_order()
     assert CATALOGUE.occupant_of(["vehicle"]) == "vehicle"
     assert CATALOGUE.occupant_of(["stall", "person"]) == "stall"
     assert CATALOGUE.occupant_of(["object"]) == "debris"  # the class-agnostic static mass
+    assert CATALOGUE.occupant_of(["goods"]) == "goods"  # a static mass where the zone says goods
     assert CATALOGUE.occupant_of(["object", "vehicle"]) == "vehicle"  # a van beside a pile: a fire lane
     assert CATALOGUE.occupant_of(["person"]) is None
     assert CATALOGUE.occupant_of([]) is None
@@ -56,11 +57,11 @@ def document() -> dict[str, object]:
         (lambda d: d["kinds"]["crowd"].update(subclass=""), "kinds.crowd: class and subclass"),
         (lambda d: d["kinds"]["occupation"]["by_occupant"].update(cart=3), "by_occupant.cart"),
         (
-            lambda d: d["kinds"]["occupation"]["by_occupant"]["goods"].update(labels="object"),
-            "by_occupant.goods.labels: needs a list",
+            lambda d: d["kinds"]["occupation"]["by_occupant"]["stall"].update(labels="object"),
+            "by_occupant.stall.labels: needs a list",
         ),
         (
-            lambda d: d["kinds"]["occupation"]["by_occupant"]["goods"].update(labels=["object"]),
+            lambda d: d["kinds"]["occupation"]["by_occupant"]["stall"].update(labels=["object"]),
             "object already names another occupant",
         ),
     ],
