@@ -10,7 +10,8 @@ import pytest
 
 from detect.backends.centernet import CenterNetDetector
 from detect.evaluation.dataset import Split
-from detect.evaluation.occupation import APPEAR_S, SCENES, T_S, SceneResult, run_scene, summary
+from detect.evaluation.observe import ANALYSIS_FPS
+from detect.evaluation.occupation import APPEAR_S, SCENE_S, SCENES, T_S, SceneResult, run_scene, summary
 from detect.registry import HUMAN_CENTERNET, npm_file
 from tests.conftest import SHARED
 from tests.servers import run_cli
@@ -78,3 +79,26 @@ def test_cli_reports_occupation_per_half(tmp_path: Path) -> None:
     figures = occupation["summary"]["holdout"]
     assert figures["positives"] == 1 and figures["passing_seconds"] == 3 * 75.0
     assert all(isinstance(s["starts_s"], list) for s in occupation["scenes"])
+
+
+class _Counting:
+    """A detector that sees nothing and counts the pictures it was shown."""
+
+    name = "counting"
+
+    def __init__(self) -> None:
+        self.labels = {0: "person"}
+        self.pictures = 0
+
+    def detect(self, images: list[object]) -> list[list[object]]:
+        self.pictures += len(images)
+        return [[] for _ in images]
+
+
+def test_the_passing_controls_of_one_video_share_one_detector_pass() -> None:
+    controls = [s for s in SCENES if s.video == CROSSWALK and s.obj is None]
+    assert len(controls) == 3
+    detector, seen = _Counting(), {}  # type: ignore[var-annotated]
+    results = [run_scene(s, SHARED_EVAL, detector, seen) for s in controls]  # type: ignore[arg-type]
+    assert detector.pictures == int(SCENE_S * ANALYSIS_FPS)
+    assert all(r.starts == () for r in results)
