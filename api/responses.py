@@ -113,6 +113,11 @@ class CatalogueOut(BaseModel):
     detail: str = Field(description="What the class alone does not say (消防通道占用), or empty")
     path: str = Field(description="As shown: 大类/小类（detail）")
     version: str = Field(description="The catalogue's version")
+    occupant: str | None = Field(
+        default=None,
+        description="An occupation's occupant, whose entry this is: vehicle, stall, goods or debris "
+        "(models/catalogue.json by_occupant, from the labels of its boxes); null for other kinds",
+    )
 
 
 class IncidentOut(Out):
@@ -280,6 +285,7 @@ class StaticMassOut(Out):
     prohibited_hours: list[str]
     timezone: str
     absorb_seconds: float
+    occupant: str = Field(default="debris", description="What an unnamed mass here is: debris or goods")
 
 
 class ZoneOut(Out):

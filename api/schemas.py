@@ -41,14 +41,15 @@ def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
 
 
-def catalogue_json(kind: EventKind) -> dict[str, str]:
-    entry = CATALOGUE.of(kind)
+def catalogue_json(kind: EventKind, occupant: str | None = None) -> dict[str, str | None]:
+    entry = CATALOGUE.of(kind, occupant)
     return {
         "major": entry.major,
         "minor": entry.minor,
         "detail": entry.detail,
         "path": entry.path,
         "version": entry.version,
+        "occupant": occupant if kind is EventKind.OCCUPATION else None,
     }
 
 
@@ -64,7 +65,7 @@ def incident_json(incident: Incident) -> dict[str, Any]:
         "tier": incident.tier.value,
         "department": incident.department,
         "category_code": incident.category_code,
-        "catalogue": catalogue_json(incident.kind),
+        "catalogue": catalogue_json(incident.kind, incident.occupant),
         "place": {
             "lon": incident.lonlat[0],
             "lat": incident.lonlat[1],

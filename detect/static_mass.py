@@ -46,8 +46,16 @@ MOVING_HISTORY_SECONDS = 10.0
 #: Slow drift the reference follows where the scene matches it (dust, seasons, a repainted kerb).
 REFERENCE_TAU_SECONDS = 300.0
 LABEL = "object"
+#: The label of a mass in a zone whose masses are a shop's goods (StaticMassSettings.occupant).
+GOODS_LABEL = "goods"
 #: Work pixels over which brightness is normalised: wider than most masses, so their own contrast stays.
 LOCAL_SIGMA = 16.0
+#: A pixel seen again after an occlusion is "the same mass" when its neighbourhood (MATCH_SIDE work pixels
+#: square) differs from how it looked just before by less than this, on average, in the ratio image.
+MATCH_THRESHOLD = 0.08
+MATCH_SIDE = 5
+#: Of T, the share a mass must have been seen (not hidden by a passer-by) before it is reported.
+MIN_VISIBLE_FRACTION = 1 / 3
 
 
 def parse_hours(spans: Sequence[str]) -> tuple[tuple[time, time], ...]:
@@ -96,10 +104,17 @@ class StaticMass:
         self.zone = zone
         self.settings = settings or zone.static_mass or StaticMassSettings()
         self._hours = parse_hours(self.settings.prohibited_hours)
+        self._label = GOODS_LABEL if self.settings.occupant == "goods" else LABEL
         self._region: _Region | None = None
         self._reference: np.ndarray | None = None
         self._moving = cv2.createBackgroundSubtractorMOG2(history=20, varThreshold=16, detectShadows=False)
         self._static: np.ndarray | None = None
+        #: Seconds each pixel was seen static (no occluder), and seconds it has been hidden since it was
+        #: last seen static: credited to ``_static`` only if it looks the same when it is seen again.
+        self._visible: np.ndarray | None = None
+        self._hidden: np.ndarray | None = None
+        #: The ratio image where each pixel was last seen static: the mass's appearance before an occlusion.
+        self._seen: np.ndarray | None = None
         #: Pixels the reference has seen as the scene itself; those hidden by a person at the first look
         #: are learned when first seen free, or the place a person left would look like a new mass.
         self._known: np.ndarray | None = None
@@ -185,7 +200,11 @@ class StaticMass:
                 self._reference = feature.copy()
                 self._known = ~persons
             self._static = np.zeros_like(feature)
+            self._visible = np.zeros_like(feature)
+            self._hidden = np.zeros_like(feature)
+            self._seen = feature.copy()
         assert self._static is not None and self._known is not None
+        assert self._visible is not None and self._hidden is not None and self._seen is not None
         dt = 0.0 if self._last is None else min(2.0, max(0.0, (at - self._last).total_seconds()))
         self._last = at
         moving = self._moving.apply(np.clip(feature * 128.0, 0, 255).astype(np.uint8)) > 0
@@ -199,9 +218,14 @@ class StaticMass:
         inside = region.mask > 0
         growing = differs & ~moving & ~persons & inside
         shrinking = ~differs & ~persons
+        self._ride_out_occlusion(feature, differs, moving | persons, growing, dt)
         self._static[growing] += dt
         self._static[shrinking] -= 2.0 * dt
-        np.clip(self._static, 0.0, self.zone.min_seconds + 60.0, out=self._static)
+        self._visible[growing] += dt
+        self._visible[shrinking] -= 2.0 * dt
+        ceiling = self.zone.min_seconds + 60.0
+        np.clip(self._static, 0.0, ceiling, out=self._static)
+        np.clip(self._visible, 0.0, ceiling, out=self._visible)
         # The reference follows slow drift where the scene matches it; a parked object only over hours.
         quiet = (~differs & ~moving & ~persons).astype(np.uint8)
         if dt:
@@ -214,11 +238,32 @@ class StaticMass:
             return []
         return self._masses(region, inside)
 
+    def _ride_out_occlusion(
+        self, feature: np.ndarray, differs: np.ndarray, covered: np.ndarray, growing: np.ndarray, dt: float
+    ) -> None:
+        """Time a static pixel spends hidden (a person in front, something moving across it) counts toward
+        T only once it is seen again looking as it did before: the same mass was there all along. Seen
+        again different (a passer-by's coat where another's was), the hidden time is dropped."""
+        assert self._static is not None and self._visible is not None
+        assert self._hidden is not None and self._seen is not None
+        self._hidden[covered & (self._static > 0)] += dt
+        seen_again = ~covered & (self._hidden > 0)
+        if seen_again.any():
+            change = cv2.blur(np.abs(feature - self._seen), (MATCH_SIDE, MATCH_SIDE))
+            same = seen_again & differs & (change < MATCH_THRESHOLD)
+            self._static[same] += self._hidden[same]
+            self._hidden[seen_again] = 0.0
+        self._seen[growing] = feature[growing]
+
     def _masses(self, region: _Region, inside: np.ndarray) -> list[Detection]:
         """Regions static for ``min_seconds``, each boxed with its pixels static for half that (hysteresis):
         an object's edges reach T a few frames before its flat middle, and the box should hold all of it."""
-        assert self._static is not None
-        seeds = (self._static >= self.zone.min_seconds) & inside
+        assert self._static is not None and self._visible is not None
+        seeds = (
+            (self._static >= self.zone.min_seconds)
+            & (self._visible >= MIN_VISIBLE_FRACTION * self.zone.min_seconds)
+            & inside
+        )
         if not seeds.any():
             return []
         grown = ((self._static >= 0.5 * self.zone.min_seconds) & inside).astype(np.uint8)
@@ -237,5 +282,5 @@ class StaticMass:
                 region.x + (x + w) / region.scale,
                 region.y + (y + h) / region.scale,
             )
-            masses.append(Detection(xyxy=box, confidence=1.0, label=LABEL, class_id=-1))
+            masses.append(Detection(xyxy=box, confidence=1.0, label=self._label, class_id=-1))
         return masses

@@ -2,13 +2,15 @@
 
 ``models/catalogue.json`` is the one place these names live; it is read and checked once, at import: every
 EventKind must have an entry with a non-empty class and sub-class, and nothing else may be there. An
-occupation names what occupies (``by_occupant``: vehicle in a fire lane, stall, goods, debris); without
-that the kind's own entry stands.
+occupation names what occupies (``by_occupant``: vehicle in a fire lane, stall, goods, debris), chosen from
+the labels of its boxes (``labels`` of each occupant, first in file order wins); without one the kind's own
+entry stands.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
@@ -44,11 +46,18 @@ class Catalogue:
     version: str
     kinds: MappingProxyType[EventKind, CatalogueEntry]
     occupants: MappingProxyType[str, CatalogueEntry]
+    #: (detection label, occupant) in the file's order of precedence.
+    occupant_labels: tuple[tuple[str, str], ...] = ()
 
     def of(self, kind: EventKind | str, occupant: str | None = None) -> CatalogueEntry:
         if occupant is not None and EventKind(kind) is EventKind.OCCUPATION and occupant in self.occupants:
             return self.occupants[occupant]
         return self.kinds[EventKind(kind)]
+
+    def occupant_of(self, labels: Iterable[str]) -> str | None:
+        """What occupies, from the labels of an occupation's boxes; None when no label names an occupant."""
+        present = set(labels)
+        return next((occupant for label, occupant in self.occupant_labels if label in present), None)
 
 
 def _entry(where: str, raw: Any, version: str) -> CatalogueEntry:
@@ -85,7 +94,22 @@ def parse(document: Any) -> Catalogue:
     occupants = {
         name: _entry(f"kinds.occupation.by_occupant.{name}", v, version) for name, v in raw_occupants.items()
     }
-    return Catalogue(version, MappingProxyType(entries), MappingProxyType(occupants))
+    return Catalogue(
+        version, MappingProxyType(entries), MappingProxyType(occupants), _occupant_labels(raw_occupants)
+    )
+
+
+def _occupant_labels(raw_occupants: dict[str, Any]) -> tuple[tuple[str, str], ...]:
+    pairs: list[tuple[str, str]] = []
+    for name, raw in raw_occupants.items():
+        labels = raw.get("labels", [])
+        where = f"kinds.occupation.by_occupant.{name}.labels"
+        if not isinstance(labels, list) or not all(isinstance(label, str) and label for label in labels):
+            raise CatalogueError(f"{where}: needs a list of detection labels")
+        if taken := sorted({label for label, _ in pairs} & set(labels)):
+            raise CatalogueError(f"{where}: {', '.join(taken)} already names another occupant")
+        pairs += [(label, name) for label in labels]
+    return tuple(pairs)
 
 
 def load(path: Path = CATALOGUE_FILE) -> Catalogue:

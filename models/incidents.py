@@ -64,6 +64,9 @@ class Incident:
     escalation_level: int = 0
     #: Bumped by every change; a caller acting on what it read passes the state it saw.
     version: int = 1
+    #: An occupation's occupant (models/catalogue.json by_occupant: vehicle, stall, goods, debris), read from
+    #: the labels of its events' boxes; None for other kinds or when no box names one.
+    occupant: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

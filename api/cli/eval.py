@@ -76,10 +76,11 @@ def _person_detector(person: ResolvedModel) -> Detector:
 
 def _occupation(root: Path, split: Split, person: object) -> tuple[dict[str, object], list[str]]:
     """The occupation scenes of detect/evaluation/occupation.py on this machine, scored per half."""
-    from detect.evaluation.occupation import available, run_scene, summary
+    from detect.evaluation.occupation import Seen, available, run_scene, summary
 
     scenes = [s for s in available(root) if split is Split.ALL or s.split is split]
-    results = [run_scene(scene, root, person) for scene in scenes]  # type: ignore[arg-type]
+    seen: Seen = {}
+    results = [run_scene(scene, root, person, seen) for scene in scenes]  # type: ignore[arg-type]
     parts = [split] if split is not Split.ALL else [Split.TUNE, Split.HOLDOUT, Split.ALL]
     summaries = {
         str(part): summary([r for r in results if part in (Split.ALL, r.scene.split)]) for part in parts

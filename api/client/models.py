@@ -97,6 +97,7 @@ class CatalogueOut(_Model):
     detail: str
     path: str
     version: str
+    occupant: str | None = Field(default=None)
 
 
 class CoverOut(_Model):
@@ -509,6 +510,7 @@ class StaticMassOut(_Model):
     prohibited_hours: list[str]
     timezone: str
     absorb_seconds: float
+    occupant: str = Field(default='debris')
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 

@@ -26,7 +26,7 @@ from detect.evaluation.observe import ANALYSIS_FPS, _video_frames
 from detect.port import Detector
 from detect.rules import OccupationRule, Phase
 from detect.static_mass import StaticMass
-from models.records import StaticMassSettings, Zone, ZoneKind
+from models.records import Detection, StaticMassSettings, Zone, ZoneKind
 
 T_S = 30.0
 APPEAR_S = 10.0
@@ -49,15 +49,26 @@ class Scene:
     #: (photo relative to the eval folder, crop as fractions of it, where it goes as fractions of the video)
     obj: tuple[str, Fraction, Fraction] | None = None
     brightness_swing: float = 0.0
+    #: (a walker cut from the scene's first frame, the place it paces across): a passer-by who keeps
+    #: covering the object (or, in a passing scene, the same empty place) most of the time.
+    walker: tuple[Fraction, Fraction] | None = None
 
 
 _GOODS = "occupation/coco__000000038829.jpg"  # a shopfront's goods rack and scooters
 _KERB = "occupation/coco__000000334371.jpg"  # a bus front and a bin at a kerb
+_STREET = "occupation/devansh__india_street_traffic.png"  # auto-rickshaws and cars in a jam
+_CROSSWALK = "crowd/varshini__crosswalk_commuters.mp4"
+_PLAZA = "crowd/atharva__plaza_topdown_cctv.mp4"
+#: The man crossing vtest's road in its first frame, pacing over the place the goods are set down.
+_VTEST_WALKER = ((0.3255, 0.382, 0.3776, 0.538), (0.55, 0.42, 0.66, 0.56))
 SCENES: tuple[Scene, ...] = (
     Scene("vtest-goods", Split.TUNE, str(VTEST), (0.43, 0.31, 0.78, 0.57),
           (_GOODS, (0.15, 0.3, 0.3, 0.55), (0.55, 0.42, 0.66, 0.56))),
     Scene("vtest-passing", Split.TUNE, str(VTEST), (0.43, 0.31, 0.78, 0.57)),
     Scene("vtest-passing-light", Split.TUNE, str(VTEST), (0.43, 0.31, 0.78, 0.57), brightness_swing=0.4),
+    Scene("vtest-goods-covered", Split.TUNE, str(VTEST), (0.43, 0.31, 0.78, 0.57),
+          (_GOODS, (0.15, 0.3, 0.3, 0.55), (0.55, 0.42, 0.66, 0.56)), walker=_VTEST_WALKER),
+    Scene("vtest-passing-covered", Split.TUNE, str(VTEST), (0.43, 0.31, 0.78, 0.57), walker=_VTEST_WALKER),
     Scene("crosswalk-kerb", Split.HOLDOUT, "crowd/varshini__crosswalk_commuters.mp4", (0.05, 0.68, 0.95, 1.0),
           (_KERB, (0.0, 0.4, 0.16, 0.68), (0.12, 0.74, 0.3, 0.98))),
     Scene("crosswalk-passing", Split.HOLDOUT, "crowd/varshini__crosswalk_commuters.mp4",
@@ -65,6 +76,24 @@ SCENES: tuple[Scene, ...] = (
     Scene("plaza-scooter", Split.HOLDOUT, "crowd/atharva__plaza_topdown_cctv.mp4", (0.2, 0.3, 0.8, 0.9),
           (_GOODS, (0.62, 0.55, 0.98, 0.8), (0.4, 0.5, 0.55, 0.64))),
     Scene("plaza-passing", Split.HOLDOUT, "crowd/atharva__plaza_topdown_cctv.mp4", (0.2, 0.3, 0.8, 0.9)),
+    # Added 2026-12-05 with the occlusion rule, written down before they were first run (their first
+    # results are in docs/detection.md as they came): other crops of the photographs, other places in the
+    # two real videos, each zone with its own passing control.
+    Scene("crosswalk-rickshaw", Split.HOLDOUT, _CROSSWALK, (0.45, 0.62, 0.98, 1.0),
+          (_STREET, (0.52, 0.43, 0.61, 0.64), (0.6, 0.7, 0.78, 0.98))),
+    Scene("crosswalk-right-passing", Split.HOLDOUT, _CROSSWALK, (0.45, 0.62, 0.98, 1.0)),
+    Scene("crosswalk-goods", Split.HOLDOUT, _CROSSWALK, (0.2, 0.5, 0.8, 0.85),
+          (_GOODS, (0.17, 0.32, 0.26, 0.55), (0.42, 0.55, 0.52, 0.8))),
+    Scene("crosswalk-middle-passing", Split.HOLDOUT, _CROSSWALK, (0.2, 0.5, 0.8, 0.85)),
+    Scene("plaza-bin", Split.HOLDOUT, _PLAZA, (0.0, 0.55, 0.45, 1.0),
+          (_KERB, (0.14, 0.57, 0.19, 0.71), (0.2, 0.68, 0.25, 0.85))),
+    Scene("plaza-left-passing", Split.HOLDOUT, _PLAZA, (0.0, 0.55, 0.45, 1.0)),
+    Scene("plaza-moped", Split.HOLDOUT, _PLAZA, (0.4, 0.0, 1.0, 0.45),
+          (_GOODS, (0.0, 0.56, 0.16, 0.9), (0.62, 0.12, 0.74, 0.32))),
+    Scene("plaza-top-passing", Split.HOLDOUT, _PLAZA, (0.4, 0.0, 1.0, 0.45)),
+    Scene("plaza-car", Split.HOLDOUT, _PLAZA, (0.55, 0.45, 1.0, 0.95),
+          (_KERB, (0.84, 0.6, 0.95, 0.71), (0.7, 0.6, 0.85, 0.75))),
+    Scene("plaza-right-passing", Split.HOLDOUT, _PLAZA, (0.55, 0.45, 1.0, 0.95)),
 )  # fmt: skip
 
 
@@ -102,9 +131,38 @@ def _box(fraction: Fraction, width: int, height: int) -> tuple[int, int, int, in
     return round(x1 * width), round(y1 * height), round(x2 * width), round(y2 * height)
 
 
-def _editor(scene: Scene, root: Path, width: int, height: int) -> Callable[[np.ndarray, float], np.ndarray]:
+#: The walker paces across its place and back in this many seconds, 1.5 times the place's height.
+PACE_S = 8.0
+
+
+def _pacer(walker: tuple[Fraction, Fraction], first: np.ndarray) -> Callable[[np.ndarray, float], None]:
+    """Pastes the walker over its place, sliding from one edge to the other and back (a triangle wave)."""
+    crop, where = walker
+    height, width = first.shape[:2]
+    cx1, cy1, cx2, cy2 = _box(crop, width, height)
+    x1, y1, x2, y2 = _box(where, width, height)
+    tall = round(1.5 * (y2 - y1))
+    wide = max(1, round(tall * (cx2 - cx1) / (cy2 - cy1)))
+    person = cv2.resize(first[cy1:cy2, cx1:cx2], (wide, tall))
+    top = max(0, y2 - tall)
+    person = person[tall - (y2 - top) :]
+
+    def paste(image: np.ndarray, t: float) -> None:
+        phase = (t % PACE_S) / PACE_S
+        along = 2 * phase if phase < 0.5 else 2 - 2 * phase
+        left = round(x1 - wide / 2 + along * (x2 - x1))
+        a, b = max(0, left), min(width, left + wide)
+        image[top:y2, a:b] = person[:, a - left : b - left]
+
+    return paste
+
+
+def _editor(
+    scene: Scene, root: Path, width: int, height: int, first: np.ndarray | None = None
+) -> Callable[[np.ndarray, float], np.ndarray]:
     patch = None
     place = (0, 0, 0, 0)
+    pace = _pacer(scene.walker, first) if scene.walker is not None and first is not None else None
     if scene.obj is not None:
         photo_file, crop, where = scene.obj
         photo = cv2.imread(str(root / photo_file))
@@ -117,6 +175,8 @@ def _editor(scene: Scene, root: Path, width: int, height: int) -> Callable[[np.n
     def edit(image: np.ndarray, t: float) -> np.ndarray:
         if patch is not None and t >= APPEAR_S:
             image[place[1] : place[3], place[0] : place[2]] = patch
+        if pace is not None and t >= APPEAR_S:
+            pace(image, t)
         if scene.brightness_swing:
             gain = 1.0 + scene.brightness_swing * np.sin(2 * np.pi * t / 60.0)
             image = np.clip(image.astype(np.float32) * gain, 0, 255).astype(np.uint8)
@@ -125,10 +185,17 @@ def _editor(scene: Scene, root: Path, width: int, height: int) -> Callable[[np.n
     return edit
 
 
-def run_scene(scene: Scene, root: Path, detector: Detector) -> SceneResult:
+#: The detector's findings per analysed frame of an unedited scene, by video: every passing control of a
+#: video sees the same pictures, so the detector runs over them once.
+Seen = dict[str, list[list[Detection]]]
+
+
+def run_scene(scene: Scene, root: Path, detector: Detector, seen: Seen | None = None) -> SceneResult:
     video = Path(scene.video) if Path(scene.video).is_absolute() else root / scene.video
     frames = [image for _, image in _video_frames(video, ANALYSIS_FPS)]
     loop = frames + frames[::-1]
+    unedited = scene.obj is None and scene.walker is None and not scene.brightness_swing
+    memo = seen.setdefault(str(video), []) if seen is not None and unedited else None
     height, width = frames[0].shape[:2]
     x1, y1, x2, y2 = _box(scene.zone, width, height)
     zone = Zone(
@@ -140,13 +207,18 @@ def run_scene(scene: Scene, root: Path, detector: Detector) -> SceneResult:
         static_mass=StaticMassSettings(),
     )
     rule = OccupationRule(zone, static=StaticMass(zone))
-    edit = _editor(scene, root, width, height)
+    edit = _editor(scene, root, width, height, frames[0])
     start = datetime(2026, 12, 5, 2, 0, tzinfo=UTC)
     starts = []
     for k in range(int(SCENE_S * ANALYSIS_FPS)):
         t = k / ANALYSIS_FPS
         image = edit(loop[k % len(loop)].copy(), t)
-        found = detector.detect([image])[0]
+        if memo is not None and k < len(memo):
+            found = memo[k]
+        else:
+            found = detector.detect([image])[0]
+            if memo is not None:
+                memo.append(found)
         output = rule.update_frame(found, image, start + timedelta(seconds=t))
         if output is not None and output.phase is Phase.START:
             starts.append(t)

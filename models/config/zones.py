@@ -89,6 +89,12 @@ class StaticMassConfig(ConfigModel):
         title="Absorb after hours",
         description="An object that never moves for this long becomes part of the empty scene.",
     )
+    occupant: Literal["debris", "goods"] = Field(
+        default="debris",
+        title="What a mass here is",
+        description="debris (市容环境/乱堆物料) or goods (街面秩序/店外经营, a shopfront's pavement): "
+        "the class an incident of a mass the detector cannot name is filed under.",
+    )
 
     def settings(self) -> StaticMassSettings | None:
         if not self.enabled:
@@ -99,6 +105,7 @@ class StaticMassConfig(ConfigModel):
             prohibited_hours=tuple(self.prohibited_hours),
             timezone=self.timezone,
             absorb_seconds=self.absorb_hours * 3600.0,
+            occupant=self.occupant,
         )
 
 

@@ -10,6 +10,7 @@ from typing import Any
 
 import asyncpg
 
+from models.catalogue import CATALOGUE
 from models.incidents import EventRecord, Incident, IncidentFilter, LogEntry, StoredBox
 from models.records import (
     Assignee,
@@ -31,9 +32,18 @@ _TOPICS: Mapping[IncidentState, str] = {
 }
 
 
+#: An incident with the labels of its events' boxes, from which an occupation's occupant is read (what
+#: occupies is what the detector saw: no column of its own to drift from the evidence).
+_SELECT_INCIDENTS = (
+    "SELECT i.*, CASE WHEN i.kind = 'occupation' THEN (SELECT array_agg(DISTINCT b->>'label') FROM events e"
+    " CROSS JOIN LATERAL jsonb_array_elements(e.detections) b WHERE e.incident_id = i.id) END AS box_labels"
+    " FROM incidents i"
+)
+
+
 class IncidentRepository(Repository):
     async def get(self, incident_id: uuid.UUID) -> Incident:
-        row = await self.pool.fetchrow("SELECT * FROM incidents WHERE id = $1", incident_id)
+        row = await self.pool.fetchrow(f"{_SELECT_INCIDENTS} WHERE i.id = $1", incident_id)
         if row is None:
             raise NotFound(f"no incident {incident_id}")
         return incident_from_row(row)
@@ -46,7 +56,7 @@ class IncidentRepository(Repository):
         where, args = _where(filt or IncidentFilter())
         total = await self.pool.fetchval(f"SELECT count(*) FROM incidents {where}", *args)
         rows = await self.pool.fetch(
-            f"SELECT * FROM incidents {where} ORDER BY opened_at DESC, id"
+            f"{_SELECT_INCIDENTS} {where} ORDER BY i.opened_at DESC, i.id"
             f" LIMIT ${len(args) + 1} OFFSET ${len(args) + 2}",
             *args,
             limit,
@@ -260,6 +270,7 @@ def incident_from_row(r: Any) -> Incident:
         resolve_by=r["resolve_by"],
         escalation_level=r["escalation_level"],
         version=r["version"],
+        occupant=CATALOGUE.occupant_of(r.get("box_labels") or ()),
     )
 
 

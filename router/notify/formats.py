@@ -33,7 +33,7 @@ def webhook_body(notice: Notice) -> dict[str, Any]:
             "id": str(notice.incident_id),
             "title": notice.title,
             "kind": notice.kind,
-            "catalogue": _catalogue(notice.kind),
+            "catalogue": _catalogue(notice.kind, notice.occupant),
             "state": notice.state,
             "severity": notice.severity,
             "department": notice.department,
@@ -52,20 +52,27 @@ def webhook_body(notice: Notice) -> dict[str, Any]:
     }
 
 
-def catalogue_path(kind: str) -> str:
-    """大类/小类 of the 数字城管 catalogue (models/catalogue.json), the kind itself when unknown."""
+def catalogue_path(kind: str, occupant: str | None = None) -> str:
+    """大类/小类 of the 数字城管 catalogue (models/catalogue.json), the kind itself when unknown; an
+    occupation's is its occupant's (机动车乱停放 for a vehicle, 乱堆物料 for debris)."""
     try:
-        return CATALOGUE.of(kind).path
+        return CATALOGUE.of(kind, occupant).path
     except ValueError:
         return kind
 
 
-def _catalogue(kind: str) -> dict[str, str] | None:
+def _catalogue(kind: str, occupant: str | None = None) -> dict[str, str | None] | None:
     try:
-        entry = CATALOGUE.of(kind)
+        entry = CATALOGUE.of(kind, occupant)
     except ValueError:
         return None
-    return {"major": entry.major, "minor": entry.minor, "detail": entry.detail, "version": entry.version}
+    return {
+        "major": entry.major,
+        "minor": entry.minor,
+        "detail": entry.detail,
+        "version": entry.version,
+        "occupant": occupant if kind == EventKind.OCCUPATION else None,
+    }
 
 
 def _assignee(notice: Notice) -> dict[str, str | None] | None:
@@ -80,7 +87,7 @@ def markdown(notice: Notice, tz: ZoneInfo = _TZ) -> str:
         f"### {_headline(notice)}：{notice.title}" + (" ⚠超时" if notice.late else ""),
         f"> 类型：{kind_title(notice.kind)}　状态：{notice.state}"
         f"　等级：{_SEVERITY.get(notice.severity, notice.severity)}",
-        f"> 分类：{catalogue_path(notice.kind)}",
+        f"> 分类：{catalogue_path(notice.kind, notice.occupant)}",
         f"> 地点：{notice.place}（网格 {notice.grid_code or notice.unit_code}）",
         f"> 坐标：{notice.lonlat[0]:.6f}, {notice.lonlat[1]:.6f}",
         f"> 主管部门：{notice.department}",
@@ -141,7 +148,7 @@ def digest_markdown(group: str, notices: Sequence[Notice], tz: ZoneInfo = _TZ) -
         late = " ⚠超时" if notice.late else ""
         due = f"｜时限 {_local(notice.accept_by, tz)}" if notice.accept_by else ""
         line = (
-            f"- {notice.title}｜{catalogue_path(notice.kind)}｜{notice.state}{late}｜{who}"
+            f"- {notice.title}｜{catalogue_path(notice.kind, notice.occupant)}｜{notice.state}{late}｜{who}"
             f"｜{_local(notice.opened_at, tz)}{due}"
         )
         lines.append(f"{line}｜[查看]({notice.link})" if notice.link else line)

@@ -34,6 +34,8 @@ class Notice:
     resolve_by: datetime | None = None
     #: Where the case opens in the centre's console, when the site names its address (site.public_url).
     link: str | None = None
+    #: An occupation's occupant (vehicle, stall, goods, debris): which catalogue entry the texts show.
+    occupant: str | None = None
 
     @property
     def digest_group(self) -> str:
@@ -63,6 +65,7 @@ class Notice:
             assignee_phone=incident.assignee_phone,
             accept_by=incident.accept_by,
             resolve_by=incident.resolve_by,
+            occupant=incident.occupant,
         )
 
     def linked(self, base_url: str | None) -> Notice:

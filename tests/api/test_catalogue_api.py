@@ -47,4 +47,5 @@ async def test_incidents_in_lists_and_detail_carry_their_class(rig: Rig) -> None
             "detail": expected.detail,
             "path": "突发事件/人群聚集",
             "version": CATALOGUE.version,
+            "occupant": None,
         }

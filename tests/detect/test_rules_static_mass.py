@@ -150,5 +150,9 @@ def test_the_site_file_turns_it_on_by_default_and_off_by_key() -> None:
     assert to_zone(OccupationZone.model_validate(base)).static_mass == StaticMassSettings()
     off = OccupationZone.model_validate({**base, "static_mass": {"enabled": False}})
     assert to_zone(off).static_mass is None
+    shopfront = OccupationZone.model_validate({**base, "static_mass": {"occupant": "goods"}})
+    assert to_zone(shopfront).static_mass == StaticMassSettings(occupant="goods")
+    with pytest.raises(ValueError, match="debris"):
+        OccupationZone.model_validate({**base, "static_mass": {"occupant": "cats"}})
     with pytest.raises(ValueError, match="pattern"):
         OccupationZone.model_validate({**base, "static_mass": {"prohibited_hours": ["7-9"]}})

@@ -33,6 +33,16 @@ def test_an_occupation_says_what_occupies() -> None:
     assert CATALOGUE.of(EventKind.FIRE, "vehicle") == CATALOGUE.of(EventKind.FIRE)
 
 
+def test_the_occupant_is_read_from_the_labels_of_the_boxes_first_in_file_order() -> None:
+    assert CATALOGUE.occupant_of(["vehicle"]) == "vehicle"
+    assert CATALOGUE.occupant_of(["stall", "person"]) == "stall"
+    assert CATALOGUE.occupant_of(["object"]) == "debris"  # the class-agnostic static mass
+    assert CATALOGUE.occupant_of(["goods"]) == "goods"  # a static mass where the zone says goods
+    assert CATALOGUE.occupant_of(["object", "vehicle"]) == "vehicle"  # a van beside a pile: a fire lane
+    assert CATALOGUE.occupant_of(["person"]) is None
+    assert CATALOGUE.occupant_of([]) is None
+
+
 def document() -> dict[str, object]:
     loaded: dict[str, object] = json.loads(CATALOGUE_FILE.read_text(encoding="utf-8"))
     return loaded
@@ -46,6 +56,14 @@ def document() -> dict[str, object]:
         (lambda d: d["kinds"].update(flood={"class": "a", "subclass": "b"}), "unknown kinds flood"),
         (lambda d: d["kinds"]["crowd"].update(subclass=""), "kinds.crowd: class and subclass"),
         (lambda d: d["kinds"]["occupation"]["by_occupant"].update(cart=3), "by_occupant.cart"),
+        (
+            lambda d: d["kinds"]["occupation"]["by_occupant"]["stall"].update(labels="object"),
+            "by_occupant.stall.labels: needs a list",
+        ),
+        (
+            lambda d: d["kinds"]["occupation"]["by_occupant"]["stall"].update(labels=["object"]),
+            "object already names another occupant",
+        ),
     ],
 )
 def test_a_broken_catalogue_is_refused_with_where(change: Callable[[Any], object], message: str) -> None:

@@ -135,7 +135,30 @@ def test_every_text_carries_the_catalogue_class(kind: str) -> None:
         "minor": entry.minor,
         "detail": entry.detail,
         "version": CATALOGUE.version,
+        "occupant": None,
     }
     assert f"分类：{entry.path}" in wecom_body(n)["markdown"]["content"]
     assert f"分类：{entry.path}" in dingtalk_body(n)["markdown"]["text"]
     assert entry.path in digest_markdown("379901001001001", [n])
+
+
+@pytest.mark.parametrize(
+    ("occupant", "path"),
+    [
+        ("vehicle", "街面秩序/机动车乱停放（消防通道占用）"),
+        ("debris", "市容环境/乱堆物料"),
+        (None, "街面秩序/占道经营"),
+    ],
+)
+def test_an_occupation_text_shows_its_occupants_class(occupant: str | None, path: str) -> None:
+    from dataclasses import replace
+
+    n = replace(notice(), kind="occupation", occupant=occupant)
+    assert webhook_body(n)["incident"]["catalogue"]["occupant"] == occupant
+    assert webhook_body(n)["incident"]["catalogue"]["minor"] == path.split("/")[1].split("（")[0]
+    for text in (
+        wecom_body(n)["markdown"]["content"],
+        dingtalk_body(n)["markdown"]["text"],
+        digest_markdown("379901001001001", [n]),
+    ):
+        assert path in text
