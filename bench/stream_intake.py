@@ -126,7 +126,7 @@ async def _run(quick: bool, events: int | None = None) -> Section:
             "for each fetch between batches: 864–1,046 STARTs/s. Decoders built once per type and fetching "
             "two batches ahead: 1,703–2,222 at load 5. Then 1,024 messages in flight instead of 256: 1.45× "
             "in two interleaved rounds (843 vs 592, 1,215 vs 828 at load 8–11); 2,048 was no better.",
-            "Profiled again 2026-12-06 with py-spy over the centre's window, measured as the centre's CPU per "
+            "Profiled again later on 2026-12-05 with py-spy over the centre's window, as its CPU per "
             "START (its process time over the STARTs, which the load of other work inflates less than the "
             "rate): 457 µs at the start (2,407 STARTs/s on the quiet machine). msgspec decodes the wire "
             "(102 → 8 µs a message) and writes the boxes' JSON: 344 µs. Each fetch handled as one batch "
