@@ -41,6 +41,31 @@ class InProcessLink:
                 return
             yield message
 
+    async def batches(self, most: int = QUEUE_SIZE) -> AsyncIterator[list[AnalysisMessage]]:
+        """``messages`` as they queue up: everything waiting (up to ``most``) at once, for
+        ``Intake.run_batches``; each message is ``settled`` once handled."""
+        while True:
+            first = await self._queue.get()
+            if first is None:
+                self._queue.task_done()
+                return
+            batch = [first]
+            ended = False
+            while len(batch) < most and not self._queue.empty():
+                message = self._queue.get_nowait()
+                if message is None:
+                    ended = True
+                    break
+                batch.append(message)
+            yield batch
+            if ended:
+                self._queue.task_done()
+                return
+
+    async def settled(self, message: AnalysisMessage, error: BaseException | None) -> None:
+        """``handled`` as ``Intake.run_batches`` reports it: stored, or failed and logged."""
+        self._queue.task_done()
+
     def handled(self) -> None:
         """The consumer's word that one message it took is handled (stored, or failed and logged)."""
         self._queue.task_done()

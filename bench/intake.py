@@ -2,8 +2,9 @@
 
 Where the router benchmark calls ``Intake.report`` from N callers, this one feeds the centre as a link
 does: every message is published into the link (``api.link.InProcessLink``, what ``serve`` uses; a NATS
-consumer hands the same records to the same ``Intake.run``), and ``Intake.run`` takes them with its own
-concurrency (a task per message up to its in-flight limit, the phases of one event in order). A share of
+consumer hands the same records to the same ``Intake.run_batches``), and ``Intake.run_batches`` takes
+whatever has queued up as one batch (routed at once, one group commit for its STARTs and one for its ENDs,
+the phases of one event in order). A share of
 the STARTs is published twice with the same event id, as a bus redelivers after a lost ack; each event
 has its END. Rate = messages handled per second, from the first publish until the link has none left
 unhandled (each START's transaction committed). Then the database is counted: one event row per event
@@ -106,7 +107,7 @@ async def _run(quick: bool) -> Section:
     ]
     return Section(
         key="intake",
-        title="Centre intake from the stream (in process: link → Intake.run → PostgreSQL)",
+        title="Centre intake from the stream (in process: link → Intake.run_batches → PostgreSQL)",
         columns=["messages", "messages/s", "STARTs/s", "gridwatch CPU %", "event rows", "incidents"],
         rows=rows,
         headline=f"{mid['rate']:,.0f} messages/s ({mid['starts_per_s']:,.0f} STARTs/s), median of "
@@ -126,6 +127,9 @@ async def _run(quick: bool) -> Section:
             "Before the writer looked redelivered ids up and grouped the ENDs (2026-12-05), one stored "
             "START failed its whole group commit, which then went one transaction per event, and every END "
             "was a commit of its own: this benchmark measured 653 messages/s (334 STARTs/s) then.",
+            "Before the intake took what had queued up as one batch (Intake.run_batches, 2026-12-05; before, "
+            "a task, a semaphore and a writer future per message, up to 256 in flight), it measured 6,502 "
+            "messages/s (3,331 STARTs/s) at 58 % of a core.",
         ],
         figures={"messages_per_s": mid["rate"], "starts_per_s": mid["starts_per_s"]},
     )

@@ -24,13 +24,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, time
+from datetime import datetime
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import cv2
 import numpy as np
 
+from detect.hours import in_hours, parse_hours
 from detect.labels import PERSON_LIKE
 from detect.zones import validate_polygon
 from models.records import Detection, StaticMassSettings, Zone
@@ -56,26 +56,6 @@ MATCH_THRESHOLD = 0.08
 MATCH_SIDE = 5
 #: Of T, the share a mass must have been seen (not hidden by a passer-by) before it is reported.
 MIN_VISIBLE_FRACTION = 1 / 3
-
-
-def parse_hours(spans: Sequence[str]) -> tuple[tuple[time, time], ...]:
-    """``["22:00-06:00", ...]`` → time spans; a span may wrap past midnight."""
-    parsed = []
-    for span in spans:
-        start, sep, end = span.partition("-")
-        if not sep:
-            raise ValueError(f"prohibited hours {span!r}: expected HH:MM-HH:MM")
-        parsed.append((time.fromisoformat(start.strip()), time.fromisoformat(end.strip())))
-    return tuple(parsed)
-
-
-def in_hours(at: datetime, spans: Sequence[tuple[time, time]], timezone: str) -> bool:
-    if not spans:
-        return True
-    local = at.astimezone(ZoneInfo(timezone)).time()
-    return any(
-        (start <= local < end) if start < end else (local >= start or local < end) for start, end in spans
-    )
 
 
 def normalised(grey: np.ndarray) -> np.ndarray:

@@ -106,7 +106,7 @@ class Centre:
     def consume(self, link: InProcessLink) -> None:
         """Take the analysis role's messages from an in-process link until it closes."""
         self._intake = asyncio.create_task(
-            self.intake.run(link.messages(), handled=link.handled), name="intake"
+            self.intake.run_batches(link.batches(), settled=link.settled), name="intake"
         )
 
     def consume_stream(self, stream: JetStreamIntake) -> None:

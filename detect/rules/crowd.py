@@ -20,9 +20,9 @@ import logging
 from collections.abc import Sequence
 from datetime import datetime, time
 
+from detect.hours import in_hours, parse_hours
 from detect.labels import PERSON_LIKE
 from detect.rules.base import Phase, RuleOutput, Timeline, mean_confidence
-from detect.static_mass import in_hours, parse_hours
 from detect.zones import detections_in_zone, validate_polygon
 from models.records import CrowdWindow, Detection, EventKind, Zone, ZoneKind
 

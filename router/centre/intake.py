@@ -252,9 +252,13 @@ class Intake:
         if not batch.starts:
             return
         errors = batch.errors
-        results = await self._writer.record_batch(
-            [(report.event, draft.opening(), report.evidence) for _, report, draft in batch.starts]
-        )
+        try:
+            results = await self._writer.record_batch(
+                [(report.event, draft.opening(), report.evidence) for _, report, draft in batch.starts]
+            )
+        except Exception as exc:  # record_batch answers event by event; this is a fault of ours
+            logger.exception("a batch of %d events could not be stored", len(batch.starts))
+            results = [exc] * len(batch.starts)
         filed: set[uuid.UUID] = set()
         for (index, report, draft), result in zip(batch.starts, results, strict=True):
             if isinstance(result, BaseException):
@@ -293,32 +297,44 @@ class Intake:
     ) -> None:
         """The batch's UPDATEs, ENDs, clips and the rest, once its STARTs (and so every earlier batch's) are
         stored and the batch before it is finished; then every message of the batch is settled."""
-        await starts
-        if before is not None:
-            await before
         errors = batch.errors
-        if batch.updates:
-            found = await self._writer.update_batch(
-                [
-                    (r.event.id, r.event.person_count, r.event.confidence, r.event.ended_at)
-                    for _, r in batch.updates
-                ]
-            )
-            for (index, report), stored in zip(batch.updates, found, strict=True):
-                if isinstance(stored, BaseException):
-                    errors[index] = stored
-                elif not stored:
-                    logger.debug("%s of event %s, which is not stored", report.phase.value, report.event.id)
-                    if self.retry_clips:  # a redelivering link brings it back once its START is stored
-                        errors[index] = NotFound(f"no event {report.event.id}")
-        for index in batch.others:
-            try:
-                await self.handle(batch.messages[index])
-            except Exception as exc:  # one message's failure must not stop the others
-                logger.exception("a %s could not be handled", type(batch.messages[index]).__name__)
-                errors[index] = exc
-        for index, message in enumerate(batch.messages):
-            await settled(message, errors.get(index))
+        failure: BaseException | None = None
+        try:
+            await starts
+            if before is not None:
+                await before
+            if batch.updates:
+                found = await self._writer.update_batch(
+                    [
+                        (r.event.id, r.event.person_count, r.event.confidence, r.event.ended_at)
+                        for _, r in batch.updates
+                    ]
+                )
+                for (index, report), stored in zip(batch.updates, found, strict=True):
+                    if isinstance(stored, BaseException):
+                        errors[index] = stored
+                    elif not stored:
+                        logger.debug(
+                            "%s of event %s, which is not stored", report.phase.value, report.event.id
+                        )
+                        if self.retry_clips:  # a redelivering link brings it back once its START is stored
+                            errors[index] = NotFound(f"no event {report.event.id}")
+            for index in batch.others:
+                try:
+                    await self.handle(batch.messages[index])
+                except Exception as exc:  # one message's failure must not stop the others
+                    logger.exception("a %s could not be handled", type(batch.messages[index]).__name__)
+                    errors[index] = exc
+        except Exception as exc:  # a fault of ours: logged, the batch settled with it, the intake goes on
+            logger.exception("a batch of %d messages could not be finished", len(batch.messages))
+            failure = exc
+        except BaseException as exc:
+            # Cancelled half-way: settled as unhandled, which a link neither acks nor naks.
+            failure = exc
+            raise
+        finally:
+            for index, message in enumerate(batch.messages):
+                await settled(message, errors.get(index, failure))
 
     async def _after(
         self,

@@ -21,9 +21,10 @@ import pytest
 
 from detect.backends.centernet import CenterNetDetector
 from detect.geometry import iou
+from detect.hours import in_hours, parse_hours
 from detect.registry import HUMAN_CENTERNET, npm_file
 from detect.rules import OccupationRule, Phase
-from detect.static_mass import StaticMass, in_hours, parse_hours
+from detect.static_mass import StaticMass
 from models.config.zones import OccupationZone, to_zone
 from models.records import StaticMassSettings, Zone, ZoneKind
 from tests.detect.conftest import read_frames
