@@ -72,20 +72,29 @@ class CountingSink:
 
 
 async def _child(
-    cameras: int, backend: str, weights: str | None, settle_s: float, budget_s: float, old_tracker: bool
+    cameras: int,
+    backend: str,
+    weights: str | None,
+    settle_s: float,
+    budget_s: float,
+    old_tracker: bool,
+    fire: bool = False,
 ) -> dict[str, Any]:
     from api.wiring import build_analysis
     from bench.postgres import demo_cameras
-    from detect.backends.factory import build_detector
+    from detect.backends.factory import build_detector, build_fire_detector
     from models.clock import SystemClock
     from models.config import PersonDetectorConfig
 
     detector = build_detector(PersonDetectorConfig(backend=backend, imgsz=416, weights=weights))  # type: ignore[arg-type]
+    # As serve and node build it: on the person model's runtime when that is torch-free (the demo
+    # camera's whole-view fire zone makes every camera due a fire check every 2 s).
+    fire_detector = build_fire_detector(person=detector) if fire else None
     if old_tracker:
         # What every camera's tracker imported until gridwatch had its own ByteTrack: the cost of torch.
         import ultralytics.trackers.byte_tracker  # noqa: F401
     sink = CountingSink()
-    node = build_analysis(sink, detector, SystemClock())
+    node = build_analysis(sink, detector, SystemClock(), fire_detector=fire_detector)
     before = memory()
     records = [replace(c, enabled=True) for c in demo_cameras(cameras, str(VTEST), analysis_fps=1.0)]
     began = time.monotonic()
@@ -95,7 +104,8 @@ async def _child(
         # alive), then the pre-roll filled.
         while time.monotonic() - began < budget_s:
             views = [node.live.get(c.id) for c in records]
-            if all(v is not None and v.analysed_frames >= 2 for v in views):
+            fire_seen = node.fire_batcher is None or node.fire_batcher.frames >= cameras
+            if all(v is not None and v.analysed_frames >= 2 for v in views) and fire_seen:
                 break
             await asyncio.sleep(0.2)
         await asyncio.sleep(settle_s)
@@ -107,6 +117,8 @@ async def _child(
         "cameras": cameras,
         "backend": backend,
         "detector": type(detector).__name__,
+        "fire_detector": getattr(fire_detector, "backend", type(fire_detector).__name__),
+        "fire_frames": node.fire_batcher.frames if node.fire_batcher is not None else 0,
         "idle": before,
         **after,
         "analysed_min": min(analysed),
@@ -128,6 +140,7 @@ def measure(
     budget_s: float = 120.0,
     env: dict[str, str] | None = None,
     old_tracker: bool = False,
+    fire: bool = False,
 ) -> dict[str, Any]:
     """Run one fresh node process with ``cameras`` cameras and return what it measured of itself."""
     environment = {**os.environ, **(env or {})}
@@ -139,6 +152,8 @@ def measure(
         command += ["--weights", weights]
     if old_tracker:
         command.append("--old-tracker")
+    if fire:
+        command.append("--fire")
     result = subprocess.run(
         command, cwd=REPO, env=environment, capture_output=True, text=True, timeout=budget_s + settle_s + 120
     )
@@ -222,9 +237,12 @@ def main() -> int:
     parser.add_argument(
         "--old-tracker", action="store_true", help="import Ultralytics' tracker (and torch) as before"
     )
+    parser.add_argument("--fire", action="store_true", help="fire/smoke detection on (the demo's fire zone)")
     args = parser.parse_args()
     found = asyncio.run(
-        _child(args.cameras, args.backend, args.weights, args.settle, args.budget, args.old_tracker)
+        _child(
+            args.cameras, args.backend, args.weights, args.settle, args.budget, args.old_tracker, args.fire
+        )
     )
     print(json.dumps(found))
     return 0
