@@ -41,7 +41,7 @@ def test_openvino_node_with_a_fire_zone_runs_the_fire_model_without_torch(tmp_pa
         2,
         backend="openvino",
         settle_s=0.5,
-        fire=True,
+        fire="native",
         env={"GRIDWATCH_MODEL_DIRS": str(SHARED_MODELS), "GRIDWATCH_EXPORT_CACHE": str(tmp_path)},
     )
     assert found["fire_detector"] == "OpenVinoDetector"
@@ -62,7 +62,7 @@ def test_onnx_runtime_node_runs_cameras_without_torch(tmp_path: Path) -> None:
         backend="onnxruntime",
         settle_s=0.5,
         env={"GRIDWATCH_MODEL_DIRS": "", "GRIDWATCH_EXPORT_CACHE": str(tmp_path)},
-        fire=package_file(FIRE_DETECTOR.locator) is not None,
+        fire="native" if package_file(FIRE_DETECTOR.locator) is not None else None,
     )
     # Exported by the node's start: the person model, and the fire model with its provenance record.
     assert {p.suffix for p in tmp_path.iterdir()} <= {".onnx", ".json"}

@@ -187,3 +187,20 @@ def test_a_model_that_cannot_be_exported_falls_back_to_torch_with_a_line(
     assert isinstance(fire, UltralyticsDetector)
     [line] = [m for m in caplog.messages if m.startswith("fire/smoke model runs on Ultralytics")]
     assert "openvino export failed" in line and "sha256-verified" in line
+
+
+def test_serve_and_node_build_the_fire_model_on_the_person_runtime(
+    export_cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What `gridwatch serve`/`demo` (api/cli/running.py) and `gridwatch node` (api/cli/county.py) load."""
+    if not (SHARED_MODELS / "yolov8n_int8_openvino_model").is_dir():
+        pytest.skip(f"no OpenVINO export in {SHARED_MODELS}")
+    from api.cli.county import build_detectors
+    from api.cli.running import _detectors
+    from models.config import DetectorsSection
+
+    monkeypatch.setenv("GRIDWATCH_MODEL_DIRS", str(SHARED_MODELS))
+    for build in (_detectors, build_detectors):
+        person, fire = build(DetectorsSection())
+        assert person.name == "yolov8n_int8_openvino_model"
+        assert isinstance(fire, MultiScale) and fire.backend == "OpenVinoDetector"
