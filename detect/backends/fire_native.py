@@ -59,11 +59,14 @@ class MultiScale:
 
 
 def runtime_of(detector: Detector | None) -> str | None:
-    """The torch-free runtime a built person detector uses ("openvino", "onnxruntime"), else None."""
-    kind = type(detector).__name__
-    if kind in ("OpenVinoDetector", "CenterNetDetector"):
+    """The torch-free runtime a built person detector uses ("openvino", "onnxruntime"), else None.
+
+    By class name, so that asking imports no runtime (CenterNet's module imports OpenVINO, which an
+    ONNX Runtime node never loads)."""
+    kinds = {cls.__name__ for cls in type(detector).__mro__}
+    if kinds & {"OpenVinoDetector", "CenterNetDetector"}:
         return "openvino"
-    if kind == "OnnxRuntimeDetector":
+    if "OnnxRuntimeDetector" in kinds:
         return "onnxruntime"
     return None
 
