@@ -85,8 +85,8 @@ def site_document(video: Path) -> dict[str, Any]:
     return {
         "site": {"name": "青河县 (local cluster)", "timezone": "Asia/Shanghai"},
         "cameras": cameras,
-        # The person model only: a node that loads no fire model stays torch-free (the demo camera has no
-        # fire zone anyway).
+        # The person model only: three nodes share one machine's cores, and the two-scale fire model would
+        # take most of them (with it on, a node stays torch-free all the same: the fire model's export).
         "detectors": {"fire": {"enabled": False}},
         "grids_file": "grids.geojson",
         "roster_file": "roster.csv",

@@ -22,6 +22,7 @@ BENCHMARKS = (
     "decode",
     "capacity",
     "node_memory",
+    "node_memory_fire",
     "router",
     "intake",
     "webrtc",

@@ -9,6 +9,7 @@ imports it.
 
 from __future__ import annotations
 
+import importlib
 import logging
 import os
 import shutil
@@ -38,11 +39,14 @@ def default_cache_dir() -> Path:
     return Path(base) / "gridwatch" / "exports"
 
 
-def exported(weights: Path, fmt: Format, *, cache_dir: Path | None = None) -> Path:
+def exported(
+    weights: Path, fmt: Format, *, cache_dir: Path | None = None, requires_import: str | None = None
+) -> Path:
     """The ``fmt`` export of ``weights`` (a ``.onnx`` file or an OpenVINO folder), made on first use.
 
     Exports are square 640 with a dynamic batch for ONNX; both back-ends letterbox each camera to its
-    own size, the OpenVINO runner by reshaping the graph.
+    own size, the OpenVINO runner by reshaping the graph. ``requires_import``: a module the child imports
+    before unpickling (custom layers, see ``ResolvedModel.requires_import``).
     """
     weights = Path(weights)
     if weights.suffix != ".pt":
@@ -59,7 +63,7 @@ def exported(weights: Path, fmt: Format, *, cache_dir: Path | None = None) -> Pa
     with tempfile.TemporaryDirectory(dir=cache) as scratch:
         copy = Path(scratch) / f"{key}.pt"
         shutil.copyfile(weights, copy)
-        written = _export_in_child(weights, copy, fmt)
+        written = _export_in_child(weights, copy, fmt, requires_import)
         try:
             written.rename(target)
         except OSError:
@@ -68,7 +72,7 @@ def exported(weights: Path, fmt: Format, *, cache_dir: Path | None = None) -> Pa
     return target
 
 
-def _export_in_child(weights: Path, copy: Path, fmt: Format) -> Path:
+def _export_in_child(weights: Path, copy: Path, fmt: Format, requires_import: str | None = None) -> Path:
     """Ultralytics' exporter in a process of its own, so torch (~650 MiB resident) leaves with it.
 
     The service exporting its .pt weights on first start would otherwise carry torch for its whole life,
@@ -81,7 +85,7 @@ def _export_in_child(weights: Path, copy: Path, fmt: Format) -> Path:
     }
     try:
         result = subprocess.run(
-            [sys.executable, "-m", "detect.export", str(copy), fmt],
+            [sys.executable, "-m", "detect.export", str(copy), fmt, *filter(None, [requires_import])],
             capture_output=True,
             text=True,
             env=env,
@@ -97,7 +101,9 @@ def _export_in_child(weights: Path, copy: Path, fmt: Format) -> Path:
     return Path(lines[-1])
 
 
-def _export_here(copy: Path, fmt: Format) -> Path:
+def _export_here(copy: Path, fmt: Format, requires_import: str | None = None) -> Path:
+    if requires_import:
+        importlib.import_module(requires_import)  # registers the pickle's custom layers
     from ultralytics.models import YOLO
 
     # onnxslim is not a dependency: ask for no simplification rather than a warning per export.
@@ -108,9 +114,10 @@ def _export_here(copy: Path, fmt: Format) -> Path:
 
 
 def main(argv: list[str]) -> int:
-    """``python -m detect.export WEIGHTS FORMAT``: export, print the path written (last line), exit 0."""
+    """``python -m detect.export WEIGHTS FORMAT [MODULE]``: export, print the path written (last line)."""
     try:
-        written = _export_here(Path(argv[0]), "onnx" if argv[1] == "onnx" else "openvino")
+        module = argv[2] if len(argv) > 2 else None
+        written = _export_here(Path(argv[0]), "onnx" if argv[1] == "onnx" else "openvino", module)
     except Exception as exc:  # torch, onnx and OpenVINO converters each raise their own types
         print(backend_gist(exc), file=sys.stderr)
         return 1

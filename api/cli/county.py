@@ -58,8 +58,10 @@ logger = logging.getLogger(__name__)
 
 def build_detectors(config: DetectorsSection) -> tuple[Detector, Detector | None]:
     try:
-        person = tiled(build_detector(config.person), config.person.tiles_above_persons)
-        return person, build_fire_detector(config.fire)
+        person = build_detector(config.person)
+        # On the person model's runtime when that is torch-free: the node then never imports torch.
+        fire = build_fire_detector(config.fire, person=person)
+        return tiled(person, config.person.tiles_above_persons), fire
     except ModelError as exc:
         raise UsageProblem(str(exc)) from None
 

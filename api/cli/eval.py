@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import enum
 import json
 import logging
 import sys
@@ -21,6 +22,13 @@ from detect.evaluation.score import Scores, score
 from detect.port import Detector
 from detect.registry import ResolvedModel
 
+
+class FireBackend(enum.StrEnum):
+    ULTRALYTICS = "ultralytics"
+    OPENVINO = "openvino"
+    ONNXRUNTIME = "onnxruntime"
+
+
 #: Thresholds tried by --sweep, from the fire detector's confidence floor up.
 SWEEP = tuple(round(0.10 + 0.02 * i, 2) for i in range(26))
 
@@ -38,12 +46,10 @@ def _ultralytics_logs_to_stderr() -> None:
             handler.setStream(sys.stderr)
 
 
-def _load_detectors() -> tuple[list[object], list[str]]:
+def _load_detectors(fire_backend: str = "ultralytics") -> tuple[list[object], list[str]]:
     from detect.backends.factory import model_dirs
-    from detect.backends.ultralytics import UltralyticsDetector
     from detect.errors import ModelError
     from detect.registry import resolve_fire_model, resolve_person_model
-    from detect.rules.fire import DETECTOR_CONFIDENCE_FLOOR
     from detect.tiling import tiled
     from models.config.detectors import PersonDetectorConfig
 
@@ -55,12 +61,27 @@ def _load_detectors() -> tuple[list[object], list[str]]:
         detectors: list[object] = [
             # The service's tiled pass for dense crowds (detectors.person.tiles_above_persons, default).
             tiled(_person_detector(person), PersonDetectorConfig().tiles_above_persons),
-            UltralyticsDetector.from_resolved(fire, confidence=DETECTOR_CONFIDENCE_FLOOR),
+            _fire_detector(fire, fire_backend),
         ]
     except ModelError as exc:
         raise UsageProblem(*str(exc).splitlines()) from None
     names = [f"{m.name} (sha256 {'verified' if m.sha256_verified else 'unknown'})" for m in (person, fire)]
+    if fire_backend != "ultralytics":
+        names[1] += f", its {fire_backend} export"
     return detectors, names
+
+
+def _fire_detector(fire: ResolvedModel, backend: str) -> Detector:
+    """The fire model on Ultralytics (the .pt), or its export on a torch-free runtime as a node runs it."""
+    from detect.rules.fire import DETECTOR_CONFIDENCE_FLOOR
+
+    if backend in ("openvino", "onnxruntime"):
+        from detect.backends.fire_native import native_fire_detector
+
+        return native_fire_detector(fire, backend, confidence=DETECTOR_CONFIDENCE_FLOOR)  # type: ignore[arg-type]
+    from detect.backends.ultralytics import UltralyticsDetector
+
+    return UltralyticsDetector.from_resolved(fire, confidence=DETECTOR_CONFIDENCE_FLOOR)
 
 
 def _person_detector(person: ResolvedModel) -> Detector:
@@ -165,6 +186,10 @@ def eval_command(
     occupation: Annotated[
         bool, typer.Option(help="Also run the occupation scenes: objects set down in real video (minutes)")
     ] = False,
+    fire_backend: Annotated[
+        FireBackend,
+        typer.Option(help="Run the fire model as a .pt (ultralytics) or its export (as a torch-free node)"),
+    ] = FireBackend.ULTRALYTICS,
 ) -> None:
     """Precision/recall of fire and smoke, crowd counts and false alarms per hour on DATASET_DIR."""
 
@@ -178,7 +203,7 @@ def eval_command(
             raise UsageProblem(*exc.problems) from None
         halves = split_of(items)
         chosen = [item for item in items if split is Split.ALL or halves[item.scene] is split]
-        detectors, model_names = _load_detectors()
+        detectors, model_names = _load_detectors(str(fire_backend))
         with progress("eval") as bar:
             task = bar.add_task("eval", total=len(chosen))
 

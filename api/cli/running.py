@@ -90,8 +90,10 @@ def run_demo(current: Settings, *, host: str, port: int, policies: Path | None =
 
 def _detectors(config: DetectorsSection) -> tuple[Detector, Detector | None]:
     try:
-        person = tiled(build_detector(config.person), config.person.tiles_above_persons)
-        return person, build_fire_detector(config.fire)
+        person = build_detector(config.person)
+        # On the person model's runtime when that is torch-free: the node then never imports torch.
+        fire = build_fire_detector(config.fire, person=person)
+        return tiled(person, config.person.tiles_above_persons), fire
     except ModelError as exc:
         # Missing, corrupt or wrong-class weights: the file named, not a traceback.
         raise UsageProblem(str(exc)) from None

@@ -20,6 +20,7 @@ from detect.registry import (
     FIRE_MODELS,
     PERSON_MODELS,
     ModelEntry,
+    ResolvedModel,
     SourceKind,
     package_file,
     resolve_fire_model,
@@ -148,12 +149,17 @@ def _runnable(weights: Path, backend: str, ready: bool, wanted: str) -> Path:
 
 
 def build_fire_detector(
-    fire: FireDetectorConfig | None = None, *, candidates: Sequence[ModelEntry] = FIRE_MODELS
+    fire: FireDetectorConfig | None = None,
+    *,
+    candidates: Sequence[ModelEntry] = FIRE_MODELS,
+    person: Detector | None = None,
 ) -> Detector | None:
     """The fire/smoke detector when the optional ``fire-detector`` package is installed, else None.
 
     Says in one log line whether fire/smoke detection is on. Weights that are there but refused or
     unreadable stop start-up naming the file: a site that installed the model expects fire zones to work.
+    ``person``: the built person detector; when it runs on OpenVINO or ONNX Runtime the fire model runs
+    there too, exported once (detect/backends/fire_native.py), so the process never imports torch.
     """
     fire = fire or FireDetectorConfig()
     if not fire.enabled:
@@ -169,17 +175,44 @@ def build_fire_detector(
         resolved = resolve_fire_model(None, model_dirs(), candidates=candidates)
         if resolved is None:  # present but refused, e.g. a digest mismatch (logged by the registry)
             raise ModelError(f"fire/smoke model refused: {', '.join(c.name for c in candidates)}")
-        detector = UltralyticsDetector.from_resolved(resolved, confidence=DETECTOR_CONFIDENCE_FLOOR)
+        detector = _native_fire(resolved, person) or UltralyticsDetector.from_resolved(
+            resolved, confidence=DETECTOR_CONFIDENCE_FLOOR
+        )
     except ModelError as exc:
         # One line: what to fix is the file it names.
         raise ModelError(str(exc).splitlines()[0], exc.path) from None
     logger.info(
-        "fire/smoke detection: on (%s, sha256 verified: %s), every %g s on cameras with a fire zone",
+        "fire/smoke detection: on (%s, sha256 verified: %s, %s), every %g s on cameras with a fire zone",
         resolved.name,
         resolved.sha256_verified,
+        getattr(detector, "backend", "Ultralytics/torch"),
         fire.every_seconds,
     )
     return detector
+
+
+def _native_fire(resolved: ResolvedModel, person: Detector | None) -> Detector | None:
+    """The fire model on the person detector's torch-free runtime, or None (logged why) for torch."""
+    from detect.backends.fire_native import native_fire_detector, runtime_of
+
+    runtime = runtime_of(person)
+    if runtime is None:
+        why = "no person detector given" if person is None else f"the person detector {person.name} loads it"
+        logger.info("fire/smoke model runs on Ultralytics (torch): %s", why)
+        return None
+    try:
+        return native_fire_detector(
+            resolved,
+            "onnxruntime" if runtime == "onnxruntime" else "openvino",
+            confidence=DETECTOR_CONFIDENCE_FLOOR,
+        )
+    except ModelError as exc:
+        logger.warning(
+            "fire/smoke model runs on Ultralytics (torch, ~650 MiB more): its %s export failed: %s",
+            runtime,
+            str(exc).splitlines()[0],
+        )
+        return None
 
 
 def _present(entry: ModelEntry) -> bool:

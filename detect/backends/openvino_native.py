@@ -71,7 +71,10 @@ class OpenVinoDetector:
         name: str | None = None,
         performance_hint: str = "THROUGHPUT",
         threads: int | None = None,
+        precision: str | None = None,
     ) -> None:
+        """``precision``: OpenVINO's INFERENCE_PRECISION_HINT ("f32"); unset, the CPU plugin picks
+        (bf16 on CPUs that have it, which moves confidences by a few hundredths)."""
         check_settings(confidence, imgsz)
         if performance_hint not in PERFORMANCE_HINTS:
             raise ValueError(f"performance_hint must be one of {sorted(PERFORMANCE_HINTS)}")
@@ -112,6 +115,8 @@ class OpenVinoDetector:
         self._config: dict[str, Any] = {"PERFORMANCE_HINT": performance_hint}
         if threads:
             self._config["INFERENCE_NUM_THREADS"] = threads
+        if precision:
+            self._config["INFERENCE_PRECISION_HINT"] = precision
         self._compiled: dict[tuple[int, int], tuple[Any, Any]] = {}
         self._bins = np.arange(DFL_BINS, dtype=np.float32)
         logger.info(

@@ -57,9 +57,11 @@ class Recording:
 def detectors() -> Iterator[tuple[Detector, Detector]]:
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("GRIDWATCH_MODEL_DIRS", str(SHARED_MODELS))
-        fire = build_fire_detector()
+        person = build_detector()
+        # As serve and node build it: on the person model's runtime (the fire model's OpenVINO export).
+        fire = build_fire_detector(person=person)
         assert fire is not None, "pip install 'gridwatch[fire]' (fire-detector==1.0.3)"
-        yield build_detector(), fire
+        yield person, fire
 
 
 async def test_the_demo_street_opens_no_fire_or_smoke(

@@ -61,9 +61,11 @@ def fire_clip(path: Path, size: tuple[int, int]) -> Path:
 def detectors() -> Iterator[tuple[Detector, Detector]]:
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("GRIDWATCH_MODEL_DIRS", str(SHARED_MODELS))
-        fire = build_fire_detector()
+        person = build_detector()
+        # As serve and node build it: on the person model's runtime (the fire model's OpenVINO export).
+        fire = build_fire_detector(person=person)
         assert fire is not None, "pip install 'gridwatch[fire]' (fire-detector==1.0.3)"
-        yield build_detector(), fire
+        yield person, fire
 
 
 def with_fire_zone(camera: Camera, clip: Path) -> Camera:

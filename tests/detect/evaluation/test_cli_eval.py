@@ -39,8 +39,18 @@ def env() -> dict[str, str]:
 
 # Real models on real pictures: ./run test --fast leaves it out.
 @pytest.mark.slow
-def test_json_records_per_file_and_figures(small_set: Path) -> None:
-    result = run_cli("eval", str(small_set), "--json", env=env(), timeout_s=170)
+@pytest.mark.parametrize("fire_backend", ["ultralytics", "openvino"])
+def test_json_records_per_file_and_figures(small_set: Path, fire_backend: str, tmp_path: Path) -> None:
+    """The same figures with the fire model's OpenVINO export (what a torch-free node runs) as the .pt."""
+    result = run_cli(
+        "eval",
+        str(small_set),
+        "--json",
+        "--fire-backend",
+        fire_backend,
+        env={**env(), "GRIDWATCH_EXPORT_CACHE": str(tmp_path / "exports")},
+        timeout_s=170,
+    )
     assert result.returncode == 0, result.stderr
     document = json.loads(result.stdout)
     records = {r["file"]: r for r in document["files"]}
@@ -54,6 +64,7 @@ def test_json_records_per_file_and_figures(small_set: Path) -> None:
     assert every["fire_or_smoke"]["precision"] == 1.0 and every["fire_or_smoke"]["recall"] == 1.0
     assert every["crowds"][0]["ok"]
     assert document["models"][0].startswith("yolov8n_int8_openvino_model")
+    assert document["models"][1].endswith("its openvino export") == (fire_backend == "openvino")
 
 
 def test_a_folder_without_items_json_exits_2_naming_it(tmp_path: Path) -> None:
