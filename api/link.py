@@ -21,7 +21,7 @@ class LinkClosed(RuntimeError):
 
 
 class InProcessLink:
-    """analysis → centre. ``publish`` is the analysis side's EventSink; ``messages`` the centre's intake."""
+    """analysis → centre. ``publish`` is the analysis side's EventSink; ``batches`` the centre's intake."""
 
     def __init__(self, maxsize: int = QUEUE_SIZE) -> None:
         self._queue: asyncio.Queue[AnalysisMessage | None] = asyncio.Queue(maxsize)
@@ -32,18 +32,9 @@ class InProcessLink:
             raise LinkClosed("the centre no longer takes messages")
         await self._queue.put(message)
 
-    async def messages(self) -> AsyncIterator[AnalysisMessage]:
-        """Every message published, in order, until the link is closed and drained."""
-        while True:
-            message = await self._queue.get()
-            if message is None:
-                self._queue.task_done()
-                return
-            yield message
-
     async def batches(self, most: int = QUEUE_SIZE) -> AsyncIterator[list[AnalysisMessage]]:
-        """``messages`` as they queue up: everything waiting (up to ``most``) at once, for
-        ``Intake.run_batches``; each message is ``settled`` once handled."""
+        """Every message published, in order, until the link is closed and drained: everything waiting (up
+        to ``most``) at once, for ``Intake.run_batches``; each message is ``settled`` once handled."""
         while True:
             first = await self._queue.get()
             if first is None:
@@ -63,11 +54,7 @@ class InProcessLink:
                 return
 
     async def settled(self, message: AnalysisMessage, error: BaseException | None) -> None:
-        """``handled`` as ``Intake.run_batches`` reports it: stored, or failed and logged."""
-        self._queue.task_done()
-
-    def handled(self) -> None:
-        """The consumer's word that one message it took is handled (stored, or failed and logged)."""
+        """The consumer's word that a message it took is handled (stored, or failed and logged)."""
         self._queue.task_done()
 
     async def join(self) -> None:

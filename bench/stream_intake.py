@@ -4,9 +4,9 @@ Real nats-servers: a hub and one township leaf with its own JetStream domain. Sc
 episodes (a START and an END each) into the township's stream, as JetStreamSink does; a share of the STARTs
 is published again under a fresh message id, as a copy arriving after the stream's duplicate window would,
 so only the intake's key (events.id) refuses it. Once the centre's stream has sourced everything, the real
-centre (``gridwatch centre``'s running_centre: JetStreamIntake → Intake.run → group commits, acking each
-message after its commit) starts on the hub, and the clock runs from its start until every message is
-acked. STARTs and all messages are counted separately; then the database is counted.
+centre (``gridwatch centre``'s running_centre: JetStreamIntake → Intake.run_batches → group commits,
+acking each message after its commit) starts on the hub, and the clock runs from its start until every
+message is acked. STARTs and all messages are counted separately; then the database is counted.
 """
 
 from __future__ import annotations

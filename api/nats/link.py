@@ -223,10 +223,11 @@ class StreamObserver(Protocol):
 
 
 class JetStreamIntake:
-    """The centre's side: messages from ``GW_CENTRE`` for ``Intake.run``, each acked once it is settled.
+    """The centre's side: messages from ``GW_CENTRE`` for ``Intake.run_batches``, acked once settled.
 
-    ``messages`` yields decoded messages; ``settled`` (Intake.run's hook) acks a stored one, or one that can
-    never be stored, and naks with a backoff one that met a restarting database or arrived before its event.
+    ``batches`` yields each fetch's decoded messages; ``settled`` (Intake.run_batches' hook) acks a stored
+    one, or one that can never be stored, and naks with a backoff one that met a restarting database or
+    arrived before its event.
     """
 
     def __init__(
@@ -244,9 +245,6 @@ class JetStreamIntake:
         self._js = js
         self._batch = batch
         self._prefetch = prefetch
-        #: Messages the intake handles at once: with 256, a group commit waited for the next fetch (1,024
-        #: measured 1.45× the rate of 256, and 2,048 no better; bench/stream_intake.py, 2026-12-05).
-        self.in_flight = 1024
         self._fetch_timeout_s = fetch_timeout_s
         self._pending: dict[int, tuple[Msg, AnalysisMessage]] = {}
         self._closed = asyncio.Event()
@@ -256,11 +254,6 @@ class JetStreamIntake:
     def close(self) -> None:
         """End ``messages`` after the batches fetched (handled and acked); the rest stay for the next run."""
         self._closed.set()
-
-    async def messages(self) -> AsyncIterator[AnalysisMessage]:
-        async for batch in self.batches():
-            for message in batch:
-                yield message
 
     async def batches(self) -> AsyncIterator[list[AnalysisMessage]]:
         """The decoded messages of each fetch (``Intake.run_batches``); each is settled with ``settled``."""

@@ -15,7 +15,6 @@ import logging
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from functools import partial
 
 import asyncpg
 
@@ -35,8 +34,6 @@ logger = logging.getLogger(__name__)
 
 #: Why a clip is dropped rather than retried: its event is not stored, or the database is restarting.
 _CLIP_DROPPED: tuple[type[BaseException], ...] = (NotFound, *TRANSIENT_DB_ERRORS)
-#: Messages handled at once; past this, intake stops taking messages and the reporting side waits.
-MAX_IN_FLIGHT = 256
 
 
 class Intake:
@@ -152,38 +149,6 @@ class Intake:
             return None
         self._bell.ring()
         return evidence_id
-
-    async def run(
-        self,
-        messages: AsyncIterator[AnalysisMessage],
-        *,
-        handled: Callable[[], None] = lambda: None,
-        settled: Callable[[AnalysisMessage, BaseException | None], Awaitable[None]] | None = None,
-        at_once: int = MAX_IN_FLIGHT,
-    ) -> None:
-        """Handle every message until the stream ends, then wait for those still in flight.
-
-        ``handled`` is called once per message when its handling is over (stored, or failed and logged);
-        ``settled`` is awaited first with the message and its error, if any: a link that acks after commit.
-        ``at_once``: messages handled at once (a bus with a round trip per fetch needs more of them).
-        """
-        slots = asyncio.Semaphore(at_once)
-        latest: dict[uuid.UUID, asyncio.Task[None]] = {}
-        in_flight: set[asyncio.Task[None]] = set()
-        try:
-            async for message in messages:
-                await slots.acquire()
-                key = _key(message)
-                task = asyncio.create_task(self._after(latest.get(key), message, slots, handled, settled))
-                latest[key] = task
-                in_flight.add(task)
-                task.add_done_callback(in_flight.discard)
-                task.add_done_callback(partial(_forget, latest, key))
-            if in_flight:
-                await asyncio.gather(*in_flight)
-        finally:
-            for task in in_flight:
-                task.cancel()
 
     async def run_batches(
         self,
@@ -335,49 +300,6 @@ class Intake:
         finally:
             for index, message in enumerate(batch.messages):
                 await settled(message, errors.get(index, failure))
-
-    async def _after(
-        self,
-        before: asyncio.Task[None] | None,
-        message: AnalysisMessage,
-        slots: asyncio.Semaphore,
-        handled: Callable[[], None],
-        settled: Callable[[AnalysisMessage, BaseException | None], Awaitable[None]] | None = None,
-    ) -> None:
-        error: BaseException | None = None
-        try:
-            if before is not None:
-                # An UPDATE, END or clip waits for its event's START to be stored.
-                await asyncio.gather(before, return_exceptions=True)
-            await self.handle(message)
-        except Exception as exc:  # one event's failure must not stop the intake of the others
-            error = exc
-            logger.exception("a %s could not be handled", type(message).__name__)
-        except asyncio.CancelledError as exc:  # stopped half-way: not handled, so never acked as handled
-            error = exc
-            raise
-        finally:
-            try:
-                if settled is not None:
-                    await settled(message, error)
-            finally:
-                slots.release()
-                handled()
-
-
-def _key(message: AnalysisMessage) -> uuid.UUID:
-    """What orders messages: one event's phases and clip in turn, one camera's own events in turn; a zone
-    answer needs no order."""
-    if isinstance(message, EventReport):
-        return message.event.id
-    if isinstance(message, ZoneReport):
-        return message.watch_id
-    return message.event_id
-
-
-def _forget(latest: dict[uuid.UUID, asyncio.Task[None]], key: uuid.UUID, done: asyncio.Task[None]) -> None:
-    if latest.get(key) is done:
-        del latest[key]
 
 
 @dataclass
