@@ -31,6 +31,7 @@ from nats.aio.client import Client as NATS
 from nats.errors import Error as NatsError
 
 from api.auth import AuthConfig, WeakSecret
+from api.cli.common import settle_heap
 from api.cli.running import check_port_free
 from api.nats.commands import KvCommands, StaticAssignment, ensure_command_mirror, ensure_commands
 from api.nats.leases import LEASE_S, open_lease_bucket
@@ -370,6 +371,7 @@ def run_node_command(
                 sorted(site.camera_pins),
             )
             async with running_node(url, township, person, SystemClock(), **options):
+                settle_heap()
                 logger.info("node of township %s on %s: following its command bucket", township, url)
                 await asyncio.Event().wait()
         except (OSError, NatsError) as exc:
@@ -441,6 +443,7 @@ def run_centre_command(
             try:
                 running = running_centre(url, store, SystemClock(), auth, townships, **options)
                 async with running as centre:
+                    settle_heap()
                     server = uvicorn.Server(
                         uvicorn.Config(centre.app, host=host, port=port, lifespan="off", log_level="warning")
                     )

@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 import uvicorn
 
 from api.auth import AuthConfig, WeakSecret
+from api.cli.common import settle_heap
 from api.problems import UsageProblem
 from api.site import (
     DEMO_PASSWORD,
@@ -191,6 +192,7 @@ async def serve_site(
         print_banner(site, host, port)
     if host in ("127.0.0.1", "localhost"):
         offer_loopback_only()
+    settle_heap()
     server = uvicorn.Server(
         uvicorn.Config(system.app, host=host, port=port, lifespan="off", log_level="warning")
     )
