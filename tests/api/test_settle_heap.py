@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 import subprocess
 import sys
 
@@ -21,4 +20,3 @@ def test_settling_collects_garbage_and_freezes_what_is_alive() -> None:
     )
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
     assert out.split() == ["0", "True", "True"]
-    assert gc.get_freeze_count() == 0  # this process untouched
