@@ -84,34 +84,41 @@ class MicroBatcher(Generic[T, R]):
                     future.cancel()
                 raise
 
-    async def _serve(self, batch: list[tuple[T, asyncio.Future[R]]]) -> None:
+    async def serve(self, items: list[T]) -> list[R | BaseException]:
+        """Serve ``items`` now, as one queued batch would be: one outcome per item, in order, an item's
+        exception in its place. For a caller that already holds a batch (a bus's fetch): no queue, no
+        future per item."""
+        if not items:
+            return []
         try:
-            results = await self._serve_batch([item for item, _ in batch])
+            results: list[R | BaseException] = list(await self._serve_batch(items))
         except self._fail_batch_on as exc:
-            for _, future in batch:
-                _settle(future, exc)
-            return
+            return [exc] * len(items)
         except Exception:
             logger.warning(
-                "%s: a batch of %d failed; serving them one at a time", self._name, len(batch), exc_info=True
+                "%s: a batch of %d failed; serving them one at a time", self._name, len(items), exc_info=True
             )
-            await self._one_by_one(batch)
-            return
+            return await self._one_by_one(items)
         self.batches += 1
-        self.items += len(batch)
-        for (_, future), result in zip(batch, results, strict=True):
-            _settle(future, result)
+        self.items += len(items)
+        return results
 
-    async def _one_by_one(self, batch: list[tuple[T, asyncio.Future[R]]]) -> None:
-        for item, future in batch:
+    async def _serve(self, batch: list[tuple[T, asyncio.Future[R]]]) -> None:
+        outcomes = await self.serve([item for item, _ in batch])
+        for (_, future), outcome in zip(batch, outcomes, strict=True):
+            _settle(future, outcome)
+
+    async def _one_by_one(self, items: list[T]) -> list[R | BaseException]:
+        outcomes: list[R | BaseException] = []
+        for item in items:
             try:
-                result = await self._serve_one(item)
+                outcomes.append(await self._serve_one(item))
             except Exception as exc:  # this item's caller gets the error, the others go on
-                _settle(future, exc)
+                outcomes.append(exc)
                 continue
             self.batches += 1
             self.items += 1
-            _settle(future, result)
+        return outcomes
 
 
 def _settle(future: asyncio.Future[R], outcome: R | BaseException) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
@@ -13,8 +12,6 @@ from models.incidents import IncidentOpening
 from models.records import Event, EvidenceBlob
 from models.store import TRANSIENT_DB_ERRORS, NotFound, Recording
 from models.store.events import EventRepository, EventUpdate
-
-logger = logging.getLogger(__name__)
 
 
 class EventWriter:
@@ -48,18 +45,15 @@ class EventWriter:
         self._updates: MicroBatcher[EventUpdate, bool] = MicroBatcher(
             self._update_group, self._update_one, name="event-updates", max_batch=max_batch
         )
-        #: Group commits (and their events) of batches handed whole (``record_batch``).
-        self.batch_commits = 0
-        self.batch_events = 0
 
     @property
     def batches(self) -> int:
         """Transactions written: ``events / batches`` is the group size achieved."""
-        return self._groups.batches + self.batch_commits
+        return self._groups.batches
 
     @property
     def events(self) -> int:
-        return self._groups.items + self.batch_events
+        return self._groups.items
 
     def start(self) -> None:
         self._groups.start()
@@ -92,48 +86,14 @@ class EventWriter:
         return await self._groups.submit((event, opening, evidence))
 
     async def record_batch(self, items: list[Recording]) -> list[tuple[uuid.UUID, bool] | BaseException]:
-        """``record`` for a batch a caller already holds (the stream intake's fetch): one group commit, and
-        no future or queue per event. An item that fails alone gets its exception in its place; a database
+        """``record`` for a batch a caller already holds (the intake's fetch): one group commit, and no
+        future or queue per event. An item that fails alone gets its exception in its place; a database
         that stays away fails every item."""
-        if not items:
-            return []
-        try:
-            results: list[tuple[uuid.UUID, bool] | BaseException] = list(await self._write_group(items))
-        except TRANSIENT_DB_ERRORS as exc:
-            return [exc] * len(items)
-        except Exception:
-            logger.warning(
-                "a batch of %d events failed; storing them one at a time", len(items), exc_info=True
-            )
-            results = []
-            for item in items:
-                try:
-                    results.append(await self._write_one(item))
-                except Exception as exc:  # this event's fault: the others are stored
-                    results.append(exc)
-        self.batch_commits += 1
-        self.batch_events += len(items)
-        return results
+        return await self._groups.serve(items)
 
     async def update_batch(self, items: list[EventUpdate]) -> list[bool | BaseException]:
         """``update`` for a batch a caller already holds; False where the event is not stored."""
-        if not items:
-            return []
-        try:
-            return list(await self._update_group(items))
-        except TRANSIENT_DB_ERRORS as exc:
-            return [exc] * len(items)
-        except Exception:
-            logger.warning(
-                "a batch of %d updates failed; applying them one at a time", len(items), exc_info=True
-            )
-            results: list[bool | BaseException] = []
-            for item in items:
-                try:
-                    results.append(await self._update_one(item))
-                except Exception as exc:
-                    results.append(exc)
-            return results
+        return await self._updates.serve(items)
 
     async def aclose(self) -> None:
         await self._groups.aclose()
