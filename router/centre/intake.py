@@ -90,18 +90,22 @@ class Intake:
             return None
         draft = self._routing.route(event, at=event.started_at)
         incident_id, created = await self._writer.record(event, draft.opening(), report.evidence)
+        if self._recorded(draft, incident_id, created):
+            await self._file_waiting(incident_id, draft)
+        self._bell.ring()
+        return incident_id, created
+
+    def _recorded(self, draft: IncidentDraft, incident_id: uuid.UUID, created: bool) -> bool:
+        """Log a stored START; whether it folded into a case that may still wait for review to be filed."""
         logger.info(
             "%s incident %s: %s at %s → %s",
             "opened" if created else "updated",
             incident_id,
-            event.kind.value,
+            draft.event.kind.value,
             draft.placement.unit_code,
             draft.duty.assignee.worker_id if draft.duty.assignee else "nobody",
         )
-        if not created and draft.state is IncidentState.DISPATCHED and self._routing.reviews(event.kind):
-            await self._file_waiting(incident_id, draft)
-        self._bell.ring()
-        return incident_id, created
+        return not created and draft.state is IncidentState.DISPATCHED and self._routing.reviews(draft.kind)
 
     async def _file_waiting(self, incident_id: uuid.UUID, draft: IncidentDraft) -> None:
         """A detection confident enough to be filed, folding into a case still waiting for review, files it
@@ -156,7 +160,8 @@ class Intake:
         *,
         settled: Callable[[AnalysisMessage, BaseException | None], Awaitable[None]],
     ) -> None:
-        """``run`` for a bus that hands messages in batches (a JetStream fetch), until the batches end.
+        """Handle the messages a link hands in batches (a JetStream fetch, what has queued up in process)
+        until the batches end.
 
         A batch is routed at once and stored in one group commit for its STARTs and one for its UPDATEs
         and ENDs; the next batch is fetched and routed meanwhile, and its STARTs are stored while this
@@ -231,20 +236,8 @@ class Intake:
                 errors[index] = result
                 continue
             incident_id, created = result
-            logger.info(
-                "%s incident %s: %s at %s → %s",
-                "opened" if created else "updated",
-                incident_id,
-                report.event.kind.value,
-                draft.placement.unit_code,
-                draft.duty.assignee.worker_id if draft.duty.assignee else "nobody",
-            )
-            if (
-                not created
-                and incident_id not in filed  # one look per incident and batch: the first files it
-                and draft.state is IncidentState.DISPATCHED
-                and self._routing.reviews(report.event.kind)
-            ):
+            # One look per incident and batch: the first of its events files it.
+            if self._recorded(draft, incident_id, created) and incident_id not in filed:
                 filed.add(incident_id)
                 try:
                     await self._file_waiting(incident_id, draft)
