@@ -147,6 +147,10 @@ class GridIndex:
         if inside:
             # On a shared border, or in a sliver of overlap, the lowest code wins so the answer is stable.
             return self._at_grid(GridMatch.INSIDE, inside[0], 0.0)
+        return self._outside(point, lonlat, snap_m)
+
+    def _outside(self, point: Point, lonlat: LonLat, snap_m: float) -> GridLocation:
+        """A point in no grid: the nearest within ``snap_m``, else its township or county."""
         projection = LocalProjection(lonlat)
         nearest = self._nearest_within(point, projection, snap_m)
         if nearest is not None:
@@ -160,14 +164,17 @@ class GridIndex:
         hundred, and a query per point spent most of its time in the query's own set-up)."""
         if not points:
             return []
-        found, hits = self._tree.query(shapely.points(points), predicate="intersects")
+        geometries = shapely.points(points)
+        found, hits = self._tree.query(geometries, predicate="intersects")
         inside: dict[int, str] = {}
         for index, hit in zip(found.tolist(), hits.tolist(), strict=True):
             code = self._codes[hit]
             if index not in inside or code < inside[index]:
                 inside[index] = code  # on a shared border the lowest code wins, as in locate
         return [
-            self._at_grid(GridMatch.INSIDE, inside[i], 0.0) if i in inside else self.locate(point, snap_m)
+            self._at_grid(GridMatch.INSIDE, inside[i], 0.0)
+            if i in inside
+            else self._outside(geometries[i], point, snap_m)
             for i, point in enumerate(points)
         ]
 
