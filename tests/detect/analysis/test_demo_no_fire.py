@@ -11,20 +11,18 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pytest
 
 from api.site import demo_site, load_site
-from detect.backends.factory import build_detector, build_fire_detector
 from detect.geometry import area
 from detect.port import Detector
 from detect.rules.fire import FIRE_MIN_CONFIDENCE
 from models.clock import SystemClock
 from models.records import Detection, ZoneKind
 from models.store import Store
-from tests.conftest import SHARED_MODELS
 from tests.rig import build_rig
 
 pytestmark = pytest.mark.slow
@@ -51,17 +49,6 @@ class Recording:
         if len(self.answers) >= LOOKS:
             self.done.set()
         return found
-
-
-@pytest.fixture(scope="module")
-def detectors() -> Iterator[tuple[Detector, Detector]]:
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("GRIDWATCH_MODEL_DIRS", str(SHARED_MODELS))
-        person = build_detector()
-        # As serve and node build it: on the person model's runtime (the fire model's OpenVINO export).
-        fire = build_fire_detector(person=person)
-        assert fire is not None, "pip install 'gridwatch[fire]' (fire-detector==1.0.3)"
-        yield person, fire
 
 
 async def test_the_demo_street_opens_no_fire_or_smoke(

@@ -9,7 +9,6 @@ outbox row reaches the live feed the test listens to.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
@@ -18,14 +17,13 @@ import numpy as np
 import pytest
 
 from api.site import demo_site, load_site
-from detect.backends.factory import build_detector, build_fire_detector
 from detect.port import Detector
 from models.clock import SystemClock
 from models.incidents import Incident
 from models.records import Camera, EventKind, Zone, ZoneKind
 from models.store import Store
 from router.centre.feed import FeedMessage
-from tests.conftest import SHARED, SHARED_MODELS
+from tests.conftest import SHARED
 from tests.rig import build_rig
 
 pytestmark = pytest.mark.slow
@@ -55,17 +53,6 @@ def fire_clip(path: Path, size: tuple[int, int]) -> Path:
         writer.write(image)
     writer.release()
     return path
-
-
-@pytest.fixture(scope="module")
-def detectors() -> Iterator[tuple[Detector, Detector]]:
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("GRIDWATCH_MODEL_DIRS", str(SHARED_MODELS))
-        person = build_detector()
-        # As serve and node build it: on the person model's runtime (the fire model's OpenVINO export).
-        fire = build_fire_detector(person=person)
-        assert fire is not None, "pip install 'gridwatch[fire]' (fire-detector==1.0.3)"
-        yield person, fire
 
 
 def with_fire_zone(camera: Camera, clip: Path) -> Camera:
