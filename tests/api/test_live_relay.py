@@ -8,9 +8,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Iterator
 from dataclasses import replace
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -36,14 +34,6 @@ pytestmark = pytest.mark.slow
 
 TOWNSHIP = "379901001"
 SECRET = "video-token-for-this-test-0123456789"
-
-
-@pytest.fixture
-def nats_server(tmp_path: Path) -> Iterator[NatsServer]:
-    server = NatsServer("single", tmp_path / "nats", "single")
-    server.start()
-    yield server
-    server.stop()
 
 
 async def test_the_centre_plays_a_township_camera_from_its_node(

@@ -13,7 +13,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -33,14 +33,6 @@ from tests.rig import T0, NoDetector, crowd_output, demo_rig
 from tests.servers import free_port, run_cli
 
 TOWNSHIP = "379901001"
-
-
-@pytest.fixture
-def nats_server(tmp_path: Path) -> Iterator[NatsServer]:
-    server = NatsServer("single", tmp_path / "nats", "single")
-    server.start()
-    yield server
-    server.stop()
 
 
 async def until(check: Callable[[], Awaitable[bool]], timeout_s: float = 20.0, what: str = "") -> None:

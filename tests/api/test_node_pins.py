@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import os
 import time
-from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -24,14 +23,6 @@ from tests.rig import T0, NoDetector
 from tests.servers import run_cli
 
 TOWNSHIP = "379901001"
-
-
-@pytest.fixture
-def nats_server(tmp_path: Path) -> Iterator[NatsServer]:
-    server = NatsServer("single", tmp_path / "nats", "single")
-    server.start()
-    yield server
-    server.stop()
 
 
 async def test_a_pinned_camera_runs_on_its_node_only_and_does_not_move(nats_server: NatsServer) -> None:
