@@ -34,14 +34,12 @@ from models.link_health import TownshipHealth
 from models.records import Detection, EventKind
 from models.store import Store
 from router.centre.links import LinkProblems
-from tests.api.test_nats_link import nats_server, until
+from tests.api.test_nats_link import until
 from tests.rig import T0, Rig, demo_rig
 
 EAST = "379901001"
 #: Fast enough for a test: a probe every half second, a link down after two seconds without an answer.
 LINK: dict[str, Any] = {"probe_s": 0.5, "down_after_s": 2.0, "skew_flag_s": 2.0}
-
-__all__ = ["nats_server"]  # the fixture, shared with test_nats_link
 
 
 class EmptyRoad:
