@@ -290,8 +290,11 @@ class SipEndpoint:
                 if left <= 0:
                     raise TimeoutError(f"no answer from {peer} to {message.method}")
                 wait = min(interval, left) if peer.transport == "UDP" else left
-                with contextlib.suppress(TimeoutError):
-                    return await asyncio.wait_for(asyncio.shield(future), wait)
+                # asyncio.wait, not wait_for: Python 3.11's wait_for can drop a cancellation that lands as
+                # the answer does, and the stopped caller (a registration loop) would then run on.
+                done, _ = await asyncio.wait({future}, timeout=wait)
+                if done:
+                    return future.result()
                 interval = min(interval * 2, T2)
         finally:
             self._pending.pop(key, None)
