@@ -100,6 +100,7 @@ class StaticMass:
         self._known: np.ndarray | None = None
         self._last: datetime | None = None
         self._kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5))
+        self._open_kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (3, 3))
         self._outside_logged = False
 
     def _setup(self, image: np.ndarray) -> _Region:
@@ -190,7 +191,7 @@ class StaticMass:
         moving = self._moving.apply(np.clip(feature * 128.0, 0, 255).astype(np.uint8)) > 0
         moving = cv2.dilate(moving.astype(np.uint8), self._kernel) > 0
         differs = np.abs(feature - self._reference) > DIFF_THRESHOLD
-        differs = cv2.morphologyEx(differs.astype(np.uint8), cv2.MORPH_OPEN, self._kernel) > 0
+        differs = cv2.morphologyEx(differs.astype(np.uint8), cv2.MORPH_OPEN, self._open_kernel) > 0
         unknown = ~self._known & ~persons & ~moving
         self._reference[unknown] = feature[unknown]
         self._known |= unknown
@@ -247,8 +248,11 @@ class StaticMass:
         if not seeds.any():
             return []
         grown = ((self._static >= 0.5 * self.zone.min_seconds) & inside).astype(np.uint8)
-        grown = cv2.morphologyEx(grown, cv2.MORPH_CLOSE, self._kernel)
+        # A flat-faced object shows in the ratio image by its outline only: its area is what the outline
+        # of its static pixels encloses, not the count of those pixels.
+        grown = _filled(cv2.morphologyEx(grown, cv2.MORPH_CLOSE, self._kernel)).astype(np.uint8)
         count, labels, stats, _ = cv2.connectedComponentsWithStats(grown, connectivity=8)
+        seeds = _filled(cv2.morphologyEx(seeds.astype(np.uint8), cv2.MORPH_CLOSE, self._kernel)) & inside
         seeded = np.bincount(labels[seeds], minlength=count)
         min_area = self.settings.min_area_fraction * float(inside.sum())
         masses = []
@@ -264,3 +268,11 @@ class StaticMass:
             )
             masses.append(Detection(xyxy=box, confidence=1.0, label=self._label, class_id=-1))
         return masses
+
+
+def _filled(mask: np.ndarray) -> np.ndarray:
+    """The mask with every hole its outlines enclose filled."""
+    contours, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    filled = np.zeros_like(mask)
+    cv2.drawContours(filled, contours, -1, 1, thickness=-1)
+    return filled > 0

@@ -7,8 +7,9 @@ The expected event: exactly one occupation START in the zone, between ``appear_s
 passing, and on the tuning street a ±40 % brightness swing): any START there is a false event.
 
 Short clips are played forwards then backwards (ping-pong) to last ``SCENE_S``, so walkers keep passing.
-Scenes are split like the rest of the set: the thresholds of detect/static_mass.py were chosen on the
-vtest street (tune) only; the crosswalk and plaza scenes (holdout) were not looked at while tuning.
+Scenes are split like the rest of the set, and a scene whose results were looked at while choosing the
+rule's thresholds is a tuning scene: vtest from the start, the first crosswalk and plaza scenes since their
+results were read. The held-out scenes are written down before they are first run.
 """
 
 from __future__ import annotations
@@ -59,6 +60,8 @@ _KERB = "occupation/coco__000000334371.jpg"  # a bus front and a bin at a kerb
 _STREET = "occupation/devansh__india_street_traffic.png"  # auto-rickshaws and cars in a jam
 _CROSSWALK = "crowd/varshini__crosswalk_commuters.mp4"
 _PLAZA = "crowd/atharva__plaza_topdown_cctv.mp4"
+#: A petrol station forecourt's CCTV (a monitor's picture with the recorder's camera list beside it).
+_PETROL = "fire/l0kxh__petrol_station_motorbike_fire.mp4"
 #: The man crossing vtest's road in its first frame, pacing over the place the goods are set down.
 _VTEST_WALKER = ((0.3255, 0.382, 0.3776, 0.538), (0.55, 0.42, 0.66, 0.56))
 SCENES: tuple[Scene, ...] = (
@@ -69,31 +72,53 @@ SCENES: tuple[Scene, ...] = (
     Scene("vtest-goods-covered", Split.TUNE, str(VTEST), (0.43, 0.31, 0.78, 0.57),
           (_GOODS, (0.15, 0.3, 0.3, 0.55), (0.55, 0.42, 0.66, 0.56)), walker=_VTEST_WALKER),
     Scene("vtest-passing-covered", Split.TUNE, str(VTEST), (0.43, 0.31, 0.78, 0.57), walker=_VTEST_WALKER),
-    Scene("crosswalk-kerb", Split.HOLDOUT, "crowd/varshini__crosswalk_commuters.mp4", (0.05, 0.68, 0.95, 1.0),
+    # The crosswalk and plaza scenes above and below were held out until 2026-12-05; their results were
+    # looked at (docs/detection.md), so since later that day they are tuning scenes, and the held-out half is
+    # the block at the end, written down and committed before it was first run.
+    Scene("crosswalk-kerb", Split.TUNE, "crowd/varshini__crosswalk_commuters.mp4", (0.05, 0.68, 0.95, 1.0),
           (_KERB, (0.0, 0.4, 0.16, 0.68), (0.12, 0.74, 0.3, 0.98))),
-    Scene("crosswalk-passing", Split.HOLDOUT, "crowd/varshini__crosswalk_commuters.mp4",
+    Scene("crosswalk-passing", Split.TUNE, "crowd/varshini__crosswalk_commuters.mp4",
           (0.05, 0.68, 0.95, 1.0)),
-    Scene("plaza-scooter", Split.HOLDOUT, "crowd/atharva__plaza_topdown_cctv.mp4", (0.2, 0.3, 0.8, 0.9),
+    Scene("plaza-scooter", Split.TUNE, "crowd/atharva__plaza_topdown_cctv.mp4", (0.2, 0.3, 0.8, 0.9),
           (_GOODS, (0.62, 0.55, 0.98, 0.8), (0.4, 0.5, 0.55, 0.64))),
-    Scene("plaza-passing", Split.HOLDOUT, "crowd/atharva__plaza_topdown_cctv.mp4", (0.2, 0.3, 0.8, 0.9)),
+    Scene("plaza-passing", Split.TUNE, "crowd/atharva__plaza_topdown_cctv.mp4", (0.2, 0.3, 0.8, 0.9)),
     # Added 2026-12-05 with the occlusion rule, written down before they were first run (their first
     # results are in docs/detection.md as they came): other crops of the photographs, other places in the
     # two real videos, each zone with its own passing control.
-    Scene("crosswalk-rickshaw", Split.HOLDOUT, _CROSSWALK, (0.45, 0.62, 0.98, 1.0),
+    Scene("crosswalk-rickshaw", Split.TUNE, _CROSSWALK, (0.45, 0.62, 0.98, 1.0),
           (_STREET, (0.52, 0.43, 0.61, 0.64), (0.6, 0.7, 0.78, 0.98))),
-    Scene("crosswalk-right-passing", Split.HOLDOUT, _CROSSWALK, (0.45, 0.62, 0.98, 1.0)),
-    Scene("crosswalk-goods", Split.HOLDOUT, _CROSSWALK, (0.2, 0.5, 0.8, 0.85),
+    Scene("crosswalk-right-passing", Split.TUNE, _CROSSWALK, (0.45, 0.62, 0.98, 1.0)),
+    Scene("crosswalk-goods", Split.TUNE, _CROSSWALK, (0.2, 0.5, 0.8, 0.85),
           (_GOODS, (0.17, 0.32, 0.26, 0.55), (0.42, 0.55, 0.52, 0.8))),
-    Scene("crosswalk-middle-passing", Split.HOLDOUT, _CROSSWALK, (0.2, 0.5, 0.8, 0.85)),
-    Scene("plaza-bin", Split.HOLDOUT, _PLAZA, (0.0, 0.55, 0.45, 1.0),
+    Scene("crosswalk-middle-passing", Split.TUNE, _CROSSWALK, (0.2, 0.5, 0.8, 0.85)),
+    Scene("plaza-bin", Split.TUNE, _PLAZA, (0.0, 0.55, 0.45, 1.0),
           (_KERB, (0.14, 0.57, 0.19, 0.71), (0.2, 0.68, 0.25, 0.85))),
-    Scene("plaza-left-passing", Split.HOLDOUT, _PLAZA, (0.0, 0.55, 0.45, 1.0)),
-    Scene("plaza-moped", Split.HOLDOUT, _PLAZA, (0.4, 0.0, 1.0, 0.45),
+    Scene("plaza-left-passing", Split.TUNE, _PLAZA, (0.0, 0.55, 0.45, 1.0)),
+    Scene("plaza-moped", Split.TUNE, _PLAZA, (0.4, 0.0, 1.0, 0.45),
           (_GOODS, (0.0, 0.56, 0.16, 0.9), (0.62, 0.12, 0.74, 0.32))),
-    Scene("plaza-top-passing", Split.HOLDOUT, _PLAZA, (0.4, 0.0, 1.0, 0.45)),
-    Scene("plaza-car", Split.HOLDOUT, _PLAZA, (0.55, 0.45, 1.0, 0.95),
+    Scene("plaza-top-passing", Split.TUNE, _PLAZA, (0.4, 0.0, 1.0, 0.45)),
+    Scene("plaza-car", Split.TUNE, _PLAZA, (0.55, 0.45, 1.0, 0.95),
           (_KERB, (0.84, 0.6, 0.95, 0.71), (0.7, 0.6, 0.85, 0.75))),
-    Scene("plaza-right-passing", Split.HOLDOUT, _PLAZA, (0.55, 0.45, 1.0, 0.95)),
+    Scene("plaza-right-passing", Split.TUNE, _PLAZA, (0.55, 0.45, 1.0, 0.95)),
+    # Held out, written down later on 2026-12-05 before they were first run: a real forecourt CCTV clip
+    # no rule was ever run on (the petrol station's, up to the moment of its fire), and new places in the
+    # crosswalk and plaza clips, with crops of the photographs not used above; each zone with its own
+    # passing control.
+    Scene("petrol-stool", Split.HOLDOUT, _PETROL, (0.0, 0.45, 0.3, 0.9),
+          (_GOODS, (0.14, 0.47, 0.2, 0.57), (0.08, 0.6, 0.16, 0.75))),
+    Scene("petrol-left-passing", Split.HOLDOUT, _PETROL, (0.0, 0.45, 0.3, 0.9)),
+    Scene("petrol-tarp", Split.HOLDOUT, _PETROL, (0.55, 0.6, 0.95, 0.98),
+          (_STREET, (0.78, 0.6, 0.92, 0.78), (0.6, 0.68, 0.75, 0.88))),
+    Scene("petrol-right-passing", Split.HOLDOUT, _PETROL, (0.55, 0.6, 0.95, 0.98)),
+    Scene("crosswalk-car", Split.HOLDOUT, _CROSSWALK, (0.6, 0.55, 1.0, 0.8),
+          (_KERB, (0.07, 0.6, 0.26, 0.7), (0.78, 0.62, 0.98, 0.76))),
+    Scene("crosswalk-kerbside-passing", Split.HOLDOUT, _CROSSWALK, (0.6, 0.55, 1.0, 0.8)),
+    Scene("plaza-stool", Split.HOLDOUT, _PLAZA, (0.3, 0.2, 0.7, 0.6),
+          (_GOODS, (0.14, 0.47, 0.2, 0.57), (0.45, 0.35, 0.52, 0.45))),
+    Scene("plaza-centre-passing", Split.HOLDOUT, _PLAZA, (0.3, 0.2, 0.7, 0.6)),
+    Scene("plaza-rickshaw", Split.HOLDOUT, _PLAZA, (0.0, 0.0, 0.4, 0.45),
+          (_STREET, (0.34, 0.55, 0.44, 0.78), (0.22, 0.1, 0.32, 0.3))),
+    Scene("plaza-topleft-passing", Split.HOLDOUT, _PLAZA, (0.0, 0.0, 0.4, 0.45)),
 )  # fmt: skip
 
 
@@ -157,6 +182,12 @@ def _pacer(walker: tuple[Fraction, Fraction], first: np.ndarray) -> Callable[[np
     return paste
 
 
+def _greyscale(image: np.ndarray) -> bool:
+    """Footage with no colour (the plaza's monochrome CCTV): its channels agree to within noise."""
+    spread = image.max(axis=2).astype(np.int16) - image.min(axis=2)
+    return float(spread.mean()) < 2.0
+
+
 def _editor(
     scene: Scene, root: Path, width: int, height: int, first: np.ndarray | None = None
 ) -> Callable[[np.ndarray, float], np.ndarray]:
@@ -171,6 +202,9 @@ def _editor(
         cx1, cy1, cx2, cy2 = _box(crop, photo.shape[1], photo.shape[0])
         place = _box(where, width, height)
         patch = cv2.resize(photo[cy1:cy2, cx1:cx2], (place[2] - place[0], place[3] - place[1]))
+        if first is not None and _greyscale(first):
+            # A monochrome camera would see the object in grey too, not as the only colour in its picture.
+            patch = cv2.cvtColor(cv2.cvtColor(patch, cv2.COLOR_BGR2GRAY), cv2.COLOR_GRAY2BGR)
 
     def edit(image: np.ndarray, t: float) -> np.ndarray:
         if patch is not None and t >= APPEAR_S:

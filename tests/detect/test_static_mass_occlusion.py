@@ -114,3 +114,23 @@ def test_a_mass_is_not_reported_before_it_was_seen_for_a_third_of_t_however_long
 
     found = play(glimpsed, 90)
     assert found is not None and found >= 60 + T / 3 - 3
+
+
+def test_a_flat_faced_object_is_found_by_its_outline() -> None:
+    # A plain box whose face is as bright as the ground, seen only by its 3 px rim in the ratio image: the
+    # rim must survive the noise filter, and the mass's area is what the rim encloses (24 x 44 px is 3 %
+    # of the zone, its rim alone under the 2 % a mass needs).
+    ground = np.full((240, 240, 3), 128, np.uint8)
+    box = np.full((44, 24, 3), 128, np.uint8)
+    box[:3], box[-3:], box[:, :3], box[:, -3:] = 60, 60, 60, 60
+    watch = StaticMass(ZONE)
+    found = None
+    for k in range(int(60 * FPS)):
+        t = k / FPS
+        image = ground.copy()
+        if t >= 10:
+            image[100:144, 100:124] = box
+        if watch.update(image, [], T0 + timedelta(seconds=t)):
+            found = t
+            break
+    assert found is not None and 10 + T <= found <= 10 + T + 3

@@ -18,7 +18,7 @@ from tests.servers import run_cli
 
 SHARED_EVAL = SHARED / "data" / "eval"
 CROSSWALK = "crowd/varshini__crosswalk_commuters.mp4"
-RICKSHAW = "occupation/devansh__india_street_traffic.png"
+KERB = "occupation/coco__000000334371.jpg"
 
 
 def _scene(name: str) -> object:
@@ -38,9 +38,12 @@ def test_recall_counts_one_event_in_its_window_and_passing_counts_every_event() 
 
 
 def test_tuning_and_reported_scenes_are_separate() -> None:
-    tune = {s.video for s in SCENES if s.split is Split.TUNE}
-    holdout = {s.video for s in SCENES if s.split is Split.HOLDOUT}
-    assert tune and holdout and not tune & holdout
+    tune = [s for s in SCENES if s.split is Split.TUNE]
+    holdout = [s for s in SCENES if s.split is Split.HOLDOUT]
+    assert tune and holdout and not {s.name for s in tune} & {s.name for s in holdout}
+    # No held-out place is a tuning place, and one held-out video was never tuned on at all.
+    assert not {(s.video, s.zone) for s in tune} & {(s.video, s.zone) for s in holdout}
+    assert {s.video for s in holdout} - {s.video for s in tune}
 
 
 @pytest.mark.slow
@@ -56,7 +59,7 @@ def test_the_tuning_street_finds_the_goods_and_no_passer_by(vtest_path: Path) ->
 @pytest.mark.slow
 def test_cli_reports_occupation_per_half(tmp_path: Path) -> None:
     listed = json.loads((SHARED_EVAL / "items.json").read_text())
-    items = [i for i in listed if i["file"] in (CROSSWALK, RICKSHAW)]
+    items = [i for i in listed if i["file"] in (CROSSWALK, KERB)]
     for entry in items:
         target = tmp_path / entry["file"]
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -68,16 +71,10 @@ def test_cli_reports_occupation_per_half(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stderr
     occupation = json.loads(result.stdout)["occupation"]
-    # The crosswalk scenes whose photograph is linked (the kerb and the goods are cut from other ones); its
-    # three passing controls share one detector pass.
-    assert [s["scene"] for s in occupation["scenes"]] == [
-        "crosswalk-passing",
-        "crosswalk-rickshaw",
-        "crosswalk-right-passing",
-        "crosswalk-middle-passing",
-    ]
+    # The held-out crosswalk scenes whose photograph is linked (the petrol and plaza scenes' videos are not).
+    assert [s["scene"] for s in occupation["scenes"]] == ["crosswalk-car", "crosswalk-kerbside-passing"]
     figures = occupation["summary"]["holdout"]
-    assert figures["positives"] == 1 and figures["passing_seconds"] == 3 * 75.0
+    assert figures["positives"] == 1 and figures["passing_seconds"] == 75.0
     assert all(isinstance(s["starts_s"], list) for s in occupation["scenes"])
 
 
@@ -96,7 +93,9 @@ class _Counting:
 
 
 def test_the_passing_controls_of_one_video_share_one_detector_pass() -> None:
-    controls = [s for s in SCENES if s.video == CROSSWALK and s.obj is None]
+    # The tuning controls: with a detector that sees nobody, people are not masked, and what the rule then
+    # makes of a held-out place is not this test's business.
+    controls = [s for s in SCENES if s.video == CROSSWALK and s.obj is None and s.split is Split.TUNE]
     assert len(controls) == 3
     detector, seen = _Counting(), {}  # type: ignore[var-annotated]
     results = [run_scene(s, SHARED_EVAL, detector, seen) for s in controls]  # type: ignore[arg-type]
