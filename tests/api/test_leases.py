@@ -219,6 +219,7 @@ def test_ids_become_key_tokens_and_back() -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.waits
 async def test_nodes_split_the_cameras_fairly_and_a_joining_node_takes_a_share(township: Township) -> None:
     await township.join("node-a")
     await township.join("node-b")
@@ -234,6 +235,7 @@ async def test_nodes_split_the_cameras_fairly_and_a_joining_node_takes_a_share(t
 
 
 @pytest.mark.slow
+@pytest.mark.waits
 async def test_a_dead_node_s_cameras_move_to_the_others_within_the_lease_scale(township: Township) -> None:
     for name in ("node-a", "node-b", "node-c"):
         await township.join(name)
@@ -251,6 +253,7 @@ async def test_a_dead_node_s_cameras_move_to_the_others_within_the_lease_scale(t
 
 
 @pytest.mark.slow
+@pytest.mark.waits
 async def test_with_the_default_lease_a_dead_node_s_cameras_move_within_30_s(nats_url: str) -> None:
     township = Township(nats_url, lease_s=DEFAULT_LEASE_S)
     try:
@@ -303,6 +306,7 @@ async def test_a_write_whose_answer_was_lost_is_adopted_not_waited_out(nats_url:
 
 
 @pytest.mark.slow
+@pytest.mark.waits
 async def test_a_node_process_killed_by_sigkill_loses_its_cameras_to_the_others(township: Township) -> None:
     await township.join("node-a")
     victim = await township.spawn("node-p")
@@ -319,6 +323,7 @@ async def test_a_node_process_killed_by_sigkill_loses_its_cameras_to_the_others(
 
 
 @pytest.mark.slow
+@pytest.mark.waits
 async def test_a_node_that_leaves_hands_over_at_once(township: Township) -> None:
     a = await township.join("node-a")
     await township.join("node-b")
@@ -337,6 +342,7 @@ async def test_a_node_that_leaves_hands_over_at_once(township: Township) -> None
 
 
 @pytest.mark.slow
+@pytest.mark.waits
 async def test_a_node_whose_lease_moved_on_stops_that_camera_at_once(township: Township) -> None:
     a = await township.join("node-a")
     await township.until(lambda: len(a.analysing) == len(CAMERAS), within=3 * LEASE_S)
@@ -394,6 +400,7 @@ async def cable(nats_url: str) -> AsyncIterator[Cable]:
 
 
 @pytest.mark.slow
+@pytest.mark.waits
 async def test_a_blip_shorter_than_the_lease_keeps_every_lease(township: Township, cable: Cable) -> None:
     a = await township.join("node-a", url=f"nats://127.0.0.1:{cable.port}")
     await township.join("node-b")
@@ -412,6 +419,7 @@ async def test_a_blip_shorter_than_the_lease_keeps_every_lease(township: Townshi
 
 
 @pytest.mark.slow
+@pytest.mark.waits
 async def test_a_node_cut_off_longer_stops_before_its_cameras_move(township: Township, cable: Cable) -> None:
     a = await township.join("node-a", url=f"nats://127.0.0.1:{cable.port}")
     b = await township.join("node-b")

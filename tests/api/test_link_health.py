@@ -129,6 +129,7 @@ def _township(centre: CountyCentre, code: str) -> TownshipHealth:
 
 
 @pytest.mark.slow
+@pytest.mark.waits
 async def test_a_node_whose_clock_drifted_is_flagged_and_metrics_show_the_nodes(
     nats_server: NatsServer, store: Store
 ) -> None:
@@ -230,6 +231,7 @@ def _reported(node: Node, camera_id: str) -> bool:
 
 
 @pytest.mark.slow
+@pytest.mark.waits
 async def test_a_cut_township_is_one_link_problem_not_a_camera_offline_each(
     relayed: tuple[Any, Uplink], store: Store, tmp_path: Path
 ) -> None:
@@ -340,6 +342,7 @@ async def running_state(node: Node, camera_id: str) -> bool:
 
 
 @pytest.mark.slow
+@pytest.mark.waits
 async def test_the_hub_restarting_is_no_township_link_problem(tmp_path: Path, store: Store) -> None:
     """The centre's own server away says nothing of the townships' links: no case for any of them."""
     servers = cluster(tmp_path / "county", [EAST])

@@ -39,7 +39,7 @@ from tests.api.test_nats_link import until
 from tests.rig import T0, NoDetector, crowd_output, demo_rig
 from tests.system.test_pg_restart import Server
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.waits]
 
 EAST, WEST = "379901001", "379901002"
 

@@ -37,7 +37,7 @@ from tests.ingest.conftest import SERVER_PASSWORD
 from tests.ingest.rtsp_peer import RtspPeer
 from tests.servers import in_process_api
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.waits]
 
 PASSWORD_ENV = "GW_TEST_LIVE_RTSP_PASSWORD"
 

@@ -86,6 +86,7 @@ async def test_keyframes_only_skips_the_other_frames(rtsp_peer: RtspPeer) -> Non
 
 # A chaos test (the server killed and restarted): ./run test --fast leaves it out.
 @pytest.mark.slow
+@pytest.mark.waits
 async def test_reconnects_after_the_server_is_killed_and_restarted(rtsp_peer: RtspPeer) -> None:
     source = RtspSource("cam-rtsp", rtsp_peer.url(), SystemClock(), read_timeout_s=3, stall_after_s=3)
     changes = health_changes(source.health)
@@ -122,6 +123,7 @@ async def test_reconnects_after_the_server_is_killed_and_restarted(rtsp_peer: Rt
 
 # A chaos test (the server frozen past the stall limit): ./run test --fast leaves it out.
 @pytest.mark.slow
+@pytest.mark.waits
 async def test_a_paused_server_is_reported_stalled_then_reconnected(rtsp_peer: RtspPeer) -> None:
     source = RtspSource(
         "cam-rtsp", rtsp_peer.url(), SystemClock(), open_timeout_s=3, read_timeout_s=4, stall_after_s=2
@@ -212,6 +214,7 @@ async def test_an_unreachable_camera_is_offline_and_retried(caplog: pytest.LogCa
 
 # A chaos test of a minute and a half: ./run test --fast leaves it out.
 @pytest.mark.slow
+@pytest.mark.waits
 async def test_twenty_kills_and_restarts_are_each_noticed_and_recovered(rtsp_peer: RtspPeer) -> None:
     """Acceptance 2 of issue 3: offline within 2 s of each kill, a frame within 10 s of each restart."""
     source = RtspSource("cam-rtsp", rtsp_peer.url(), SystemClock())
@@ -241,6 +244,7 @@ async def test_twenty_kills_and_restarts_are_each_noticed_and_recovered(rtsp_pee
 
 # Seconds of real stream per GOP measurement: ./run test --fast leaves it out.
 @pytest.mark.slow
+@pytest.mark.waits
 async def test_keyframes_only_once_the_gop_serves_the_analysis_rate(rtsp_peer: RtspPeer) -> None:
     """The server's GOP is 2 s: analysing every 2.5 s switches to keyframes only after three GOPs."""
     source = RtspSource("cam-rtsp", rtsp_peer.url(), SystemClock(), analysis_interval_s=2.5, queue_size=500)
@@ -264,6 +268,7 @@ async def test_keyframes_only_once_the_gop_serves_the_analysis_rate(rtsp_peer: R
 
 # Seconds of real stream per GOP measurement: ./run test --fast leaves it out.
 @pytest.mark.slow
+@pytest.mark.waits
 async def test_a_gop_longer_than_the_analysis_interval_keeps_every_frame(rtsp_peer: RtspPeer) -> None:
     source = RtspSource("cam-rtsp", rtsp_peer.url(), SystemClock(), analysis_interval_s=0.5, queue_size=500)
     try:

@@ -33,6 +33,9 @@ from router.duty import Roster
 from tests.router.centre.routing_helpers import demo_router, opening, stall_event
 from tests.router.demo_data import demo_shifts
 
+# Waits on twenty restarts of its own server; little CPU (./run test runs it beside the others).
+pytestmark = pytest.mark.waits
+
 KILLS = 20
 FOOTS = [(235, 262), (630, 365), (100, 500), (700, 200)]
 
