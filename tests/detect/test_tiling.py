@@ -44,6 +44,7 @@ def test_wrong_settings_are_refused() -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.computes
 def test_a_packed_street_is_counted_within_a_quarter_with_tiles(yolov8n: UltralyticsDetector) -> None:
     """The eval set's dense crowd (about 60 people): one pass at 640 finds about 44, tiles 60 ± 15."""
     image = cv2.imread(str(SHARED / "data" / "eval" / "crowd" / "barisha__dense_crowd.jpg"))
@@ -56,6 +57,7 @@ def test_a_packed_street_is_counted_within_a_quarter_with_tiles(yolov8n: Ultraly
 
 
 @pytest.mark.slow
+@pytest.mark.computes
 def test_a_sparse_street_costs_no_tiled_pass(yolov8n: UltralyticsDetector) -> None:
     image = cv2.imread(str(SHARED / "data" / "eval" / "crowd" / "coco__000000005001.jpg"))  # about 17 people
     detector = TiledDetector(yolov8n)

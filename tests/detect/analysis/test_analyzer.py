@@ -126,6 +126,7 @@ def test_zones_are_independent() -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.computes
 @pytest.mark.parametrize("model", ["yolov8n", "fall_model"])
 def test_demo_video_crowd_starts(
     model: str, request: pytest.FixtureRequest, demo_camera: Camera, vtest_path: Path
@@ -151,6 +152,7 @@ def test_demo_video_crowd_starts(
 
 
 @pytest.mark.slow
+@pytest.mark.computes
 def test_demo_video_parked_van_occupies_the_fire_lane(
     yolov8n: UltralyticsDetector, demo_camera: Camera, vtest_path: Path
 ) -> None:

@@ -25,7 +25,7 @@ from models.records import Detection, ZoneKind
 from models.store import Store
 from tests.rig import build_rig
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.computes]
 
 #: Fire-model looks to wait for: 12 looks, 2 s apart, are 24 s of the street; k = 3 of 5 would have
 #: confirmed the static spot on the third.

@@ -26,7 +26,7 @@ from detect.rules.fire import DETECTOR_CONFIDENCE_FLOOR
 from models.records import Detection
 from tests.conftest import SHARED, SHARED_MODELS
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.computes]
 
 EVAL = SHARED / "data" / "eval"
 #: Flames and plumes (608² CCTV), a wide car fire (799×464), a plume and two negatives, one portrait.

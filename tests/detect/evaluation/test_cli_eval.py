@@ -39,6 +39,7 @@ def env() -> dict[str, str]:
 
 # Real models on real pictures: ./run test --fast leaves it out.
 @pytest.mark.slow
+@pytest.mark.computes
 @pytest.mark.parametrize("fire_backend", ["ultralytics", "openvino"])
 def test_json_records_per_file_and_figures(small_set: Path, fire_backend: str, tmp_path: Path) -> None:
     """The same figures with the fire model's OpenVINO export (what a torch-free node runs) as the .pt."""

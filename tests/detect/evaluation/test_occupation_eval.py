@@ -47,6 +47,7 @@ def test_tuning_and_reported_scenes_are_separate() -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.computes
 def test_the_tuning_street_finds_the_goods_and_no_passer_by(vtest_path: Path) -> None:
     models = npm_file(HUMAN_CENTERNET.locator)
     assert models is not None, "npm ci in the checkout installs @vladmandic/human"
@@ -57,6 +58,7 @@ def test_the_tuning_street_finds_the_goods_and_no_passer_by(vtest_path: Path) ->
 
 
 @pytest.mark.slow
+@pytest.mark.computes
 def test_cli_reports_occupation_per_half(tmp_path: Path) -> None:
     listed = json.loads((SHARED_EVAL / "items.json").read_text())
     items = [i for i in listed if i["file"] in (CROSSWALK, KERB)]
