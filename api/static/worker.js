@@ -23,7 +23,8 @@ async function api(url, options) {
 }
 
 async function act(inc, action, reason) {
-  const { note, file } = draftOf(inc.id);
+  const draft = draftOf(inc.id);
+  const { note, file } = draft;
   const attachments = [];
   if (file) {
     const up = await api(`/api/incidents/${inc.id}/attachments`, {
@@ -35,7 +36,10 @@ async function act(inc, action, reason) {
     method: "POST", headers: { "Content-Type": "application/json" },
     body: JSON.stringify({ action, note, attachments, expected_state: inc.state, reason }),
   });
-  drafts.delete(inc.id);
+  // Clear only what was sent: the feed may already have shown the next step, and what the worker typed
+  // for it since must not go with this one.
+  if (draft.note === note) draft.note = "";
+  if (draft.file === file) draft.file = null;
   await load();
 }
 
