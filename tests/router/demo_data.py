@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import csv
 import json
+from datetime import datetime
 from functools import cache
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from models.records import CalibrationPoint, Camera, Grid, GridKind, Mount, Role, Shift
 from router.duty import parse_hhmm, parse_weekdays
@@ -17,6 +19,15 @@ from tests.conftest import SHARED
 
 DEMO = SHARED / "data" / "demo"
 CAMERA_ID = "cam-dongguan-road"
+#: Who the demo roster puts on duty per grid (roster.csv): day shift 08:00–20:00, night 20:00–08:00.
+DAY = {"379901001001001": "w001", "379901001001002": "w003"}
+NIGHT = {"379901001001001": "w002", "379901001001002": "w004"}
+
+
+def on_duty(at: datetime) -> dict[str, str]:
+    """The demo's grid worker per grid at ``at``, read off the shifts above in the demo's zone."""
+    hour = at.astimezone(ZoneInfo("Asia/Shanghai")).hour
+    return DAY if 8 <= hour < 20 else NIGHT
 
 
 @cache

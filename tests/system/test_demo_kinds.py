@@ -8,22 +8,19 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
 
 from api.site import DEMO_PASSWORD
+from tests.router.demo_data import on_duty
 from tests.servers import free_port, running_cli
 
 pytestmark = pytest.mark.slow
 
-#: Who the demo roster puts on duty per grid (roster.csv): day shift 08:00–20:00, night 20:00–08:00.
-DAY = {"379901001001001": "w001", "379901001001002": "w003"}
-NIGHT = {"379901001001001": "w002", "379901001001002": "w004"}
 #: cameras.json facts: the van stands top right, in the right half's grid.
 VAN_GRID = "379901001001002"
 
@@ -35,11 +32,6 @@ def demo(tmp_path: Path) -> Iterator[str]:
     args = ["demo", "--port", str(port), "--data-dir", str(tmp_path)]
     with running_cli(args, env=env, log_path=tmp_path / "demo.log", port=port) as base:
         yield base
-
-
-def _on_duty() -> dict[str, str]:
-    hour = datetime.now(ZoneInfo("Asia/Shanghai")).hour
-    return DAY if 8 <= hour < 20 else NIGHT
 
 
 def _incidents(base: str, headers: dict[str, str]) -> list[dict[str, Any]]:
@@ -61,7 +53,7 @@ def test_the_demo_opens_a_crowd_and_the_vans_occupation_and_no_fire(demo: str, t
         time.sleep(2)
     log = (tmp_path / "demo.log").read_text()
     assert {"crowd", "occupation"} <= set(opened), f"opened {sorted(opened)} in 180 s\n{log[-3000:]}"
-    duty = _on_duty()
+    duty = on_duty(datetime.now(UTC))
     crowd, van = opened["crowd"], opened["occupation"]
     assert crowd["place"]["grid_code"] in duty
     assert van["place"]["grid_code"] == VAN_GRID

@@ -13,21 +13,19 @@ import subprocess
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
 
 from api.site import DEMO_PASSWORD
 from tests.conftest import REPO
+from tests.router.demo_data import DAY, on_duty
 from tests.servers import free_port, running_cli, wait_for
 
 pytestmark = pytest.mark.slow
 
 CHECK = Path(__file__).with_name("wall_check.mjs")
 #: roster.csv: grid workers 08:00–20:00 and 20:00–08:00, every day.
-DAY = {"379901001001001": "w001", "379901001001002": "w003"}
-NIGHT = {"379901001001001": "w002", "379901001001002": "w004"}
 
 
 # Runs the CLI under an audit hook that writes down every attempt to reach a host off this machine:
@@ -87,8 +85,7 @@ def test_demo_opens_incident_for_worker_on_duty(demo: str) -> None:
     incident = _first_incident(demo)
     grid = incident["place"]["grid_code"]
     assert grid in DAY, f"incident in grid {grid}, expected one of the camera's two grids"
-    hour = datetime.fromisoformat(incident["opened_at"]).astimezone(ZoneInfo("Asia/Shanghai")).hour
-    expected = (DAY if 8 <= hour < 20 else NIGHT)[grid]
+    expected = on_duty(datetime.fromisoformat(incident["opened_at"]))[grid]
     assert incident["assignee"]["worker_id"] == expected
     assert incident["place"]["located_by"] == "homography"
     # The assigned worker sees it (and the evidence) under their own sign-in.
