@@ -56,6 +56,9 @@ MATCH_THRESHOLD = 0.08
 MATCH_SIDE = 5
 #: Of T, the share a mass must have been seen (not hidden by a passer-by) before it is reported.
 MIN_VISIBLE_FRACTION = 1 / 3
+#: A mass seen free this long may then be seen through a person's box: not a person's own coat, which a
+#: detector that misses its person for a frame or two shows for no longer.
+PEEK_AFTER_SECONDS = 2.0
 #: A shift of the whole picture against the reference larger than this (work pixels) is a camera that moved,
 #: not one that sways: a swaying or leaning pole moves edges that the short-term model learns as they come.
 MAX_SHIFT = 16.0
@@ -211,8 +214,14 @@ class StaticMass:
         differs &= self._known
         inside = region.mask > 0
         growing = differs & ~moving & ~persons & inside
+        # A person's box is mostly background: where a mass already seen shows through it still (between
+        # the legs of a crowd crossing in front) and looks as it did, it is seen, not hidden.
+        change = cv2.blur(np.abs(feature - self._seen), (MATCH_SIDE, MATCH_SIDE))
+        peek = persons & differs & ~moving & inside & (self._visible >= PEEK_AFTER_SECONDS)
+        peek &= change < MATCH_THRESHOLD
+        growing |= peek
         shrinking = ~differs & ~persons
-        self._ride_out_occlusion(feature, differs, moving | persons, growing, dt)
+        self._ride_out_occlusion(feature, differs, (moving | persons) & ~peek, growing, dt)
         self._static[growing] += dt
         self._static[shrinking] -= 2.0 * dt
         self._visible[growing] += dt
