@@ -95,13 +95,15 @@ def _person_detector(person: ResolvedModel) -> Detector:
     return UltralyticsDetector.from_resolved(person)
 
 
-def _occupation(root: Path, split: Split, person: object) -> tuple[dict[str, object], list[str]]:
+def _occupation(
+    root: Path, split: Split, person: object, footage: Path | None = None
+) -> tuple[dict[str, object], list[str]]:
     """The occupation scenes of detect/evaluation/occupation.py on this machine, scored per half."""
     from detect.evaluation.occupation import Seen, available, run_scene, summary
 
-    scenes = [s for s in available(root) if split is Split.ALL or s.split is split]
+    scenes = [s for s in available(root, footage=footage) if split is Split.ALL or s.split is split]
     seen: Seen = {}
-    results = [run_scene(scene, root, person, seen) for scene in scenes]  # type: ignore[arg-type]
+    results = [run_scene(scene, root, person, seen, footage) for scene in scenes]  # type: ignore[arg-type]
     parts = [split] if split is not Split.ALL else [Split.TUNE, Split.HOLDOUT, Split.ALL]
     summaries = {
         str(part): summary([r for r in results if part in (Split.ALL, r.scene.split)]) for part in parts
@@ -186,6 +188,14 @@ def eval_command(
     occupation: Annotated[
         bool, typer.Option(help="Also run the occupation scenes: objects set down in real video (minutes)")
     ] = False,
+    footage: Annotated[
+        Path | None,
+        typer.Option(
+            help="A checkout of intel-iot-devkit/sample-videos: the occupation scenes filmed there",
+            exists=True,
+            file_okay=False,
+        ),
+    ] = None,
     fire_backend: Annotated[
         FireBackend,
         typer.Option(help="Run the fire model as a .pt (ultralytics) or its export (as a torch-free node)"),
@@ -222,7 +232,9 @@ def eval_command(
             summaries[part] = _evaluate(part_items, part_observations, thresholds)[1]
         judgements, _ = _evaluate(chosen, observations, thresholds)
         sweeps = _sweep(chosen, observations) if sweep else {}
-        occupied, occupation_lines = _occupation(dataset_dir, split, detectors[0]) if occupation else ({}, [])
+        occupied, occupation_lines = (
+            _occupation(dataset_dir, split, detectors[0], footage) if occupation else ({}, [])
+        )
         if as_json:
             document = {
                 "dataset": str(dataset_dir),

@@ -66,6 +66,10 @@ _CROSSWALK = "crowd/varshini__crosswalk_commuters.mp4"
 _PLAZA = "crowd/atharva__plaza_topdown_cctv.mp4"
 #: A petrol station forecourt's CCTV (a monitor's picture with the recorder's camera list beside it).
 _PETROL = "fire/l0kxh__petrol_station_motorbike_fire.mp4"
+#: intel-iot-devkit/sample-videos@57978890822836f2b4743852f04f62fc511757e4, in the footage folder: a parking
+#: lot seen from above (768 x 432, 30 s), and a hall where people come to a table one by one (139 s).
+_LOT = "footage/car-detection.mp4"
+_HALL = "footage/one-by-one-person-detection.mp4"
 #: The man crossing vtest's road in its first frame, pacing over the place the goods are set down.
 _VTEST_WALKER = ((0.3255, 0.382, 0.3776, 0.538), (0.55, 0.42, 0.66, 0.56))
 SCENES: tuple[Scene, ...] = (
@@ -107,25 +111,44 @@ SCENES: tuple[Scene, ...] = (
     Scene("plaza-car", Split.TUNE, _PLAZA, (0.55, 0.45, 1.0, 0.95),
           (_KERB, (0.84, 0.6, 0.95, 0.71), (0.7, 0.6, 0.85, 0.75))),
     Scene("plaza-right-passing", Split.TUNE, _PLAZA, (0.55, 0.45, 1.0, 0.95)),
-    # Held out, written down later on 2026-12-05 before they were first run: a real forecourt CCTV clip
-    # no rule was ever run on (the petrol station's, up to the moment of its fire), and new places in the
-    # crosswalk and plaza clips, with crops of the photographs not used above; each zone with its own
-    # passing control.
-    Scene("petrol-stool", Split.HOLDOUT, _PETROL, (0.0, 0.45, 0.3, 0.9),
+    # Held out from 2026-12-05 until their first run that day (docs/detection.md has it as it came): a
+    # forecourt clip no rule had seen (a phone filming the recorder's monitor, so the picture pans 30-60 px
+    # all along) and new places in the crosswalk and plaza clips. Tuning scenes since.
+    Scene("petrol-stool", Split.TUNE, _PETROL, (0.0, 0.45, 0.3, 0.9),
           (_GOODS, (0.14, 0.47, 0.2, 0.57), (0.08, 0.6, 0.16, 0.75))),
-    Scene("petrol-left-passing", Split.HOLDOUT, _PETROL, (0.0, 0.45, 0.3, 0.9)),
-    Scene("petrol-tarp", Split.HOLDOUT, _PETROL, (0.55, 0.6, 0.95, 0.98),
+    Scene("petrol-left-passing", Split.TUNE, _PETROL, (0.0, 0.45, 0.3, 0.9)),
+    Scene("petrol-tarp", Split.TUNE, _PETROL, (0.55, 0.6, 0.95, 0.98),
           (_STREET, (0.78, 0.6, 0.92, 0.78), (0.6, 0.68, 0.75, 0.88))),
-    Scene("petrol-right-passing", Split.HOLDOUT, _PETROL, (0.55, 0.6, 0.95, 0.98)),
-    Scene("crosswalk-car", Split.HOLDOUT, _CROSSWALK, (0.6, 0.55, 1.0, 0.8),
+    Scene("petrol-right-passing", Split.TUNE, _PETROL, (0.55, 0.6, 0.95, 0.98)),
+    Scene("crosswalk-car", Split.TUNE, _CROSSWALK, (0.6, 0.55, 1.0, 0.8),
           (_KERB, (0.07, 0.6, 0.26, 0.7), (0.78, 0.62, 0.98, 0.76))),
-    Scene("crosswalk-kerbside-passing", Split.HOLDOUT, _CROSSWALK, (0.6, 0.55, 1.0, 0.8)),
-    Scene("plaza-stool", Split.HOLDOUT, _PLAZA, (0.3, 0.2, 0.7, 0.6),
+    Scene("crosswalk-kerbside-passing", Split.TUNE, _CROSSWALK, (0.6, 0.55, 1.0, 0.8)),
+    Scene("plaza-stool", Split.TUNE, _PLAZA, (0.3, 0.2, 0.7, 0.6),
           (_GOODS, (0.14, 0.47, 0.2, 0.57), (0.45, 0.35, 0.52, 0.45))),
-    Scene("plaza-centre-passing", Split.HOLDOUT, _PLAZA, (0.3, 0.2, 0.7, 0.6)),
-    Scene("plaza-rickshaw", Split.HOLDOUT, _PLAZA, (0.0, 0.0, 0.4, 0.45),
+    Scene("plaza-centre-passing", Split.TUNE, _PLAZA, (0.3, 0.2, 0.7, 0.6)),
+    Scene("plaza-rickshaw", Split.TUNE, _PLAZA, (0.0, 0.0, 0.4, 0.45),
           (_STREET, (0.34, 0.55, 0.44, 0.78), (0.22, 0.1, 0.32, 0.3))),
-    Scene("plaza-topleft-passing", Split.HOLDOUT, _PLAZA, (0.0, 0.0, 0.4, 0.45)),
+    Scene("plaza-topleft-passing", Split.TUNE, _PLAZA, (0.0, 0.0, 0.4, 0.45)),
+    # Held out, written down on 2026-12-05 (evening) before they were first run, after the rule's last
+    # change: two real clips of intel-iot-devkit/sample-videos (CC BY 4.0, ``--footage``) no rule has seen,
+    # a parking lot filmed from above with cars driving through and a hall where people walk up to a table,
+    # stand at it for a while and leave; objects cut from those clips and crops of the photographs not used
+    # above. Each zone with its own passing control.
+    Scene("lot-red-car", Split.HOLDOUT, _LOT, (0.55, 0.05, 1.0, 0.95),
+          (f"{_LOT}#216", (0.40, 0.08, 0.60, 0.62), (0.70, 0.22, 0.90, 0.76))),
+    Scene("lot-right-passing", Split.HOLDOUT, _LOT, (0.55, 0.05, 1.0, 0.95)),
+    Scene("lot-table", Split.HOLDOUT, _LOT, (0.0, 0.1, 0.45, 0.95),
+          (f"{_HALL}#0", (0.49, 0.17, 0.69, 0.79), (0.12, 0.28, 0.24, 0.76))),
+    Scene("lot-left-passing", Split.HOLDOUT, _LOT, (0.0, 0.1, 0.45, 0.95)),
+    Scene("lot-suv", Split.HOLDOUT, _LOT, (0.3, 0.0, 0.7, 0.6),
+          (_STREET, (0.88, 0.43, 1.0, 0.68), (0.42, 0.1, 0.58, 0.45))),
+    Scene("lot-centre-passing", Split.HOLDOUT, _LOT, (0.3, 0.0, 0.7, 0.6)),
+    Scene("hall-scooter", Split.HOLDOUT, _HALL, (0.6, 0.55, 1.0, 1.0),
+          (_GOODS, (0.83, 0.42, 0.92, 0.56), (0.72, 0.66, 0.9, 0.92))),
+    Scene("hall-right-passing", Split.HOLDOUT, _HALL, (0.6, 0.55, 1.0, 1.0)),
+    Scene("hall-rickshaw", Split.HOLDOUT, _HALL, (0.2, 0.45, 0.8, 1.0),
+          (_STREET, (0.6, 0.52, 0.69, 0.72), (0.3, 0.58, 0.42, 0.9))),
+    Scene("hall-table-passing", Split.HOLDOUT, _HALL, (0.2, 0.45, 0.8, 1.0)),
 )  # fmt: skip
 
 
@@ -156,6 +179,36 @@ class SceneResult:
             "starts_s": list(self.starts),
             "ok": self.hit,
         }
+
+
+#: Scene files under this prefix live in a footage folder given apart from the eval folder (``--footage``):
+#: a checkout of intel-iot-devkit/sample-videos (CC BY 4.0), whose files the eval set does not carry.
+FOOTAGE = "footage/"
+
+
+def _path(name: str, root: Path, footage: Path | None) -> Path | None:
+    """Where a scene's video or photograph is: absolute, in the footage folder, or in the eval folder."""
+    if name.startswith(FOOTAGE):
+        return None if footage is None else footage / name.removeprefix(FOOTAGE).split("#")[0]
+    return Path(name) if Path(name).is_absolute() else root / name
+
+
+def _picture(name: str, root: Path, footage: Path | None) -> np.ndarray:
+    """A photograph, or the frame ``#n`` of a video (``footage/car-detection.mp4#216``)."""
+    path = _path(name, root, footage)
+    if path is None:
+        raise FileNotFoundError(f"{name}: needs the footage folder")
+    if "#" in name:
+        capture = cv2.VideoCapture(str(path))
+        capture.set(cv2.CAP_PROP_POS_FRAMES, int(name.rsplit("#", 1)[1]))
+        ok, image = capture.read()
+        capture.release()
+        picture = image if ok else None
+    else:
+        picture = cv2.imread(str(path))
+    if picture is None:
+        raise FileNotFoundError(path)
+    return picture
 
 
 def _box(fraction: Fraction, width: int, height: int) -> tuple[int, int, int, int]:
@@ -196,16 +249,19 @@ def _greyscale(image: np.ndarray) -> bool:
 
 
 def _editor(
-    scene: Scene, root: Path, width: int, height: int, first: np.ndarray | None = None
+    scene: Scene,
+    root: Path,
+    width: int,
+    height: int,
+    first: np.ndarray | None = None,
+    footage: Path | None = None,
 ) -> Callable[[np.ndarray, float], np.ndarray]:
     patch = None
     place = (0, 0, 0, 0)
     pace = _pacer(scene.walker, first) if scene.walker is not None and first is not None else None
     if scene.obj is not None:
         photo_file, crop, where = scene.obj
-        photo = cv2.imread(str(root / photo_file))
-        if photo is None:
-            raise FileNotFoundError(root / photo_file)
+        photo = _picture(photo_file, root, footage)
         cx1, cy1, cx2, cy2 = _box(crop, photo.shape[1], photo.shape[0])
         place = _box(where, width, height)
         patch = cv2.resize(photo[cy1:cy2, cx1:cx2], (place[2] - place[0], place[3] - place[1]))
@@ -234,8 +290,12 @@ def _editor(
 Seen = dict[str, list[list[Detection]]]
 
 
-def run_scene(scene: Scene, root: Path, detector: Detector, seen: Seen | None = None) -> SceneResult:
-    video = Path(scene.video) if Path(scene.video).is_absolute() else root / scene.video
+def run_scene(
+    scene: Scene, root: Path, detector: Detector, seen: Seen | None = None, footage: Path | None = None
+) -> SceneResult:
+    video = _path(scene.video, root, footage)
+    if video is None:
+        raise FileNotFoundError(f"{scene.name}: {scene.video} needs the footage folder")
     frames = [image for _, image in _video_frames(video, ANALYSIS_FPS)]
     loop = frames + frames[::-1]
     unedited = scene.obj is None and scene.walker is None and not scene.brightness_swing and not scene.turn
@@ -251,7 +311,7 @@ def run_scene(scene: Scene, root: Path, detector: Detector, seen: Seen | None = 
         static_mass=StaticMassSettings(),
     )
     rule = OccupationRule(zone, static=StaticMass(zone))
-    edit = _editor(scene, root, width, height, frames[0])
+    edit = _editor(scene, root, width, height, frames[0], footage)
     start = datetime(2026, 12, 5, 2, 0, tzinfo=UTC)
     starts = []
     for k in range(int(SCENE_S * ANALYSIS_FPS)):
@@ -269,12 +329,15 @@ def run_scene(scene: Scene, root: Path, detector: Detector, seen: Seen | None = 
     return SceneResult(scene, tuple(starts))
 
 
-def available(root: Path, scenes: Sequence[Scene] = SCENES) -> list[Scene]:
+def available(root: Path, scenes: Sequence[Scene] = SCENES, footage: Path | None = None) -> list[Scene]:
     """The scenes whose video and photograph are on this machine."""
 
+    def there(name: str) -> bool:
+        path = _path(name, root, footage)
+        return path is not None and path.is_file()
+
     def present(scene: Scene) -> bool:
-        video = Path(scene.video) if Path(scene.video).is_absolute() else root / scene.video
-        return video.is_file() and (scene.obj is None or (root / scene.obj[0]).is_file())
+        return there(scene.video) and (scene.obj is None or there(scene.obj[0]))
 
     return [s for s in scenes if present(s)]
 
