@@ -110,8 +110,12 @@ class CatalogueOut(BaseModel):
 
     major: str = Field(description="大类, e.g. 突发事件")
     minor: str = Field(description="小类, e.g. 火灾")
+    code: str | None = Field(
+        default=None,
+        description="The four-digit event code, 大类 + 小类 (0505 机动车乱停放), where it is known",
+    )
     detail: str = Field(description="What the class alone does not say (消防通道占用), or empty")
-    path: str = Field(description="As shown: 大类/小类（detail）")
+    path: str = Field(description="As shown: 大类/小类（detail） code")
     version: str = Field(description="The catalogue's version")
     occupant: str | None = Field(
         default=None,

@@ -46,6 +46,7 @@ def catalogue_json(kind: EventKind, occupant: str | None = None) -> dict[str, st
     return {
         "major": entry.major,
         "minor": entry.minor,
+        "code": entry.code or None,
         "detail": entry.detail,
         "path": entry.path,
         "version": entry.version,

@@ -34,11 +34,14 @@ class CatalogueEntry:
     #: What the class alone does not say (消防通道占用), or "".
     detail: str
     version: str
+    #: The standard's four-digit event code (大类 + 小类, 0505), where it is known; else "".
+    code: str = ""
 
     @property
     def path(self) -> str:
-        """How it is shown: 大类/小类, with the detail in brackets."""
-        return f"{self.major}/{self.minor}" + (f"（{self.detail}）" if self.detail else "")
+        """How it is shown: 大类/小类, with the detail in brackets and the code after it where known."""
+        shown = f"{self.major}/{self.minor}" + (f"（{self.detail}）" if self.detail else "")
+        return f"{shown} {self.code}" if self.code else shown
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,7 +71,10 @@ def _entry(where: str, raw: Any, version: str) -> CatalogueEntry:
         raise CatalogueError(f"{where}: class and subclass must be non-empty strings")
     if not isinstance(detail, str):
         raise CatalogueError(f"{where}: detail must be a string")
-    return CatalogueEntry(major, minor, detail, version)
+    code = raw.get("code", "")
+    if not isinstance(code, str) or (code and not (len(code) == 4 and code.isdigit())):
+        raise CatalogueError(f"{where}: code must be four digits (大类 + 小类, e.g. 0505), got {code!r}")
+    return CatalogueEntry(major, minor, detail, version, code)
 
 
 def parse(document: Any) -> Catalogue:

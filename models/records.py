@@ -256,7 +256,7 @@ class StaticMassSettings:
     timezone: str = "Asia/Shanghai"
     #: After this long a mass that never moves becomes part of the empty scene (a new kiosk, a planter).
     absorb_seconds: float = 4 * 3600.0
-    #: What an unnamed mass here is: "debris" (乱堆物料, label ``object``) or "goods" (店外经营 on a
+    #: What an unnamed mass here is: "debris" (乱堆物堆料, label ``object``) or "goods" (店外经营 on a
     #: shopfront's pavement, label ``goods``); the incident's catalogue entry follows (models/catalogue.json).
     occupant: str = "debris"
 

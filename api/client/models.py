@@ -94,6 +94,7 @@ class CatalogueOut(_Model):
 
     major: str
     minor: str
+    code: str | None = Field(default=None)
     detail: str
     path: str
     version: str

@@ -92,7 +92,7 @@ class StaticMassConfig(ConfigModel):
     occupant: Literal["debris", "goods"] = Field(
         default="debris",
         title="What a mass here is",
-        description="debris (市容环境/乱堆物料) or goods (街面秩序/店外经营, a shopfront's pavement): "
+        description="debris (街面秩序/乱堆物堆料) or goods (街面秩序/店外经营, a shopfront's pavement): "
         "the class an incident of a mass the detector cannot name is filed under.",
     )
 

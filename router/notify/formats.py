@@ -54,7 +54,7 @@ def webhook_body(notice: Notice) -> dict[str, Any]:
 
 def catalogue_path(kind: str, occupant: str | None = None) -> str:
     """大类/小类 of the 数字城管 catalogue (models/catalogue.json), the kind itself when unknown; an
-    occupation's is its occupant's (机动车乱停放 for a vehicle, 乱堆物料 for debris)."""
+    occupation's is its occupant's (机动车乱停放 for a vehicle, 乱堆物堆料 for debris)."""
     try:
         return CATALOGUE.of(kind, occupant).path
     except ValueError:
@@ -69,6 +69,7 @@ def _catalogue(kind: str, occupant: str | None = None) -> dict[str, str | None] 
     return {
         "major": entry.major,
         "minor": entry.minor,
+        "code": entry.code or None,
         "detail": entry.detail,
         "version": entry.version,
         "occupant": occupant if kind == EventKind.OCCUPATION else None,

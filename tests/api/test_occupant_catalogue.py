@@ -2,7 +2,7 @@
 it) takes an occupation event from the link, and the incident in the API, the webhook JSON and the WeCom
 and DingTalk texts show the occupant's 数字城管 sub-class, read from the labels of the event's boxes:
 a vehicle (the detector's class) → 机动车乱停放（消防通道占用）, a class-agnostic static mass (``object``) →
-市容环境/乱堆物料, one in a zone whose masses are goods (``goods``) → 街面秩序/店外经营. A vehicle seen
+街面秩序/乱堆物堆料 0507, one in a zone whose masses are goods (``goods``) → 街面秩序/店外经营. A vehicle seen
 later in the same case makes it a blocked fire lane."""
 
 from __future__ import annotations
@@ -27,9 +27,9 @@ from router.notify.channels import Channel
 from tests.rig import T0, NoDetector
 from tests.router.centre.receiver import Received, receiving
 
-VEHICLE_PATH = "街面秩序/机动车乱停放（消防通道占用）"
-DEBRIS_PATH = "市容环境/乱堆物料"
-GOODS_PATH = "街面秩序/店外经营"
+VEHICLE_PATH = "街面秩序/机动车乱停放（消防通道占用） 0505"
+DEBRIS_PATH = "街面秩序/乱堆物堆料 0507"
+GOODS_PATH = "街面秩序/店外经营 0504"
 _OCCUPANT = {VEHICLE_PATH: "vehicle", DEBRIS_PATH: "debris", GOODS_PATH: "goods"}
 
 
@@ -104,7 +104,7 @@ async def test_the_incident_api_webhook_and_robots_show_the_occupants_class(
     topics = [r.json()["topic"] for r in hook.requests]
     assert topics == ["incident.opened", "incident.updated"][: len(labels)]
     sent = [r.json()["incident"]["catalogue"] for r in hook.requests]
-    assert [(c["major"], c["minor"], c["occupant"]) for c in sent] == [
+    assert [(c["major"], c["minor"], c["code"], c["occupant"]) for c in sent] == [
         (*_classes(path), _OCCUPANT[path]) for path in [opened_path, final_path][: len(labels)]
     ]
     # The chat robots hear the opening only.
@@ -113,6 +113,8 @@ async def test_the_incident_api_webhook_and_robots_show_the_occupants_class(
     assert all(c["path"] == final_path and c["occupant"] == _OCCUPANT[final_path] for c in api), api
 
 
-def _classes(path: str) -> tuple[str, str]:
-    major, minor = path.split("（")[0].split("/")
-    return major, minor
+def _classes(path: str) -> tuple[str, str, str]:
+    """(大类, 小类, code) of a path as shown: 大类/小类（detail） code."""
+    shown, code = path.split(" ")
+    major, minor = shown.split("（")[0].split("/")
+    return major, minor, code

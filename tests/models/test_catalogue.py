@@ -24,13 +24,21 @@ def test_every_kind_has_a_class_and_sub_class() -> None:
 
 
 def test_an_occupation_says_what_occupies() -> None:
-    assert CATALOGUE.of(EventKind.OCCUPATION, "vehicle").path == "街面秩序/机动车乱停放（消防通道占用）"
+    assert CATALOGUE.of(EventKind.OCCUPATION, "vehicle").path == "街面秩序/机动车乱停放（消防通道占用） 0505"
     assert CATALOGUE.of(EventKind.OCCUPATION, "stall").minor == "占道经营"
     assert CATALOGUE.of(EventKind.OCCUPATION, "goods").minor == "店外经营"
-    assert CATALOGUE.of(EventKind.OCCUPATION, "debris").path == "市容环境/乱堆物料"
+    assert CATALOGUE.of(EventKind.OCCUPATION, "debris").path == "街面秩序/乱堆物堆料 0507"
     # An unknown occupant, or another kind, keeps the kind's own entry.
     assert CATALOGUE.of(EventKind.OCCUPATION, "cat") == CATALOGUE.of(EventKind.OCCUPATION)
     assert CATALOGUE.of(EventKind.FIRE, "vehicle") == CATALOGUE.of(EventKind.FIRE)
+
+
+def test_codes_only_where_known_and_shown_after_the_path() -> None:
+    codes = {name: CATALOGUE.of(EventKind.OCCUPATION, name).code for name in CATALOGUE.occupants}
+    assert codes == {"vehicle": "0505", "stall": "", "goods": "0504", "debris": "0507"}
+    assert CATALOGUE.of(EventKind.LINE_CROSSING).code == "0505"
+    # No public numbering was found for these: no code rather than a guessed one.
+    assert not CATALOGUE.of(EventKind.FIRE).code and not CATALOGUE.of(EventKind.CROWD).code
 
 
 def test_the_occupant_is_read_from_the_labels_of_the_boxes_first_in_file_order() -> None:
@@ -56,6 +64,8 @@ def document() -> dict[str, object]:
         (lambda d: d["kinds"].update(flood={"class": "a", "subclass": "b"}), "unknown kinds flood"),
         (lambda d: d["kinds"]["crowd"].update(subclass=""), "kinds.crowd: class and subclass"),
         (lambda d: d["kinds"]["occupation"]["by_occupant"].update(cart=3), "by_occupant.cart"),
+        (lambda d: d["kinds"]["fire"].update(code="411"), "kinds.fire: code must be four digits"),
+        (lambda d: d["kinds"]["fire"].update(code="04-11"), "kinds.fire: code must be four digits"),
         (
             lambda d: d["kinds"]["occupation"]["by_occupant"]["stall"].update(labels="object"),
             "by_occupant.stall.labels: needs a list",

@@ -66,7 +66,8 @@ def test_the_demo_opens_a_crowd_and_the_vans_occupation_and_no_fire(demo: str, t
     assert any(600 <= x <= 768 for x in centres), boxes
     # What occupies names the case's class: a vehicle in the fire lane.
     assert van["catalogue"]["occupant"] == "vehicle", van["catalogue"]
-    assert van["catalogue"]["path"] == "街面秩序/机动车乱停放（消防通道占用）"
+    assert van["catalogue"]["path"] == "街面秩序/机动车乱停放（消防通道占用） 0505"
+    assert van["catalogue"]["code"] == "0505"
     kinds = {incident["kind"] for incident in _incidents(demo, headers)}
     assert not kinds & {"fire", "smoke"}, kinds
     assert "cannot see" not in log  # the fresh install's detector sees persons, vehicles and stalls

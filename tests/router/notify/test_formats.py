@@ -133,6 +133,7 @@ def test_every_text_carries_the_catalogue_class(kind: str) -> None:
     assert webhook_body(n)["incident"]["catalogue"] == {
         "major": entry.major,
         "minor": entry.minor,
+        "code": entry.code or None,
         "detail": entry.detail,
         "version": CATALOGUE.version,
         "occupant": None,
@@ -145,8 +146,8 @@ def test_every_text_carries_the_catalogue_class(kind: str) -> None:
 @pytest.mark.parametrize(
     ("occupant", "path"),
     [
-        ("vehicle", "街面秩序/机动车乱停放（消防通道占用）"),
-        ("debris", "市容环境/乱堆物料"),
+        ("vehicle", "街面秩序/机动车乱停放（消防通道占用） 0505"),
+        ("debris", "街面秩序/乱堆物堆料 0507"),
         (None, "街面秩序/占道经营"),
     ],
 )
@@ -155,7 +156,8 @@ def test_an_occupation_text_shows_its_occupants_class(occupant: str | None, path
 
     n = replace(notice(), kind="occupation", occupant=occupant)
     assert webhook_body(n)["incident"]["catalogue"]["occupant"] == occupant
-    assert webhook_body(n)["incident"]["catalogue"]["minor"] == path.split("/")[1].split("（")[0]
+    assert webhook_body(n)["incident"]["catalogue"]["minor"] == path.split("/")[1].split("（")[0].split()[0]
+    assert webhook_body(n)["incident"]["catalogue"]["code"] == (path.split()[1] if " " in path else None)
     for text in (
         wecom_body(n)["markdown"]["content"],
         dingtalk_body(n)["markdown"]["text"],
