@@ -20,6 +20,7 @@ from bench.machine import machine, versions
 BENCHMARKS = (
     "detector",
     "decode",
+    "static_mass",
     "capacity",
     "node_memory",
     "node_memory_fire",

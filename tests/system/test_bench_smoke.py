@@ -16,6 +16,7 @@ pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
     "name",
     [
         "decode",
+        "static_mass",
         "router",
         "intake",
         "detector",
