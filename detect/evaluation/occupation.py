@@ -58,6 +58,11 @@ class Scene:
     #: The camera turns at ``TURN_AT_S``: the whole picture moves this many pixels sideways (a PTZ preset).
     turn: float = 0.0
 
+    @property
+    def unedited(self) -> bool:
+        """The footage as filmed: nothing set down, nobody pasted in, no light or camera change."""
+        return self.obj is None and self.walker is None and not self.brightness_swing and not self.turn
+
 
 _GOODS = "occupation/coco__000000038829.jpg"  # a shopfront's goods rack and scooters
 _KERB = "occupation/coco__000000334371.jpg"  # a bus front and a bin at a kerb
@@ -298,8 +303,7 @@ def run_scene(
         raise FileNotFoundError(f"{scene.name}: {scene.video} needs the footage folder")
     frames = [image for _, image in _video_frames(video, ANALYSIS_FPS)]
     loop = frames + frames[::-1]
-    unedited = scene.obj is None and scene.walker is None and not scene.brightness_swing and not scene.turn
-    memo = seen.setdefault(str(video), []) if seen is not None and unedited else None
+    memo = seen.setdefault(str(video), []) if seen is not None and scene.unedited else None
     height, width = frames[0].shape[:2]
     x1, y1, x2, y2 = _box(scene.zone, width, height)
     zone = Zone(
