@@ -86,7 +86,7 @@ def test_a_gridwatch_unit_runs_a_real_command_and_stops_it_cleanly(path: Path) -
         assert parsed.params["name"] == INSTANCE
         assert parsed.params["township"] == _examples()["TOWNSHIP"]
         assert parsed.params["video_url"] == _examples()["VIDEO_URL"] and parsed.params["video_port"] == 8090
-    # Python stops cleanly on SIGINT (KeyboardInterrupt); SIGTERM would end it without its stop.
+    # SIGINT stops gridwatch cleanly (KeyboardInterrupt); so does SIGTERM now, but the units keep SIGINT.
     assert unit["Service"]["KillSignal"] == "SIGINT"
 
 

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import getpass
 import logging
 import os
-from collections.abc import Awaitable, Callable
+import signal
+import threading
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import NoReturn, TypeVar
 
@@ -31,6 +34,26 @@ app = typer.Typer(
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 out = Console(highlight=False, soft_wrap=True)
 T = TypeVar("T")
+
+
+def _as_interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+@contextlib.contextmanager
+def stopped_by_sigterm() -> Iterator[None]:
+    """SIGTERM (systemd's stop, ``docker stop``) stops a long-running command as Ctrl-C does: cameras,
+    clips and the store closed, the embedded PostgreSQL shut down. Uvicorn shuts its server down on
+    either signal and then raises it again; SIGTERM's default action would end the process right there,
+    before any of that, and leave the embedded server running."""
+    if threading.current_thread() is not threading.main_thread():
+        yield  # signals are the main thread's: a command run from a test's thread keeps its own
+        return
+    previous = signal.signal(signal.SIGTERM, _as_interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def fail(problems: list[str] | tuple[str, ...]) -> NoReturn:

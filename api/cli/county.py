@@ -31,7 +31,7 @@ from nats.aio.client import Client as NATS
 from nats.errors import Error as NatsError
 
 from api.auth import AuthConfig, WeakSecret
-from api.cli.common import settle_heap
+from api.cli.common import settle_heap, stopped_by_sigterm
 from api.cli.running import check_port_free
 from api.nats.commands import KvCommands, StaticAssignment, ensure_command_mirror, ensure_commands
 from api.nats.leases import LEASE_S, open_lease_bucket
@@ -377,7 +377,7 @@ def run_node_command(
         except (OSError, NatsError) as exc:
             raise _unreachable(url, exc) from None
 
-    with contextlib.suppress(KeyboardInterrupt):
+    with contextlib.suppress(KeyboardInterrupt), stopped_by_sigterm():
         asyncio.run(main())
 
 
@@ -455,7 +455,7 @@ def run_centre_command(
             await store.close()
 
     try:
-        with contextlib.suppress(KeyboardInterrupt):
+        with contextlib.suppress(KeyboardInterrupt), stopped_by_sigterm():
             asyncio.run(main())
     finally:
         database.close()

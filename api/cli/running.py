@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 import uvicorn
 
 from api.auth import AuthConfig, WeakSecret
-from api.cli.common import settle_heap
+from api.cli.common import settle_heap, stopped_by_sigterm
 from api.problems import UsageProblem
 from api.site import (
     DEMO_PASSWORD,
@@ -115,20 +115,21 @@ def _run(
 ) -> None:
     database = open_database(database_url, data_dir)
     try:
-        asyncio.run(
-            serve_site(
-                database.url,
-                site,
-                detector,
-                auth,
-                host=host,
-                port=port,
-                demo=demo,
-                fire_detector=fire,
-                fire_every_s=fire_every_s,
-                storage_dir=data_dir / "pg" if database.embedded else None,
+        with stopped_by_sigterm():
+            asyncio.run(
+                serve_site(
+                    database.url,
+                    site,
+                    detector,
+                    auth,
+                    host=host,
+                    port=port,
+                    demo=demo,
+                    fire_detector=fire,
+                    fire_every_s=fire_every_s,
+                    storage_dir=data_dir / "pg" if database.embedded else None,
+                )
             )
-        )
     except KeyboardInterrupt:
         pass
     finally:
