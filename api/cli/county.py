@@ -35,7 +35,14 @@ from api.cli.common import settle_heap, stopped_by_sigterm
 from api.cli.running import check_port_free
 from api.nats.commands import KvCommands, StaticAssignment, ensure_command_mirror, ensure_commands
 from api.nats.leases import LEASE_S, open_lease_bucket
-from api.nats.link import JetStreamIntake, JetStreamSink, Township, ensure_centre, ensure_township
+from api.nats.link import (
+    JetStreamIntake,
+    JetStreamSink,
+    StreamStorageError,
+    Township,
+    ensure_centre,
+    ensure_township,
+)
 from api.nats.servers import HUB_DOMAIN, leaf_domain
 from api.nats.video import TOKEN_ENV, directory_locator, node_video_app, open_video_bucket
 from api.problems import UsageProblem
@@ -374,6 +381,8 @@ def run_node_command(
                 settle_heap()
                 logger.info("node of township %s on %s: following its command bucket", township, url)
                 await asyncio.Event().wait()
+        except StreamStorageError as exc:
+            raise UsageProblem(f"township {township}: {exc}") from None
         except (OSError, NatsError) as exc:
             raise _unreachable(url, exc) from None
 
@@ -449,6 +458,8 @@ def run_centre_command(
                     )
                     logger.info("county centre on http://%s:%d/, townships %s", host, port, townships)
                     await server.serve()
+            except StreamStorageError as exc:
+                raise UsageProblem(str(exc)) from None
             except (OSError, NatsError) as exc:
                 raise _unreachable(url, exc) from None
         finally:

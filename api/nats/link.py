@@ -41,7 +41,13 @@ from nats.js.api import (
     StreamConfig,
     StreamSource,
 )
-from nats.js.errors import BadRequestError, NoStreamResponseError, NotFoundError, ServiceUnavailableError
+from nats.js.errors import (
+    APIError,
+    BadRequestError,
+    NoStreamResponseError,
+    NotFoundError,
+    ServiceUnavailableError,
+)
 
 from api.nats.wire import WireError, decode_message, encode, message_id
 from models.link import AnalysisMessage, CameraEventReport, ClipReport, EventReport
@@ -81,6 +87,14 @@ _SERVER_AWAY: tuple[type[BaseException], ...] = (
     ServiceUnavailableError,
     OSError,
 )
+
+
+#: JetStream's error code for a stream whose storage the server cannot reserve (JSInsufficientResourcesErr).
+INSUFFICIENT_RESOURCES = 10047
+
+
+class StreamStorageError(RuntimeError):
+    """The NATS server cannot reserve a stream's storage: said with what it needs and what to change."""
 
 
 def township_stream(township: str) -> str:
@@ -152,11 +166,26 @@ async def ensure_centre(js: JetStreamContext, townships: Mapping[str, Township] 
 async def _add_or_update(js: JetStreamContext, config: StreamConfig) -> None:
     assert config.name is not None
     try:
-        await js.stream_info(config.name)
-    except NotFoundError:
-        await js.add_stream(config)
-    else:
-        await js.update_stream(config)
+        try:
+            await js.stream_info(config.name)
+        except NotFoundError:
+            await js.add_stream(config)
+        else:
+            await js.update_stream(config)
+    except APIError as exc:
+        if exc.err_code != INSUFFICIENT_RESOURCES:
+            raise
+        # NATS says only "insufficient storage resources available": a leaf on a small disk would be
+        # taken for one that cannot be reached.
+        size = (
+            f"{config.max_bytes / 1024**3:.0f} GiB of file storage (a week of a busy township's events)"
+            if config.max_bytes and config.max_bytes > 0
+            else "file storage"
+        )
+        raise StreamStorageError(
+            f"NATS cannot reserve {size} for stream {config.name}: free that much disk where the server "
+            "keeps its JetStream store, or raise the max_file_store of its jetstream block"
+        ) from None
 
 
 class JetStreamSink:

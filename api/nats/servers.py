@@ -64,6 +64,8 @@ class NatsServer:
     port: int = field(default_factory=free_port)
     leaf_port: int | None = None
     hub_leaf_port: int | None = None
+    #: JetStream's file storage limit ("1G"); None: nats-server's default, most of the disk it sits on.
+    max_file_store: str | None = None
     process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -83,7 +85,9 @@ class NatsServer:
             f"port: {self.port}",
             # A START carries its snapshots: room for two full-HD JPEGs in base64 beside the event.
             "max_payload: 8MB",
-            f'jetstream {{ store_dir: "{store}", domain: {self.domain} }}',
+            f'jetstream {{ store_dir: "{store}", domain: {self.domain}'
+            + (f", max_file_store: {self.max_file_store}" if self.max_file_store else "")
+            + " }",
         ]
         if self.leaf_port is not None:
             # no_advertise: a leaf keeps dialling the address it was given (a relay, a NAT'd uplink), not

@@ -130,6 +130,22 @@ def test_bad_input_exits_2_with_one_line(args: list[str], says: str) -> None:
     assert "Traceback" not in result.stderr
 
 
+def test_a_leaf_too_small_for_the_township_stream_is_said_so(tmp_path: Path) -> None:
+    # A leaf whose disk (here, whose JetStream limit) is under the stream's 8 GiB: NATS's own words,
+    # "insufficient storage resources available", came out as "cannot reach NATS".
+    small = NatsServer("small", tmp_path / "nats", "small", max_file_store="1G")
+    small.start()
+    try:
+        result = run_cli("node", "--township", TOWNSHIP, "--nats", small.url)
+    finally:
+        small.stop()
+    assert result.returncode == 2, result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(lines) == 1 and "Traceback" not in result.stderr, result.stderr
+    assert f"township {TOWNSHIP}: NATS cannot reserve 8 GiB" in lines[0], lines
+    assert "max_file_store" in lines[0] and "cannot reach" not in lines[0]
+
+
 async def test_a_node_waits_out_its_server_restarting(nats_server: NatsServer, store: Store) -> None:
     """The leaf beside a node restarts: the publish waits (the camera loop with it) and lands once."""
     await _demo(store)
