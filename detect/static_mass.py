@@ -62,6 +62,15 @@ PEEK_AFTER_SECONDS = 2.0
 #: A shift of the whole picture against the reference larger than this (work pixels) is a camera that moved,
 #: not one that sways: a swaying or leaning pole moves edges that the short-term model learns as they come.
 MAX_SHIFT = 16.0
+#: A fainter peak says the camera moved only when it stays at the same shift (within FAINT_AGREE work px)
+#: for FAINT_LOOKS analysed frames in a row.
+MIN_FAINT_RESPONSE = 0.12
+FAINT_LOOKS = 3
+FAINT_AGREE = 2.0
+#: A view watched this long is kept when the camera turns away (a PTZ preset), to go on with on its return.
+VIEW_KEEP_SECONDS = 10.0
+#: Views kept per zone (besides the one watched now); the oldest goes first.
+MAX_VIEWS = 4
 #: A reference flatter than this (standard deviation of the ratio image) has nothing to match a shift by.
 MIN_TEXTURE = 0.01
 #: A move needs a clear peak of the phase correlation: a turned camera's view matches its old one, shifted,
@@ -85,6 +94,19 @@ class _Region:
     h: int
     scale: float
     mask: np.ndarray  # zone polygon, in work pixels
+
+
+@dataclass(slots=True)
+class _View:
+    """What a zone knew of one view of the camera, kept while it looks elsewhere. The short-term model is
+    not kept (megabytes a view; it learns again in seconds)."""
+
+    reference: np.ndarray
+    known: np.ndarray
+    static: np.ndarray
+    visible: np.ndarray
+    hidden: np.ndarray
+    seen: np.ndarray
 
 
 class StaticMass:
@@ -116,6 +138,11 @@ class StaticMass:
         self._window: np.ndarray | None = None
         #: The camera has moved and its new view is being learned (logged once a move).
         self._moved = False
+        #: Shifts of the last looks whose peak was too faint alone to say the camera moved.
+        self._faint: list[tuple[float, float]] = []
+        #: Views watched before the camera turned away, and since when the current one is watched.
+        self._views: list[_View] = []
+        self._view_since: datetime | None = None
 
     def _setup(self, image: np.ndarray) -> _Region:
         height, width = image.shape[:2]
@@ -200,7 +227,8 @@ class StaticMass:
             self._visible = np.zeros_like(feature)
             self._hidden = np.zeros_like(feature)
             self._seen = feature.copy()
-        elif self._camera_moved(feature, persons):
+            self._view_since = at
+        elif self._camera_moved(feature, persons, at):
             return []
         assert self._static is not None and self._known is not None
         assert self._visible is not None and self._hidden is not None and self._seen is not None
@@ -243,10 +271,11 @@ class StaticMass:
             return []
         return self._masses(region, inside)
 
-    def _camera_moved(self, feature: np.ndarray, persons: np.ndarray) -> bool:
+    def _camera_moved(self, feature: np.ndarray, persons: np.ndarray, at: datetime) -> bool:
         """Whether the whole picture shifted far against the reference: a PTZ camera turned, a mount
         knocked. Everything it then sees is new and none of it a mass, so the empty scene is learned
-        again from the next picture on."""
+        again from the next picture on, unless it is a view watched before (a PTZ preset it returns
+        to): then that view's reference and seconds are taken up again."""
         assert self._reference is not None
         if self._window is None:
             self._window = cv2.createHanningWindow((feature.shape[1], feature.shape[0]), cv2.CV_32F)
@@ -258,16 +287,61 @@ class StaticMass:
         current = (feature - float(feature.mean())) * weight
         (dx, dy), response = cv2.phaseCorrelate(reference, current)
         shift = float(np.hypot(dx, dy))
-        if response < MIN_MOVE_RESPONSE or shift <= MAX_SHIFT:
+        if shift <= MAX_SHIFT:
+            self._faint = []
             self._moved = False
             return False
-        if not self._moved:
-            name = self.zone.name
-            logger.info("zone %s: the picture moved %.0f px; learning its empty scene again", name, shift)
-        self._moved = True
-        self._reference = None
+        if response < MIN_MOVE_RESPONSE:
+            # A large new object in view lowers the peak of a real move (0.18 where 0.64 without it), but
+            # the peak stays where the picture went, frame after frame; a stray peak does not hold still.
+            self._faint = (
+                [*self._faint[-(FAINT_LOOKS - 1) :], (dx, dy)] if response >= MIN_FAINT_RESPONSE else []
+            )
+            held = len(self._faint) == FAINT_LOOKS and all(
+                np.hypot(x - dx, y - dy) <= FAINT_AGREE for x, y in self._faint
+            )
+            if not held:
+                self._moved = False
+                return False
+        self._faint = []
+        back = self._view_back(current, weight)
+        if self._view_since is not None and (at - self._view_since).total_seconds() >= VIEW_KEEP_SECONDS:
+            self._views = [*self._views[-(MAX_VIEWS - 1) :], self._view_now()]
         self._moving = _short_term_model()
+        name = self.zone.name
+        if back is not None:
+            logger.info("zone %s: the camera is back at a view it watched before; going on with it", name)
+            self._restore(back)
+            self._view_since = at
+        else:
+            if not self._moved:
+                logger.info("zone %s: the picture moved %.0f px; learning its empty scene again", name, shift)
+            self._reference = None
+            self._view_since = None
+        self._moved = True
         return True
+
+    def _view_now(self) -> _View:
+        assert self._reference is not None and self._known is not None and self._static is not None
+        assert self._visible is not None and self._hidden is not None and self._seen is not None
+        return _View(self._reference, self._known, self._static, self._visible, self._hidden, self._seen)
+
+    def _view_back(self, current: np.ndarray, weight: np.ndarray) -> _View | None:
+        """The kept view the picture is now (within a sway of it), taken out of the kept ones; else None.
+        The faint bar: goods still standing in that view lower the peak as they did before it turned."""
+        best, best_response = None, MIN_FAINT_RESPONSE
+        for view in self._views:
+            reference = (view.reference - float(view.reference.mean())) * weight
+            (dx, dy), response = cv2.phaseCorrelate(reference, current)
+            if np.hypot(dx, dy) <= MAX_SHIFT and response >= best_response:
+                best, best_response = view, response
+        if best is not None:
+            self._views = [v for v in self._views if v is not best]
+        return best
+
+    def _restore(self, view: _View) -> None:
+        self._reference, self._known, self._static = view.reference, view.known, view.static
+        self._visible, self._hidden, self._seen = view.visible, view.hidden, view.seen
 
     def _ride_out_occlusion(
         self, feature: np.ndarray, differs: np.ndarray, covered: np.ndarray, growing: np.ndarray, dt: float
