@@ -244,14 +244,14 @@ class StaticMass:
         differs &= self._known
         inside = region.mask > 0
         growing = differs & ~moving & ~persons & inside
+        # Looks as it did when last seen static: the same mass, whether seen through a box or again.
+        same_look = cv2.blur(np.abs(feature - self._seen), (MATCH_SIDE, MATCH_SIDE)) < MATCH_THRESHOLD
         # A person's box is mostly background: where a mass already seen shows through it still (between
         # the legs of a crowd crossing in front) and looks as it did, it is seen, not hidden.
-        change = cv2.blur(np.abs(feature - self._seen), (MATCH_SIDE, MATCH_SIDE))
-        peek = persons & differs & ~moving & inside & (self._visible >= PEEK_AFTER_SECONDS)
-        peek &= change < MATCH_THRESHOLD
+        peek = persons & differs & ~moving & inside & (self._visible >= PEEK_AFTER_SECONDS) & same_look
         growing |= peek
         shrinking = ~differs & ~persons
-        self._ride_out_occlusion(feature, differs, (moving | persons) & ~peek, growing, dt)
+        self._ride_out_occlusion(feature, differs, (moving | persons) & ~peek, growing, same_look, dt)
         self._static[growing] += dt
         self._static[shrinking] -= 2.0 * dt
         self._visible[growing] += dt
@@ -344,18 +344,23 @@ class StaticMass:
         self._visible, self._hidden, self._seen = view.visible, view.hidden, view.seen
 
     def _ride_out_occlusion(
-        self, feature: np.ndarray, differs: np.ndarray, covered: np.ndarray, growing: np.ndarray, dt: float
+        self,
+        feature: np.ndarray,
+        differs: np.ndarray,
+        covered: np.ndarray,
+        growing: np.ndarray,
+        same_look: np.ndarray,
+        dt: float,
     ) -> None:
         """Time a static pixel spends hidden (a person in front, something moving across it) counts toward
-        T only once it is seen again looking as it did before: the same mass was there all along. Seen
-        again different (a passer-by's coat where another's was), the hidden time is dropped."""
+        T only once it is seen again looking as it did before (``same_look``): the same mass was there all
+        along. Seen again different (a passer-by's coat where another's was), the hidden time is dropped."""
         assert self._static is not None and self._visible is not None
         assert self._hidden is not None and self._seen is not None
         self._hidden[covered & (self._static > 0)] += dt
         seen_again = ~covered & (self._hidden > 0)
         if seen_again.any():
-            change = cv2.blur(np.abs(feature - self._seen), (MATCH_SIDE, MATCH_SIDE))
-            same = seen_again & differs & (change < MATCH_THRESHOLD)
+            same = seen_again & differs & same_look
             self._static[same] += self._hidden[same]
             self._hidden[seen_again] = 0.0
         self._seen[growing] = feature[growing]
