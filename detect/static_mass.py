@@ -218,7 +218,9 @@ class StaticMass:
         feature = self._feature(image, region)
         persons = self._person_mask(detections, region)
         if self._reference is None:
-            self._reference = self._initial_reference(region)
+            # The calibration picture is of the view the zone was drawn on: after a turn, the new view
+            # is learned from what is seen (that view, if the camera comes back, is a kept one).
+            self._reference = None if self._views or self._moved else self._initial_reference(region)
             self._known = np.ones(feature.shape, bool)
             if self._reference is None:
                 self._reference = feature.copy()

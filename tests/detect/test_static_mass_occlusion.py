@@ -16,6 +16,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -172,14 +173,14 @@ def _turn(t: float) -> tuple[float, float]:
 
 
 def _first_mass(
-    move: Move, set_down_at: float | None, seconds: float, contrast: float = 15.0
+    move: Move, set_down_at: float | None, seconds: float, contrast: float = 15.0, zone: Zone = ZONE
 ) -> float | None:
     # A ground with strong edges (kerbs, paving): a shift of a few pixels moves every one of them.
     ground = _texture(1, (400, 400), contrast=4.0)
     world = ground.copy()  # the object is set down in the world, and moves with it in the picture
     x1, y1, x2, y2 = (v + 80 for v in PLACE)
     world[y1:y2, x1:x2] = _texture(5, (y2 - y1, x2 - x1), contrast=contrast)
-    watch = StaticMass(ZONE)
+    watch = StaticMass(zone)
     for k in range(int(seconds * FPS)):
         t = k / FPS
         dx, dy = move(t)
@@ -229,3 +230,22 @@ def test_a_turn_is_seen_with_large_high_contrast_goods_in_view(caplog: pytest.Lo
     with caplog.at_level(logging.INFO, logger="detect.static_mass"):
         _first_mass(_turn, 5, 40)
     assert "the picture moved" in caplog.text
+
+
+def test_a_calibrated_zone_turned_to_another_view_learns_that_view(tmp_path: Path) -> None:
+    # The calibration picture is of the first view only: the new view is learned from what is seen.
+    ground = _texture(1, (400, 400), contrast=4.0)
+    empty = cv2.warpAffine(ground, np.array([[1.0, 0.0, -80.0], [0.0, 1.0, -80.0]], np.float32), (240, 240))
+    cv2.imwrite(str(tmp_path / "empty.png"), empty)
+    settings = StaticMassSettings(reference_image=str(tmp_path / "empty.png"))
+    calibrated = replace(ZONE, static_mass=settings)
+    assert _first_mass(_turn, None, 90, zone=calibrated) is None
+    # And it watches the new view: goods set down there are one mass T after (compared with the
+    # calibration picture again and again, every look was a move and the zone went blind).
+    found = _first_mass(_turn, 40, 90, zone=calibrated)
+    assert found is not None and 40 + T <= found <= 40 + T + 3
+    # Before any turn the calibration picture is the empty scene: goods already there at the first look
+    # are one mass T later (learned from the first look instead, they would be part of the scene).
+    still = _first_mass(lambda t: (0.0, 0.0), 0, 60, zone=calibrated)
+    assert still is not None and T <= still <= T + 3
+    assert _first_mass(lambda t: (0.0, 0.0), 0, 60) is None
