@@ -11,16 +11,15 @@ from __future__ import annotations
 
 import time
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import cv2
 
 from bench.common import Section, median
 from detect.evaluation.observe import _video_frames
+from detect.evaluation.occupation import VTEST
 from detect.static_mass import WORK_SIDE, StaticMass
 from models.records import Detection, StaticMassSettings, Zone, ZoneKind
 
-VTEST = Path("/usr/share/doc/opencv-doc/examples/data/vtest.avi")
 #: A zone over the road (the demo's fire lane) and one over most of the picture.
 ZONES = {
     "fire lane (35 % × 26 % of the picture)": (0.43, 0.31, 0.78, 0.57),
