@@ -249,3 +249,19 @@ def test_a_calibrated_zone_turned_to_another_view_learns_that_view(tmp_path: Pat
     still = _first_mass(lambda t: (0.0, 0.0), 0, 60, zone=calibrated)
     assert still is not None and T <= still <= T + 3
     assert _first_mass(lambda t: (0.0, 0.0), 0, 60) is None
+
+
+def test_only_the_last_four_views_are_kept(caplog: pytest.LogCaptureFixture) -> None:
+    # Six presets of 12 s each, then the first again (five views ago: let go, learned afresh), then the
+    # last (kept: gone on with). What a zone keeps is bounded, about 0.9 MB a view.
+    presets = [(0.0, 0.0), (40.0, 0.0), (-40.0, 0.0), (0.0, 40.0), (0.0, -40.0), (40.0, 40.0)]
+    tour = [*presets, presets[0], presets[-1]]
+
+    def touring(t: float) -> tuple[float, float]:
+        return tour[min(int(t // 12), len(tour) - 1)]
+
+    with caplog.at_level(logging.INFO, logger="detect.static_mass"):
+        assert _first_mass(touring, None, 12 * len(tour)) is None
+    said = [r.getMessage() for r in caplog.records if r.name == "detect.static_mass"]
+    back = [m for m in said if "back at a view" in m]
+    assert len(said) == len(tour) - 1 and len(back) == 1 and "back at a view" in said[-1], said
