@@ -24,7 +24,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import cv2
@@ -32,6 +32,7 @@ import numpy as np
 
 from detect.hours import in_hours, parse_hours
 from detect.labels import PERSON_LIKE
+from detect.whole_picture import WholePicture, ratio_image
 from detect.zones import validate_polygon
 from models.records import Detection, StaticMassSettings, Zone
 
@@ -76,14 +77,18 @@ MIN_TEXTURE = 0.01
 #: A move needs a clear peak of the phase correlation: a turned camera's view matches its old one, shifted,
 #: at 0.9 and more, where a new object's contrast can throw a stray peak far off at about 0.1.
 MIN_MOVE_RESPONSE = 0.5
+#: For this long after a turn told by the whole picture changing, what stays put where the new view was
+#: learned is taken in as that view (within about SETTLE_TAU_SECONDS), not reported: a person whose box
+#: missed part of them as the view was learned leaves a "ghost" of that part when they walk on. Not after a
+#: registered shift: a shaking pole registers false ones (the petrol-station clip), and goods set down
+#: then must still count.
+SETTLE_SECONDS = 10.0
+SETTLE_TAU_SECONDS = 1.0
 
 
 def normalised(grey: np.ndarray) -> np.ndarray:
     """grey / local mean: invariant to a brightness gain over the neighbourhood (light, exposure)."""
-    grey = grey.astype(np.float32)
-    local: np.ndarray = cv2.GaussianBlur(grey, (0, 0), sigmaX=LOCAL_SIGMA)
-    ratio: np.ndarray = grey / (local + 4.0)
-    return ratio
+    return ratio_image(grey, LOCAL_SIGMA)
 
 
 @dataclass(slots=True)
@@ -138,6 +143,14 @@ class StaticMass:
         self._window: np.ndarray | None = None
         #: The camera has moved and its new view is being learned (logged once a move).
         self._moved = False
+        #: The whole picture, watched for a turn to a view that shares nothing with the old one.
+        self._picture = WholePicture(zone)
+        #: Until when a view learned after a turn is still settling (see SETTLE_SECONDS), and whether the
+        #: last turn was told by the whole picture changing (not by a registered shift).
+        self._learning_until: datetime | None = None
+        self._changed_all = False
+        #: The zone's ratio image at the last look.
+        self._previous: np.ndarray | None = None
         #: Shifts of the last looks whose peak was too faint alone to say the camera moved.
         self._faint: list[tuple[float, float]] = []
         #: Views watched before the camera turned away, and since when the current one is watched.
@@ -217,20 +230,33 @@ class StaticMass:
             return []
         feature = self._feature(image, region)
         persons = self._person_mask(detections, region)
+        dt_frame = 0.0 if self._last is None else min(2.0, max(0.0, (at - self._last).total_seconds()))
+        changed_all = self._picture.changed(image, detections, dt_frame)
+        # The empty scene is learned only where the picture also looks as it did a look ago: after a turn
+        # the short-term model starts afresh and says nothing moves, and a person walking just outside
+        # their box would be learned as the scene and found as a mass T later (a ghost of them).
+        steady = (
+            np.ones(feature.shape, bool)
+            if self._previous is None
+            else np.abs(feature - self._previous) <= DIFF_THRESHOLD
+        )
+        self._previous = feature
         if self._reference is None:
             # The calibration picture is of the view the zone was drawn on: after a turn, the new view
             # is learned from what is seen (that view, if the camera comes back, is a kept one).
-            self._reference = None if self._views or self._moved else self._initial_reference(region)
+            turned = bool(self._views) or self._moved
+            self._learning_until = at + timedelta(seconds=SETTLE_SECONDS) if self._changed_all else None
+            self._reference = None if turned else self._initial_reference(region)
             self._known = np.ones(feature.shape, bool)
             if self._reference is None:
                 self._reference = feature.copy()
-                self._known = ~persons
+                self._known = ~persons & steady
             self._static = np.zeros_like(feature)
             self._visible = np.zeros_like(feature)
             self._hidden = np.zeros_like(feature)
             self._seen = feature.copy()
             self._view_since = at
-        elif self._camera_moved(feature, persons, at):
+        elif self._camera_moved(feature, persons, at, changed_all):
             return []
         assert self._static is not None and self._known is not None
         assert self._visible is not None and self._hidden is not None and self._seen is not None
@@ -266,46 +292,49 @@ class StaticMass:
         if dt:
             cv2.accumulateWeighted(feature, self._reference, min(1.0, dt / REFERENCE_TAU_SECONDS), quiet)
             held = (differs & ~moving & ~persons).astype(np.uint8)
-            cv2.accumulateWeighted(
-                feature, self._reference, min(1.0, dt / self.settings.absorb_seconds), held
-            )
+            settling = self._learning_until is not None and at < self._learning_until
+            absorb = SETTLE_TAU_SECONDS if settling else self.settings.absorb_seconds
+            cv2.accumulateWeighted(feature, self._reference, min(1.0, dt / absorb), held)
         if not in_hours(at, self._hours, self.settings.timezone):
             return []
         return self._masses(region, inside)
 
-    def _camera_moved(self, feature: np.ndarray, persons: np.ndarray, at: datetime) -> bool:
+    def _camera_moved(
+        self, feature: np.ndarray, persons: np.ndarray, at: datetime, changed_all: bool = False
+    ) -> bool:
         """Whether the whole picture shifted far against the reference: a PTZ camera turned, a mount
-        knocked. Everything it then sees is new and none of it a mass, so the empty scene is learned
-        again from the next picture on, unless it is a view watched before (a PTZ preset it returns
-        to): then that view's reference and seconds are taken up again."""
+        knocked; or changed as a whole (``changed_all``: a turn to a view with nothing of the old one in
+        it, so no shift to register). Everything it then sees is new and none of it a mass, so the empty
+        scene is learned again from the next picture on, unless it is a view watched before (a PTZ
+        preset it returns to): then that view's reference and seconds are taken up again."""
         assert self._reference is not None
         if self._window is None:
             self._window = cv2.createHanningWindow((feature.shape[1], feature.shape[0]), cv2.CV_32F)
         # Persons are left out of the match: they move on their own, and a crowd would drag the shift along.
         weight = self._window * ~persons
         reference = (self._reference - float(self._reference.mean())) * weight
-        if float(reference.std()) < MIN_TEXTURE:
+        if float(reference.std()) < MIN_TEXTURE and not changed_all:
             return False  # a blank scene: nothing to tell a shift by
         current = (feature - float(feature.mean())) * weight
         (dx, dy), response = cv2.phaseCorrelate(reference, current)
         shift = float(np.hypot(dx, dy))
-        if shift <= MAX_SHIFT:
-            self._faint = []
-            self._moved = False
-            return False
-        if response < MIN_MOVE_RESPONSE:
+        registered = shift > MAX_SHIFT
+        if registered and response < MIN_MOVE_RESPONSE:
             # A large new object in view lowers the peak of a real move (0.18 where 0.64 without it), but
             # the peak stays where the picture went, frame after frame; a stray peak does not hold still.
             self._faint = (
                 [*self._faint[-(FAINT_LOOKS - 1) :], (dx, dy)] if response >= MIN_FAINT_RESPONSE else []
             )
-            held = len(self._faint) == FAINT_LOOKS and all(
+            registered = len(self._faint) == FAINT_LOOKS and all(
                 np.hypot(x - dx, y - dy) <= FAINT_AGREE for x, y in self._faint
             )
-            if not held:
-                self._moved = False
-                return False
+        elif not registered:
+            self._faint = []
+        if not registered and not changed_all:
+            self._moved = False
+            return False
         self._faint = []
+        self._picture.forget()  # the picture is learned again too, from the next look on
         back = self._view_back(current, weight)
         if self._view_since is not None and (at - self._view_since).total_seconds() >= VIEW_KEEP_SECONDS:
             self._views = [*self._views[-(MAX_VIEWS - 1) :], self._view_now()]
@@ -316,11 +345,18 @@ class StaticMass:
             self._restore(back)
             self._view_since = at
         else:
-            if not self._moved:
+            if self._moved:
+                pass
+            elif registered:
                 logger.info("zone %s: the picture moved %.0f px; learning its empty scene again", name, shift)
+            else:
+                logger.info(
+                    "zone %s: the whole picture changed at once; learning its empty scene again", name
+                )
             self._reference = None
             self._view_since = None
         self._moved = True
+        self._changed_all = not registered
         return True
 
     def _view_now(self) -> _View:
