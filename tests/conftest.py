@@ -24,6 +24,8 @@ SHARED_MODELS = SHARED / "models"
 VTEST = DEFAULT_DEMO_VIDEO
 SYSTEM_TESTS = REPO / "tests" / "system"
 
+pytest_plugins = ["tests.hang_watch"]
+
 os.environ.setdefault("YOLO_OFFLINE", "1")
 os.environ.setdefault("YOLO_AUTOINSTALL", "False")
 
