@@ -344,12 +344,11 @@ class StaticMass:
             logger.info("zone %s: the camera is back at a view it watched before; going on with it", name)
             self._restore(back)
             self._view_since = at
+            self._learning_until = None  # a kept view has settled; what was pending in it still counts
         else:
-            if self._moved:
-                pass
-            elif registered:
+            if not self._moved and registered:
                 logger.info("zone %s: the picture moved %.0f px; learning its empty scene again", name, shift)
-            else:
+            elif not self._moved:
                 logger.info(
                     "zone %s: the whole picture changed at once; learning its empty scene again", name
                 )

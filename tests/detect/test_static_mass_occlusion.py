@@ -352,3 +352,23 @@ def test_a_person_walking_out_of_their_box_as_a_turned_view_is_learned_leaves_no
             reported = t
             break
     assert reported is None
+
+
+def test_a_view_gone_back_to_soon_after_a_turn_keeps_its_goods() -> None:
+    # Goods set down at 5 s in view A; at 20 s the camera turns to B (nothing in common), at 25 s back to
+    # A, within B's 10 s of settling. A is a kept view: its goods are one mass about 15 s after the return,
+    # not taken in as B's settling scene.
+    world = _texture(1, (240, 800), contrast=4.0)
+    goods = world.copy()
+    x1, y1, x2, y2 = PLACE
+    goods[y1:y2, x1:x2] = _texture(5, (y2 - y1, x2 - x1))
+    watch = StaticMass(ZONE)
+    reported = None
+    for k in range(int(70 * FPS)):
+        t = k / FPS
+        seen = goods if t >= 5 else world
+        image = np.ascontiguousarray(seen[:, 480:720] if 20 <= t < 25 else seen[:, :240])
+        if watch.update(image, [], T0 + timedelta(seconds=t)):
+            reported = t
+            break
+    assert reported is not None and 5 + T + 5 <= reported <= 5 + T + 12
