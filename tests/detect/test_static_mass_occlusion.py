@@ -141,17 +141,23 @@ def test_a_flat_faced_object_is_found_by_its_outline() -> None:
     ground = np.full((240, 240, 3), 128, np.uint8)
     box = np.full((44, 24, 3), 128, np.uint8)
     box[:3], box[-3:], box[:, :3], box[:, -3:] = 60, 60, 60, 60
-    watch = StaticMass(ZONE)
-    found = None
+    found = _set_down(ground, box, (100, 100), ZONE)
+    assert found is not None and 10 + T <= found <= 10 + T + 3
+
+
+def _set_down(ground: np.ndarray, piece: np.ndarray, at: tuple[int, int], zone: Zone) -> float | None:
+    """When the first mass is reported on a still ``ground`` where ``piece`` is set down at 10 s, its top
+    left corner at ``at`` (row, column); None within 60 s."""
+    watch = StaticMass(zone)
+    y, x = at
     for k in range(int(60 * FPS)):
         t = k / FPS
         image = ground.copy()
         if t >= 10:
-            image[100:144, 100:124] = box
+            image[y : y + piece.shape[0], x : x + piece.shape[1]] = piece
         if watch.update(image, [], T0 + timedelta(seconds=t)):
-            found = t
-            break
-    assert found is not None and 10 + T <= found <= 10 + T + 3
+            return t
+    return None
 
 
 Move = Callable[[float], tuple[float, float]]
@@ -317,16 +323,7 @@ def test_a_crowd_or_a_lorry_in_front_of_much_of_the_picture_is_not_a_turn(
     ground = _texture(1, (360, 480), contrast=4.0)
     lorry = _texture(9, (220, 280))
     zone = replace(ZONE, polygon_px=((100.0, 80.0), (380.0, 80.0), (380.0, 300.0), (100.0, 300.0)))
-    watch = StaticMass(zone)
-    reported = None
-    for k in range(int(60 * FPS)):
-        t = k / FPS
-        image = ground.copy()
-        if t >= 10:
-            image[80:300, 100:380] = lorry
-        if watch.update(image, [], T0 + timedelta(seconds=t)):
-            reported = t
-            break
+    reported = _set_down(ground, lorry, (80, 100), zone)
     assert reported is not None and 10 + T <= reported <= 10 + T + 3
 
 
