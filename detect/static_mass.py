@@ -230,8 +230,8 @@ class StaticMass:
             return []
         feature = self._feature(image, region)
         persons = self._person_mask(detections, region)
-        dt_frame = 0.0 if self._last is None else min(2.0, max(0.0, (at - self._last).total_seconds()))
-        changed_all = self._picture.changed(image, detections, dt_frame)
+        dt = 0.0 if self._last is None else min(2.0, max(0.0, (at - self._last).total_seconds()))
+        changed_all = self._picture.changed(image, detections, dt)
         # The empty scene is learned only where the picture also looks as it did a look ago: after a turn
         # the short-term model starts afresh and says nothing moves, and a person walking just outside
         # their box would be learned as the scene and found as a mass T later (a ghost of them).
@@ -260,7 +260,6 @@ class StaticMass:
             return []
         assert self._static is not None and self._known is not None
         assert self._visible is not None and self._hidden is not None and self._seen is not None
-        dt = 0.0 if self._last is None else min(2.0, max(0.0, (at - self._last).total_seconds()))
         self._last = at
         moving = self._moving.apply(np.clip(feature * 128.0, 0, 255).astype(np.uint8)) > 0
         moving = cv2.dilate(moving.astype(np.uint8), self._kernel) > 0
