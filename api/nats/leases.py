@@ -183,8 +183,12 @@ class CameraLeases:
             except nats.errors.Error as err:  # the server is not there yet: nothing is held, so just wait
                 logger.warning("lease bucket of %s unreachable: %s", self.township, err)
                 await asyncio.sleep(self._tick_s)
+        task = asyncio.current_task()
         while True:
             linked = await self.tick()
+            if task is not None and task.cancelling():
+                # A cancel swallowed below us (nats-py awaits with ``wait_for`` too) still ends the loop.
+                raise asyncio.CancelledError
             await self._wait(self._clock() + (self._tick_s if linked else self._tick_s / 4))
 
     async def leave(self) -> None:
@@ -226,7 +230,12 @@ class CameraLeases:
             self.lease_s = status.ttl
 
     async def _live_members(self) -> frozenset[str]:
-        watcher = await self._kv.watch("node.*", ignore_deletes=True, meta_only=True)
+        # The watch's consumer outlives the watch by its inactive threshold (five minutes by default): at
+        # one watch a tick, seven nodes would fill the server's thousand consumers and lose sight of each
+        # other. A threshold of one tick keeps about one per node.
+        watcher = await self._kv.watch(
+            "node.*", ignore_deletes=True, meta_only=True, inactive_threshold=max(self._tick_s, 0.5)
+        )
         members: set[str] = set()
         try:
             async for entry in watcher:
@@ -327,7 +336,10 @@ class CameraLeases:
         if first is not None:
             budget = max(0.0, min(budget, first - self._clock()))
         try:
-            return await asyncio.wait_for(op, timeout=budget)
+            # Not ``asyncio.wait_for``: on Python 3.11 it returns the result of a request that completes as
+            # the task is cancelled, and the lease loop then ran on after ``cancel()``.
+            async with asyncio.timeout(budget):
+                result = await op
         except (TimeoutError, nats.errors.TimeoutError) as err:
             await self._expire()
             raise _LinkDown from err
@@ -337,6 +349,7 @@ class CameraLeases:
             logger.warning("lease bucket of %s unreachable: %s", self.township, err)
             await self._expire()
             raise _LinkDown from err
+        return result
 
 
 def _node_key(node_id: str) -> str:

@@ -305,6 +305,66 @@ async def test_a_write_whose_answer_was_lost_is_adopted_not_waited_out(nats_url:
         await nc.close()
 
 
+async def test_a_cancel_that_lands_as_the_server_answers_is_not_swallowed(nats_url: str) -> None:
+    nc = await _connect(nats_url)
+    try:
+        kv = await open_lease_bucket(nc.jetstream(), TOWNSHIP, lease_s=LEASE_S)
+        node = CameraLeases(kv, "node-x", TOWNSHIP, CAMERAS, lease_s=LEASE_S)
+        answer: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+
+        async def request() -> int:
+            return await answer
+
+        guarded = asyncio.create_task(node._guarded(request()))
+        await asyncio.sleep(0)
+        # The answer and the cancel in one turn of the loop: Python 3.11's wait_for returned the answer.
+        answer.set_result(7)
+        guarded.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await guarded
+    finally:
+        await nc.close()
+
+
+async def test_a_cancel_swallowed_below_the_lease_loop_still_ends_it(nats_url: str) -> None:
+    nc = await _connect(nats_url)
+    try:
+        kv = await open_lease_bucket(nc.jetstream(), TOWNSHIP, lease_s=LEASE_S)
+        node = CameraLeases(kv, "node-x", TOWNSHIP, CAMERAS[:1], lease_s=LEASE_S)
+        starting = asyncio.Event()
+
+        async def start_that_eats_a_cancel(camera: str) -> None:
+            starting.set()
+            with contextlib.suppress(asyncio.CancelledError):  # as a library's own wait_for may
+                await asyncio.sleep(1)
+
+        task = asyncio.create_task(node.run(start_that_eats_a_cancel, lambda camera: None))
+        await asyncio.wait_for(starting.wait(), 5)
+        task.cancel()
+        done, _ = await asyncio.wait({task}, timeout=5)
+        assert done == {task} and task.cancelled(), "the lease loop ran on after cancel()"
+    finally:
+        await nc.close()
+
+
+async def test_a_node_s_membership_reads_do_not_pile_up_consumers_on_the_server(nats_url: str) -> None:
+    nc = await _connect(nats_url)
+    try:
+        js = nc.jetstream()
+        kv = await open_lease_bucket(js, TOWNSHIP, lease_s=LEASE_S)
+        node = CameraLeases(kv, "node-x", TOWNSHIP, CAMERAS, lease_s=LEASE_S)
+        for _ in range(30):  # each tick reads the members through a watch of the node keys
+            assert await node.tick()
+        # The server allows a stream about a thousand consumers; a watch's used to stay five minutes.
+        stream = f"KV_{bucket_name(TOWNSHIP)}"
+        deadline = time.monotonic() + 3 * LEASE_S
+        while (count := (await js.stream_info(stream)).state.consumer_count) > 2:
+            assert time.monotonic() < deadline, f"{count} consumers left after 30 ticks"
+            await asyncio.sleep(0.1)
+    finally:
+        await nc.close()
+
+
 @pytest.mark.slow
 @pytest.mark.waits
 async def test_a_node_process_killed_by_sigkill_loses_its_cameras_to_the_others(township: Township) -> None:
