@@ -40,8 +40,11 @@ ALL_MODELS: frozenset[Model] = frozenset(Model)
 _UNTRACKED = frozenset({Meaning.FIRE, Meaning.SMOKE})
 
 
-def rules_for(zone: Zone, *, area_m2: float | None = None) -> list[Rule]:
-    """The default rules of a zone kind; ``area_m2``: the zone's ground area, for crowd density.
+def rules_for(
+    zone: Zone, *, area_m2: float | None = None, frame_size: tuple[int, int] | None = None
+) -> list[Rule]:
+    """The default rules of a zone kind; ``area_m2``: the zone's ground area, for crowd density;
+    ``frame_size``: the camera's picture, for the fire rules' jitter allowance.
 
     Zones where people walk also watch for falls; the fall rule stays idle unless the camera's person
     detector has a fall class, so it costs nothing elsewhere.
@@ -53,7 +56,10 @@ def rules_for(zone: Zone, *, area_m2: float | None = None) -> list[Rule]:
         return [OccupationRule(zone, static=static), FallRule(zone)]
     if zone.kind is ZoneKind.LINE:
         return [LineCrossingRule(zone)]
-    return [FireRule(zone, kind=EventKind.FIRE), FireRule(zone, kind=EventKind.SMOKE)]
+    return [
+        FireRule(zone, kind=EventKind.FIRE, frame_size=frame_size),
+        FireRule(zone, kind=EventKind.SMOKE, frame_size=frame_size),
+    ]
 
 
 def ground_area(camera: Camera, zone: Zone) -> float | None:
@@ -102,7 +108,9 @@ class CameraAnalyzer:
             for zone in camera.zones
             # The default rules get the crowd zone's ground area from the camera's calibration.
             for rule in (
-                rules_for(zone, area_m2=ground_area(camera, zone)) if rules is rules_for else rules(zone)
+                rules_for(zone, area_m2=ground_area(camera, zone), frame_size=camera.frame_size)
+                if rules is rules_for
+                else rules(zone)
             )
         ]
         self._open: dict[tuple[str, EventKind], Event] = {}

@@ -73,9 +73,19 @@ def _rules(size: tuple[int, int], thresholds: Thresholds, *, still: bool) -> lis
     return [
         CrowdRule(crowd),
         FallRule(crowd),
-        FireRule(fire, kind=EventKind.FIRE, min_confidence=thresholds.fire_min_confidence, min_change=change),
         FireRule(
-            fire, kind=EventKind.SMOKE, min_confidence=thresholds.smoke_min_confidence, min_change=change
+            fire,
+            kind=EventKind.FIRE,
+            min_confidence=thresholds.fire_min_confidence,
+            min_change=change,
+            frame_size=size,
+        ),
+        FireRule(
+            fire,
+            kind=EventKind.SMOKE,
+            min_confidence=thresholds.smoke_min_confidence,
+            min_change=change,
+            frame_size=size,
         ),
     ]
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from detect.rules.base import Model
-from detect.rules.fire_temporal import FIRE_MIN_CHANGE, SMOKE_MIN_CHANGE, TemporalStage
+from detect.rules.fire_temporal import FIRE_MIN_CHANGE, JITTER, SMOKE_MIN_CHANGE, TemporalStage
 from detect.rules.voting import VotingRule
 from detect.zones import centre_in_zone
 from models.records import Detection, EventKind, Zone, ZoneKind
@@ -43,9 +43,12 @@ class FireRule(VotingRule):
         min_confidence: float | None = None,
         update_interval_seconds: float = 30.0,
         min_change: float | None = None,
+        frame_size: tuple[int, int] | None = None,
     ) -> None:
         """``min_change``: the temporal stage's required area change (``detect/rules/fire_temporal.py``);
-        0 turns the stage off, leaving the k-of-n votes alone (still pictures in ``gridwatch eval``)."""
+        0 turns the stage off, leaving the k-of-n votes alone (still pictures in ``gridwatch eval``).
+        ``frame_size``: the camera's picture (width, height), whose size sets how far a box may jitter
+        without counting as a change; None: any move counts."""
         if zone.kind is not ZoneKind.FIRE:
             raise ValueError(f"zone {zone.name!r} is a {zone.kind} zone, not a fire zone")
         if kind not in _LABEL:
@@ -65,7 +68,8 @@ class FireRule(VotingRule):
         change = _MIN_CHANGE[kind] if min_change is None else min_change
         if change < 0:
             raise ValueError(f"min_change must be >= 0, got {change}")
-        self._stage = TemporalStage(k=k, n=n, min_change=change) if change > 0 else None
+        jitter_px = JITTER * max(frame_size) if frame_size is not None else 0.0
+        self._stage = TemporalStage(k=k, n=n, min_change=change, jitter_px=jitter_px) if change > 0 else None
 
     def observe(self, hits: Sequence[Detection]) -> None:
         if self._stage is not None:

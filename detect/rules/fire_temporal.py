@@ -10,8 +10,10 @@ that voted must
   overlapping the latest one, so hits scattered over the picture do not add up to one fire; and
 - **change**: from one check to the next, the region must change shape or place: the median of
   ``1 - IoU`` between consecutive regions must reach ``min_change``. A box on a static object jitters by a
-  pixel or two (``1 - IoU`` of 0.02-0.12 for the small false "fire" the model sees on the demo street);
-  flames flicker and plumes drift.
+  pixel or two, so a side that moved by no more than ``jitter_px`` counts as not moved (``JITTER`` of the
+  picture's longer side: 2 px on the demo street). Without that, a 20 px box on the demo street's static
+  false "fire" changed by up to 0.38 whenever one look's box came out a few pixels taller; flames flicker
+  and plumes drift by far more.
 
 Fire and smoke get their own ``min_change`` (``FIRE_MIN_CHANGE``, ``SMOKE_MIN_CHANGE``), chosen on the
 tuning videos against the per-frame model's jitter on static street scenes (docs/detection.md). A still
@@ -21,6 +23,7 @@ picture can never pass this stage; ``gridwatch eval`` judges stills on the votes
 from __future__ import annotations
 
 import itertools
+import math
 import statistics
 from collections import deque
 from collections.abc import Sequence
@@ -29,12 +32,16 @@ from detect.geometry import iou
 from models.records import XYXY, Detection
 
 #: Median ``1 - IoU`` between consecutive looks (2 s apart) a flame region must show. Chosen on tuning
-#: video (docs/detection.md): the petrol-station fire changes by 0.44-0.73 per look, the demo street's
-#: static false "fire" (a 20 px box at low confidence) by at most 0.25.
+#: video (docs/detection.md): the petrol-station fire changes by 0.41-0.75 per look (10th to 90th
+#: percentile), the demo street's static false "fire" (a 20 px box at low confidence) by at most 0.24.
 FIRE_MIN_CHANGE = 0.35
 #: Smoke drifts more slowly: the petrol station's plume changes by 0.25-0.74 over most windows, the grey
 #: top-down plaza clip the model calls smoke by at most 0.12.
 SMOKE_MIN_CHANGE = 0.18
+#: How far a side of a box may move between looks and still count as not moved, as a share of the picture's
+#: longer side: the model sees a static thing a pixel or two off each time (2 px on the 768 px demo street,
+#: 5 px on a 1920 px picture, which the model sees at the same input size).
+JITTER = 0.0025
 
 
 def region_of(hits: Sequence[Detection]) -> XYXY | None:
@@ -59,22 +66,36 @@ def union(boxes: Sequence[XYXY]) -> XYXY:
     )
 
 
-def change_of(regions: Sequence[XYXY]) -> float:
-    """How much a persisting region changed from check to check: the median of ``1 - IoU`` of neighbours.
-    The median, so that one odd box (a passer-by's orange coat next to a sign) does not make a change."""
+def change_of(regions: Sequence[XYXY], jitter_px: float = 0.0) -> float:
+    """How much a persisting region changed from check to check: the median of ``1 - IoU`` of neighbours,
+    each side's move shortened by ``jitter_px``. The median, so that one odd box (a passer-by's orange coat
+    next to a sign) does not make a change."""
     if len(regions) < 2:
         return 0.0
-    return statistics.median(1.0 - iou(a, b) for a, b in itertools.pairwise(regions))
+    return statistics.median(1.0 - iou(a, steadied(a, b, jitter_px)) for a, b in itertools.pairwise(regions))
+
+
+def steadied(a: XYXY, b: XYXY, jitter_px: float) -> XYXY:
+    """``b`` with each side moved ``jitter_px`` back towards ``a``'s, and not past it."""
+
+    def side(was: float, now: float) -> float:
+        step = now - was
+        return was if abs(step) <= jitter_px else now - math.copysign(jitter_px, step)
+
+    return (side(a[0], b[0]), side(a[1], b[1]), side(a[2], b[2]), side(a[3], b[3]))
 
 
 class TemporalStage:
     """Remembers the region of each of the last ``n`` checks and says whether they look like a fire."""
 
-    def __init__(self, *, k: int, n: int, min_change: float) -> None:
+    def __init__(self, *, k: int, n: int, min_change: float, jitter_px: float = 0.0) -> None:
         if min_change < 0:
             raise ValueError(f"min_change must be >= 0, got {min_change}")
+        if jitter_px < 0:
+            raise ValueError(f"jitter_px must be >= 0, got {jitter_px}")
         self._k = k
         self._min_change = min_change
+        self._jitter_px = jitter_px
         self._regions: deque[XYXY | None] = deque(maxlen=n)
         #: The last change measured over a persisting region, for logs and tests.
         self.last_change = 0.0
@@ -89,5 +110,5 @@ class TemporalStage:
         same_place = [r for r in self._regions if r is not None and overlaps(r, latest)]
         if len(same_place) < self._k:
             return False
-        self.last_change = change_of(same_place)
+        self.last_change = change_of(same_place, self._jitter_px)
         return self.last_change >= self._min_change
