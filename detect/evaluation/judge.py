@@ -73,19 +73,12 @@ def _rules(size: tuple[int, int], thresholds: Thresholds, *, still: bool) -> lis
     return [
         CrowdRule(crowd),
         FallRule(crowd),
-        FireRule(
-            fire,
-            kind=EventKind.FIRE,
-            min_confidence=thresholds.fire_min_confidence,
-            min_change=change,
-            frame_size=size,
-        ),
-        FireRule(
-            fire,
-            kind=EventKind.SMOKE,
-            min_confidence=thresholds.smoke_min_confidence,
-            min_change=change,
-            frame_size=size,
+        *(
+            FireRule(fire, kind=kind, min_confidence=confidence, min_change=change, frame_size=size)
+            for kind, confidence in (
+                (EventKind.FIRE, thresholds.fire_min_confidence),
+                (EventKind.SMOKE, thresholds.smoke_min_confidence),
+            )
         ),
     ]
 
