@@ -62,9 +62,10 @@ async def reject(rig: Rig, incident_id: uuid.UUID, reason: str) -> None:
 
 
 def flicker(i: int, where: tuple[float, float, float, float]) -> Detection:
+    """A flame standing on ``where``'s bottom, its height leaping between 40 % and all of ``where``."""
     x0, y0, x1, y1 = where
-    grow = 8.0 * (i % 3)
-    return Detection((x0, y0 - grow, x1 + grow, y1), 0.4, "fire", 1)
+    height = (y1 - y0) * (1.0, 0.4, 0.7)[i % 3]
+    return Detection((x0, y1 - height, x1, y1), 0.4, "fire", 1)
 
 
 def fire_starts(rig: Rig, where: tuple[float, float, float, float]) -> int:
