@@ -69,25 +69,33 @@ def sources(eval_dir: Path = EVAL) -> list[Source]:
     return videos + stills
 
 
-def every_frame(source: Source) -> tuple[float, list[np.ndarray]]:
-    """The file's frame rate and every frame of one loop of it; a still is one frame, shown for ever."""
+def frames_of(source: Source) -> Iterator[np.ndarray]:
+    """Every frame of one loop of the file, read one at a time; a still is one frame, shown for ever."""
     if source.still:
         image = cv2.imread(str(source.path))
         if image is None:
             raise SystemExit(f"cannot read {source.path}")
-        return 1.0, [image]
+        yield image
+        return
     capture = cv2.VideoCapture(str(source.path))
-    fps = capture.get(cv2.CAP_PROP_FPS) or 25.0
-    frames: list[np.ndarray] = []
-    while True:
+    try:
         ok, image = capture.read()
         if not ok:
-            break
-        frames.append(image)
+            raise SystemExit(f"cannot read {source.path}")
+        while ok:
+            yield image
+            ok, image = capture.read()
+    finally:
+        capture.release()
+
+
+def fps_of(source: Source) -> float:
+    if source.still:
+        return 1.0
+    capture = cv2.VideoCapture(str(source.path))
+    fps = capture.get(cv2.CAP_PROP_FPS) or 25.0
     capture.release()
-    if not frames:
-        raise SystemExit(f"cannot read {source.path}")
-    return fps, frames
+    return float(fps)
 
 
 def _box(d: Detection) -> dict[str, Any]:
@@ -121,12 +129,14 @@ def fire_boxes(srcs: Sequence[Source], cache: Path) -> dict[str, Boxes]:
         if detector is None:
             raise SystemExit("fire model not installed: pip install 'gridwatch[fire]'")
         for source in todo:
-            fps, frames = every_frame(source)
-            found = [detector.detect([image])[0] for image in frames]
-            stored[source.name] = {"fps": fps, "frames": [[_box(d) for d in frame] for frame in found]}
+            found = [detector.detect([image])[0] for image in frames_of(source)]
+            stored[source.name] = {
+                "fps": fps_of(source),
+                "frames": [[_box(d) for d in frame] for frame in found],
+            }
             cache.parent.mkdir(parents=True, exist_ok=True)
             cache.write_text(json.dumps(stored))
-            print(f"{source.name}: {len(frames)} frames", file=sys.stderr, flush=True)
+            print(f"{source.name}: {len(found)} frames", file=sys.stderr, flush=True)
     return {
         name: Boxes(
             float(entry["fps"]),
@@ -225,7 +235,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     totals = {"plain": 0, "steady": 0, "loaded": 0}
     for source in srcs:
         found = boxes[source.name]
-        camera = camera_for(source, every_frame(source)[1][0])
+        camera = camera_for(source, next(frames_of(source)))
         runs = {
             "plain": false_starts(camera, found, args.hours, temporal=False),
             "steady": false_starts(camera, found, args.hours, temporal=True),
