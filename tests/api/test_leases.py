@@ -20,6 +20,7 @@ from pathlib import Path
 import nats
 import pytest
 from nats.aio.client import Client as NATS
+from nats.js.client import JetStreamContext
 from nats.js.kv import KeyValue
 
 from api.nats.leases import LEASE_S as DEFAULT_LEASE_S
@@ -67,6 +68,27 @@ def nats_url(tmp_path: Path) -> Iterator[str]:
 async def _connect(url: str) -> NATS:
     # A node reconnects quickly: a blip must not last longer for the client than it did on the wire.
     return await nats.connect(url, reconnect_time_wait=0.1, max_reconnect_attempts=-1, connect_timeout=1)
+
+
+@dataclass
+class Bucket:
+    """The township's lease bucket on one connection, for tests of a lone node."""
+
+    js: JetStreamContext
+    kv: KeyValue
+
+    def node(self, cameras: list[str] = CAMERAS, lease_s: float = LEASE_S) -> CameraLeases:
+        return CameraLeases(self.kv, "node-x", TOWNSHIP, cameras, lease_s=lease_s)
+
+
+@pytest.fixture
+async def bucket(nats_url: str) -> AsyncIterator[Bucket]:
+    nc = await _connect(nats_url)
+    try:
+        js = nc.jetstream()
+        yield Bucket(js, await open_lease_bucket(js, TOWNSHIP, lease_s=LEASE_S))
+    finally:
+        await nc.close()
 
 
 @dataclass
@@ -269,100 +291,74 @@ async def test_with_the_default_lease_a_dead_node_s_cameras_move_within_30_s(nat
             await township.kill(holder)
 
 
-async def test_a_node_told_another_period_uses_the_bucket_s(nats_url: str) -> None:
-    nc = await _connect(nats_url)
-    try:
-        await open_lease_bucket(nc.jetstream(), TOWNSHIP, lease_s=LEASE_S)
-        # A second node configured otherwise finds the bucket there already: the bucket's TTL rules.
-        kv = await open_lease_bucket(nc.jetstream(), TOWNSHIP, lease_s=30.0)
-        node = CameraLeases(kv, "node-x", TOWNSHIP, CAMERAS, lease_s=30.0)
-        started: list[str] = []
-        task = asyncio.create_task(node.run(started.append, started.remove))
-        await asyncio.sleep(0.5)
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-        assert node.lease_s == LEASE_S
-        assert sorted(started) == CAMERAS
-    finally:
-        await nc.close()
+async def test_a_node_told_another_period_uses_the_bucket_s(bucket: Bucket) -> None:
+    # A second node configured otherwise finds the bucket there already: the bucket's TTL rules.
+    kv = await open_lease_bucket(bucket.js, TOWNSHIP, lease_s=30.0)
+    node = CameraLeases(kv, "node-x", TOWNSHIP, CAMERAS, lease_s=30.0)
+    started: list[str] = []
+    task = asyncio.create_task(node.run(started.append, started.remove))
+    await asyncio.sleep(0.5)
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+    assert node.lease_s == LEASE_S
+    assert sorted(started) == CAMERAS
 
 
-async def test_a_write_whose_answer_was_lost_is_adopted_not_waited_out(nats_url: str) -> None:
-    nc = await _connect(nats_url)
-    try:
-        kv = await open_lease_bucket(nc.jetstream(), TOWNSHIP, lease_s=LEASE_S)
-        node = CameraLeases(kv, "node-x", TOWNSHIP, CAMERAS[:2], lease_s=LEASE_S)
-        # The server stored this node's take of cam-00, but the answer never came back (a timeout).
-        await kv.create(f"camera.{token('cam-00')}", node._value)
-        # Another node's live lease on cam-01 is not adopted: it is waited out.
-        await kv.create(f"camera.{token('cam-01')}", b'{"node": "node-y", "session": "other"}')
-        started: list[str] = []
-        node._on_acquire = started.append
+async def test_a_write_whose_answer_was_lost_is_adopted_not_waited_out(bucket: Bucket) -> None:
+    node = bucket.node(CAMERAS[:2])
+    # The server stored this node's take of cam-00, but the answer never came back (a timeout).
+    await bucket.kv.create(f"camera.{token('cam-00')}", node._value)
+    # Another node's live lease on cam-01 is not adopted: it is waited out.
+    await bucket.kv.create(f"camera.{token('cam-01')}", b'{"node": "node-y", "session": "other"}')
+    started: list[str] = []
+    node._on_acquire = started.append
+    assert await node.tick()
+    assert started == ["cam-00"] and node.held == {"cam-00"}
+
+
+async def test_a_cancel_that_lands_as_the_server_answers_is_not_swallowed(bucket: Bucket) -> None:
+    node = bucket.node()
+    answer: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+
+    async def request() -> int:
+        return await answer
+
+    guarded = asyncio.create_task(node._guarded(request()))
+    await asyncio.sleep(0)
+    # The answer and the cancel in one turn of the loop: Python 3.11's wait_for returned the answer.
+    answer.set_result(7)
+    guarded.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await guarded
+
+
+async def test_a_cancel_swallowed_below_the_lease_loop_still_ends_it(bucket: Bucket) -> None:
+    node = bucket.node(CAMERAS[:1])
+    starting = asyncio.Event()
+
+    async def start_that_eats_a_cancel(camera: str) -> None:
+        starting.set()
+        with contextlib.suppress(asyncio.CancelledError):  # as a library's own wait_for may
+            await asyncio.sleep(1)
+
+    task = asyncio.create_task(node.run(start_that_eats_a_cancel, lambda camera: None))
+    await asyncio.wait_for(starting.wait(), 5)
+    task.cancel()
+    done, _ = await asyncio.wait({task}, timeout=5)
+    assert done == {task} and task.cancelled(), "the lease loop ran on after cancel()"
+
+
+async def test_a_node_s_membership_reads_do_not_pile_up_consumers_on_the_server(bucket: Bucket) -> None:
+    node = bucket.node()
+    for _ in range(30):  # each tick reads the members through a watch of the node keys
         assert await node.tick()
-        assert started == ["cam-00"] and node.held == {"cam-00"}
-    finally:
-        await nc.close()
-
-
-async def test_a_cancel_that_lands_as_the_server_answers_is_not_swallowed(nats_url: str) -> None:
-    nc = await _connect(nats_url)
-    try:
-        kv = await open_lease_bucket(nc.jetstream(), TOWNSHIP, lease_s=LEASE_S)
-        node = CameraLeases(kv, "node-x", TOWNSHIP, CAMERAS, lease_s=LEASE_S)
-        answer: asyncio.Future[int] = asyncio.get_running_loop().create_future()
-
-        async def request() -> int:
-            return await answer
-
-        guarded = asyncio.create_task(node._guarded(request()))
-        await asyncio.sleep(0)
-        # The answer and the cancel in one turn of the loop: Python 3.11's wait_for returned the answer.
-        answer.set_result(7)
-        guarded.cancel()
-        with pytest.raises(asyncio.CancelledError):
-            await guarded
-    finally:
-        await nc.close()
-
-
-async def test_a_cancel_swallowed_below_the_lease_loop_still_ends_it(nats_url: str) -> None:
-    nc = await _connect(nats_url)
-    try:
-        kv = await open_lease_bucket(nc.jetstream(), TOWNSHIP, lease_s=LEASE_S)
-        node = CameraLeases(kv, "node-x", TOWNSHIP, CAMERAS[:1], lease_s=LEASE_S)
-        starting = asyncio.Event()
-
-        async def start_that_eats_a_cancel(camera: str) -> None:
-            starting.set()
-            with contextlib.suppress(asyncio.CancelledError):  # as a library's own wait_for may
-                await asyncio.sleep(1)
-
-        task = asyncio.create_task(node.run(start_that_eats_a_cancel, lambda camera: None))
-        await asyncio.wait_for(starting.wait(), 5)
-        task.cancel()
-        done, _ = await asyncio.wait({task}, timeout=5)
-        assert done == {task} and task.cancelled(), "the lease loop ran on after cancel()"
-    finally:
-        await nc.close()
-
-
-async def test_a_node_s_membership_reads_do_not_pile_up_consumers_on_the_server(nats_url: str) -> None:
-    nc = await _connect(nats_url)
-    try:
-        js = nc.jetstream()
-        kv = await open_lease_bucket(js, TOWNSHIP, lease_s=LEASE_S)
-        node = CameraLeases(kv, "node-x", TOWNSHIP, CAMERAS, lease_s=LEASE_S)
-        for _ in range(30):  # each tick reads the members through a watch of the node keys
-            assert await node.tick()
-        # The server allows a stream about a thousand consumers; a watch's used to stay five minutes.
-        stream = f"KV_{bucket_name(TOWNSHIP)}"
-        deadline = time.monotonic() + 3 * LEASE_S
-        while (count := (await js.stream_info(stream)).state.consumer_count) > 2:
-            assert time.monotonic() < deadline, f"{count} consumers left after 30 ticks"
-            await asyncio.sleep(0.1)
-    finally:
-        await nc.close()
+    # The server allows a stream about a thousand consumers; a watch's used to stay five minutes.
+    stream = f"KV_{bucket_name(TOWNSHIP)}"
+    deadline = time.monotonic() + 3 * LEASE_S
+    while (count := (await bucket.js.stream_info(stream)).state.consumer_count) > 2:
+        assert time.monotonic() < deadline, f"{count} consumers left after 30 ticks"
+        await asyncio.sleep(0.1)
 
 
 @pytest.mark.slow
