@@ -232,15 +232,7 @@ class StaticMass:
         persons = self._person_mask(detections, region)
         dt = 0.0 if self._last is None else min(2.0, max(0.0, (at - self._last).total_seconds()))
         changed_all = self._picture.changed(image, detections, dt)
-        # The empty scene is learned only where the picture also looks as it did a look ago: after a turn
-        # the short-term model starts afresh and says nothing moves, and a person walking just outside
-        # their box would be learned as the scene and found as a mass T later (a ghost of them).
-        steady = (
-            np.ones(feature.shape, bool)
-            if self._previous is None
-            else np.abs(feature - self._previous) <= DIFF_THRESHOLD
-        )
-        self._previous = feature
+        previous, self._previous = self._previous, feature
         if self._reference is None:
             # The calibration picture is of the view the zone was drawn on: after a turn, the new view
             # is learned from what is seen (that view, if the camera comes back, is a kept one).
@@ -250,7 +242,12 @@ class StaticMass:
             self._known = np.ones(feature.shape, bool)
             if self._reference is None:
                 self._reference = feature.copy()
-                self._known = ~persons & steady
+                # Learned only where the picture also looks as it did a look ago: after a turn the
+                # short-term model starts afresh and says nothing moves, and a person walking just outside
+                # their box would be learned as the scene and found as a mass T later (a ghost of them).
+                self._known = ~persons
+                if previous is not None:
+                    self._known &= np.abs(feature - previous) <= DIFF_THRESHOLD
             self._static = np.zeros_like(feature)
             self._visible = np.zeros_like(feature)
             self._hidden = np.zeros_like(feature)
@@ -299,7 +296,7 @@ class StaticMass:
         return self._masses(region, inside)
 
     def _camera_moved(
-        self, feature: np.ndarray, persons: np.ndarray, at: datetime, changed_all: bool = False
+        self, feature: np.ndarray, persons: np.ndarray, at: datetime, changed_all: bool
     ) -> bool:
         """Whether the whole picture shifted far against the reference: a PTZ camera turned, a mount
         knocked; or changed as a whole (``changed_all``: a turn to a view with nothing of the old one in
